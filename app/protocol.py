@@ -1,0 +1,381 @@
+"""The wire format: every datagram's bytes, encoded and decoded with `struct`.
+
+Pure: no sockets, no clocks. docs/PROTOCOL.md is the contract this module
+implements; change both together. Every decoder checks sizes and fields before
+use and raises ProtocolError (never anything else) on a malformed datagram.
+"""
+import struct
+from typing import List, NamedTuple, Optional, Tuple
+
+MAGIC = b"CZ"
+VERSION = 1
+DEFAULT_PORT = 9797
+
+MAX_DATAGRAM = 1200          # whole datagram, header and tag included
+TAG_SIZE = 16                # room-password tag; space is always reserved for it
+MAX_NAME_CHARS = 16
+MAX_NAME_BYTES = 64          # 16 code points of at most 4 UTF-8 bytes
+MAX_TEXT_BYTES = 960         # one chat line, UTF-8; longer input is split by clients
+MAX_REASON_BYTES = 400
+
+# Datagram types (header byte 3).
+HELLO = 1
+CHALLENGE = 2
+WELCOME = 3
+REFUSE = 4
+DATA = 5
+PING = 6
+PONG = 7
+BYE = 8
+BYE_ACK = 9
+RESET = 10
+DATAGRAM_TYPES = frozenset(range(1, 11))
+
+# Header flags.
+FLAG_TAGGED = 0x0001         # the last TAG_SIZE bytes are an authentication tag
+
+# Reliable message kinds, client -> server.
+SAY = 1
+EMOTE = 2
+PRIVATE = 3
+WHO = 4
+CLIENT_KINDS = frozenset((SAY, EMOTE, PRIVATE, WHO))
+# Reliable message kinds, server -> client.
+EVENT = 16
+SERVER_KINDS = frozenset((EVENT,))
+
+# Event kinds (inside an EVENT message).
+EV_JOIN = 1
+EV_LEAVE = 2
+EV_CHAT = 3
+EV_EMOTE = 4
+EV_ADMIN = 5
+EV_PRIVATE = 6
+EV_NOTICE = 7
+EV_WHO = 8
+EVENT_KINDS = frozenset(range(1, 9))
+
+# Event flags.
+EVF_HISTORY = 0x01           # replayed from history to a newcomer
+
+# EV_LEAVE codes.
+LEAVE_QUIT = 0
+LEAVE_TIMEOUT = 1
+LEAVE_KICKED = 2
+LEAVE_BANNED = 3
+LEAVE_SERVER_CLOSING = 4
+
+# EV_NOTICE codes.
+NOTICE_INFO = 0
+NOTICE_THROTTLED = 1
+NOTICE_NO_SUCH_USER = 2
+NOTICE_MUTED = 3
+NOTICE_MOTD = 4
+NOTICE_REJECTED = 5          # a message the server would not accept (empty, too long)
+
+# REFUSE codes.
+REFUSE_NAME_TAKEN = 1
+REFUSE_NAME_INVALID = 2
+REFUSE_BANNED = 3
+REFUSE_FULL = 4
+REFUSE_BAD_VERSION = 5
+REFUSE_WRONG_PASSWORD = 6
+REFUSE_THROTTLED = 7
+
+# BYE codes (server -> client).
+BYE_LEAVING = 0              # client -> server: I am leaving
+BYE_SERVER_CLOSING = 1
+BYE_KICKED = 2
+BYE_BANNED = 3
+
+HEADER = struct.Struct("!2sBBHIIII")      # magic ver type flags session pkt ack sack
+FRAME = struct.Struct("!IBH")             # seq kind length
+HELLO_FIXED = struct.Struct("!8s16s8s16sII")  # nonce cookie instance token epoch room_seq
+CHALLENGE_BODY = struct.Struct("!8s16s")  # nonce cookie
+WELCOME_FIXED = struct.Struct("!IIdBH")   # epoch room_seq server_time resumed online
+REFUSE_FIXED = struct.Struct("!B")
+BYE_FIXED = struct.Struct("!B")
+EVENT_FIXED = struct.Struct("!IdBBBHQI")  # room_seq time kind flags code online origin msg_id
+MSG_ID = struct.Struct("!I")
+
+HEADER_SIZE = HEADER.size
+# Room for frames in one datagram: the tag's space is always kept free.
+PAYLOAD_ROOM = MAX_DATAGRAM - HEADER_SIZE - TAG_SIZE
+
+
+class ProtocolError(ValueError):
+    """A datagram that does not follow docs/PROTOCOL.md."""
+
+
+class Header(NamedTuple):
+    type: int
+    flags: int
+    session: int
+    pkt: int
+    ack: int
+    sack: int
+
+
+class Frame(NamedTuple):
+    seq: int
+    kind: int
+    body: bytes
+
+
+class Hello(NamedTuple):
+    nonce: bytes
+    cookie: bytes
+    instance: bytes
+    token: bytes
+    epoch: int
+    room_seq: int
+    name: str
+
+
+class Welcome(NamedTuple):
+    epoch: int
+    room_seq: int
+    server_time: float
+    resumed: bool
+    online: int
+    name: str
+    motd: str
+
+
+class Refuse(NamedTuple):
+    code: int
+    reason: str
+
+
+class Event(NamedTuple):
+    room_seq: int
+    time: float
+    kind: int
+    flags: int = 0
+    code: int = 0
+    online: int = 0
+    origin: int = 0          # the sending client's public instance id, as an integer
+    msg_id: int = 0          # the sending client's message number
+    name: str = ""           # who acted (sender, joiner, ...)
+    target: str = ""         # second party (private message recipient)
+    text: str = ""
+
+
+class Said(NamedTuple):
+    """A client message: SAY, EMOTE or PRIVATE (target set)."""
+
+    kind: int
+    msg_id: int
+    text: str
+    target: str = ""
+
+
+# ---------------------------------------------------------------- helpers
+
+def _put_str(value: str, limit: int, width: str = "B") -> bytes:
+    raw = value.encode("utf-8")
+    if len(raw) > limit:
+        raise ProtocolError("string of %d bytes exceeds %d" % (len(raw), limit))
+    return struct.pack("!" + width, len(raw)) + raw
+
+
+def _get_str(buf: bytes, pos: int, limit: int, width: str = "B") -> Tuple[str, int]:
+    size_struct = struct.Struct("!" + width)
+    if pos + size_struct.size > len(buf):
+        raise ProtocolError("truncated string length")
+    (length,) = size_struct.unpack_from(buf, pos)
+    pos += size_struct.size
+    if length > limit or pos + length > len(buf):
+        raise ProtocolError("bad string length %d" % length)
+    return _utf8(buf[pos:pos + length]), pos + length
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("invalid UTF-8")
+
+
+# ---------------------------------------------------------------- header
+
+def encode_header(dtype: int, session: int = 0, pkt: int = 0, ack: int = 0,
+                  sack: int = 0, flags: int = 0) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, dtype, flags, session, pkt, ack, sack)
+
+
+def peek_version(data: bytes) -> Optional[int]:
+    """The version byte if `data` starts with our magic, else None."""
+    if len(data) >= 4 and data[:2] == MAGIC:
+        return data[2]
+    return None
+
+
+def decode_header(data: bytes) -> Tuple[Header, bytes]:
+    """Split a datagram into its header and body. Checks size, magic, version, type."""
+    if len(data) > MAX_DATAGRAM:
+        raise ProtocolError("datagram of %d bytes exceeds %d" % (len(data), MAX_DATAGRAM))
+    if len(data) < HEADER_SIZE:
+        raise ProtocolError("datagram shorter than the header")
+    magic, version, dtype, flags, session, pkt, ack, sack = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ProtocolError("bad magic")
+    if version != VERSION:
+        raise ProtocolError("unsupported version %d" % version)
+    if dtype not in DATAGRAM_TYPES:
+        raise ProtocolError("unknown datagram type %d" % dtype)
+    return Header(dtype, flags, session, pkt, ack, sack), data[HEADER_SIZE:]
+
+
+# ---------------------------------------------------------------- frames
+
+def encode_frame(seq: int, kind: int, body: bytes) -> bytes:
+    return FRAME.pack(seq, kind, len(body)) + body
+
+
+def decode_frames(body: bytes) -> List[Frame]:
+    frames = []
+    pos = 0
+    end = len(body)
+    while pos < end:
+        if pos + FRAME.size > end:
+            raise ProtocolError("truncated frame header")
+        seq, kind, length = FRAME.unpack_from(body, pos)
+        pos += FRAME.size
+        if pos + length > end:
+            raise ProtocolError("frame runs past the datagram")
+        if seq == 0:
+            raise ProtocolError("frame sequence number 0")
+        frames.append(Frame(seq, kind, body[pos:pos + length]))
+        pos += length
+    return frames
+
+
+# ---------------------------------------------------------------- handshake
+
+def encode_hello(hello: Hello) -> bytes:
+    return HELLO_FIXED.pack(hello.nonce, hello.cookie, hello.instance, hello.token,
+                            hello.epoch, hello.room_seq) + _put_str(hello.name, MAX_NAME_BYTES)
+
+
+def decode_hello(body: bytes) -> Hello:
+    if len(body) < HELLO_FIXED.size:
+        raise ProtocolError("truncated HELLO")
+    nonce, cookie, instance, token, epoch, room_seq = HELLO_FIXED.unpack_from(body)
+    name, pos = _get_str(body, HELLO_FIXED.size, MAX_NAME_BYTES)
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after HELLO")
+    return Hello(nonce, cookie, instance, token, epoch, room_seq, name)
+
+
+def encode_challenge(nonce: bytes, cookie: bytes) -> bytes:
+    return CHALLENGE_BODY.pack(nonce, cookie)
+
+
+def decode_challenge(body: bytes) -> Tuple[bytes, bytes]:
+    if len(body) != CHALLENGE_BODY.size:
+        raise ProtocolError("bad CHALLENGE size")
+    return CHALLENGE_BODY.unpack(body)
+
+
+def encode_welcome(welcome: Welcome) -> bytes:
+    return (WELCOME_FIXED.pack(welcome.epoch, welcome.room_seq, welcome.server_time,
+                               int(welcome.resumed), welcome.online)
+            + _put_str(welcome.name, MAX_NAME_BYTES)
+            + _put_str(welcome.motd, MAX_TEXT_BYTES, "H"))
+
+
+def decode_welcome(body: bytes) -> Welcome:
+    if len(body) < WELCOME_FIXED.size:
+        raise ProtocolError("truncated WELCOME")
+    epoch, room_seq, server_time, resumed, online = WELCOME_FIXED.unpack_from(body)
+    name, pos = _get_str(body, WELCOME_FIXED.size, MAX_NAME_BYTES)
+    motd, pos = _get_str(body, pos, MAX_TEXT_BYTES, "H")
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after WELCOME")
+    return Welcome(epoch, room_seq, server_time, bool(resumed), online, name, motd)
+
+
+def encode_refuse(code: int, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
+    """A REFUSE body; `limit` caps the reason's bytes (cut on a character boundary)."""
+    raw = reason.encode("utf-8")[:max(0, min(limit, MAX_REASON_BYTES))]
+    raw = raw.decode("utf-8", "ignore").encode("utf-8")
+    return REFUSE_FIXED.pack(code) + struct.pack("!H", len(raw)) + raw
+
+
+def decode_refuse(body: bytes) -> Refuse:
+    if len(body) < REFUSE_FIXED.size:
+        raise ProtocolError("truncated REFUSE")
+    (code,) = REFUSE_FIXED.unpack_from(body)
+    reason, pos = _get_str(body, REFUSE_FIXED.size, MAX_REASON_BYTES, "H")
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after REFUSE")
+    return Refuse(code, reason)
+
+
+def encode_bye(code: int, reason: str = "") -> bytes:
+    return BYE_FIXED.pack(code) + _put_str(reason, MAX_REASON_BYTES, "H")
+
+
+def decode_bye(body: bytes) -> Refuse:
+    if not body:
+        return Refuse(BYE_LEAVING, "")
+    return decode_refuse(body)
+
+
+# ---------------------------------------------------------------- messages
+
+def encode_said(said: Said) -> bytes:
+    raw = said.text.encode("utf-8")
+    if len(raw) > MAX_TEXT_BYTES:
+        raise ProtocolError("text of %d bytes exceeds %d" % (len(raw), MAX_TEXT_BYTES))
+    head = MSG_ID.pack(said.msg_id)
+    if said.kind == PRIVATE:
+        head += _put_str(said.target, MAX_NAME_BYTES)
+    return head + raw
+
+
+def decode_said(kind: int, body: bytes) -> Said:
+    if kind not in (SAY, EMOTE, PRIVATE):
+        raise ProtocolError("not a chat message kind: %d" % kind)
+    if len(body) < MSG_ID.size:
+        raise ProtocolError("truncated chat message")
+    (msg_id,) = MSG_ID.unpack_from(body)
+    pos = MSG_ID.size
+    target = ""
+    if kind == PRIVATE:
+        target, pos = _get_str(body, pos, MAX_NAME_BYTES)
+    if len(body) - pos > MAX_TEXT_BYTES:
+        raise ProtocolError("chat text too long")
+    return Said(kind, msg_id, _utf8(body[pos:]), target)
+
+
+def encode_event(event: Event) -> bytes:
+    raw = event.text.encode("utf-8")
+    if len(raw) > MAX_TEXT_BYTES:
+        raise ProtocolError("event text too long")
+    return (EVENT_FIXED.pack(event.room_seq, event.time, event.kind, event.flags,
+                             event.code, event.online, event.origin, event.msg_id)
+            + _put_str(event.name, MAX_NAME_BYTES)
+            + _put_str(event.target, MAX_NAME_BYTES)
+            + raw)
+
+
+def decode_event(body: bytes) -> Event:
+    if len(body) < EVENT_FIXED.size:
+        raise ProtocolError("truncated EVENT")
+    room_seq, time, kind, flags, code, online, origin, msg_id = EVENT_FIXED.unpack_from(body)
+    if kind not in EVENT_KINDS:
+        raise ProtocolError("unknown event kind %d" % kind)
+    if time != time:  # NaN
+        raise ProtocolError("event time is NaN")
+    name, pos = _get_str(body, EVENT_FIXED.size, MAX_NAME_BYTES)
+    target, pos = _get_str(body, pos, MAX_NAME_BYTES)
+    return Event(room_seq, time, kind, flags, code, online, origin, msg_id,
+                 name, target, _utf8(body[pos:]))
+
+
+def frame_fits(current_size: int, body: bytes) -> bool:
+    """True if one more frame with `body` fits in a datagram whose frames so far
+    take `current_size` bytes."""
+    return current_size + FRAME.size + len(body) <= PAYLOAD_ROOM

@@ -1,0 +1,39 @@
+"""The command line of the built chat.pyz."""
+import subprocess
+
+from app import __version__
+
+
+def run(pyz, *args, **kw):
+    return subprocess.run([pyz, *args], capture_output=True, text=True, timeout=30, **kw)
+
+
+def test_help_lists_both_commands(pyz):
+    result = run(pyz, "--help")
+    assert result.returncode == 0
+    assert "server" in result.stdout and "client" in result.stdout
+
+
+def test_version_everywhere(pyz):
+    for args in (["--version"], ["server", "--version"], ["client", "--version"]):
+        result = run(pyz, *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "chat.pyz " + __version__
+
+
+def test_bad_arguments_print_usage_and_exit_2(pyz):
+    for args in ([], ["serve"], ["server", "--port", "0"], ["client", "--port", "x"]):
+        result = run(pyz, *args)
+        assert result.returncode == 2, args
+        assert "usage:" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_python_file_argument_works_without_exec_bit(pyz, tmp_path):
+    copy = tmp_path / "chat.pyz"
+    copy.write_bytes(open(pyz, "rb").read())
+    copy.chmod(0o644)
+    result = subprocess.run(["python3", str(copy), "--version"], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "chat.pyz " + __version__
