@@ -3,6 +3,8 @@
 #   ./build.sh          build ./chat.pyz
 #   ./build.sh test     build, then run the whole test suite in a private venv
 # Extra arguments after `test` go to pytest (e.g. ./build.sh test -k plain).
+# SHIV=/path/to/shiv uses that shiv instead of making the build venv (the
+# reproducibility test builds copies of the tree with the repo's own shiv).
 set -euo pipefail
 cd "$(dirname "$0")"
 umask 022
@@ -25,7 +27,8 @@ make_venv() {  # make_venv DIR REQUIREMENT... : a venv with pinned packages, mad
 }
 
 build_pyz() {
-    make_venv "$BUILD_DIR/venv-build" "shiv==$SHIV_VERSION"
+    local shiv="${SHIV:-$BUILD_DIR/venv-build/bin/shiv}"
+    [[ -n "${SHIV:-}" ]] || make_venv "$BUILD_DIR/venv-build" "shiv==$SHIV_VERSION"
     local stage="$BUILD_DIR/stage"
     rm -rf "$stage"
     mkdir -p "$stage"
@@ -34,7 +37,7 @@ build_pyz() {
     find "$stage" -type d -exec chmod 755 {} +
     find "$stage" -type f -exec chmod 644 {} +
     local raw="$BUILD_DIR/chat.raw.pyz"
-    "$BUILD_DIR/venv-build/bin/shiv" --site-packages "$stage" --reproducible \
+    "$shiv" --site-packages "$stage" --reproducible \
         --python '/usr/bin/env python3' -e app.cli:main -o "$raw" >/dev/null
     # Replace shiv's __main__.py with ours: it guards old Pythons and picks a
     # writable unpack directory before shiv's bootstrap can fail.

@@ -15,6 +15,7 @@ import tempfile
 
 MIN_PYTHON = (3, 8)
 CACHE_NAME = ".shiv"
+TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # fallbacks after $TMPDIR: <dir>/chat.pyz-<uid>
 
 
 def _fail(message):
@@ -94,7 +95,11 @@ def candidate_roots():
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         yield os.path.join(runtime, "chat.pyz")
-    for tmp in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        tmps = (tempfile.gettempdir(),) + TMP_DIRS
+    except (IOError, OSError):  # no usable temp dir at all: gettempdir raises
+        tmps = TMP_DIRS
+    for tmp in tmps:
         yield os.path.join(tmp, "chat.pyz-%d" % uid)
 
 
