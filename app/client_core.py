@@ -1,0 +1,297 @@
+"""The client's side of the protocol: handshake, resume, sending, receiving.
+
+Pure: datagrams and `now` in, datagrams and events out; the shell (client_net.py)
+owns the socket and the clock. Both the line-mode and the curses client use it.
+
+What makes "nothing lost, nothing shown twice" hold across reconnects:
+  * every chat line has a msg_id from this client's run; lines not yet acked by
+    the server move to the next session and are resent; the server drops a
+    msg_id it already accepted, and receivers drop an (origin, msg_id) pair
+    they already showed (that covers a server restart too);
+  * the client remembers the last room sequence number it saw, and on
+    rejoining asks for what came after it.
+"""
+import os
+import random
+from collections import OrderedDict
+from typing import List, NamedTuple, Optional, Tuple, Union
+
+from app import protocol, text
+from app.protocol import Event, ProtocolError
+from app.session import ReliableStream
+
+PING_INTERVAL = 2.0        # a ping after this long without sending anything
+SERVER_TIMEOUT = 8.0       # silence after which the server is considered lost
+HELLO_BACKOFF_MAX = 5.0
+COOKIE_TTL = 25.0          # the server accepts a cookie for 30 to 60 s
+BYE_REPEATS = 3
+BYE_INTERVAL = 0.15
+SEEN_MEMORY = 8192         # (origin, msg_id) pairs remembered for dedup
+CLIENT_WINDOW = 64
+
+CONNECTING = "connecting"
+JOINED = "joined"
+RECONNECTING = "reconnecting"
+REFUSED = "refused"
+CLOSED = "closed"
+
+
+class Status(NamedTuple):
+    state: str
+    online: int
+    detail: str
+
+
+ClientEvent = Union[Event, Status]
+
+
+class ClientCore:
+    def __init__(self, name: str, now: float, rng: Optional[random.Random] = None) -> None:
+        self.rng = rng or random.SystemRandom()
+        self.name = name
+        self.instance_bytes = self._random(8)
+        self.instance = int.from_bytes(self.instance_bytes, "big")
+        self.token = self._random(16)       # secret: proves "same client" on resume
+        self.state = CONNECTING
+        self.detail = ""
+        self.online = 0
+        self.refusal: Optional[Tuple[int, str]] = None
+        self.ever_joined = False
+        self.session_id = 0
+        self.stream: Optional[ReliableStream] = None
+        self.pending: List[Tuple[int, bytes]] = []   # said while not joined
+        self.next_msg_id = 1
+        self.epoch = 0
+        self.last_seq = 0
+        self.seen: "OrderedDict[Tuple[int, int], None]" = OrderedDict()
+        self.events: List[ClientEvent] = []
+        self.out: List[bytes] = []
+        self.malformed = 0
+        # handshake
+        self.nonce = self._random(8)
+        self.cookie = bytes(16)
+        self.cookie_at = -COOKIE_TTL
+        self.attempt = 0
+        self.next_hello = now
+        # liveness
+        self.last_heard = now
+        self.last_sent = now
+        self.bye_left = 0
+        self.next_bye = 0.0
+
+    def _random(self, size: int) -> bytes:
+        return bytes(self.rng.getrandbits(8) for _ in range(size))
+
+    # ------------------------------------------------------------ state
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if state != self.state or detail != self.detail:
+            self.state = state
+            self.detail = detail
+            self.events.append(Status(state, self.online, detail))
+
+    def _set_online(self, online: int) -> None:
+        if online != self.online:
+            self.online = online
+            self.events.append(Status(self.state, online, self.detail))
+
+    def _lost(self, now: float, why: str) -> None:
+        """The server is gone (or forgot us): keep our lines, say HELLO again."""
+        self.attempt = 0
+        self.next_hello = now + self.rng.uniform(0.0, 0.3)   # spread a restart storm
+        self._set_state(RECONNECTING, why)
+
+    # ------------------------------------------------------------ sending
+
+    def say(self, line: str, kind: int = protocol.SAY, target: str = "") -> List[int]:
+        """Queue a chat line (split when longer than the protocol allows)."""
+        ids = []
+        for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
+            said = protocol.Said(kind, self.next_msg_id, piece, target)
+            ids.append(self.next_msg_id)
+            self.next_msg_id += 1
+            self._queue(kind, protocol.encode_said(said))
+        return ids
+
+    def who(self) -> None:
+        self._queue(protocol.WHO, b"")
+
+    def _queue(self, kind: int, body: bytes) -> None:
+        if self.state == JOINED and self.stream is not None:
+            self.stream.queue(kind, body)
+        else:
+            self.pending.append((kind, body))
+
+    def rename(self, name: str, now: float) -> None:
+        """Try again under another name after a refusal."""
+        self.name = name
+        self.refusal = None
+        self.attempt = 0
+        self.next_hello = now
+        self._set_state(RECONNECTING if self.ever_joined else CONNECTING)
+
+    def leave(self, now: float) -> None:
+        """Say goodbye: BYE a few times until the server acknowledges."""
+        if self.state == JOINED:
+            self.bye_left = BYE_REPEATS
+            self.next_bye = now
+            self._set_state(CLOSED, "leaving")
+            self.tick(now)
+        else:
+            self._set_state(CLOSED, "left")
+
+    # ------------------------------------------------------------ input
+
+    def on_datagram(self, now: float, data: bytes) -> None:
+        try:
+            self._dispatch(now, data)
+        except ProtocolError:
+            self.malformed += 1
+
+    def _dispatch(self, now: float, data: bytes) -> None:
+        if (protocol.peek_version(data) not in (None, protocol.VERSION)
+                and len(data) > protocol.HEADER_SIZE and data[3] == protocol.REFUSE):
+            # REFUSE keeps its layout in every version: a newer server can tell us.
+            self._refused(protocol.decode_refuse(data[protocol.HEADER_SIZE:]))
+            return
+        header, body = protocol.decode_header(data)
+        kind = header.type
+        if kind == protocol.CHALLENGE:
+            nonce, cookie = protocol.decode_challenge(body)
+            if nonce == self.nonce and self.state in (CONNECTING, RECONNECTING):
+                self.cookie, self.cookie_at = cookie, now
+                self._send_hello(now)
+        elif kind == protocol.WELCOME:
+            if self.state in (CONNECTING, RECONNECTING):
+                self._welcomed(now, header.session, protocol.decode_welcome(body))
+        elif kind == protocol.REFUSE:
+            if self.state in (CONNECTING, RECONNECTING):
+                self._refused(protocol.decode_refuse(body))
+        elif header.session != self.session_id or self.session_id == 0:
+            return                               # not for our current session
+        elif kind in (protocol.DATA, protocol.PONG, protocol.PING):
+            self.last_heard = now
+            if self.stream is not None and self.state in (JOINED, CLOSED):
+                frames = protocol.decode_frames(body)
+                for frame in self.stream.on_datagram(now, header, frames):
+                    self._on_frame(frame)
+        elif kind == protocol.RESET:
+            if self.state == JOINED:
+                self._lost(now, "the server restarted")
+        elif kind == protocol.BYE:
+            bye = protocol.decode_bye(body)
+            if bye.code == protocol.BYE_SERVER_CLOSING and self.state == JOINED:
+                self.attempt = 1
+                self.next_hello = now + self.rng.uniform(0.5, 1.5)
+                self._set_state(RECONNECTING, bye.reason or "the server is closing")
+            elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED):
+                self._set_state(CLOSED, bye.reason or "removed by the admin")
+        elif kind == protocol.BYE_ACK and self.bye_left:
+            self.bye_left = 0
+
+    def _welcomed(self, now: float, session_id: int, welcome: protocol.Welcome) -> None:
+        carried = self.stream.unacked_messages() if self.stream is not None else []
+        self.stream = ReliableStream(session_id, window=CLIENT_WINDOW)
+        self.session_id = session_id
+        for kind, body in carried + self.pending:
+            self.stream.queue(kind, body)
+        self.pending = []
+        if welcome.epoch != self.epoch:
+            self.epoch = welcome.epoch         # a new server run: its own numbering
+            self.last_seq = 0
+        self.name = welcome.name
+        self.ever_joined = True
+        self.attempt = 0
+        self.last_heard = now
+        self.online = welcome.online
+        self._set_state(JOINED, "resumed" if welcome.resumed else "")
+
+    def _refused(self, refuse: protocol.Refuse) -> None:
+        self.refusal = (refuse.code, text.sanitize_text(refuse.reason))
+        self._set_state(REFUSED, self.refusal[1])
+
+    def _on_frame(self, frame: protocol.Frame) -> None:
+        if frame.kind != protocol.EVENT:
+            self.malformed += 1
+            return
+        try:
+            event = protocol.decode_event(frame.body)
+        except ProtocolError:
+            self.malformed += 1
+            return
+        if event.room_seq:
+            if event.room_seq <= self.last_seq:
+                return                          # replayed twice around a reconnect
+            self.last_seq = event.room_seq
+        if event.msg_id:
+            key = (event.origin, event.msg_id, event.kind)
+            if key in self.seen:
+                return                          # resent across a server restart
+            self.seen[key] = None
+            if len(self.seen) > SEEN_MEMORY:
+                self.seen.popitem(last=False)
+        if not event.flags & protocol.EVF_HISTORY and event.kind in (
+                protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
+            self._set_online(event.online)
+        self.events.append(event._replace(
+            name=text.sanitize_text(event.name), target=text.sanitize_text(event.target),
+            text=text.sanitize_text(event.text)))
+
+    # ------------------------------------------------------------ timers
+
+    def _send(self, now: float, data: bytes) -> None:
+        self.out.append(data)
+        self.last_sent = now
+
+    def _send_hello(self, now: float) -> None:
+        if now - self.cookie_at > COOKIE_TTL:
+            self.cookie = bytes(16)
+        hello = protocol.Hello(self.nonce, self.cookie, self.instance_bytes, self.token,
+                               self.epoch, self.last_seq, self.name)
+        self._send(now, protocol.encode_header(protocol.HELLO) + protocol.encode_hello(hello))
+
+    def tick(self, now: float) -> None:
+        if self.state in (CONNECTING, RECONNECTING) and now >= self.next_hello:
+            self._send_hello(now)
+            delay = min(HELLO_BACKOFF_MAX, 0.25 * 2 ** self.attempt)
+            self.attempt += 1
+            self.next_hello = now + delay * self.rng.uniform(0.5, 1.0)
+        elif self.state == JOINED and self.stream is not None:
+            if now - self.last_heard > SERVER_TIMEOUT:
+                self._lost(now, "no answer from the server for %.0f s" % SERVER_TIMEOUT)
+                return
+            for data in self.stream.flush(now):
+                self._send(now, data)
+            if now - self.last_sent >= PING_INTERVAL:
+                self._send(now, self.stream.header(protocol.PING))
+        elif self.state == CLOSED and self.bye_left and now >= self.next_bye:
+            self.bye_left -= 1
+            self.next_bye = now + BYE_INTERVAL
+            self._send(now, protocol.encode_header(protocol.BYE, self.session_id)
+                       + protocol.encode_bye(protocol.BYE_LEAVING))
+
+    def next_deadline(self) -> Optional[float]:
+        """When tick must run next (None: never, the client is done)."""
+        if self.state in (CONNECTING, RECONNECTING):
+            return self.next_hello
+        if self.state == JOINED and self.stream is not None:
+            times = [self.last_heard + SERVER_TIMEOUT, self.last_sent + PING_INTERVAL]
+            stream_due = self.stream.next_deadline()
+            if stream_due is not None:
+                times.append(stream_due)
+            return min(times)
+        if self.state == CLOSED and self.bye_left:
+            return self.next_bye
+        return None
+
+    @property
+    def leaving_done(self) -> bool:
+        return self.state in (CLOSED, REFUSED) and not self.bye_left
+
+    def take_output(self) -> List[bytes]:
+        out, self.out = self.out, []
+        return out
+
+    def take_events(self) -> List[ClientEvent]:
+        events, self.events = self.events, []
+        return events

@@ -1,0 +1,166 @@
+"""The client's network shell: one UDP socket around the pure ClientCore.
+
+The front ends (line mode, curses) own the loop: they register `fileno()` in
+their selector, call `on_readable` when it is readable and `tick` when the
+returned time-out expires. `now` is time.monotonic().
+"""
+import errno
+import socket
+from typing import List, Optional, Tuple
+
+from app import protocol
+from app.client_core import (CLOSED, CONNECTING, JOINED, RECONNECTING, REFUSED,  # noqa: F401
+                             ClientCore, ClientEvent, Status)
+
+RECV_BUFFER = 1 << 20
+IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due
+
+# Errors a UDP send or receive reports for a missing server or network. They are
+# hints (an ICMP message), not proof: the client keeps trying and says so.
+UNREACHABLE = {
+    errno.ECONNREFUSED: "no chat server answers on that port (connection refused)",
+    errno.ENETUNREACH: "the network is unreachable",
+    errno.EHOSTUNREACH: "no route to the server",
+    errno.EHOSTDOWN: "the server's host is down",
+}
+
+
+class ConnectError(Exception):
+    """The server's address cannot be used at all (unknown host name, ...)."""
+
+
+def resolve(host: str, port: int) -> Tuple[int, tuple]:
+    try:
+        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise ConnectError("cannot find the server %r: %s" % (host, exc.strerror))
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)   # IPv4 first on a LAN
+    family, _, _, _, addr = infos[0]
+    return family, addr
+
+
+class ClientConnection:
+    def __init__(self, host: str, port: int, name: str, now: float) -> None:
+        family, self.server = resolve(host, port)
+        self.server_text = "%s:%d" % (host, port)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        except OSError:
+            pass
+        # connect(): the kernel filters out datagrams from anyone but the server,
+        # and tells us (ECONNREFUSED) when nothing listens on its port.
+        self.sock.connect(self.server)
+        self.sock.setblocking(False)
+        self.core = ClientCore(name, now)
+        self.hint = ""
+        self.tick(now)
+
+    # ------------------------------------------------------------ loop
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def on_readable(self, now: float) -> None:
+        for _ in range(4096):       # drain, but let timers run under a flood
+            try:
+                data = self.sock.recv(protocol.MAX_DATAGRAM + 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._network_error(exc)
+                break
+            if len(data) <= protocol.MAX_DATAGRAM:   # longer: not ours, truncated
+                self.hint = ""
+                self.core.on_datagram(now, data)
+        self._send_output()
+
+    def tick(self, now: float) -> float:
+        """Run due timers; return seconds until the next call is needed."""
+        self.core.tick(now)
+        self._send_output()
+        deadline = self.core.next_deadline()
+        if deadline is None:
+            return IDLE_TICK
+        return min(IDLE_TICK, max(0.0, deadline - now))
+
+    def _send_output(self) -> None:
+        for data in self.core.take_output():
+            try:
+                self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                pass                 # like a lost datagram: retransmission covers it
+            except OSError as exc:
+                self._network_error(exc)
+
+    def _network_error(self, exc: OSError) -> None:
+        hint = UNREACHABLE.get(exc.errno, exc.strerror or str(exc))
+        if hint != self.hint:
+            self.hint = hint
+            self.core.events.append(Status(self.core.state, self.core.online, hint))
+
+    # ------------------------------------------------------------ API
+
+    def take_events(self) -> List[ClientEvent]:
+        return self.core.take_events()
+
+    def say(self, line: str) -> None:
+        self.core.say(line)
+
+    def emote(self, line: str) -> None:
+        self.core.say(line, protocol.EMOTE)
+
+    def private(self, name: str, line: str) -> None:
+        self.core.say(line, protocol.PRIVATE, name)
+
+    def who(self) -> None:
+        self.core.who()
+
+    def rename(self, name: str, now: float) -> None:
+        self.core.rename(name, now)
+        self.tick(now)
+
+    def leave(self, now: float) -> None:
+        self.core.leave(now)
+        self._send_output()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @property
+    def state(self) -> str:
+        return self.core.state
+
+    @property
+    def online(self) -> int:
+        return self.core.online
+
+    @property
+    def name(self) -> str:
+        return self.core.name
+
+    @property
+    def instance(self) -> int:
+        return self.core.instance
+
+    @property
+    def refusal(self) -> Optional[Tuple[int, str]]:
+        return self.core.refusal
+
+    @property
+    def ever_joined(self) -> bool:
+        return self.core.ever_joined
+
+    def goodbye(self, now_fn, timeout: float = 0.6) -> None:
+        """Leave the room and wait (at most `timeout`) until the server has
+        acknowledged or every BYE repeat went out; then close the socket."""
+        import select
+
+        start = now_fn()
+        self.leave(start)
+        while not self.core.leaving_done and now_fn() - start < timeout:
+            wait = min(self.tick(now_fn()), timeout - (now_fn() - start))
+            readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
+            if readable:
+                self.on_readable(now_fn())
+        self.close()

@@ -1,0 +1,178 @@
+"""Line mode: `chat.pyz client --plain --name NAME [HOST]`.
+
+For scripts, tests and screen readers. Each stdin line is one message; every
+room event is printed as one line on stdout, exactly as the course defined them
+(`张三 进入了聊天室`, `张三 : text`, `张三 退出了聊天室`, `管理员消息: text`).
+The client's own messages are not printed back.
+"""
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from app import cli, protocol, render
+from app.client_net import ClientConnection, ConnectError, Status
+
+READ_SIZE = 65536
+
+
+def run(args) -> int:
+    if not args.name:
+        print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
+        return cli.EXIT_USAGE
+    now = time.monotonic
+    try:
+        conn = ClientConnection(args.host, args.port, args.name, now())
+    except ConnectError as exc:
+        print("chat.pyz: %s" % exc, file=sys.stderr)
+        return cli.EXIT_UNREACHABLE
+    return PlainClient(conn, args).loop()
+
+
+def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int) -> str:
+    """One event as plain text: the curses client's line without its [HH:MM]."""
+    plain = event._replace(flags=event.flags & ~protocol.EVF_HISTORY)
+    segments = render.render(plain, lang, my_name, my_instance)
+    return "".join(part for part, style in segments if style != "time")
+
+
+class PlainClient:
+    def __init__(self, conn: ClientConnection, args) -> None:
+        self.conn = conn
+        self.args = args
+        self.started = time.monotonic()
+        self.stdin_open = True
+        self.partial = b""
+        self.stop_signal = 0
+        self.exit_code = None
+        self.out = sys.stdout
+        self.wake_r, self.wake_w = socket.socketpair()
+        for sock in (self.wake_r, self.wake_w):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_signal = signum
+
+    def loop(self) -> int:
+        sel = selectors.DefaultSelector()
+        sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
+        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        stdin_fd = sys.stdin.fileno()
+        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        while self.exit_code is None:
+            timeout = self.conn.tick(time.monotonic())
+            for key, _ in sel.select(timeout):
+                if key.data == "net":
+                    self.conn.on_readable(time.monotonic())
+                elif key.data == "wake":
+                    self._drain_wake()
+                elif key.data == "stdin" and not self._read_stdin(stdin_fd):
+                    sel.unregister(stdin_fd)
+                    self.stdin_open = False
+            self._show_events()
+            if self.stop_signal:
+                self._leave()
+                return cli.EXIT_OK
+            if not self.stdin_open and self.exit_code is None:
+                self._leave()         # EOF: leave the room once what we typed is sent
+                return cli.EXIT_OK
+            self._check_connect_timeout()
+        self.conn.close()
+        return self.exit_code
+
+    def _drain_wake(self) -> None:
+        try:
+            while self.wake_r.recv(512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _read_stdin(self, fd: int) -> bool:
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            if self.partial:
+                self._submit(self.partial)
+            return False
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self._submit(line)
+        return True
+
+    def _submit(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        if not line.strip():
+            return
+        if line.strip() == "/quit":
+            self.stdin_open = False
+        elif line.strip() == "/who":
+            self.conn.who()
+        elif line.startswith("/me "):
+            self.conn.emote(line[4:])
+        elif line.startswith("/msg "):
+            parts = line.split(None, 2)
+            if len(parts) == 3:
+                self.conn.private(parts[1], parts[2])
+            else:
+                self._err("usage: /msg NAME text")
+        else:
+            self.conn.say(line)
+
+    def _leave(self) -> None:
+        self._flush_unsent()
+        self.conn.goodbye(time.monotonic)
+
+    def _flush_unsent(self, limit: float = 2.0) -> None:
+        """Before leaving on EOF, give the lines just typed a moment to be acked."""
+        core = self.conn.core
+        deadline = time.monotonic() + limit
+        sel = selectors.DefaultSelector()
+        sel.register(self.conn.fileno(), selectors.EVENT_READ)
+        while core.state == "joined" and core.stream.queued and time.monotonic() < deadline:
+            sel.select(min(self.conn.tick(time.monotonic()), 0.05))
+            self.conn.on_readable(time.monotonic())
+            self._show_events()
+        sel.close()
+
+    def _check_connect_timeout(self) -> None:
+        if self.conn.ever_joined or self.exit_code is not None:
+            return
+        if time.monotonic() - self.started > self.args.connect_timeout:
+            why = self.conn.hint or "no answer"
+            self._err("no chat server at %s: %s after %.0f s (is the server running? does a "
+                      "firewall block UDP port %d?)" % (self.conn.server_text, why,
+                                                         self.args.connect_timeout,
+                                                         self.args.port))
+            self.exit_code = cli.EXIT_UNREACHABLE
+
+    def _show_events(self) -> None:
+        for event in self.conn.take_events():
+            if isinstance(event, Status):
+                self._on_status(event)
+                continue
+            if event.origin == self.conn.instance and event.kind in (
+                    protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_PRIVATE):
+                continue                  # our own message, echoed by the server
+            line = event_text(event, self.args.lang, self.conn.name, self.conn.instance)
+            if self.args.timestamps:
+                line = time.strftime("[%H:%M:%S] ", time.localtime(event.time)) + line
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def _on_status(self, status: Status) -> None:
+        if status.state == "refused":
+            self._err(status.detail or "refused by the server")
+            self.exit_code = cli.EXIT_REFUSED
+        elif status.state == "closed" and status.detail not in ("leaving", "left"):
+            self._err(status.detail)
+            self.exit_code = cli.EXIT_OK
+        elif status.state == "reconnecting" and status.detail:
+            self._err("connection lost (%s); reconnecting" % status.detail)
+
+    def _err(self, message: str) -> None:
+        print("chat.pyz: %s" % message, file=sys.stderr, flush=True)

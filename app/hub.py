@@ -1,0 +1,489 @@
+"""The server's brain: handshake, sessions, room dispatch and fan-out.
+
+Pure: it takes datagrams, an address and `now`, and leaves datagrams to send in
+`outbox`; the shell (server.py) owns the socket, the clock and the console.
+Everything a datagram can make it do is decided here, so loss, time-outs,
+hostile input and whole-room scenarios are tested in milliseconds.
+
+Trust rules (see docs/PROTOCOL.md and docs/SECURITY.md):
+  * no state is kept for an address until it echoes a cookie (HMAC of its
+    address, its nonce and a time bucket): spoofed HELLOs cost us nothing;
+  * to an unverified address we answer with at most as many bytes as it sent;
+  * a session acts only from the address it was bound to, with its session id;
+  * names come from the server's session table, never from a chat datagram;
+    admin notices and join/leave events are made only here.
+"""
+import hashlib
+import hmac
+import heapq
+import random
+from collections import OrderedDict
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from app import protocol, text
+from app.protocol import Event, Header, ProtocolError
+from app.room import Room
+from app.session import ReliableStream
+
+Address = Tuple  # (host, port) or (host, port, flow, scope)
+
+COOKIE_BUCKET = 30.0     # a cookie stays valid for one to two buckets
+SWEEP_INTERVAL = 1.0
+KICK_BLOCK = 60.0        # an auto-reconnect right after a kick is refused this long
+FAREWELL_REPEATS = 3     # a BYE to a kicked or closing client is sent this often
+
+
+class HubConfig(NamedTuple):
+    history_lines: int = 20
+    max_sessions: int = 2000
+    session_timeout: float = 10.0    # silence after which a client is gone
+    queue_cap: int = 4096            # unacked events after which a client is dropped
+    motd: str = ""
+
+
+class LogEntry(NamedTuple):
+    time: float
+    what: str          # join, leave, chat, admin, refuse, malformed, ...
+    name: str
+    addr: str
+    detail: str
+
+
+class ServerSession:
+    __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
+                 "last_heard", "joined_at", "said", "resumed")
+
+    def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
+                 now: float) -> None:
+        self.id = sid
+        self.addr = addr
+        self.name = name
+        self.key = text.name_key(name)
+        self.skeleton = text.confusable_key(name)
+        self.instance = int.from_bytes(instance, "big")
+        self.token = token
+        self.stream = ReliableStream(sid)
+        self.last_heard = now
+        self.joined_at = now
+        self.said = 0
+        self.resumed = False
+
+
+def addr_text(addr: Address) -> str:
+    host, port = addr[0], addr[1]
+    if host == "console":
+        return "console"
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]           # an IPv4 client on the dual-stack socket
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+class Hub:
+    def __init__(self, now: float, secret: bytes, config: HubConfig = HubConfig(),
+                 rng: Optional[random.Random] = None) -> None:
+        self.config = config
+        self.secret = secret
+        self.rng = rng or random.SystemRandom()
+        self.room = Room(self.rng.getrandbits(32) or 1, config.history_lines)
+        self.started = now
+        self.by_addr: Dict[Address, ServerSession] = {}
+        self.outbox: List[Tuple[bytes, Address]] = []
+        self.log: List[LogEntry] = []
+        self.stats: Dict[str, int] = dict.fromkeys(
+            ("datagrams", "malformed", "messages", "joins", "leaves", "timeouts", "refused"), 0)
+        # instance -> last msg_id accepted, kept after a session ends so a client
+        # that comes back and resends is not shown twice (bounded).
+        self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
+        self.blocked_tokens: Dict[bytes, Tuple[float, str]] = {}
+        self.farewells: List[Tuple[float, bytes, Address]] = []
+        self._dirty: Dict[int, ServerSession] = {}
+        self._timers: List[Tuple[float, int]] = []
+        self._scheduled: Dict[int, float] = {}
+        self._by_id: Dict[int, ServerSession] = {}
+        self._next_sweep = now + SWEEP_INTERVAL
+
+    # ============================================================== input
+
+    def on_datagram(self, now: float, data: bytes, addr: Address) -> None:
+        """Handle one datagram. Never raises for bad input: it is counted and dropped."""
+        self.stats["datagrams"] += 1
+        try:
+            self._dispatch(now, data, addr)
+        except ProtocolError as exc:
+            self._malformed(now, addr, str(exc))
+
+    def _malformed(self, now: float, addr: Address, why: str) -> None:
+        self.stats["malformed"] += 1
+        self._log(now, "malformed", "", addr, why)
+
+    def _dispatch(self, now: float, data: bytes, addr: Address) -> None:
+        version = protocol.peek_version(data)
+        if version is not None and version != protocol.VERSION:
+            self._refuse_version(data, addr, version)
+            return
+        header, body = protocol.decode_header(data)
+        if header.flags & protocol.FLAG_TAGGED:
+            raise ProtocolError("tagged datagram, but this room has no password")
+        if header.type == protocol.HELLO:
+            self._on_hello(now, body, addr)
+            return
+        session = self.by_addr.get(addr)
+        if session is None or session.id != header.session:
+            if session is None and header.type in (protocol.DATA, protocol.PING):
+                # Unknown to us (e.g. we restarted): tell it to say HELLO again.
+                # The reply is a bare header, never larger than what it sent.
+                self._send(protocol.encode_header(protocol.RESET, header.session), addr)
+            elif header.type == protocol.BYE:
+                self._send(protocol.encode_header(protocol.BYE_ACK, header.session), addr)
+            return
+        session.last_heard = now
+        if header.type in (protocol.DATA, protocol.PING, protocol.PONG):
+            frames = protocol.decode_frames(body)
+            for frame in session.stream.on_datagram(now, header, frames):
+                self._on_message(now, session, frame)
+            if header.type == protocol.PING:
+                self._send(session.stream.header(protocol.PONG), addr)
+            self._dirty[session.id] = session
+        elif header.type == protocol.BYE:
+            self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
+            self._drop(now, session, protocol.LEAVE_QUIT)
+        else:
+            raise ProtocolError("datagram type %d is not for the server" % header.type)
+
+    def _refuse_version(self, data: bytes, addr: Address, version: int) -> None:
+        """Another protocol version: one REFUSE no larger than the request."""
+        if len(data) < protocol.HEADER_SIZE:
+            return
+        reason = "protocol version %d is not supported; this server speaks %d" % (
+            version, protocol.VERSION)
+        room = len(data) - protocol.HEADER_SIZE - 3
+        if room < 0:
+            return
+        body = protocol.encode_refuse(protocol.REFUSE_BAD_VERSION, reason, room)
+        self._send(protocol.encode_header(protocol.REFUSE) + body, addr)
+
+    # ========================================================== handshake
+
+    def _cookie(self, nonce: bytes, addr: Address, bucket: int) -> bytes:
+        msg = repr((addr[0], addr[1])).encode() + nonce + bucket.to_bytes(8, "big")
+        return hmac.new(self.secret, msg, hashlib.sha256).digest()[:16]
+
+    def _cookie_ok(self, cookie: bytes, nonce: bytes, addr: Address, now: float) -> bool:
+        bucket = int(now // COOKIE_BUCKET)
+        return any(hmac.compare_digest(cookie, self._cookie(nonce, addr, b))
+                   for b in (bucket, bucket - 1))
+
+    def _on_hello(self, now: float, body: bytes, addr: Address) -> None:
+        hello = protocol.decode_hello(body)
+        if not self._cookie_ok(hello.cookie, hello.nonce, addr, now):
+            cookie = self._cookie(hello.nonce, addr, int(now // COOKIE_BUCKET))
+            self._send(protocol.encode_header(protocol.CHALLENGE)
+                       + protocol.encode_challenge(hello.nonce, cookie), addr)
+            return
+        existing = self.by_addr.get(addr)
+        if existing is not None and existing.token == hello.token:
+            self._send_welcome(now, existing)      # our WELCOME was lost: say it again
+            return
+        name, reason = text.check_name(hello.name)
+        if name is None:
+            self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason, hello.name)
+            return
+        blocked = self.blocked_tokens.get(hello.token)
+        if blocked is not None and blocked[0] > now:
+            self._refuse(now, addr, protocol.REFUSE_BANNED, blocked[1], name)
+            return
+        key = text.name_key(name)
+        holder = self.room.members.get(key)
+        if holder is not None and holder.token != hello.token:
+            self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
+                         "the name %s is taken; choose another" % holder.name, name)
+            return
+        if holder is None:
+            lookalike = self._lookalike(name)
+            if lookalike is not None:
+                self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
+                             "%s looks too much like %s, who is here; choose another"
+                             % (name, lookalike), name)
+                return
+            if len(self.by_addr) >= self.config.max_sessions:
+                self._refuse(now, addr, protocol.REFUSE_FULL,
+                             "the room is full (%d people)" % len(self.by_addr), name)
+                return
+        if existing is not None:                   # a new client at the same address
+            self._drop(now, existing, protocol.LEAVE_QUIT)
+        session = self._new_session(now, addr, name, hello)
+        if holder is not None:
+            self._take_over(now, holder, session, hello)
+        else:
+            self._admit(now, session, hello)
+
+    def _lookalike(self, name: str) -> Optional[str]:
+        skeleton = text.confusable_key(name)
+        for member in self.room.members.values():
+            if member.skeleton == skeleton:
+                return member.name
+        return None
+
+    def _refuse(self, now: float, addr: Address, code: int, reason: str, name: str) -> None:
+        self.stats["refused"] += 1
+        self._log(now, "refuse", name, addr, reason)
+        self._send(protocol.encode_header(protocol.REFUSE)
+                   + protocol.encode_refuse(code, reason), addr)
+
+    def _new_session(self, now: float, addr: Address, name: str,
+                     hello: protocol.Hello) -> ServerSession:
+        sid = 0
+        while sid == 0 or sid in self._by_id:
+            sid = self.rng.getrandbits(32)
+        session = ServerSession(sid, addr, name, hello.instance, hello.token, now)
+        self.by_addr[addr] = session
+        self._by_id[sid] = session
+        return session
+
+    def _admit(self, now: float, session: ServerSession, hello: protocol.Hello) -> None:
+        self.room.members[session.key] = session
+        self.stats["joins"] += 1
+        self._send_welcome(now, session)
+        if self.config.motd:
+            self._notice(now, session, protocol.NOTICE_MOTD, self.config.motd)
+        missed = None
+        if hello.room_seq:
+            missed = self.room.missed(hello.epoch, hello.room_seq, session.key)
+        for event in missed if missed is not None else self.room.history():
+            self._queue(session, protocol.encode_event(event))
+        self._log(now, "join", session.name, session.addr, "")
+        self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
+
+    def _take_over(self, now: float, old: ServerSession, new: ServerSession,
+                   hello: protocol.Hello) -> None:
+        """The same client (same token) is back, maybe from a new address: the new
+        session inherits the name silently and gets exactly what it missed."""
+        self._forget(old)
+        new.resumed = True
+        new.said = old.said
+        new.joined_at = old.joined_at
+        self.room.members[new.key] = new
+        self._send_welcome(now, new)
+        missed = self.room.missed(hello.epoch, hello.room_seq, new.key)
+        for event in missed if missed is not None else self.room.history():
+            self._queue(new, protocol.encode_event(event))
+        self._log(now, "resume", new.name, new.addr, "was " + addr_text(old.addr))
+
+    def _send_welcome(self, now: float, session: ServerSession) -> None:
+        welcome = protocol.Welcome(self.room.epoch, self.room.seq, now, session.resumed,
+                                   len(self.room.members), session.name, self.config.motd)
+        self._send(protocol.encode_header(protocol.WELCOME, session.id)
+                   + protocol.encode_welcome(welcome), session.addr)
+
+    # =========================================================== messages
+
+    def _on_message(self, now: float, session: ServerSession, frame: protocol.Frame) -> None:
+        if frame.kind == protocol.WHO:
+            self._send_who(now, session)
+            return
+        try:
+            said = protocol.decode_said(frame.kind, frame.body)
+        except ProtocolError as exc:
+            self._malformed(now, session.addr, str(exc))
+            return
+        if said.msg_id <= self.last_msg_ids.get(session.instance, 0):
+            return                                 # a resend of something already said
+        self._remember_msg_id(session.instance, said.msg_id)
+        line = text.sanitize_text(said.text).strip()
+        if not line:
+            self._notice(now, session, protocol.NOTICE_REJECTED, "empty message")
+            return
+        session.said += 1
+        self.stats["messages"] += 1
+        if said.kind == protocol.PRIVATE:
+            self._private(now, session, said, line)
+            return
+        kind = protocol.EV_EMOTE if said.kind == protocol.EMOTE else protocol.EV_CHAT
+        self._log(now, "chat" if kind == protocol.EV_CHAT else "emote",
+                  session.name, session.addr, line)
+        self._broadcast(self.room.record(now, kind, name=session.name, text=line,
+                                         origin=session.instance, msg_id=said.msg_id))
+
+    def _remember_msg_id(self, instance: int, msg_id: int) -> None:
+        self.last_msg_ids[instance] = msg_id
+        self.last_msg_ids.move_to_end(instance)
+        while len(self.last_msg_ids) > 4 * self.config.max_sessions:
+            self.last_msg_ids.popitem(last=False)
+
+    def _private(self, now: float, sender: ServerSession, said: protocol.Said,
+                 line: str) -> None:
+        target = self.room.members.get(text.name_key(text.normalize_name(said.target)))
+        if target is None:
+            self._notice(now, sender, protocol.NOTICE_NO_SUCH_USER,
+                         "nobody called %s is here" % text.sanitize_text(said.target))
+            return
+        event = self.room.record(now, protocol.EV_PRIVATE, name=sender.name,
+                                 target=target.name, text=line, origin=sender.instance,
+                                 msg_id=said.msg_id, audience=(sender.key, target.key))
+        body = protocol.encode_event(event)
+        self._queue(target, body)
+        if target is not sender:
+            self._queue(sender, body)
+        self._log(now, "private", sender.name, sender.addr, "to " + target.name)
+
+    def _send_who(self, now: float, session: ServerSession) -> None:
+        names = sorted((s.name for s in self.room.members.values()), key=text.name_key)
+        chunk: List[str] = []
+        size = 0
+        for name in names + [None]:
+            size_with = size + len(name.encode()) + 1 if name else 0
+            if name is None or size_with > protocol.MAX_TEXT_BYTES:
+                if chunk or name is None:
+                    self._queue(session, protocol.encode_event(Event(
+                        0, now, protocol.EV_WHO, online=len(names), text="\n".join(chunk))))
+                chunk, size = [], 0
+            if name is not None:
+                chunk.append(name)
+                size += len(name.encode()) + 1
+
+    def _notice(self, now: float, session: ServerSession, code: int, line: str) -> None:
+        self._queue(session, protocol.encode_event(
+            Event(0, now, protocol.EV_NOTICE, code=code, online=len(self.room.members),
+                  text=line)))
+
+    # ============================================================ fan-out
+
+    def _queue(self, session: ServerSession, body: bytes) -> None:
+        session.stream.queue(protocol.EVENT, body)
+        self._dirty[session.id] = session
+
+    def _broadcast(self, event: Event) -> None:
+        body = protocol.encode_event(event)      # encoded once, shared by all
+        stuck = []
+        for session in self.room.members.values():
+            self._queue(session, body)
+            if session.stream.queued > self.config.queue_cap:
+                stuck.append(session)
+        for session in stuck:
+            self._drop(event.time, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
+
+    # ===================================================== admin (console)
+
+    def admin_say(self, now: float, line: str) -> bool:
+        line = text.sanitize_text(line).strip()
+        if not line:
+            return False
+        for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
+            self._log(now, "admin", "", ("console", 0), piece)
+            self._broadcast(self.room.record(now, protocol.EV_ADMIN, text=piece))
+        return True
+
+    def find(self, name: str) -> Optional[ServerSession]:
+        return self.room.members.get(text.name_key(text.normalize_name(name)))
+
+    def kick(self, now: float, name: str, reason: str = "") -> bool:
+        session = self.find(name)
+        if session is None:
+            return False
+        why = "kicked by the admin" + (": " + reason if reason else "")
+        self.blocked_tokens[session.token] = (now + KICK_BLOCK, why)
+        self._farewell(now, session, protocol.BYE_KICKED, why)
+        self._drop(now, session, protocol.LEAVE_KICKED, reason)
+        return True
+
+    def members(self) -> List[ServerSession]:
+        return list(self.room.members.values())
+
+    def shutdown(self, now: float) -> None:
+        """Tell every client the server is closing; forget them (no leave noise)."""
+        for session in list(self.by_addr.values()):
+            self._farewell(now, session, protocol.BYE_SERVER_CLOSING, "the server is closing")
+            self._forget(session)
+        self._log(now, "shutdown", "", ("console", 0), "")
+
+    def _farewell(self, now: float, session: ServerSession, code: int, why: str) -> None:
+        bye = protocol.encode_header(protocol.BYE, session.id) + protocol.encode_bye(code, why)
+        self._send(bye, session.addr)
+        for repeat in range(1, FAREWELL_REPEATS):
+            self.farewells.append((now + 0.2 * repeat, bye, session.addr))
+
+    # ======================================================== departures
+
+    def _forget(self, session: ServerSession) -> None:
+        self.by_addr.pop(session.addr, None)
+        self._by_id.pop(session.id, None)
+        self._dirty.pop(session.id, None)
+        self._scheduled.pop(session.id, None)
+        if self.room.members.get(session.key) is session:
+            del self.room.members[session.key]
+
+    def _drop(self, now: float, session: ServerSession, code: int, detail: str = "") -> None:
+        if self.by_addr.get(session.addr) is not session:
+            return
+        self._forget(session)
+        self.stats["leaves"] += 1
+        if code == protocol.LEAVE_TIMEOUT:
+            self.stats["timeouts"] += 1
+        what = {protocol.LEAVE_QUIT: "leave", protocol.LEAVE_TIMEOUT: "timeout",
+                protocol.LEAVE_KICKED: "kick", protocol.LEAVE_BANNED: "ban"}.get(code, "leave")
+        self._log(now, what, session.name, session.addr, detail)
+        self._broadcast(self.room.record(now, protocol.EV_LEAVE, name=session.name,
+                                         code=code, text=detail))
+
+    # ============================================================== output
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        self.outbox.append((data, addr))
+
+    def _log(self, now: float, what: str, name: str, addr: Address, detail: str) -> None:
+        self.log.append(LogEntry(now, what, name, addr_text(addr), detail))
+
+    def tick(self, now: float) -> None:
+        """Run what is due: liveness sweep, farewell repeats, stream flushes."""
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_INTERVAL
+            limit = now - self.config.session_timeout
+            for session in [s for s in self.by_addr.values() if s.last_heard < limit]:
+                self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
+                           % (now - session.last_heard))
+            self.blocked_tokens = {t: v for t, v in self.blocked_tokens.items() if v[0] > now}
+        if self.farewells:
+            due = [f for f in self.farewells if f[0] <= now]
+            self.farewells = [f for f in self.farewells if f[0] > now]
+            for _, data, addr in due:
+                self._send(data, addr)
+        while self._timers and self._timers[0][0] <= now:
+            deadline, sid = heapq.heappop(self._timers)
+            if self._scheduled.get(sid) == deadline:
+                del self._scheduled[sid]
+                self._dirty[sid] = self._by_id[sid]
+        self.flush(now)
+
+    def flush(self, now: float) -> None:
+        """Move every touched session's due datagrams into the outbox."""
+        dirty, self._dirty = self._dirty, {}
+        for session in dirty.values():
+            for data in session.stream.flush(now):
+                self._send(data, session.addr)
+            deadline = session.stream.next_deadline()
+            if deadline is not None:
+                current = self._scheduled.get(session.id)
+                if current is None or deadline < current:
+                    self._scheduled[session.id] = deadline
+                    heapq.heappush(self._timers, (deadline, session.id))
+
+    def next_deadline(self) -> float:
+        """When tick must run next."""
+        while self._timers and self._scheduled.get(self._timers[0][1]) != self._timers[0][0]:
+            heapq.heappop(self._timers)            # stale entries
+        times = [self._next_sweep]
+        if self._timers:
+            times.append(self._timers[0][0])
+        if self.farewells:
+            times.append(min(f[0] for f in self.farewells))
+        if self._dirty:
+            times.append(0.0)
+        return min(times)
+
+    def take_output(self) -> List[Tuple[bytes, Address]]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def take_log(self) -> List[LogEntry]:
+        log, self.log = self.log, []
+        return log

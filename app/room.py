@@ -1,0 +1,62 @@
+"""The room: who is in it, the numbered sequence of room events, the history.
+
+Pure: no sockets, no clock (times are passed in). The server stamps every event
+with the next room sequence number, so every client sees one order; the ring of
+recent events lets a newcomer see the last chat lines and lets a client that
+reconnects catch up on exactly what it missed.
+"""
+from collections import deque
+from typing import Deque, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
+
+from app import protocol
+from app.protocol import Event
+
+# Events a newcomer sees as history: chat and admin notices, not join/leave noise.
+HISTORY_KINDS = frozenset((protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_ADMIN))
+
+
+class Logged(NamedTuple):
+    event: Event
+    audience: Optional[FrozenSet[str]]     # name keys allowed to see it; None = everyone
+
+
+class Room:
+    def __init__(self, epoch: int, history_lines: int = 20, ring_size: int = 2000) -> None:
+        self.epoch = epoch
+        self.history_lines = history_lines
+        self.seq = 0
+        self.ring: Deque[Logged] = deque(maxlen=ring_size)
+        self.members: Dict[str, object] = {}     # name key -> the server's session object
+
+    def record(self, now: float, kind: int, *, name: str = "", target: str = "",
+               text: str = "", code: int = 0, origin: int = 0, msg_id: int = 0,
+               audience: Optional[Iterable[str]] = None) -> Event:
+        """Number a new room event, keep it in the ring and return it."""
+        self.seq += 1
+        event = Event(self.seq, now, kind, 0, code, len(self.members), origin, msg_id,
+                      name, target, text)
+        self.ring.append(Logged(event, frozenset(audience) if audience is not None else None))
+        return event
+
+    def history(self) -> List[Event]:
+        """The last `history_lines` chat lines and admin notices, oldest first,
+        flagged as history."""
+        picked: List[Event] = []
+        for logged in reversed(self.ring):
+            if len(picked) >= self.history_lines:
+                break
+            if logged.audience is None and logged.event.kind in HISTORY_KINDS:
+                picked.append(logged.event._replace(flags=protocol.EVF_HISTORY))
+        picked.reverse()
+        return picked
+
+    def missed(self, epoch: int, after_seq: int, key: str) -> Optional[List[Event]]:
+        """The events a returning client missed after `after_seq`, or None when
+        they cannot be told (another server run, or older than the ring)."""
+        if epoch != self.epoch or after_seq > self.seq:
+            return None
+        if self.ring and self.ring[0].event.room_seq > after_seq + 1:
+            return None
+        return [logged.event for logged in self.ring
+                if logged.event.room_seq > after_seq
+                and (logged.audience is None or key in logged.audience)]

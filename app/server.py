@@ -1,0 +1,303 @@
+"""`chat.pyz server`: the network process and its forked admin side.
+
+The network process owns the UDP socket and the Hub (the pure room logic) and
+runs one `selectors` loop over the socket, the local admin link and a signal
+self-pipe. The admin side (curses console, or headless stdin/stdout) is a
+forked child joined by admin_link; if it dies the room carries on and logs to
+stdout; SIGINT/SIGTERM/`/quit` tell every client the server is closing.
+"""
+import errno
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from app import admin_link, cli, protocol
+from app.admin_link import Link
+from app.hub import Hub, HubConfig, LogEntry
+
+SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
+DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
+CHILD_GRACE = 1.0
+
+
+def open_socket(bind: str, port: int) -> socket.socket:
+    """Bind the UDP socket: dual-stack IPv6 for "all interfaces" where possible."""
+    if bind == "":
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(("::", port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise
+        bind = "0.0.0.0"
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((bind, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_error(exc: OSError, bind: str, port: int) -> str:
+    where = "%s:%d" % (bind or "*", port)
+    if exc.errno == errno.EADDRINUSE:
+        return ("UDP port %d is already in use on %s (another chat.pyz server?); "
+                "stop it or choose another with --port" % (port, bind or "this machine"))
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "no permission to listen on %s (ports below 1024 need root); use --port" % where
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "%s is not an address of this machine; check --bind" % (bind,)
+    return "cannot listen on %s: %s" % (where, exc.strerror or exc)
+
+
+def run(args) -> int:
+    try:
+        sock = open_socket(args.bind, args.port)
+    except OSError as exc:
+        print("chat.pyz: " + bind_error(exc, args.bind, args.port), file=sys.stderr)
+        return cli.EXIT_ERROR
+    except socket.gaierror as exc:
+        print("chat.pyz: cannot use --bind %s: %s" % (args.bind, exc), file=sys.stderr)
+        return cli.EXIT_ERROR
+    headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+    net_end, admin_end = admin_link.pair()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:                                   # the admin side
+        sock.close()
+        net_end.close()
+        code = 1
+        try:
+            code = _run_admin(Link(admin_end), headless, args)
+        finally:
+            os._exit(code)
+    admin_end.close()
+    server = NetworkProcess(sock, Link(net_end), pid, args)
+    return server.serve()
+
+
+def _run_admin(link: Link, headless: bool, args) -> int:
+    if headless:
+        from app import admin_headless
+
+        return admin_headless.run(link)
+    from app import admin_tui
+
+    return admin_tui.run(link, args)
+
+
+class NetworkProcess:
+    def __init__(self, sock: socket.socket, link: Link, admin_pid: int, args) -> None:
+        self.sock = sock
+        self.link = link
+        self.admin_pid = admin_pid
+        self.args = args
+        self.stop_reason = ""
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+            except OSError:
+                pass
+        sock.setblocking(False)
+        now = time.monotonic()
+        self.clock_offset = time.time() - now    # event times are wall-clock seconds
+        self.hub = Hub(self.wall(now), os.urandom(32),
+                       HubConfig(history_lines=args.history))
+        self.wake_r, self.wake_w = socket.socketpair()
+        for end in (self.wake_r, self.wake_w):
+            end.setblocking(False)
+
+    def wall(self, monotonic: float) -> float:
+        return monotonic + self.clock_offset
+
+    def now(self) -> float:
+        return self.wall(time.monotonic())
+
+    # ------------------------------------------------------------ loop
+
+    def serve(self) -> int:
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGCHLD, lambda *_: None)   # wakes select via the pipe
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ, "udp")
+        sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
+        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self._announce_start()
+        while not self.stop_reason:
+            timeout = max(0.0, self.hub.next_deadline() - self.now())
+            for key, _ in sel.select(timeout):
+                if key.data == "udp":
+                    self._drain_socket()
+                elif key.data == "admin":
+                    self._on_admin(sel)
+                else:
+                    self._on_wake()
+            self.hub.tick(self.now())
+            self._send_output()
+            self._pass_log()
+        self._shut_down()
+        return cli.EXIT_OK
+
+    def _on_signal(self, signum, frame) -> None:
+        if signum == signal.SIGHUP and self.link.closed:
+            return                  # no terminal any more: keep serving headless
+        self.stop_reason = signal.Signals(signum).name
+
+    def _on_wake(self) -> None:
+        try:
+            while self.wake_r.recv(512):
+                pass
+        except BlockingIOError:
+            pass
+        self._reap_admin()
+
+    def _drain_socket(self) -> None:
+        hub = self.hub
+        now = self.now()
+        for _ in range(DRAIN_LIMIT):
+            try:
+                data, addr = self.sock.recvfrom(protocol.MAX_DATAGRAM + 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue              # e.g. an ICMP error for an earlier send
+            if len(data) > protocol.MAX_DATAGRAM:
+                hub.stats["malformed"] += 1
+                continue
+            hub.on_datagram(now, data, addr)
+        hub.flush(now)
+
+    def _send_output(self) -> None:
+        for data, addr in self.hub.take_output():
+            try:
+                self.sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                pass                  # a full send buffer loses it; retransmission repairs
+            except OSError:
+                pass                  # unreachable peers are the liveness sweep's business
+
+    # ------------------------------------------------------------ admin
+
+    def _on_admin(self, sel) -> None:
+        messages = self.link.receive()
+        for message in messages or []:
+            self._admin_command(message)
+        if messages is None:
+            sel.unregister(self.link.fileno())
+            self._reap_admin()
+            self._log_line(self._format(LogEntry(self.now(), "console", "", "-",
+                                                 "the admin console ended; going on headless")))
+
+    def _admin_command(self, message: dict) -> None:
+        op = message.get("op")
+        now = self.now()
+        if op == "say":
+            self.hub.admin_say(now, str(message.get("text", "")))
+        elif op == "kick":
+            name = str(message.get("name", ""))
+            if not self.hub.kick(now, name, str(message.get("reason", ""))):
+                self.link.send("reply", lines=["nobody called %s is here" % name])
+        elif op == "list":
+            self.link.send("reply", lines=self._list_lines(now))
+        elif op == "stats":
+            stats = ", ".join("%s %d" % item for item in sorted(self.hub.stats.items()))
+            self.link.send("reply", lines=["online %d; %s" % (len(self.hub.members()), stats)])
+        elif op == "quit":
+            self.stop_reason = "quit"
+
+    def _list_lines(self, now: float):
+        members = self.hub.members()
+        lines = ["%d online" % len(members)]
+        for session in members:
+            lines.append("  %s  %s  idle %ds  said %d" % (
+                session.name, self._addr(session.addr), int(now - session.last_heard),
+                session.said))
+        return lines
+
+    @staticmethod
+    def _addr(addr) -> str:
+        from app.hub import addr_text
+
+        return addr_text(addr)
+
+    def _pass_log(self) -> None:
+        for entry in self.hub.take_log():
+            self._log_line(self._format(entry))
+
+    def _format(self, entry: LogEntry) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
+        parts = [stamp, entry.what, entry.name or "-", entry.addr]
+        if entry.detail:
+            parts.append(entry.detail)
+        return " ".join(parts)
+
+    def _log_line(self, line: str) -> None:
+        if not self.link.closed:
+            self.link.send("log", line=line)
+            return
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def _announce_start(self) -> None:
+        host, port = self.sock.getsockname()[:2]
+        rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        where = "all interfaces" if host in ("::", "0.0.0.0") else host
+        self._log_line(self._format(LogEntry(
+            self.now(), "start", "-", "%s:%d" % (where, port),
+            "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
+            "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))))
+
+    # ------------------------------------------------------------ exit
+
+    def _reap_admin(self) -> None:
+        if self.admin_pid:
+            try:
+                pid, _ = os.waitpid(self.admin_pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = self.admin_pid
+            if pid:
+                self.admin_pid = 0
+
+    def _shut_down(self) -> None:
+        """Tell the clients (BYE, repeated), tell the console, reap it, exit."""
+        now = self.now()
+        self.hub.shutdown(now)
+        self._pass_log()
+        self._send_output()
+        deadline = time.monotonic() + 0.5
+        while self.hub.farewells and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.hub.tick(self.now())
+            self._send_output()
+        self._log_line(self._format(LogEntry(self.now(), "stop", "-", "-", self.stop_reason)))
+        self.link.send("bye")
+        self.link.flush()
+        self._stop_admin()
+        self.sock.close()
+
+    def _stop_admin(self) -> None:
+        deadline = time.monotonic() + CHILD_GRACE
+        while self.admin_pid and time.monotonic() < deadline:
+            self._reap_admin()
+            if self.admin_pid:
+                time.sleep(0.02)
+        if self.admin_pid:
+            try:
+                os.kill(self.admin_pid, signal.SIGKILL)
+                os.waitpid(self.admin_pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.admin_pid = 0

@@ -1,0 +1,235 @@
+"""A reliable, ordered message stream over datagrams: one per client-server session.
+
+Pure: no sockets and no clock; every call takes `now` (seconds, monotonic) and the
+owner sends the bytes that `flush` returns. Each side of a session runs one
+ReliableStream, which both sends its own messages and receives the peer's.
+
+Mechanisms (numbers from PROTOCOL_NOTES.md, tuned for a LAN):
+  * every message has a sequence number (1, 2, ...); every datagram carries the
+    cumulative ack (highest in-order seq received) and a 32-bit selective-ack
+    bitmap, so a lost ack is repaired by the next datagram;
+  * retransmission after RTO = clamp(srtt + 4 * rttvar) doubling on each time-out,
+    and at once (fast retransmit) when 3 later messages were acked past a hole;
+  * a send window caps unacked messages; beyond it messages wait in a backlog;
+  * the receiver buffers up to RECV_AHEAD messages out of order, delivers in order,
+    drops duplicates and acks them again;
+  * several messages share one datagram whenever they fit (busy rooms then cost
+    datagrams, not messages).
+"""
+from collections import deque
+from typing import Deque, Dict, List, Optional, Tuple
+
+from app import protocol
+from app.protocol import Frame, Header
+
+RTO_INITIAL = 0.3        # a LAN: no need for TCP's 1 s
+RTO_MIN = 0.2
+RTO_MAX = 2.0
+ACK_DELAY = 0.02         # a lone message is acked within 20 ms ...
+ACK_EVERY = 2            # ... and at once after every second one
+FAST_RETRANSMIT_AFTER = 3
+RECV_AHEAD = 512         # out-of-order messages held at most
+SACK_BITS = 32
+FAST_DUE = -1.0          # an in-flight deadline meaning "resend now, no back-off"
+
+
+class _InFlight:
+    __slots__ = ("seq", "frame", "sent_at", "deadline", "transmissions", "fast_resent")
+
+    def __init__(self, seq: int, frame: bytes) -> None:
+        self.seq = seq
+        self.frame = frame
+        self.sent_at = 0.0
+        self.deadline = 0.0
+        self.transmissions = 0
+        self.fast_resent = False
+
+
+class ReliableStream:
+    """Both directions of one session's reliable message stream."""
+
+    def __init__(self, session_id: int, window: int = 256) -> None:
+        self.session_id = session_id
+        self.window = window
+        # sending
+        self.next_seq = 1
+        self.backlog: Deque[_InFlight] = deque()
+        self.in_flight: Dict[int, _InFlight] = {}   # insertion order == seq order
+        self.srtt: Optional[float] = None
+        self.rttvar = 0.0
+        self.rto = RTO_INITIAL
+        self.backoff = 1
+        self.pkt = 0
+        # receiving
+        self.recv_next = 1
+        self.ahead: Dict[int, Frame] = {}
+        self.unacked_received = 0
+        self.ack_due: Optional[float] = None
+        # counters
+        self.retransmissions = 0
+        self.duplicates = 0
+
+    # ------------------------------------------------------------ sending side
+
+    def queue(self, kind: int, body: bytes) -> int:
+        """Queue one reliable message; returns its sequence number."""
+        seq = self.next_seq
+        self.next_seq += 1
+        self.backlog.append(_InFlight(seq, protocol.encode_frame(seq, kind, body)))
+        return seq
+
+    @property
+    def queued(self) -> int:
+        """Messages not yet acknowledged (in flight or waiting for the window)."""
+        return len(self.backlog) + len(self.in_flight)
+
+    def unacked_messages(self) -> List[Tuple[int, bytes]]:
+        """(kind, body) of every message not yet acknowledged, in order: what a
+        client re-queues on a new session after a reconnect."""
+        items = list(self.in_flight.values()) + list(self.backlog)
+        result = []
+        for item in items:
+            frame = protocol.decode_frames(item.frame)[0]
+            result.append((frame.kind, frame.body))
+        return result
+
+    def _on_ack(self, now: float, ack: int, sack: int) -> None:
+        if not self.in_flight:
+            return
+        acked = [seq for seq in self.in_flight if seq <= ack]
+        bit = 0
+        while sack >> bit:
+            if sack >> bit & 1:
+                seq = ack + 2 + bit
+                if seq in self.in_flight:
+                    acked.append(seq)
+            bit += 1
+        if not acked:
+            return
+        highest = max(acked)
+        for seq in acked:
+            item = self.in_flight.pop(seq)
+            if item.transmissions == 1:      # Karn: time only unambiguous samples
+                self._rtt_sample(now - item.sent_at)
+        self.backoff = 1
+        # Fast retransmit: a hole with FAST_RETRANSMIT_AFTER later messages acked.
+        for item in self.in_flight.values():
+            if item.seq < highest - FAST_RETRANSMIT_AFTER + 1 and not item.fast_resent:
+                item.fast_resent = True
+                item.deadline = FAST_DUE
+            elif item.seq >= highest:
+                break
+
+    def _rtt_sample(self, rtt: float) -> None:
+        if self.srtt is None:
+            self.srtt = rtt
+            self.rttvar = rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self.rttvar))
+
+    # ---------------------------------------------------------- receiving side
+
+    def on_datagram(self, now: float, header: Header, frames: List[Frame]) -> List[Frame]:
+        """Take a DATA/PING/PONG datagram's ack fields and frames; return the
+        frames that are now deliverable, in order."""
+        self._on_ack(now, header.ack, header.sack)
+        delivered: List[Frame] = []
+        for frame in frames:
+            if frame.seq < self.recv_next or frame.seq in self.ahead:
+                self.duplicates += 1
+                self._ack_now(now)
+                continue
+            if frame.seq >= self.recv_next + RECV_AHEAD:
+                continue            # too far ahead: dropped unacked, resent later
+            if frame.seq != self.recv_next:
+                self.ahead[frame.seq] = frame
+                self._ack_now(now)  # a hole: tell the sender at once
+                continue
+            delivered.append(frame)
+            self.recv_next += 1
+            while self.recv_next in self.ahead:
+                delivered.append(self.ahead.pop(self.recv_next))
+                self.recv_next += 1
+        if delivered:
+            self.unacked_received += len(delivered)
+            if self.unacked_received >= ACK_EVERY:
+                self._ack_now(now)
+            elif self.ack_due is None:
+                self.ack_due = now + ACK_DELAY
+        return delivered
+
+    def _ack_now(self, now: float) -> None:
+        self.ack_due = now
+
+    def ack_fields(self) -> Tuple[int, int]:
+        """(cumulative ack, selective-ack bitmap) for the next datagram."""
+        ack = self.recv_next - 1
+        sack = 0
+        if self.ahead:
+            base = self.recv_next + 1
+            for seq in self.ahead:
+                offset = seq - base
+                if 0 <= offset < SACK_BITS:
+                    sack |= 1 << offset
+        return ack, sack
+
+    # ------------------------------------------------------------------ output
+
+    def header(self, dtype: int) -> bytes:
+        """A header of type `dtype` carrying the current acks (which it settles)."""
+        self.pkt = (self.pkt + 1) & 0xFFFFFFFF
+        ack, sack = self.ack_fields()
+        self.ack_due = None
+        self.unacked_received = 0
+        return protocol.encode_header(dtype, self.session_id, self.pkt, ack, sack)
+
+    def flush(self, now: float) -> List[bytes]:
+        """Datagrams to send now: due retransmissions, new messages the window
+        allows, or a bare ack when one is due."""
+        due = [item for item in self.in_flight.values() if item.deadline <= now]
+        if any(item.deadline != FAST_DUE for item in due):
+            self.backoff = min(self.backoff * 2, 64)   # once per time-out, not per message
+        frames: List[bytes] = []
+        for item in due:
+            self._stamp(now, item)
+            self.retransmissions += 1
+            frames.append(item.frame)
+        while self.backlog and len(self.in_flight) < self.window:
+            item = self.backlog.popleft()
+            self.in_flight[item.seq] = item
+            self._stamp(now, item)
+            frames.append(item.frame)
+        datagrams = self._pack(frames)
+        if not datagrams and self.ack_due is not None and self.ack_due <= now:
+            datagrams.append(self.header(protocol.DATA))
+        return datagrams
+
+    def _stamp(self, now: float, item: _InFlight) -> None:
+        item.transmissions += 1
+        item.sent_at = now
+        item.deadline = now + min(RTO_MAX, self.rto * self.backoff)
+
+    def _pack(self, frames: List[bytes]) -> List[bytes]:
+        datagrams = []
+        batch: List[bytes] = []
+        size = 0
+        for frame in frames:
+            if batch and size + len(frame) > protocol.PAYLOAD_ROOM:
+                datagrams.append(self.header(protocol.DATA) + b"".join(batch))
+                batch, size = [], 0
+            batch.append(frame)
+            size += len(frame)
+        if batch:
+            datagrams.append(self.header(protocol.DATA) + b"".join(batch))
+        return datagrams
+
+    def next_deadline(self) -> Optional[float]:
+        """When flush has something to do next (None: nothing pending)."""
+        times = [item.deadline for item in self.in_flight.values()]
+        if self.ack_due is not None:
+            times.append(self.ack_due)
+        if self.backlog and len(self.in_flight) < self.window:
+            times.append(0.0)
+        return min(times) if times else None
