@@ -11,7 +11,6 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
   * the client remembers the last room sequence number it saw, and on
     rejoining asks for what came after it.
 """
-import os
 import random
 from collections import OrderedDict
 from typing import List, NamedTuple, Optional, Tuple, Union
@@ -45,13 +44,23 @@ class Status(NamedTuple):
 ClientEvent = Union[Event, Status]
 
 
+def valid_name(name: str) -> str:
+    """The normalised name, or ValueError with the reason the server would give."""
+    normalised, reason = text.check_name(name)
+    if normalised is None:
+        raise ValueError(reason)
+    return normalised
+
+
 class ClientCore:
     def __init__(self, name: str, now: float, rng: Optional[random.Random] = None) -> None:
         self.rng = rng or random.SystemRandom()
-        self.name = name
-        self.instance_bytes = self._random(8)
-        self.instance = int.from_bytes(self.instance_bytes, "big")
+        self.name = valid_name(name)
         self.token = self._random(16)       # secret: proves "same client" on resume
+        # The public id others see on our messages, derived from the secret token
+        # so nobody can claim it without the token (the server checks).
+        self.instance_bytes = protocol.instance_of(self.token)
+        self.instance = int.from_bytes(self.instance_bytes, "big")
         self.state = CONNECTING
         self.detail = ""
         self.online = 0
@@ -105,6 +114,12 @@ class ClientCore:
 
     def say(self, line: str, kind: int = protocol.SAY, target: str = "") -> List[int]:
         """Queue a chat line (split when longer than the protocol allows)."""
+        if kind == protocol.PRIVATE and text.check_name(target)[0] is None:
+            # Nobody can have that name: say so here instead of sending it.
+            self.events.append(Event(0, 0.0, protocol.EV_NOTICE,
+                                     code=protocol.NOTICE_NO_SUCH_USER,
+                                     target=text.sanitize_text(target)[:protocol.MAX_NAME_CHARS]))
+            return []
         ids = []
         for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
             said = protocol.Said(kind, self.next_msg_id, piece, target)
@@ -123,8 +138,9 @@ class ClientCore:
             self.pending.append((kind, body))
 
     def rename(self, name: str, now: float) -> None:
-        """Try again under another name after a refusal."""
-        self.name = name
+        """Try again under another name after a refusal. Raises ValueError with
+        the reason when the name cannot be valid (checked here, before sending)."""
+        self.name = valid_name(name)
         self.refusal = None
         self.attempt = 0
         self.next_hello = now
@@ -150,6 +166,7 @@ class ClientCore:
 
     def _dispatch(self, now: float, data: bytes) -> None:
         if (protocol.peek_version(data) not in (None, protocol.VERSION)
+                and self.state in (CONNECTING, RECONNECTING)
                 and len(data) > protocol.HEADER_SIZE and data[3] == protocol.REFUSE):
             # REFUSE keeps its layout in every version: a newer server can tell us.
             self._refused(protocol.decode_refuse(data[protocol.HEADER_SIZE:]))
@@ -190,6 +207,13 @@ class ClientCore:
             self.bye_left = 0
 
     def _welcomed(self, now: float, session_id: int, welcome: protocol.Welcome) -> None:
+        if session_id == self.session_id and self.stream is not None:
+            # The server still had our session (we gave up on it first): both
+            # streams go on exactly where they were.
+            self.last_heard = now
+            self.attempt = 0
+            self._set_state(JOINED, "resumed")
+            return
         carried = self.stream.unacked_messages() if self.stream is not None else []
         self.stream = ReliableStream(session_id, window=CLIENT_WINDOW)
         self.session_id = session_id
@@ -233,9 +257,13 @@ class ClientCore:
         if not event.flags & protocol.EVF_HISTORY and event.kind in (
                 protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
             self._set_online(event.online)
+        if event.kind == protocol.EV_WHO:      # one name per line
+            clean = "\n".join(text.sanitize_text(n) for n in event.text.split("\n"))
+        else:
+            clean = text.sanitize_text(event.text)
         self.events.append(event._replace(
             name=text.sanitize_text(event.name), target=text.sanitize_text(event.target),
-            text=text.sanitize_text(event.text)))
+            text=clean))
 
     # ------------------------------------------------------------ timers
 
@@ -257,7 +285,7 @@ class ClientCore:
             self.attempt += 1
             self.next_hello = now + delay * self.rng.uniform(0.5, 1.0)
         elif self.state == JOINED and self.stream is not None:
-            if now - self.last_heard > SERVER_TIMEOUT:
+            if now - self.last_heard >= SERVER_TIMEOUT:
                 self._lost(now, "no answer from the server for %.0f s" % SERVER_TIMEOUT)
                 return
             for data in self.stream.flush(now):

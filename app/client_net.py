@@ -41,6 +41,7 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 
 class ClientConnection:
     def __init__(self, host: str, port: int, name: str, now: float) -> None:
+        self.core = ClientCore(name, now)        # raises ValueError for a bad name
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -52,7 +53,6 @@ class ClientConnection:
         # and tells us (ECONNREFUSED) when nothing listens on its port.
         self.sock.connect(self.server)
         self.sock.setblocking(False)
-        self.core = ClientCore(name, now)
         self.hint = ""
         self.tick(now)
 

@@ -28,6 +28,9 @@ def run(args) -> int:
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
         return cli.EXIT_UNREACHABLE
+    except ValueError as exc:
+        print("chat.pyz: cannot use that name: %s" % exc, file=sys.stderr)
+        return cli.EXIT_REFUSED
     return PlainClient(conn, args).loop()
 
 

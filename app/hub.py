@@ -21,7 +21,7 @@ from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from app import protocol, text
-from app.protocol import Event, Header, ProtocolError
+from app.protocol import Event, ProtocolError
 from app.room import Room
 from app.session import ReliableStream
 
@@ -180,6 +180,8 @@ class Hub:
             self._send(protocol.encode_header(protocol.CHALLENGE)
                        + protocol.encode_challenge(hello.nonce, cookie), addr)
             return
+        if hello.instance != protocol.instance_of(hello.token):
+            raise ProtocolError("HELLO instance does not match its token")
         existing = self.by_addr.get(addr)
         if existing is not None and existing.token == hello.token:
             self._send_welcome(now, existing)      # our WELCOME was lost: say it again
@@ -205,7 +207,7 @@ class Hub:
                              "%s looks too much like %s, who is here; choose another"
                              % (name, lookalike), name)
                 return
-            if len(self.by_addr) >= self.config.max_sessions:
+            if len(self.by_addr) - (existing is not None) >= self.config.max_sessions:
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "the room is full (%d people)" % len(self.by_addr), name)
                 return
@@ -259,12 +261,15 @@ class Hub:
         """The same client (same token) is back, maybe from a new address: the new
         session inherits the name silently and gets exactly what it missed."""
         self._forget(old)
+        new.name = old.name          # the name the room knows, not this HELLO's spelling
         new.resumed = True
         new.said = old.said
         new.joined_at = old.joined_at
         self.room.members[new.key] = new
         self._send_welcome(now, new)
-        missed = self.room.missed(hello.epoch, hello.room_seq, new.key)
+        missed = None
+        if hello.room_seq:
+            missed = self.room.missed(hello.epoch, hello.room_seq, new.key)
         for event in missed if missed is not None else self.room.history():
             self._queue(new, protocol.encode_event(event))
         self._log(now, "resume", new.name, new.addr, "was " + addr_text(old.addr))
@@ -284,7 +289,9 @@ class Hub:
         try:
             said = protocol.decode_said(frame.kind, frame.body)
         except ProtocolError as exc:
+            # It was delivered (and acked): tell the sender it went nowhere.
             self._malformed(now, session.addr, str(exc))
+            self._notice(now, session, protocol.NOTICE_REJECTED, str(exc))
             return
         if said.msg_id <= self.last_msg_ids.get(session.instance, 0):
             return                                 # a resend of something already said
@@ -314,8 +321,8 @@ class Hub:
                  line: str) -> None:
         target = self.room.members.get(text.name_key(text.normalize_name(said.target)))
         if target is None:
-            self._notice(now, sender, protocol.NOTICE_NO_SUCH_USER,
-                         "nobody called %s is here" % text.sanitize_text(said.target))
+            self._notice(now, sender, protocol.NOTICE_NO_SUCH_USER, "",
+                         target=text.sanitize_text(said.target))
             return
         event = self.room.record(now, protocol.EV_PRIVATE, name=sender.name,
                                  target=target.name, text=line, origin=sender.instance,
@@ -341,10 +348,11 @@ class Hub:
                 chunk.append(name)
                 size += len(name.encode()) + 1
 
-    def _notice(self, now: float, session: ServerSession, code: int, line: str) -> None:
+    def _notice(self, now: float, session: ServerSession, code: int, line: str,
+                target: str = "") -> None:
         self._queue(session, protocol.encode_event(
             Event(0, now, protocol.EV_NOTICE, code=code, online=len(self.room.members),
-                  text=line)))
+                  target=target, text=line)))
 
     # ============================================================ fan-out
 
@@ -458,6 +466,8 @@ class Hub:
         """Move every touched session's due datagrams into the outbox."""
         dirty, self._dirty = self._dirty, {}
         for session in dirty.values():
+            if self._by_id.get(session.id) is not session:
+                continue                           # dropped while it was dirty
             for data in session.stream.flush(now):
                 self._send(data, session.addr)
             deadline = session.stream.next_deadline()

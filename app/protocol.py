@@ -4,6 +4,7 @@ Pure: no sockets, no clocks. docs/PROTOCOL.md is the contract this module
 implements; change both together. Every decoder checks sizes and fields before
 use and raises ProtocolError (never anything else) on a malformed datagram.
 """
+import hashlib
 import struct
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -168,6 +169,13 @@ class Said(NamedTuple):
     msg_id: int
     text: str
     target: str = ""
+
+
+def instance_of(token: bytes) -> bytes:
+    """A client's public instance id: the first 8 bytes of SHA-256 of its secret
+    resume token. Others see it on the client's messages; nobody can claim it
+    without the token, because the server checks it on HELLO."""
+    return hashlib.sha256(token).digest()[:8]
 
 
 # ---------------------------------------------------------------- helpers
@@ -365,12 +373,14 @@ def decode_event(body: bytes) -> Event:
     if len(body) < EVENT_FIXED.size:
         raise ProtocolError("truncated EVENT")
     room_seq, time, kind, flags, code, online, origin, msg_id = EVENT_FIXED.unpack_from(body)
-    if kind not in EVENT_KINDS:
-        raise ProtocolError("unknown event kind %d" % kind)
+    # An unknown kind is kept (a newer server may send it); the front end shows
+    # its text as a notice.
     if time != time:  # NaN
         raise ProtocolError("event time is NaN")
     name, pos = _get_str(body, EVENT_FIXED.size, MAX_NAME_BYTES)
     target, pos = _get_str(body, pos, MAX_NAME_BYTES)
+    if len(body) - pos > MAX_TEXT_BYTES:
+        raise ProtocolError("event text too long")
     return Event(room_seq, time, kind, flags, code, online, origin, msg_id,
                  name, target, _utf8(body[pos:]))
 

@@ -1,0 +1,240 @@
+"""Room events -> display lines, in Chinese (default) or English. Pure.
+
+A display line is a list of (text, style) segments. Styles are names, not curses
+attributes, so this module stays testable without a terminal; the front end maps
+them to colours (or to bold/reverse/dim on a terminal without colour):
+
+  time      the [HH:MM] prefix              history   a line replayed from history
+  nameN     a person's name, N = stable colour index (see name_style)
+  self      our own name                    mention   a chat text that names us
+  admin     管理员消息 lines                 private   private messages
+  notice    server notices and local lines  text      plain text ("" also means plain)
+
+Every string that came from the network passes sanitize_text: a name or message
+with ESC sequences or control characters cannot reach the terminal.
+"""
+import time
+import zlib
+from typing import Callable, List, Optional, Tuple
+
+from app import protocol as P
+from app.text import sanitize_text
+
+Segment = Tuple[str, str]
+Line = List[Segment]
+
+NAME_COLOURS = 6            # red green yellow blue magenta cyan: readable on dark and light
+
+# Every text the client shows, by language. Room texts are the course's own.
+TEXTS = {
+    "zh": {
+        "join": "%(name)s 进入了聊天室",
+        "leave": "%(name)s 退出了聊天室",
+        "leave_timeout": " (超时)",
+        "leave_kicked": " (被踢出)",
+        "leave_banned": " (被封禁)",
+        "leave_closing": " (服务器关闭)",
+        "admin": "管理员消息: %(text)s",
+        "private_in": "%(name)s 悄悄对你说: ",
+        "private_out": "你悄悄对 %(target)s 说: ",
+        "who": "在线 %(count)d 人: %(names)s",
+        "notice_throttled": "发送太快，请稍候再发",
+        "notice_no_such_user": "没有这个人: %(who)s",
+        "notice_muted": "你已被禁言",
+        "notice_rejected": "消息未被接受",
+        "history_end": "—— 以上是历史消息 ——",
+        "new_below": "—— 下面有 %(count)d 条新消息 (PgDn) ——",
+        "scrolled": "—— 正在回看 (PgDn 回到底部) ——",
+        # status line and front-end texts
+        "state_connecting": "连接中…",
+        "state_joined": "已连接",
+        "state_reconnecting": "正在重连…",
+        "state_refused": "被拒绝",
+        "state_closed": "连接已关闭",
+        "online": "在线 %(count)d",
+        "name_prompt": "名字: ",
+        "ask_name": "请输入你的名字 (Ctrl-C 退出)",
+        "connecting": "正在连接 %(server)s …",
+        "unreachable": "无法连接 %(server)s，正在重试 (%(seconds)d 秒)… Ctrl-C 退出",
+        "refused": "服务器拒绝了: %(reason)s",
+        "try_again": "请换一个名字再试",
+        "bad_name": "名字不可用: %(reason)s",
+        "joined_as": "已作为 %(name)s 加入 %(server)s。输入 /help 查看命令",
+        "closed": "连接已关闭: %(reason)s。输入 /quit 退出",
+        "unknown_command": "未知命令 %(command)s，输入 /help 查看命令",
+        "usage_msg": "用法: /msg 名字 内容",
+        "usage_me": "用法: /me 动作",
+        "too_long": "输入过长 (%(size)d 字节，上限 %(limit)d)，未插入",
+        "split": "消息较长，分成 %(count)d 条发送",
+        "receiver_died": "接收进程意外退出",
+        "help": [
+            "命令:",
+            "  /who             谁在线",
+            "  /msg 名字 内容    私聊",
+            "  /me 动作          动作消息，例如 /me 挥手",
+            "  /quit            退出 (也可以 Ctrl-C，或空行上 Ctrl-D)",
+            "  //文字           发送以 / 开头的文字",
+            "按键: PgUp/PgDn 翻页  Tab 补全名字  上/下 输入历史  Ctrl-L 重画",
+        ],
+    },
+    "en": {
+        "join": "%(name)s joined the room",
+        "leave": "%(name)s left the room",
+        "leave_timeout": " (timed out)",
+        "leave_kicked": " (kicked)",
+        "leave_banned": " (banned)",
+        "leave_closing": " (server closing)",
+        "admin": "Admin message: %(text)s",
+        "private_in": "%(name)s whispers: ",
+        "private_out": "you whisper to %(target)s: ",
+        "who": "Online (%(count)d): %(names)s",
+        "notice_throttled": "You are sending too fast; wait a moment",
+        "notice_no_such_user": "No one here is called %(who)s",
+        "notice_muted": "You are muted",
+        "notice_rejected": "Message not accepted",
+        "history_end": "-- history above --",
+        "new_below": "-- %(count)d new below (PgDn) --",
+        "scrolled": "-- scrolled back (PgDn to return) --",
+        "state_connecting": "connecting…",
+        "state_joined": "connected",
+        "state_reconnecting": "reconnecting…",
+        "state_refused": "refused",
+        "state_closed": "closed",
+        "online": "%(count)d online",
+        "name_prompt": "name: ",
+        "ask_name": "Type your name (Ctrl-C to leave)",
+        "connecting": "Connecting to %(server)s …",
+        "unreachable": "Cannot reach %(server)s, still trying (%(seconds)ds)… Ctrl-C to leave",
+        "refused": "The server refused: %(reason)s",
+        "try_again": "Please try another name",
+        "bad_name": "Name not usable: %(reason)s",
+        "joined_as": "Joined %(server)s as %(name)s. Type /help for commands",
+        "closed": "Connection closed: %(reason)s. Type /quit to leave",
+        "unknown_command": "Unknown command %(command)s; type /help",
+        "usage_msg": "usage: /msg NAME text",
+        "usage_me": "usage: /me action",
+        "too_long": "Input too long (%(size)d bytes, limit %(limit)d); not inserted",
+        "split": "Long message: sent as %(count)d parts",
+        "receiver_died": "the receiving process ended unexpectedly",
+        "help": [
+            "Commands:",
+            "  /who             who is online",
+            "  /msg NAME text   private message",
+            "  /me action       an action, e.g. /me waves",
+            "  /quit            leave (also Ctrl-C, or Ctrl-D on an empty line)",
+            "  //text           send text that starts with /",
+            "Keys: PgUp/PgDn scroll  Tab complete names  Up/Down input history  Ctrl-L redraw",
+        ],
+    },
+}
+
+_LEAVE_SUFFIX = {
+    P.LEAVE_TIMEOUT: "leave_timeout",
+    P.LEAVE_KICKED: "leave_kicked",
+    P.LEAVE_BANNED: "leave_banned",
+    P.LEAVE_SERVER_CLOSING: "leave_closing",
+}
+_NOTICE_KEY = {
+    P.NOTICE_THROTTLED: "notice_throttled",
+    P.NOTICE_NO_SUCH_USER: "notice_no_such_user",
+    P.NOTICE_MUTED: "notice_muted",
+    P.NOTICE_REJECTED: "notice_rejected",
+}
+
+
+def tr(lang: str, key: str, **values) -> str:
+    """The text `key` in `lang` (English when the language lacks it)."""
+    table = TEXTS.get(lang, TEXTS["en"])
+    text = table.get(key, TEXTS["en"][key])
+    return text % values if values else text
+
+
+def name_style(name: str) -> str:
+    """The same colour for a name in every client and every run (crc32, not hash())."""
+    return "name%d" % (zlib.crc32(name.encode("utf-8")) % NAME_COLOURS)
+
+
+def timestamp(when: float, localtime: Callable = time.localtime) -> str:
+    return time.strftime("[%H:%M] ", localtime(when))
+
+
+def mentions(text: str, my_name: str) -> bool:
+    return bool(my_name) and my_name.casefold() in text.casefold()
+
+
+def render(event: P.Event, lang: str = "zh", my_name: str = "", my_instance: int = 0,
+           localtime: Callable = time.localtime) -> Line:
+    """One room event as one display line (wrapping is the view's job)."""
+    name = sanitize_text(event.name)
+    text = sanitize_text(event.text)
+    own = bool(my_instance) and event.origin == my_instance
+    who = (name, "self" if own or (name and name == my_name) else name_style(name))
+    kind = event.kind
+    if kind == P.EV_JOIN:
+        body = [(tr(lang, "join", name=name), "notice")]
+    elif kind == P.EV_LEAVE:
+        suffix = _LEAVE_SUFFIX.get(event.code)
+        body = [(tr(lang, "leave", name=name) + (tr(lang, suffix) if suffix else ""), "notice")]
+    elif kind == P.EV_CHAT:
+        style = "mention" if not own and mentions(text, my_name) else "text"
+        body = [who, (" : ", ""), (text, style)]
+    elif kind == P.EV_EMOTE:
+        body = [("* ", ""), who, (" " + text, "text")]
+    elif kind == P.EV_ADMIN:
+        body = [(tr(lang, "admin", text=text), "admin")]
+    elif kind == P.EV_PRIVATE:
+        target = sanitize_text(event.target)
+        if own or (name == my_name and target != my_name):
+            body = [(tr(lang, "private_out", target=target), "private"), (text, "private")]
+        else:
+            body = [(tr(lang, "private_in", name=name), "private"), (text, "private")]
+    elif kind == P.EV_WHO:
+        names = [n for n in (sanitize_text(n) for n in event.text.split("\n")) if n]
+        body = [(tr(lang, "who", count=len(names), names=", ".join(names)), "notice")]
+    else:  # EV_NOTICE, and anything newer than this client
+        body = [("-- " + notice_text(event, lang), "notice")]
+    line = [(timestamp(event.time, localtime), "time")] + body
+    if event.flags & P.EVF_HISTORY:
+        # Dimmed as a whole: history is context, not news.
+        line = [(part, "history") for part, _ in line]
+    return [(part, style) for part, style in line if part]
+
+
+def notice_text(event: P.Event, lang: str) -> str:
+    key = _NOTICE_KEY.get(event.code) if event.kind == P.EV_NOTICE else None
+    text = sanitize_text(event.text)
+    if key is None:
+        return text
+    if event.code == P.NOTICE_NO_SUCH_USER:
+        return tr(lang, key, who=sanitize_text(event.target) or text)
+    return tr(lang, key) + (": " + text if text else "")
+
+
+def local_line(text: str, when: Optional[float] = None, style: str = "notice",
+               localtime: Callable = time.localtime) -> Line:
+    """A line the client itself shows (help, hints, connection news)."""
+    line = [(timestamp(when, localtime), "time")] if when is not None else []
+    return line + [("-- " + text, style)]
+
+
+def history_divider(lang: str) -> Line:
+    return [(tr(lang, "history_end"), "history")]
+
+
+def scroll_indicator(lang: str, new_below: int) -> Line:
+    if new_below:
+        return [(tr(lang, "new_below", count=new_below), "indicator")]
+    return [(tr(lang, "scrolled"), "indicator")]
+
+
+def wants_bell(event: P.Event, mode: str, my_name: str, my_instance: int = 0) -> bool:
+    """--bell: off, mention (a mention of us, a private message, an admin notice), all."""
+    if mode == "off" or event.flags & P.EVF_HISTORY:
+        return False
+    if my_instance and event.origin == my_instance:
+        return False
+    if event.kind in (P.EV_ADMIN, P.EV_PRIVATE):
+        return event.name != my_name or event.kind == P.EV_ADMIN
+    if event.kind in (P.EV_CHAT, P.EV_EMOTE):
+        return mode == "all" or mentions(event.text, my_name)
+    return False

@@ -1,0 +1,116 @@
+"""A simulated network for the pure core: a Hub and ClientCores exchanging
+datagrams through a channel that loses, duplicates, reorders and delays them,
+on a simulated clock. Deterministic for a given seed; runs in milliseconds."""
+import heapq
+import itertools
+import random
+
+from app.client_core import ClientCore
+from app.hub import Hub, HubConfig
+
+SERVER = ("10.0.0.1", 9797)
+START = 1_000_000.0
+
+
+class SimNet:
+    def __init__(self, seed=0, loss=0.0, dup=0.0, delay=(0.0002, 0.002),
+                 config=HubConfig()):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.loss = loss
+        self.dup = dup
+        self.delay = delay
+        self.now = START
+        self.config = config
+        self.hub = Hub(self.now, b"s" * 32, config, rng=random.Random(seed + 1))
+        self.server_up = True
+        self.clients = {}          # addr -> ClientCore
+        self.events = {}           # addr -> list of events taken from that client
+        self.cut = set()           # addrs whose traffic is dropped both ways
+        self.wire = []             # heap of (time, n, dst, src, data)
+        self.counter = itertools.count()
+        self.sent_sizes = []       # (request size, reply size) bookkeeping for tests
+
+    # ------------------------------------------------------------ setup
+
+    def add_client(self, name, port=None):
+        port = port or 40000 + len(self.clients)
+        addr = ("10.0.1.%d" % (len(self.clients) + 1), port)
+        client = ClientCore(name, self.now, rng=random.Random(self.rng.random()))
+        self.clients[addr] = client
+        self.events[addr] = []
+        return addr, client
+
+    def remove_client(self, addr):
+        """The client vanishes without a word (kill -9, cable pulled)."""
+        del self.clients[addr]
+
+    def restart_server(self):
+        self.hub = Hub(self.now, b"t" * 32, self.config, rng=random.Random(self.seed + 7))
+
+    # ------------------------------------------------------------ channel
+
+    def _transmit(self, src, dst, data):
+        if src in self.cut or dst in self.cut:
+            return
+        copies = 2 if self.rng.random() < self.dup else 1
+        for _ in range(copies):
+            if self.rng.random() < self.loss:
+                continue
+            when = self.now + self.rng.uniform(*self.delay)
+            heapq.heappush(self.wire, (when, next(self.counter), dst, src, data))
+
+    def _pump(self):
+        for data, addr in self.hub.take_output():
+            self._transmit(SERVER, addr, data)
+        for addr, client in self.clients.items():
+            for data in client.take_output():
+                self._transmit(addr, SERVER, data)
+            self.events[addr].extend(client.take_events())
+
+    # ------------------------------------------------------------ clock
+
+    def _next_time(self):
+        times = [self.hub.next_deadline()]
+        if self.wire:
+            times.append(self.wire[0][0])
+        for client in self.clients.values():
+            deadline = client.next_deadline()
+            if deadline is not None:
+                times.append(deadline)
+        return min(times)
+
+    def step(self, limit):
+        self.now = max(self.now, min(self._next_time(), limit))
+        while self.wire and self.wire[0][0] <= self.now:
+            _, _, dst, src, data = heapq.heappop(self.wire)
+            if dst == SERVER:
+                self.hub.on_datagram(self.now, data, src)
+            elif dst in self.clients:
+                self.clients[dst].on_datagram(self.now, data)
+        self.hub.tick(self.now)
+        for client in self.clients.values():
+            client.tick(self.now)
+        self._pump()
+
+    def run(self, seconds):
+        end = self.now + seconds
+        while self.now < end:
+            self.step(end)
+
+    def run_until(self, condition, seconds=120.0):
+        """Run until condition() holds; False if `seconds` of simulated time pass."""
+        end = self.now + seconds
+        self._pump()
+        while not condition():
+            if self.now >= end:
+                return False
+            self.step(end)
+        return True
+
+    # ------------------------------------------------------------ views
+
+    def room_events(self, addr, kinds=None):
+        from app.protocol import Event
+        return [e for e in self.events[addr]
+                if isinstance(e, Event) and (kinds is None or e.kind in kinds)]
