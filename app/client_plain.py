@@ -47,6 +47,7 @@ class PlainClient:
         self.args = args
         self.started = time.monotonic()
         self.stdin_open = True
+        self.eof_at = None
         self.partial = b""
         self.stop_signal = 0
         self.exit_code = None
@@ -81,10 +82,20 @@ class PlainClient:
             if self.stop_signal:
                 self._leave()
                 return cli.EXIT_OK
-            if not self.stdin_open and self.exit_code is None:
-                self._leave()         # EOF: leave the room once what we typed is sent
-                return cli.EXIT_OK
             self._check_connect_timeout()
+            if not self.stdin_open and self.exit_code is None:
+                # EOF: leave once joined and what we typed is sent (piped input
+                # arrives before the handshake is done).
+                if self.conn.state == "joined":
+                    self._leave()
+                    return cli.EXIT_OK
+                if self.eof_at is None:
+                    self.eof_at = time.monotonic()
+                elif (self.conn.ever_joined
+                      and time.monotonic() - self.eof_at > self.args.connect_timeout):
+                    self._err("the server did not come back; %d lines were not delivered"
+                              % len(self.conn.core.pending))
+                    self.exit_code = cli.EXIT_UNREACHABLE
         self.conn.close()
         return self.exit_code
 

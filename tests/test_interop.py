@@ -1,82 +1,12 @@
 """docs/PROTOCOL.md is enough to interoperate: tests/interop_client.py, written from
 the document alone, chats with the real server and a real line-mode client."""
-import os
-import queue
-import signal
-import socket
 import struct
 import subprocess
-import threading
-import time
 
 import pytest
 
 from tests import interop_client as ic
-
-HOST = "127.0.0.1"
-WAIT = 10.0           # generous deadline for anything that should take milliseconds
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-class Proc:
-    """A started process whose stdout lines are collected by a reader thread."""
-
-    def __init__(self, argv, stdin, log_path):
-        self.log_path = log_path
-        self.stderr = open(log_path, "wb")
-        env = dict(os.environ, PYTHONIOENCODING="utf-8")
-        self.popen = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
-                                      stderr=self.stderr, env=env)
-        self.lines = queue.Queue()
-        self.seen = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.popen.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
-
-    def wait_line(self, predicate, timeout=WAIT):
-        """The first new stdout line satisfying predicate; fails at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                line = self.lines.get(timeout=min(remaining, 0.2))
-            except queue.Empty:
-                if self.popen.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if predicate(line):
-                return line
-        pytest.fail("no matching line within %.0f s; stdout so far: %r; stderr: %r" % (
-            timeout, self.seen, open(self.log_path, "rb").read().decode("utf-8", "replace")))
-
-    def stop(self):
-        """Terminate by PID and wait; SIGKILL if it does not go within 5 s."""
-        if self.popen.poll() is None:
-            try:
-                os.kill(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=5)
-        if self.popen.stdin:
-            self.popen.stdin.close()
-        self.reader.join(timeout=5)
-        self.popen.stdout.close()
-        self.stderr.close()
+from tests.chatproc import HOST, WAIT, Proc, free_udp_port
 
 
 @pytest.fixture

@@ -1,0 +1,176 @@
+"""End to end through the built chat.pyz: a headless server and line-mode
+clients, real UDP on 127.0.0.1, real processes."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.chatproc import WAIT, free_udp_port, start_client, start_server
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def port():
+    return free_udp_port()
+
+
+@pytest.fixture
+def procs():
+    """Every process a test starts; all stopped (by PID) at the end."""
+    started = []
+    yield started
+    for proc in reversed(started):
+        proc.stop()
+
+
+def test_the_five_course_features(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)
+    procs.append(server)
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    li = start_client(pyz, port, "lisi", tmp_path)
+    procs.append(li)
+    zhang.wait_line(lambda line: line == "lisi 进入了聊天室")
+    wang = start_client(pyz, port, "王五", tmp_path)
+    procs.append(wang)
+    for other in (zhang, li):
+        other.wait_line(lambda line: line == "王五 进入了聊天室")
+
+    zhang.send("大家好")
+    for other in (li, wang):
+        other.wait_line(lambda line: line == "张三 : 大家好")
+    server.send("下课前提交作业")                      # the admin console (headless: stdin)
+    for client in (zhang, li, wang):
+        client.wait_line(lambda line: line == "管理员消息: 下课前提交作业")
+    server.wait_line(lambda line: " admin " in line and "下课前提交作业" in line)
+
+    wang.popen.stdin.close()                          # EOF: leave the room
+    assert wang.wait_exit() == 0
+    for client in (zhang, li):
+        client.wait_line(lambda line: line == "王五 退出了聊天室")
+    # The sender never sees its own line printed back.
+    assert "张三 : 大家好" not in zhang.seen
+
+
+def test_a_taken_name_is_refused_with_exit_3(pyz, port, procs, tmp_path):
+    procs.append(start_server(pyz, port, tmp_path))
+    procs.append(start_client(pyz, port, "张三", tmp_path))
+    again = start_client(pyz, port, "张三", tmp_path, wait_joined=False)
+    procs.append(again)
+    assert again.wait_exit() == 3
+    assert "taken" in again.stderr_text()
+    assert "Traceback" not in again.stderr_text()
+
+
+def test_invalid_name_is_refused_locally_with_exit_3(pyz, port, procs, tmp_path):
+    procs.append(start_server(pyz, port, tmp_path))
+    bad = start_client(pyz, port, "管理员", tmp_path, wait_joined=False)
+    procs.append(bad)
+    assert bad.wait_exit() == 3
+    assert "reserved" in bad.stderr_text()
+
+
+def test_history_comes_first_then_live_events(pyz, port, procs, tmp_path):
+    procs.append(start_server(pyz, port, tmp_path))
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    for i in range(25):
+        zhang.send("old %d" % i)
+    late_probe = start_client(pyz, port, "probe", tmp_path)
+    procs.append(late_probe)
+    if "张三 : old 24" not in late_probe.seen:        # all 25 lines reached the server
+        late_probe.wait_line(lambda line: line == "张三 : old 24")
+    late = start_client(pyz, port, "late", tmp_path, wait_joined=False)
+    procs.append(late)
+    late.wait_line(lambda line: line == "late 进入了聊天室")
+    assert late.seen == ["张三 : old %d" % i for i in range(5, 25)] + ["late 进入了聊天室"]
+
+
+def test_killed_client_leaves_within_15_s_and_its_name_is_free(pyz, port, procs, tmp_path):
+    procs.append(start_server(pyz, port, tmp_path))
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    li = start_client(pyz, port, "lisi", tmp_path)
+    procs.append(li)
+    os.kill(li.popen.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    zhang.wait_line(lambda line: line == "lisi 退出了聊天室 (超时)", timeout=20)
+    assert time.monotonic() - killed_at < 15
+    procs.append(start_client(pyz, port, "lisi", tmp_path))
+
+
+def test_server_restart_clients_rejoin_nothing_lost_or_doubled(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path)
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    li = start_client(pyz, port, "lisi", tmp_path)
+    procs.append(li)
+    zhang.send("before")
+    li.wait_line(lambda line: line == "张三 : before")
+    os.kill(server.popen.pid, signal.SIGKILL)         # no goodbye at all
+    server.stop()
+    zhang.send("during the outage")
+    server = start_server(pyz, port, tmp_path, name="server2")
+    procs.insert(0, server)
+    li.wait_line(lambda line: line == "张三 : during the outage", timeout=30)
+    li.send("after")
+    zhang.wait_line(lambda line: line == "lisi : after", timeout=WAIT)
+    chat = [line for line in li.seen if " : " in line]
+    assert chat == ["张三 : before", "张三 : during the outage"]
+
+
+def test_server_sigterm_tells_clients_and_leaves_no_process(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path)
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    children = _children(server.popen.pid)
+    assert len(children) == 1                         # the admin side
+    os.kill(server.popen.pid, signal.SIGTERM)
+    assert server.wait_exit() == 0
+    server.stop()
+    deadline = time.monotonic() + WAIT
+    while any(os.path.exists("/proc/%d" % pid) for pid in children):
+        assert time.monotonic() < deadline, "admin process left behind"
+        time.sleep(0.05)
+    err = zhang.popen.stderr
+    assert err is None
+    deadline = time.monotonic() + WAIT
+    while "closing" not in zhang.stderr_text():
+        assert time.monotonic() < deadline, zhang.stderr_text()
+        time.sleep(0.05)
+
+
+def test_server_keeps_running_after_stdin_eof(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)
+    procs.append(server)
+    server.popen.stdin.close()
+    zhang = start_client(pyz, port, "张三", tmp_path)   # still serving
+    procs.append(zhang)
+    assert server.popen.poll() is None
+
+
+def test_port_in_use_is_one_clear_line(pyz, port, procs, tmp_path):
+    procs.append(start_server(pyz, port, tmp_path))
+    result = subprocess.run([pyz, "server", "--headless", "--port", str(port),
+                             "--bind", "127.0.0.1"], capture_output=True, text=True,
+                            timeout=WAIT, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "already in use" in result.stderr
+
+
+def test_unreachable_server_gives_exit_4_after_the_timeout(pyz, port, tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([pyz, "client", "--plain", "--name", "x", "--port", str(port),
+                             "--connect-timeout", "1.5", "127.0.0.1"],
+                            capture_output=True, text=True, timeout=WAIT, stdin=subprocess.PIPE)
+    assert result.returncode == 4
+    assert time.monotonic() - started >= 1.5
+    assert result.stderr.count("\n") == 1 and "no chat server" in result.stderr
+
+
+def _children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
