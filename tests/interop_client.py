@@ -6,6 +6,7 @@ frames with increasing msg_ids, resent until acknowledged), receives EVENT frame
 in order (acknowledging them with ack + selective-ack bitmap), pings when idle and
 leaves with BYE. tests/test_interop.py drives it against the built chat.pyz.
 """
+import hashlib
 import os
 import socket
 import struct
@@ -61,7 +62,8 @@ class InteropClient:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.connect((host, port))
         self.name = name
-        self.nonce, self.instance, self.token = os.urandom(8), os.urandom(8), os.urandom(16)
+        self.nonce, self.token = os.urandom(8), os.urandom(16)
+        self.instance = hashlib.sha256(self.token).digest()[:8]   # PROTOCOL.md 3.1
         self.session, self.pkt, self.welcome = 0, 0, None
         self.next_seq, self.next_msg_id = 1, 1
         self.unacked = {}              # seq -> [frame bytes, last send time]
