@@ -1,0 +1,652 @@
+"""The curses client, through a real pty and the pyte emulator.
+
+Most scenarios run app/client_tui.py against a scripted fake connection
+(tests/tui_fake.py): it can stream 1000 lines at 200/s, refuse names and play
+hostile input deterministically. The scenarios that need a real room (two
+people, /msg privacy, history from the server, leaving seen by the others) run
+the built chat.pyz against a real server; see the end of this file.
+
+Screens are compared whole, with the cursor, and every wait has a deadline.
+"""
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from app import client_tui, render
+from app import protocol as P
+from app.line_editor import LineEditor
+from app.screen import KeyDecoder, Layout
+from app.text import text_width
+from termharness import (TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds,
+                         process_state)
+import tui_fake
+from chatproc import HOST, free_udp_port, start_client, start_server
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "tui_fake.py")
+ME = "me"
+
+
+# ---------------------------------------------------------------- pure parts
+
+def test_parse_command():
+    zh = "zh"
+    assert client_tui.parse_command("hello", zh) == ("say", "hello")
+    assert client_tui.parse_command("   ", zh) is None
+    assert client_tui.parse_command("//etc", zh) == ("say", "/etc")
+    assert client_tui.parse_command("/quit", zh) == ("quit",)
+    assert client_tui.parse_command("/WHO", zh) == ("who",)
+    assert client_tui.parse_command("/help", zh) == ("help",)
+    assert client_tui.parse_command("/me 挥手", zh) == ("emote", "挥手")
+    assert client_tui.parse_command("/msg 张三  你好 呀", zh) == ("msg", "张三", "你好 呀")
+    assert client_tui.parse_command("/msg 张三", zh) == ("hint", "用法: /msg 名字 内容")
+    assert client_tui.parse_command("/me", "en") == ("hint", "usage: /me action")
+    assert client_tui.parse_command("/foo bar", zh) == \
+        ("hint", "未知命令 /foo，输入 /help 查看命令")
+
+
+def test_multi_line_paste_becomes_one_line():
+    assert client_tui.one_line("line1\r\nline2\nline3\n") == "line1 line2 line3"
+    assert client_tui.one_line("a\x1b[31mb\tc") == "a[31mb c"
+
+
+def decode(*chunks, flush=False):
+    decoder = KeyDecoder()
+    out = []
+    for chunk in chunks:
+        out += decoder.feed(chunk)
+    return out + (decoder.flush() if flush else [])
+
+
+def test_key_decoder_spellings():
+    assert decode(b"ab\xe4\xbd\xa0") == [("text", "ab你")]
+    assert decode(b"\x1b[D\x1b[C\x1bOA\x1b[B\x1b[1~\x1b[4~\x1b[H\x1b[F\x1bOH") == [
+        ("key", k) for k in ("left", "right", "up", "down", "home", "end", "home", "end",
+                             "home")]
+    assert decode(b"\x1b[3~\x1b[5~\x1b[6~\x1b[1;5C") == [
+        ("key", "delete"), ("key", "pgup"), ("key", "pgdn"), ("key", "right")]
+    assert decode(b"\r\t\x7f\x08\x01\x17\x03\x04") == [
+        ("key", k) for k in ("enter", "tab", "backspace", "backspace", "^A", "^W", "^C", "^D")]
+    assert decode(b"\x1b[[A\x1b[15~x") == [("text", "x")]      # F1 (console), F5: ignored
+
+
+def test_key_decoder_waits_for_cut_sequences_and_lone_escape():
+    assert decode(b"\x1b[", b"D") == [("key", "left")]
+    assert decode(b"\xe4\xbd", b"\xa0") == [("text", "你")]
+    assert decode(b"\x1b") == []
+    assert decode(b"\x1b", flush=True) == [("key", "esc")]
+
+
+def test_key_decoder_bracketed_paste():
+    assert decode(b"\x1b[200~a\nb\x1b[D\x1b[201~c") == [("paste", "a\nb\x1b[D"), ("text", "c")]
+    assert decode(b"\x1b[200~ab\x1b[2", b"01~") == [("paste", "ab")]
+    assert decode(b"\x1b[200~\xe4\xbd", b"\xa0\x1b[201~") == [("paste", "你")]
+
+
+def test_layout():
+    layout = Layout(24, 80)
+    assert (layout.pane_height, layout.status_y, layout.input_y) == (22, 22, 23)
+    assert not Layout(2, 80).usable
+
+
+# ---------------------------------------------------------------- helpers
+
+def fake_client(tmp_path, script, *options, lines=24, cols=80, env=None, terminal=PtyTerminal):
+    script = dict(script, log=str(tmp_path / "calls.log"))
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(script, ensure_ascii=False))
+    full_env = {"TZ": "UTC", "CHAT_TUI_LOG": str(tmp_path / "crash.log")}
+    full_env.update(env or {})
+    argv = [sys.executable, FAKE, str(path)] + list(options or ("--name", ME))
+    return terminal(argv, lines=lines, cols=cols, env=full_env)
+
+
+def calls(tmp_path):
+    path = tmp_path / "calls.log"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def status_line(cols, online, name=ME, server="127.0.0.1:9797", state="已连接", lang="zh"):
+    left = " %s | %s | %s" % (server, render.tr(lang, "online", count=online), state)
+    right = name + " "
+    return left + " " * (cols - text_width(left) - text_width(right)) + right
+
+
+def shown(event, lang="zh"):
+    return "".join(part for part, _ in
+                   render.render(event, lang, ME, 4242, time.gmtime))
+
+
+def stream_line(i):
+    name = tui_fake.STREAM_NAMES[i % len(tui_fake.STREAM_NAMES)]
+    return shown(P.Event(0, tui_fake.T0, P.EV_CHAT, name=name, text=tui_fake.stream_text(i)))
+
+
+def latest_message(lines):
+    """The number of the newest stream line on the screen, or -1."""
+    found = [int(m.group(1)) for l in lines for m in [re.search(r"消息 (\d{4})", l)] if m]
+    return max(found) if found else -1
+
+
+def wait_message(term, number, timeout=15.0):
+    term.wait_for(lambda lines, _: latest_message(lines) >= number, timeout,
+                  "stream line %d" % number)
+
+
+def joined(term):
+    return term.wait_text("%s 进入了聊天室" % ME)
+
+
+def expected_screen(cols, rows, pane_lines, online, input_text, input_col, name=ME):
+    """A whole screen: the pane's last lines (no wrapping needed), status, input."""
+    pane = pane_lines[-(rows - 2):]
+    pane += [""] * (rows - 2 - len(pane))
+    return pane + [status_line(cols, online, name), "> " + input_text], (2 + input_col, rows - 1)
+
+
+# ---------------------------------------------------------------- the paint protocol
+
+def test_stream_while_typing_ends_exact(tmp_path):
+    """1000 lines at 200/s while `hello 世界` is typed, with x+Backspace and Left/Right."""
+    script = {"online": ["张三"], "stream": {"count": 1000, "rate": 200, "start": 0.3}}
+    keys = list("hello") + [" ", "世", "x", "backspace", "界", "left", "left", "right", "right"]
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        for i, key in enumerate(keys):
+            wait_message(term, 40 * i + 20)       # interleave the keys with the stream
+            term.type(key)
+        lines, cursor = term.wait_screen(*expected_screen(
+            80, 24, [stream_line(i) for i in range(1000)], 2, "hello 世界", 10))
+        # Keys typed after the stream stopped change no message row.
+        term.type("!", "left", "backspace", "right")
+        after, _ = term.wait_for(lambda l, c: l[23].rstrip() == "> hello 世!" and c == (11, 23),
+                                 what="edited input")
+        assert after[:23] == lines[:23]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edit_stress(tmp_path, seed):
+    """Random edit keys while 2000 lines stream in; no sampled frame shows damage to
+    the status or input line, no sentinel leaks, and the end is exact."""
+    rng = random.Random(seed)
+    script = {"online": ["张三"], "stream": {"count": 2000, "rate": 400, "start": 0.3}}
+    model = LineEditor()
+    choices = ["left", "right", "home", "end", "backspace", "delete", "^A", "^E", "^W", "^K",
+               "a", "b", " ", "你", "好", "é", "世界"]
+    status = status_line(80, 2)
+    damage = []
+
+    def sample(lines, cursor):
+        if lines[22] != status or not lines[23].startswith("> ") or \
+                any("~" in l for l in lines):
+            damage.append(lines)
+
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        typed = 0
+        while typed < 150:
+            key = rng.choice(choices)
+            if len(key) == 1 or key == "世界":
+                if text_width(model.text) > 60:
+                    continue                      # stay clear of horizontal scrolling
+                model.insert(key)
+            else:
+                model.handle(key)
+            term.type(key)
+            typed += 1
+            if typed % 10 == 0:
+                sample(*term.snapshot())
+            wait_message(term, typed * 12)
+        text, col = model.view(78)
+        term.wait_screen(*expected_screen(80, 24, [stream_line(i) for i in range(2000)], 2,
+                                          text, col), timeout=20)
+    # A frame caught in the middle of a paint is fine; the same damage twice is not.
+    assert not any(a == b for a, b in zip(damage, damage[1:])), damage[:2]
+    assert len(damage) <= 2, damage[:2]
+
+
+def test_resize_sequence_while_streaming(tmp_path):
+    script = {"online": ["张三"], "stream": {"count": 800, "rate": 200, "start": 0.3}}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.type("hi 世界")
+        for number, (rows, cols) in zip((100, 250, 400), ((30, 100), (16, 60), (20, 72))):
+            wait_message(term, number)
+            term.resize(rows, cols)
+        term.wait_screen(*expected_screen(72, 20, [stream_line(i) for i in range(800)], 2,
+                                          "hi 世界", 7), timeout=15)
+
+
+def test_paste_of_wide_characters_then_backspace(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.send("你好世界".encode())             # an IME commit: four code points at once
+        term.wait_for(lambda l, c: l[23].rstrip() == "> 你好世界" and c == (10, 23),
+                      what="pasted text")
+        term.type("backspace")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> 你好世" and c == (8, 23),
+                      what="one wide character less")
+
+
+def test_long_input_scrolls_horizontally_with_the_cursor_visible(tmp_path):
+    with fake_client(tmp_path, {}, lines=10, cols=30) as term:
+        joined(term)
+        term.send(("一二三四五六七八九十" * 3).encode())
+        _, cursor = term.wait_for(lambda l, c: l[9].rstrip().endswith("九十"), what="scrolled")
+        assert cursor[0] <= 29 and text_width(term.snapshot()[0][9].rstrip()) <= 29
+        term.type("home")
+        term.wait_for(lambda l, c: l[9].startswith("> 一二三") and c == (2, 9), what="home")
+
+
+# ---------------------------------------------------------------- exits
+
+ORDERLY = ("quit", "ctrl_c", "ctrl_d", "sigterm", "sighup")
+
+
+def exit_by(term, how):
+    """End the client one way; return (sender pid, receiver pid)."""
+    parent = term.proc.pid
+    child = children_of(parent)[0]
+    if how in ("quit", "ctrl_c", "ctrl_d"):
+        term.type(*{"quit": ("/quit", "enter"), "ctrl_c": ("abc", "^C"), "ctrl_d": ("^D",)}[how])
+    elif how == "sighup":
+        term.hang_up()
+    else:
+        signum = signal.SIGKILL if how.startswith("kill") else signal.SIGTERM
+        os.kill(child if how.endswith("child") else parent, signum)
+    return parent, child
+
+
+@pytest.mark.parametrize("how", ORDERLY + ("kill_parent", "kill_child", "term_child"))
+def test_every_exit_ends_both_processes_and_restores_the_terminal(tmp_path, how):
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        joined(term)
+        parent, child = exit_by(term, how)
+        started = time.monotonic()
+        # With the sender SIGKILLed, reaping the receiver is init's job, not ours.
+        child_gone = (None, "Z") if how == "kill_parent" else (None,)
+        while time.monotonic() - started < 1.5:
+            if process_state(parent) in (None, "Z") and process_state(child) in child_gone:
+                break
+            time.sleep(0.01)
+        assert process_state(child) in child_gone, "receiver still there (or a zombie)"
+        assert process_state(parent) in (None, "Z"), "sender still running"
+        term.proc.wait(1)
+        if how != "sighup":
+            modes = term.tty_modes()
+            assert modes & termios.ICANON and modes & termios.ECHO
+            term.wait_for(lambda l, c: b"\x1b[?2004l" in term.raw and b"\x1b[?1049l" in term.raw,
+                          timeout=2, what="bracketed paste off, normal screen back")
+    made = [c["call"] for c in calls(tmp_path)]
+    if how != "kill_child":
+        assert "leave" in made                   # the room sees the leave at once
+    assert not (tmp_path / "crash.log").exists()
+
+
+# ---------------------------------------------------------------- login
+
+def test_taken_name_is_refused_and_asked_again(tmp_path):
+    with fake_client(tmp_path, {"taken": ["taken"]}, "--name", "taken") as term:
+        term.wait_text("服务器拒绝了: 名字 taken 已被占用")
+        term.wait_for(lambda l, c: l[23].rstrip() == "名字: taken" and c == (11, 23),
+                      what="the name offered again")
+        term.type("^U", ME, "enter")
+        joined(term)
+    assert [c.get("name") for c in calls(tmp_path) if c["call"] in ("connect", "rename")] == \
+        ["taken", ME]
+
+
+def test_name_prompt_checks_names_locally(tmp_path):
+    with fake_client(tmp_path, {}, "--port", "9797") as term:
+        term.wait_text("请输入你的名字")
+        term.type("a:b", "enter")
+        term.wait_text("名字不可用")
+        term.type("^U", ME, "enter")
+        joined(term)
+
+
+def test_unreachable_server_is_shown_and_retried(tmp_path):
+    with fake_client(tmp_path, {"unreachable_for": 3.5}) as term:
+        term.wait_text("无法连接 127.0.0.1:9797，正在重试")
+        joined(term)
+        term.wait_text(status_line(80, 1).strip())
+
+
+def test_ctrl_c_leaves_the_login(tmp_path):
+    with fake_client(tmp_path, {"unreachable_for": 60}) as term:
+        term.wait_text("正在连接")
+        term.type("^C")
+        assert term.wait_exit(3) == 4            # cli.EXIT_UNREACHABLE
+        assert term.tty_modes() & termios.ICANON
+
+
+# ---------------------------------------------------------------- the room
+
+def test_history_first_and_marked_then_live(tmp_path):
+    script = {"history": [["张三", "早上好"], ["lisi", "hi"]], "online": ["张三"]}
+    with fake_client(tmp_path, script) as term:
+        lines, _ = joined(term)
+        text = "\n".join(lines)
+        order = [text.index(s) for s in ("张三 : 早上好", "lisi : hi", "以上是历史消息",
+                                         "me 进入了聊天室")]
+        assert order == sorted(order)
+
+
+def test_scrollback_holds_its_place_while_messages_arrive(tmp_path):
+    script = {"stream": {"count": 300, "rate": 50, "start": 0.2}}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        wait_message(term, 60)
+        term.type("pgup")
+        lines, _ = term.wait_for(lambda l, c: "下面有" in l[21] or "正在回看" in l[21],
+                                 what="scrolled back")
+        top = lines[0]
+        wait_message_count = latest_message(lines)
+        lines, _ = term.wait_for(lambda l, c: re.search(r"下面有 (\d+) 条新消息", l[21]) and
+                                 int(re.search(r"(\d+) 条", l[21]).group(1)) >= 20,
+                                 what="new messages counted below")
+        assert lines[0] == top and latest_message(lines) == wait_message_count
+        for _ in range(30):
+            term.type("pgdn")
+        term.wait_for(lambda l, c: "下面有" not in l[21] and latest_message(l) > 90,
+                      what="back at the bottom, following")
+
+
+def test_multi_line_paste_is_one_message(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.paste("line1\nline2\r\nline3\n")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> line1 line2 line3", what="one line")
+        term.type("enter")
+        term.wait_text("me : line1 line2 line3")
+    assert [c["text"] for c in calls(tmp_path) if c["call"] == "say"] == ["line1 line2 line3"]
+
+
+def test_too_long_paste_is_refused_visibly(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.paste("x" * 10000)
+        term.wait_text("输入过长 (10000 字节，上限 %d)" % client_tui.MAX_INPUT_BYTES)
+        assert term.snapshot()[0][23].rstrip() == ">"
+
+
+def test_commands(tmp_path):
+    typed_and_shown = [
+        ("/help", "/msg 名字 内容"),
+        ("/frob", "未知命令 /frob，输入 /help 查看命令"),
+        ("/me 挥手", "* me 挥手"),
+        ("/msg 张三 悄悄话", "你悄悄对 张三 说: 悄悄话"),
+        ("/msg nobody hi", "没有这个人: nobody"),
+        ("/who", "在线 2 人: me, 张三"),
+        ("//etc", "me : /etc"),
+    ]
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        joined(term)
+        for line, answer in typed_and_shown:
+            term.type(line, "enter")
+            term.wait_text(answer)
+    made = [(c["call"], c.get("name"), c.get("text")) for c in calls(tmp_path)]
+    assert ("emote", None, "挥手") in made and ("private", "张三", "悄悄话") in made
+    assert made.count(("who", None, None)) == 2      # one silent, for Tab completion
+
+
+def test_tab_completes_names_recent_speakers_first(tmp_path):
+    script = {"online": ["张三", "张三丰"],
+              "events": [{"kind": P.EV_CHAT, "name": "张三丰", "text": "hi", "origin": 3}]}
+    with fake_client(tmp_path, script) as term:
+        term.wait_text("张三丰 : hi")
+        term.type("张", "tab")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> 张三丰:" and c == (10, 23), what="tab")
+        term.type("tab")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> 张三:", what="second tab")
+
+
+def test_hostile_names_and_huge_messages_cannot_break_the_layout(tmp_path):
+    evil = "ev\x1b[2J\x1b[1;1Hil"
+    script = {"online": ["张三"], "events": [
+        {"kind": P.EV_JOIN, "name": evil, "online": 2},
+        {"kind": P.EV_CHAT, "name": evil, "text": "\x1b[31mred\x1b]0;title\x07\r\nnext",
+         "origin": 3},
+        {"kind": P.EV_CHAT, "name": "张三", "text": "长" * 300 + "x" * 400, "origin": 3},
+        {"kind": P.EV_CHAT, "name": "张三", "text": "end", "origin": 3}]}
+    with fake_client(tmp_path, script, lines=12, cols=40) as term:
+        lines, cursor = term.wait_text("张三 : end")
+        assert lines[10] == status_line(40, 2)
+        assert lines[11].rstrip() == ">" and cursor == (2, 11)
+        assert all(text_width(l) == 40 for l in lines)
+        term.type("abc")
+        term.wait_for(lambda l, c: l[11].rstrip() == "> abc" and l[:11] == lines[:11],
+                      what="typing after hostile input")
+
+
+def test_admin_notices_stand_out(tmp_path):
+    script = {"events": [{"kind": P.EV_ADMIN, "name": "admin", "text": "下课前提交作业"}]}
+    for env, looks_right in (({}, lambda cell: cell.bg == "red" and cell.bold),
+                             ({"NO_COLOR": "1"}, lambda cell: cell.reverse and cell.bold)):
+        with fake_client(tmp_path, script, env=env) as term:
+            lines, _ = term.wait_text("管理员消息: 下课前提交作业")
+            y = next(i for i, l in enumerate(lines) if "管理员消息" in l)
+            x = lines[y].index("管理员消息")
+            with term._lock():
+                cell = term.screen.buffer[y][x]   # text left of it is ASCII: index = column
+            assert looks_right(cell), cell
+
+
+def test_input_history_up_and_down(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.type("one", "enter", "two", "enter", "dra", "up", "up")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> one" and c == (5, 23), what="history")
+        term.type("down", "down")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> dra" and c == (5, 23), what="draft")
+
+
+def test_long_line_is_split_visibly(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.paste("长" * 700)                   # 2100 bytes: three protocol messages
+        term.type("enter")
+        term.wait_text("消息较长，分成 3 条发送")
+    assert [len(c["text"]) for c in calls(tmp_path) if c["call"] == "say"] == [700]
+
+
+def test_tiny_terminal_then_back(tmp_path):
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        joined(term)
+        term.type("hi")
+        term.resize(2, 10)
+        term.resize(1, 3)
+        term.resize(24, 80)
+        term.type("!")
+        lines, _ = term.wait_for(lambda l, c: l[23].rstrip() == "> hi!" and c == (5, 23),
+                                 what="input back after a tiny size")
+        assert lines[22] == status_line(80, 2) and "me 进入了聊天室" in "\n".join(lines)
+
+
+def test_bell_on_mention_only_when_asked(tmp_path):
+    script = {"events": [{"kind": P.EV_CHAT, "name": "张三", "text": "hello me!", "origin": 3}]}
+    with fake_client(tmp_path, script, "--name", ME, "--bell", "mention") as term:
+        term.wait_text("hello me!")
+        term.wait_for(lambda l, c: b"\x07" in term.raw, timeout=3, what="a bell")
+    with fake_client(tmp_path, script, "--name", ME, "--bell", "off") as term:
+        term.wait_text("hello me!")
+        term.type("/quit", "enter")
+        term.wait_exit(3)
+        assert b"\x07" not in term.raw
+
+
+def test_english_texts(tmp_path):
+    with fake_client(tmp_path, {"online": ["Zhang"]}, "--name", ME, "--lang", "en") as term:
+        term.wait_text("me joined the room")
+        term.wait_text(status_line(80, 2, state="connected", lang="en").strip())
+
+
+@pytest.mark.parametrize("env", [{"TERM": "vt100"}, {"NO_COLOR": "1"}, {"TERM": "linux"},
+                                 {"TERM": "screen"}])
+def test_plain_terminals(tmp_path, env):
+    script = {"online": ["张三"], "stream": {"count": 100, "rate": 200, "start": 0.2}}
+    with fake_client(tmp_path, script, env=env) as term:
+        joined(term)
+        term.type("hi 世界")
+        term.wait_screen(*expected_screen(80, 24, [stream_line(i) for i in range(100)], 2,
+                                          "hi 世界", 7))
+        if env.get("TERM") == "vt100" or "NO_COLOR" in env:
+            assert not re.search(rb"\x1b\[[0-9;]*3[0-7]m", bytes(term.raw)), "colour used"
+
+
+def test_ctrl_l_redraws_damage(tmp_path):
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        lines, cursor = joined(term)
+        term.type("hi")
+        lines, cursor = term.wait_for(lambda l, c: l[23].startswith("> hi"), what="typed")
+        with term._lock():                      # garbage from another program
+            term.stream.feed(b"\x1b[5;5HGARBAGE\x1b[23;1HJUNK")
+        term.type("^L")
+        term.wait_screen(lines, cursor)
+
+
+def test_idle_client_uses_almost_no_cpu(tmp_path):
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        joined(term)
+        pids = [term.proc.pid] + children_of(term.proc.pid)
+        before = sum(cpu_seconds(p) for p in pids)
+        started = time.monotonic()
+        term.wait_for(lambda l, c: time.monotonic() - started > 3, timeout=5, what="3 s idle")
+        used = sum(cpu_seconds(p) for p in pids) - before
+        assert used / (time.monotonic() - started) < 0.01
+
+
+@pytest.mark.skipif(not TMUX, reason="tmux is not installed")
+def test_in_tmux_typing_while_streaming_and_resize(tmp_path):
+    script = {"online": ["张三"], "stream": {"count": 400, "rate": 200, "start": 0.3}}
+    with fake_client(tmp_path, script, terminal=TmuxTerminal) as term:
+        joined(term)
+        term.type("hello 世界")
+        wait_message(term, 150)
+        term.resize(20, 72)
+        term.wait_screen(*expected_screen(72, 20, [stream_line(i) for i in range(400)], 2,
+                                          "hello 世界", 10), timeout=15)
+
+
+# ---------------------------------------------------------------- the real chat.pyz
+
+def tui_client(pyz, port, *options, lines=24, cols=80):
+    return PtyTerminal([pyz, "client", HOST, "--port", str(port)] + list(options),
+                       lines=lines, cols=cols, env={"TZ": "UTC"})
+
+
+@pytest.fixture
+def room(pyz, tmp_path):
+    """A real server with lisi and wangwu in it (line-mode clients); lisi spoke first."""
+    port = free_udp_port()
+    server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)  # stdin: admin lines
+    procs = [server]
+    try:
+        lisi = start_client(pyz, port, "lisi", tmp_path)
+        procs.append(lisi)
+        lisi.send("早上好")
+        wangwu = start_client(pyz, port, "wangwu", tmp_path)
+        procs.append(wangwu)
+        yield port, lisi, wangwu, server
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def test_real_room_retry_name_history_private_and_leave(pyz, room):
+    port, lisi, wangwu, server = room
+    with tui_client(pyz, port, "--name", "lisi") as term:
+        term.wait_text("服务器拒绝了")                         # the name is taken
+        term.wait_for(lambda l, c: l[23].rstrip() == "名字: lisi", what="name offered again")
+        term.type("^U", "张三", "enter")
+        lines, _ = term.wait_text("张三 进入了聊天室")
+        text = "\n".join(lines)
+        assert text.index("lisi : 早上好") < text.index("以上是历史消息") < \
+            text.index("张三 进入了聊天室")
+        term.wait_text(" 127.0.0.1:%d | 在线 3 | 已连接" % port)
+        lisi.wait_line(lambda line: line == "张三 进入了聊天室")
+        term.type("/msg lisi 悄悄话", "enter")
+        term.wait_text("你悄悄对 lisi 说: 悄悄话")
+        lisi.wait_line(lambda line: "悄悄话" in line)
+        term.type("大家好", "enter")
+        term.wait_text("张三 : 大家好")                        # our own line, echoed
+        wangwu.wait_line(lambda line: line == "张三 : 大家好")
+        assert not any("悄悄话" in line for line in wangwu.seen), "private seen by a third"
+        lisi.send("张三 在吗")
+        term.wait_text("lisi : 张三 在吗")
+        term.type("/who", "enter")
+        term.wait_text("在线 3 人: ")
+        server.send("下课前提交作业")
+        term.wait_text("管理员消息: 下课前提交作业")
+        term.type("/me 挥手", "enter")
+        lisi.wait_line(lambda line: line == "* 张三 挥手")
+        started = time.monotonic()
+        term.type("/quit", "enter")
+        wangwu.wait_line(lambda line: line == "张三 退出了聊天室", timeout=2)
+        assert time.monotonic() - started < 1.5           # at once, not after a time-out
+        assert term.wait_exit(2) == 0
+        assert term.tty_modes() & termios.ICANON
+
+
+@pytest.mark.parametrize("how", ["ctrl_c", "ctrl_d", "sigterm", "sighup", "kill_parent"])
+def test_real_room_sees_every_exit_at_once(pyz, room, how):
+    port, lisi, wangwu, _ = room
+    with tui_client(pyz, port, "--name", "张三") as term:
+        term.wait_text("张三 进入了聊天室")
+        lisi.wait_line(lambda line: line == "张三 进入了聊天室")
+        started = time.monotonic()
+        _, child = exit_by(term, how)
+        lisi.wait_line(lambda line: line == "张三 退出了聊天室", timeout=2)
+        assert time.monotonic() - started < 1.5
+        term.wait_exit(2)
+        term.wait_for(lambda l, c: process_state(child) in (None, "Z"), timeout=1.5,
+                      what="receiver gone")
+
+
+def test_real_server_unreachable_then_started(pyz, tmp_path):
+    port = free_udp_port()
+    server = None
+    try:
+        with tui_client(pyz, port, "--name", "张三") as term:
+            term.wait_text("无法连接 127.0.0.1:%d，正在重试" % port)
+            server = start_server(pyz, port, tmp_path)
+            term.wait_text("张三 进入了聊天室", timeout=15)
+            term.type("^C")
+            assert term.wait_exit(2) == 0
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def test_real_room_reconnects_and_sends_what_was_typed_meanwhile(pyz, tmp_path):
+    port = free_udp_port()
+    server = start_server(pyz, port, tmp_path)
+    observer = None
+    try:
+        with tui_client(pyz, port, "--name", "张三") as term:
+            term.wait_text("张三 进入了聊天室")
+            server.stop()                                  # SIGTERM: the server says goodbye
+            term.wait_text("| 正在重连…")
+            term.type("断线时写的", "enter")
+            server = start_server(pyz, port, tmp_path, name="server-again")
+            observer = start_client(pyz, port, "lisi", tmp_path)
+            # Live, or from the history if the client was back before lisi joined.
+            if "张三 : 断线时写的" not in observer.collect():
+                observer.wait_line(lambda line: line == "张三 : 断线时写的", timeout=15)
+            term.wait_text(" | 在线 2 | 已连接", timeout=10)
+            term.type("^C")
+            term.wait_exit(2)
+    finally:
+        if observer is not None:
+            observer.stop()
+        server.stop()

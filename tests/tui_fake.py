@@ -1,0 +1,176 @@
+"""The curses client against a scripted fake connection, for pty tests.
+
+    python3 tests/tui_fake.py SCRIPT.json [client options...]
+
+The fake has ClientConnection's interface (app/client_net.py) and plays a JSON
+script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
+who is "online", extra "events" (protocol.Event fields) right after joining, and
+a "stream" of N chat lines at R lines/s. It echoes our own lines like the
+server does and appends every call (say, private, leave, ...) to script["log"]
+as JSON lines, so a test can see what the client sent. The UI code under test is
+the real app/client_tui.py; only the network is scripted.
+"""
+import json
+import os
+import socket
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from app import protocol as P  # noqa: E402
+from app.client_core import Status  # noqa: E402
+
+T0 = 1700000000.0          # 22:13 UTC: tests run with TZ=UTC
+STREAM_NAMES = ("张三", "lisi", "Αλφα", "王小明")
+
+
+def stream_text(i):
+    return "消息 %04d hello κόσμε 世界" % i
+
+
+class FakeConnection:
+    def __init__(self, script, host, port, name, now):
+        self.script = script
+        self.server_text = "%s:%d" % (host, port)
+        self._quiet, self._loud = socket.socketpair()   # never readable: events come by tick
+        self.name = name
+        self.instance = 4242
+        self.online = 0
+        self.refusal = None
+        self.hint = ""
+        self.state = "connecting"
+        self.events = []
+        self.seq = 0
+        self.unreachable_until = now + script.get("unreachable_for", 0.0)
+        self.stream_at = None
+        self.streamed = 0
+        self.ever_joined = False
+        self._log("connect", name=name)
+        self.tick(now)
+
+    def _log(self, what, **fields):
+        path = self.script.get("log")
+        if path:
+            with open(path, "a") as log:
+                log.write(json.dumps(dict(fields, call=what), ensure_ascii=False) + "\n")
+
+    def _event(self, kind, **fields):
+        self.seq += 1
+        fields.setdefault("online", self.online)
+        self.events.append(P.Event(self.seq, T0, kind, **fields))
+
+    # ------------------------------------------------------------ loop
+
+    def fileno(self):
+        return self._quiet.fileno()
+
+    def on_readable(self, now):
+        pass
+
+    def tick(self, now):
+        if self.state == "connecting":
+            if now < self.unreachable_until:
+                self.hint = "no chat server answers on that port (connection refused)"
+                return min(0.5, self.unreachable_until - now)
+            if self.name in self.script.get("taken", []):
+                self.state = "refused"
+                self.refusal = (P.REFUSE_NAME_TAKEN, "名字 %s 已被占用" % self.name)
+                self.events.append(Status("refused", 0, self.refusal[1]))
+                return 60.0
+            self._join(now)
+        stream = self.script.get("stream")
+        if self.state != "joined" or not stream or self.streamed >= stream["count"]:
+            return 60.0
+        due = int((now - self.stream_at) * stream["rate"]) + 1
+        while self.streamed < min(due, stream["count"]):
+            name = STREAM_NAMES[self.streamed % len(STREAM_NAMES)]
+            self._event(P.EV_CHAT, name=name, text=stream_text(self.streamed),
+                        origin=7, msg_id=self.streamed + 1)
+            self.streamed += 1
+        if self.streamed >= stream["count"]:
+            self._log("stream_done")
+            return 60.0
+        return max(0.0, self.stream_at + self.streamed / stream["rate"] - now)
+
+    def _join(self, now):
+        self.state = "joined"
+        self.ever_joined = True
+        self.online = len(self.script.get("online", [])) + 1
+        self.events.append(Status("joined", self.online, ""))
+        for name, text in self.script.get("history", []):
+            self._event(P.EV_CHAT, name=name, text=text, flags=P.EVF_HISTORY, origin=9)
+        self._event(P.EV_JOIN, name=self.name)
+        for fields in self.script.get("events", []):
+            self._event(fields.pop("kind"), **fields)
+        stream = self.script.get("stream")
+        if stream:
+            self.stream_at = now + stream.get("start", 0.0)
+
+    def take_events(self):
+        events, self.events = self.events, []
+        return events
+
+    # ------------------------------------------------------------ API
+
+    def say(self, text):
+        self._log("say", text=text)
+        for piece in _pieces(text):
+            self._event(P.EV_CHAT, name=self.name, text=piece, origin=self.instance)
+
+    def emote(self, text):
+        self._log("emote", text=text)
+        self._event(P.EV_EMOTE, name=self.name, text=text, origin=self.instance)
+
+    def private(self, name, text):
+        self._log("private", name=name, text=text)
+        if name in self.script.get("online", []):
+            self._event(P.EV_PRIVATE, name=self.name, target=name, text=text,
+                        origin=self.instance)
+        else:
+            self._event(P.EV_NOTICE, code=P.NOTICE_NO_SUCH_USER, target=name)
+
+    def who(self):
+        self._log("who")
+        names = [self.name] + list(self.script.get("online", []))
+        self._event(P.EV_WHO, text="\n".join(names))
+
+    def rename(self, name, now):
+        self._log("rename", name=name)
+        self.name, self.state, self.refusal = name, "connecting", None
+        self.tick(now)
+
+    def leave(self, now):
+        self._log("leave")
+        self.state = "closed"
+
+    def goodbye(self, now_fn, timeout=0.6):
+        self.leave(now_fn())
+        self.close()
+
+    def close(self):
+        self._log("close")
+        self._quiet.close()
+        self._loud.close()
+
+
+def _pieces(text):
+    from app.text import split_utf8
+    return split_utf8(text, P.MAX_TEXT_BYTES)
+
+
+def main():
+    from app import cli, client_tui
+
+    with open(sys.argv[1]) as f:
+        script = json.load(f)
+    args = cli.build_parser().parse_args(["client"] + sys.argv[2:])
+
+    def factory(host, port, name, now):
+        return FakeConnection(script, host, port, name, now)
+
+    return client_tui.run(args, connection_factory=factory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
