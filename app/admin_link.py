@@ -5,8 +5,11 @@ for free, nothing on the network can reach it (so no datagram can pose as the
 admin), and EOF tells either side the other one died. Each message is one
 JSON object with an "op".
 
-admin -> network: say {text}, kick {name, reason}, list, stats, quit
-network -> admin: log {line}, reply {lines}, state {...}, bye
+admin -> network: say {text}, kick {name, reason}, ban {target, minutes, reason},
+                  unban {target}, bans, mute {name, minutes}, unmute {name},
+                  motd {text}, list, stats, subscribe (state once a second), quit
+network -> admin: log {line, time, what, name, addr, detail}, reply {lines},
+                  state {listen, uptime, online: [...], stats, rate}, bye
 """
 import json
 import socket
@@ -16,14 +19,26 @@ from typing import Deque, List, Optional, Tuple
 MAX_MESSAGE = 1 << 16
 QUEUE_CAP = 10000          # messages held for a slow peer before the oldest go
 
+DEFAULT_BAN_MINUTES = 10
+DEFAULT_MUTE_MINUTES = 5
+
 HELP_LINES = [
-    "plain text          sent to everyone as 管理员消息: text",
-    "/list               who is online",
-    "/kick NAME [reason] remove someone (they may rejoin after a minute)",
-    "/stats              counters",
-    "/quit               tell every client the server is closing, then stop",
-    "/help               this list",
+    "plain text                  sent to everyone as 管理员消息: text",
+    "/list                       who is online",
+    "/kick NAME [reason]         remove someone (they may rejoin after a minute)",
+    "/ban NAME|IP [min] [reason] refuse a name and its address, or an address "
+    "(default %d min)" % DEFAULT_BAN_MINUTES,
+    "/unban NAME|IP              lift a ban",
+    "/bans                       bans and mutes in force",
+    "/mute NAME [min]            silence someone (default %d min)" % DEFAULT_MUTE_MINUTES,
+    "/unmute NAME                let them speak again",
+    "/motd [TEXT]                message shown to each joiner (empty: none)",
+    "/stats                      counters",
+    "/quit                       tell every client the server is closing, then stop",
+    "/help                       this list",
 ]
+COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
+            "/stats", "/quit", "/help")
 
 
 def pair() -> Tuple[socket.socket, socket.socket]:
@@ -91,18 +106,50 @@ def parse_command(line: str) -> Tuple[str, dict]:
         return "none", {}
     if not stripped.startswith("/"):
         return "say", {"text": stripped}
-    parts = stripped.split(None, 2)
-    command = parts[0].lower()
-    if command in ("/list", "/who"):
-        return "list", {}
+    command, _, rest = stripped.partition(" ")
+    command = command.lower()
+    rest = rest.strip()
+    words = rest.split(None, 1)
+    simple = {"/list": "list", "/who": "list", "/bans": "bans", "/stats": "stats",
+              "/quit": "quit", "/help": "help"}
+    if command in simple:
+        return simple[command], {}
+    if command == "/motd":
+        return "motd", {"text": rest}
+    if command in ("/kick", "/unban", "/unmute", "/ban", "/mute") and not words:
+        return "usage", {"text": _usage(command)}
     if command == "/kick":
-        if len(parts) < 2:
-            return "usage", {"text": "/kick NAME [reason]"}
-        return "kick", {"name": parts[1], "reason": parts[2] if len(parts) > 2 else ""}
-    if command == "/stats":
-        return "stats", {}
-    if command == "/quit":
-        return "quit", {}
-    if command == "/help":
-        return "help", {}
+        return "kick", {"name": words[0], "reason": words[1] if len(words) > 1 else ""}
+    if command == "/unban":
+        return "unban", {"target": words[0]}
+    if command == "/unmute":
+        return "unmute", {"name": words[0]}
+    if command in ("/ban", "/mute"):
+        target, minutes, reason = _target_minutes_reason(rest, command)
+        if minutes is None:
+            return "usage", {"text": _usage(command)}
+        if command == "/mute":
+            return "mute", {"name": target, "minutes": minutes}
+        return "ban", {"target": target, "minutes": minutes, "reason": reason}
     return "unknown", {"text": command}
+
+
+def _usage(command: str) -> str:
+    return {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",
+            "/unmute": "/unmute NAME", "/ban": "/ban NAME|IP [minutes] [reason]",
+            "/mute": "/mute NAME [minutes]"}[command]
+
+
+def _target_minutes_reason(rest: str, command: str):
+    """'NAME [minutes] [reason]' -> (NAME, minutes or None if bad, reason)."""
+    words = rest.split(None, 2)
+    default = DEFAULT_BAN_MINUTES if command == "/ban" else DEFAULT_MUTE_MINUTES
+    if len(words) == 1:
+        return words[0], default, ""
+    try:
+        minutes = float(words[1])
+    except ValueError:
+        return words[0], default, " ".join(words[1:])   # no number: it is the reason
+    if not 0 < minutes <= 60 * 24 * 365:
+        return words[0], None, ""
+    return words[0], minutes, words[2] if len(words) > 2 else ""

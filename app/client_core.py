@@ -87,6 +87,8 @@ class ClientCore:
         self.last_sent = now
         self.bye_left = 0
         self.next_bye = 0.0
+        self.clock = now              # the latest `now` we were given
+        self.wall_offset = 0.0        # server wall time minus our clock, from WELCOME
 
     def _random(self, size: int) -> bytes:
         return bytes(self.rng.getrandbits(8) for _ in range(size))
@@ -114,12 +116,16 @@ class ClientCore:
 
     def say(self, line: str, kind: int = protocol.SAY, target: str = "") -> List[int]:
         """Queue a chat line (split when longer than the protocol allows)."""
-        if kind == protocol.PRIVATE and text.check_name(target)[0] is None:
-            # Nobody can have that name: say so here instead of sending it.
-            self.events.append(Event(0, 0.0, protocol.EV_NOTICE,
-                                     code=protocol.NOTICE_NO_SUCH_USER,
-                                     target=text.sanitize_text(target)[:protocol.MAX_NAME_CHARS]))
-            return []
+        if kind == protocol.PRIVATE:
+            normalised = text.check_name(target)[0]
+            if normalised is None:
+                # Nobody can have that name: say so here instead of sending it.
+                self.events.append(Event(
+                    0, self.clock + self.wall_offset, protocol.EV_NOTICE,
+                    code=protocol.NOTICE_NO_SUCH_USER,
+                    target=text.sanitize_text(target)[:protocol.MAX_NAME_CHARS]))
+                return []
+            target = normalised
         ids = []
         for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
             said = protocol.Said(kind, self.next_msg_id, piece, target)
@@ -159,6 +165,7 @@ class ClientCore:
     # ------------------------------------------------------------ input
 
     def on_datagram(self, now: float, data: bytes) -> None:
+        self.clock = now
         try:
             self._dispatch(now, data)
         except ProtocolError:
@@ -212,6 +219,9 @@ class ClientCore:
             # streams go on exactly where they were.
             self.last_heard = now
             self.attempt = 0
+            for kind, body in self.pending:     # typed while we thought we were cut off
+                self.stream.queue(kind, body)
+            self.pending = []
             self._set_state(JOINED, "resumed")
             return
         carried = self.stream.unacked_messages() if self.stream is not None else []
@@ -224,6 +234,7 @@ class ClientCore:
             self.epoch = welcome.epoch         # a new server run: its own numbering
             self.last_seq = 0
         self.name = welcome.name
+        self.wall_offset = welcome.server_time - now
         self.ever_joined = True
         self.attempt = 0
         self.last_heard = now
@@ -279,6 +290,7 @@ class ClientCore:
         self._send(now, protocol.encode_header(protocol.HELLO) + protocol.encode_hello(hello))
 
     def tick(self, now: float) -> None:
+        self.clock = now
         if self.state in (CONNECTING, RECONNECTING) and now >= self.next_hello:
             self._send_hello(now)
             delay = min(HELLO_BACKOFF_MAX, 0.25 * 2 ** self.attempt)

@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import heapq
 import random
-from collections import OrderedDict
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from collections import OrderedDict, deque
+from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
 
 from app import protocol, text
+from app.flood import TokenBucket
+from app.moderation import Moderation, looks_like_ip, normal_ip
 from app.protocol import Event, ProtocolError
 from app.room import Room
 from app.session import ReliableStream
@@ -39,6 +41,12 @@ class HubConfig(NamedTuple):
     session_timeout: float = 10.0    # silence after which a client is gone
     queue_cap: int = 4096            # unacked events after which a client is dropped
     motd: str = ""
+    msg_rate: float = 5.0            # chat lines per second, sustained, per person ...
+    msg_burst: float = 30.0          # ... after a burst that lets a pasted paragraph through
+    hold_cap: int = 200              # lines held for a flooder before we stop accepting
+    hello_rate: float = 10.0         # HELLOs per second per address before login ...
+    hello_burst: float = 30.0
+    max_per_ip: int = 32             # sessions per address (0: no limit); loopback exempt
 
 
 class LogEntry(NamedTuple):
@@ -51,10 +59,10 @@ class LogEntry(NamedTuple):
 
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
-                 "last_heard", "joined_at", "said", "resumed")
+                 "last_heard", "joined_at", "said", "resumed", "bucket", "held")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
-                 now: float) -> None:
+                 now: float, bucket: TokenBucket) -> None:
         self.id = sid
         self.addr = addr
         self.name = name
@@ -67,6 +75,12 @@ class ServerSession:
         self.joined_at = now
         self.said = 0
         self.resumed = False
+        self.bucket = bucket
+        self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
+
+
+def is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1"
 
 
 def addr_text(addr: Address) -> str:
@@ -90,11 +104,16 @@ class Hub:
         self.outbox: List[Tuple[bytes, Address]] = []
         self.log: List[LogEntry] = []
         self.stats: Dict[str, int] = dict.fromkeys(
-            ("datagrams", "malformed", "messages", "joins", "leaves", "timeouts", "refused"), 0)
+            ("datagrams", "malformed", "messages", "joins", "leaves", "timeouts", "refused",
+             "throttled"), 0)
         # instance -> last msg_id accepted, kept after a session ends so a client
         # that comes back and resends is not shown twice (bounded).
         self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
         self.blocked_tokens: Dict[bytes, Tuple[float, str]] = {}
+        self.moderation = Moderation()
+        self.motd = config.motd
+        self.hello_buckets: Dict[str, TokenBucket] = {}
+        self._throttled: Dict[int, ServerSession] = {}
         self.farewells: List[Tuple[float, bytes, Address]] = []
         self._dirty: Dict[int, ServerSession] = {}
         self._timers: List[Tuple[float, int]] = []
@@ -175,6 +194,9 @@ class Hub:
 
     def _on_hello(self, now: float, body: bytes, addr: Address) -> None:
         hello = protocol.decode_hello(body)
+        if not self._hello_allowed(now, addr):
+            self.stats["throttled"] += 1
+            return                                 # a HELLO flood: not even a cookie
         if not self._cookie_ok(hello.cookie, hello.nonce, addr, now):
             cookie = self._cookie(hello.nonce, addr, int(now // COOKIE_BUCKET))
             self._send(protocol.encode_header(protocol.CHALLENGE)
@@ -194,6 +216,10 @@ class Hub:
         if blocked is not None and blocked[0] > now:
             self._refuse(now, addr, protocol.REFUSE_BANNED, blocked[1], name)
             return
+        banned = self.moderation.ban_reason(now, addr[0], name)
+        if banned is not None:
+            self._refuse(now, addr, protocol.REFUSE_BANNED, banned, name)
+            return
         key = text.name_key(name)
         holder = self.room.members.get(key)
         if holder is not None and holder.token != hello.token:
@@ -211,6 +237,11 @@ class Hub:
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "the room is full (%d people)" % len(self.by_addr), name)
                 return
+            if self._too_many_from(addr, existing):
+                self._refuse(now, addr, protocol.REFUSE_FULL,
+                             "too many people from %s (at most %d)"
+                             % (normal_ip(addr[0]), self.config.max_per_ip), name)
+                return
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
         session = self._new_session(now, addr, name, hello)
@@ -218,6 +249,24 @@ class Hub:
             self._take_over(now, holder, session, hello)
         else:
             self._admit(now, session, hello)
+
+    def _hello_allowed(self, now: float, addr: Address) -> bool:
+        ip = normal_ip(addr[0])
+        if is_loopback(ip):
+            return True                            # the server's own machine
+        bucket = self.hello_buckets.get(ip)
+        if bucket is None:
+            bucket = self.hello_buckets[ip] = TokenBucket(
+                self.config.hello_rate, self.config.hello_burst, now)
+        return bucket.take(now)
+
+    def _too_many_from(self, addr: Address, existing: Optional[ServerSession]) -> bool:
+        ip = normal_ip(addr[0])
+        if not self.config.max_per_ip or is_loopback(ip):
+            return False
+        same = sum(1 for s in self.by_addr.values()
+                   if s is not existing and normal_ip(s.addr[0]) == ip)
+        return same >= self.config.max_per_ip
 
     def _lookalike(self, name: str) -> Optional[str]:
         skeleton = text.confusable_key(name)
@@ -237,7 +286,8 @@ class Hub:
         sid = 0
         while sid == 0 or sid in self._by_id:
             sid = self.rng.getrandbits(32)
-        session = ServerSession(sid, addr, name, hello.instance, hello.token, now)
+        bucket = TokenBucket(self.config.msg_rate, self.config.msg_burst, now)
+        session = ServerSession(sid, addr, name, hello.instance, hello.token, now, bucket)
         self.by_addr[addr] = session
         self._by_id[sid] = session
         return session
@@ -246,8 +296,8 @@ class Hub:
         self.room.members[session.key] = session
         self.stats["joins"] += 1
         self._send_welcome(now, session)
-        if self.config.motd:
-            self._notice(now, session, protocol.NOTICE_MOTD, self.config.motd)
+        if self.motd:
+            self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
         missed = None
         if hello.room_seq:
             missed = self.room.missed(hello.epoch, hello.room_seq, session.key)
@@ -261,9 +311,13 @@ class Hub:
         """The same client (same token) is back, maybe from a new address: the new
         session inherits the name silently and gets exactly what it missed."""
         self._forget(old)
-        new.name = old.name          # the name the room knows, not this HELLO's spelling
+        new.name, new.key, new.skeleton = old.name, old.key, old.skeleton   # the room's spelling
         new.resumed = True
         new.said = old.said
+        new.bucket = old.bucket      # no fresh burst by reconnecting
+        new.held = old.held
+        if new.held:
+            self._throttled[new.id] = new
         new.joined_at = old.joined_at
         self.room.members[new.key] = new
         self._send_welcome(now, new)
@@ -276,7 +330,7 @@ class Hub:
 
     def _send_welcome(self, now: float, session: ServerSession) -> None:
         welcome = protocol.Welcome(self.room.epoch, self.room.seq, now, session.resumed,
-                                   len(self.room.members), session.name, self.config.motd)
+                                   len(self.room.members), session.name, self.motd)
         self._send(protocol.encode_header(protocol.WELCOME, session.id)
                    + protocol.encode_welcome(welcome), session.addr)
 
@@ -296,6 +350,43 @@ class Hub:
         if said.msg_id <= self.last_msg_ids.get(session.instance, 0):
             return                                 # a resend of something already said
         self._remember_msg_id(session.instance, said.msg_id)
+        muted = self.moderation.mute_left(now, session.key)
+        if muted is not None:
+            self._notice(now, session, protocol.NOTICE_MUTED,
+                         "muted for %d more minutes" % muted)
+            return
+        if session.held or not session.bucket.take(now):
+            self._hold(now, session, said)
+            return
+        self._said(now, session, said)
+
+    def _hold(self, now: float, session: ServerSession, said: protocol.Said) -> None:
+        """Over the rate: keep it, release it as the bucket refills, tell the
+        sender once; when the hold is full, stop accepting (the client's
+        retransmissions then slow it down: flow control, nothing dropped)."""
+        if not session.held:
+            self.stats["throttled"] += 1
+            self._log(now, "throttle", session.name, session.addr, "")
+            self._notice(now, session, protocol.NOTICE_THROTTLED,
+                         "%.0f lines a second at most; the rest follow as the room allows"
+                         % self.config.msg_rate)
+        session.held.append(said)
+        self._throttled[session.id] = session
+        session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
+
+    def _release_held(self, now: float) -> None:
+        for sid, session in list(self._throttled.items()):
+            if self._by_id.get(sid) is not session:
+                del self._throttled[sid]
+                continue
+            while session.held and session.bucket.take(now):
+                self._said(now, session, session.held.popleft())
+            session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
+            if not session.held:
+                del self._throttled[sid]
+            self._dirty[sid] = session
+
+    def _said(self, now: float, session: ServerSession, said: protocol.Said) -> None:
         line = text.sanitize_text(said.text).strip()
         if not line:
             self._notice(now, session, protocol.NOTICE_REJECTED, "empty message")
@@ -394,6 +485,30 @@ class Hub:
         self._drop(now, session, protocol.LEAVE_KICKED, reason)
         return True
 
+    def ban(self, now: float, target: str, minutes: float, reason: str = "") -> str:
+        """Ban a name (and the address it is using) or an address, for `minutes`;
+        whoever it covers is removed now. Returns what was done, for the console."""
+        if looks_like_ip(target):
+            self.moderation.ban_ip(now, target, minutes, reason)
+            ip = normal_ip(target)
+            gone = [s for s in self.members() if normal_ip(s.addr[0]) == ip]
+            what = "address %s" % ip
+        else:
+            self.moderation.ban_name(now, target, minutes, reason)
+            session = self.find(target)
+            gone = [session] if session is not None else []
+            if session is not None:
+                self.moderation.ban_ip(now, session.addr[0], minutes, reason)
+            what = "name %s" % target + (" and address %s" % normal_ip(gone[0].addr[0])
+                                         if gone else "")
+        why = self.moderation.ban_reason(now, gone[0].addr[0], gone[0].name) if gone else ""
+        for session in gone:
+            self._farewell(now, session, protocol.BYE_BANNED, why or "banned")
+            self._drop(now, session, protocol.LEAVE_BANNED, reason)
+        self._log(now, "ban", target, ("console", 0), "%d min %s" % (minutes, reason))
+        return "banned %s for %d minutes%s" % (
+            what, minutes, "; removed " + ", ".join(s.name for s in gone) if gone else "")
+
     def members(self) -> List[ServerSession]:
         return list(self.room.members.values())
 
@@ -450,6 +565,11 @@ class Hub:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
             self.blocked_tokens = {t: v for t, v in self.blocked_tokens.items() if v[0] > now}
+            self.hello_buckets = {ip: b for ip, b in self.hello_buckets.items()
+                                  if b.next_token_at(now) > now or b.tokens < b.burst}
+            self.moderation.expire(now)
+        if self._throttled:
+            self._release_held(now)
         if self.farewells:
             due = [f for f in self.farewells if f[0] <= now]
             self.farewells = [f for f in self.farewells if f[0] > now]
@@ -486,6 +606,8 @@ class Hub:
             times.append(self._timers[0][0])
         if self.farewells:
             times.append(min(f[0] for f in self.farewells))
+        for session in self._throttled.values():
+            times.append(session.bucket.next_token_at(session.bucket.stamp))
         if self._dirty:
             times.append(0.0)
         return min(times)

@@ -7,6 +7,7 @@ forked child joined by admin_link; if it dies the room carries on and logs to
 stdout; SIGINT/SIGTERM/`/quit` tell every client the server is closing.
 """
 import errno
+import json
 import os
 import selectors
 import signal
@@ -19,6 +20,7 @@ from app.admin_link import Link
 from app.hub import Hub, HubConfig, LogEntry
 
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
+STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 CHILD_GRACE = 1.0
 
@@ -67,6 +69,15 @@ def run(args) -> int:
     except socket.gaierror as exc:
         print("chat.pyz: cannot use --bind %s: %s" % (args.bind, exc), file=sys.stderr)
         return cli.EXIT_ERROR
+    transcript = None
+    if getattr(args, "log", None):
+        try:
+            transcript = Transcript(args.log)
+        except OSError as exc:
+            sock.close()
+            print("chat.pyz: cannot write the log %s: %s" % (args.log, exc.strerror),
+                  file=sys.stderr)
+            return cli.EXIT_ERROR
     headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     net_end, admin_end = admin_link.pair()
     sys.stdout.flush()
@@ -80,8 +91,28 @@ def run(args) -> int:
         finally:
             os._exit(code)
     admin_end.close()
-    server = NetworkProcess(sock, Link(net_end), pid, args)
+    server = NetworkProcess(sock, Link(net_end), pid, args, transcript)
     return server.serve()
+
+
+class Transcript:
+    """--log FILE: one JSON object per room event, appended. Each line goes out
+    in one write() on an O_APPEND descriptor, so a crash can at worst cut the
+    line being written, never an earlier one."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, entry: LogEntry) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(entry.time))
+                  + "%+03d:00" % (-time.timezone // 3600),
+                  "event": entry.what, "name": entry.name, "addr": entry.addr,
+                  "detail": entry.detail}
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        try:
+            os.write(self.fd, line.encode("utf-8"))
+        except OSError:
+            pass                      # a full disk must not stop the room
 
 
 def _run_admin(link: Link, headless: bool, args) -> int:
@@ -95,8 +126,13 @@ def _run_admin(link: Link, headless: bool, args) -> int:
 
 
 class NetworkProcess:
-    def __init__(self, sock: socket.socket, link: Link, admin_pid: int, args) -> None:
+    def __init__(self, sock: socket.socket, link: Link, admin_pid: int, args,
+                 transcript: "Transcript" = None) -> None:
         self.sock = sock
+        self.transcript = transcript
+        self.subscribed = False
+        self.next_state = 0.0
+        self.messages_seen = (0.0, 0)     # (time, messages) at the last state report
         self.link = link
         self.admin_pid = admin_pid
         self.args = args
@@ -134,7 +170,10 @@ class NetworkProcess:
         sel.register(self.wake_r, selectors.EVENT_READ, "wake")
         self._announce_start()
         while not self.stop_reason:
-            timeout = max(0.0, self.hub.next_deadline() - self.now())
+            due = self.hub.next_deadline()
+            if self.subscribed:
+                due = min(due, self.next_state)
+            timeout = max(0.0, due - self.now())
             for key, _ in sel.select(timeout):
                 if key.data == "udp":
                     self._drain_socket()
@@ -145,6 +184,8 @@ class NetworkProcess:
             self.hub.tick(self.now())
             self._send_output()
             self._pass_log()
+            if self.subscribed and self.now() >= self.next_state:
+                self._send_state()
         self._shut_down()
         return cli.EXIT_OK
 
@@ -212,8 +253,49 @@ class NetworkProcess:
         elif op == "stats":
             stats = ", ".join("%s %d" % item for item in sorted(self.hub.stats.items()))
             self.link.send("reply", lines=["online %d; %s" % (len(self.hub.members()), stats)])
+        elif op == "ban":
+            self.link.send("reply", lines=[self.hub.ban(
+                now, str(message.get("target", "")), _minutes(message),
+                str(message.get("reason", "")))])
+        elif op == "unban":
+            target = str(message.get("target", ""))
+            done = self.hub.moderation.unban(target)
+            self.link.send("reply", lines=["unbanned %s" % target if done
+                                           else "%s is not banned" % target])
+        elif op == "bans":
+            self.link.send("reply", lines=self.hub.moderation.listing(now) or ["no bans, no mutes"])
+        elif op == "mute":
+            name = str(message.get("name", ""))
+            self.hub.moderation.mute(now, name, _minutes(message))
+            self.link.send("reply", lines=["muted %s for %d minutes" % (name, _minutes(message))])
+        elif op == "unmute":
+            name = str(message.get("name", ""))
+            done = self.hub.moderation.unmute(name)
+            self.link.send("reply", lines=["unmuted %s" % name if done
+                                           else "%s is not muted" % name])
+        elif op == "motd":
+            self.hub.motd = str(message.get("text", ""))[:protocol.MAX_TEXT_BYTES // 3]
+            self.link.send("reply", lines=["motd: %s" % (self.hub.motd or "(none)")])
+        elif op == "subscribe":
+            self.subscribed = True
+            self.next_state = 0.0
         elif op == "quit":
             self.stop_reason = "quit"
+
+    def _send_state(self) -> None:
+        """The console's online list and status line, once a second."""
+        now = self.now()
+        self.next_state = now + STATE_INTERVAL
+        then, before = self.messages_seen
+        messages = self.hub.stats["messages"]
+        rate = (messages - before) / (now - then) if then else 0.0
+        self.messages_seen = (now, messages)
+        host, port = self.sock.getsockname()[:2]
+        online = [{"name": s.name, "addr": self._addr(s.addr), "idle": int(now - s.last_heard),
+                   "said": s.said} for s in self.hub.members()]
+        self.link.send("state", listen="%s:%d" % (host, port),
+                       uptime=int(now - self.hub.started), online=online,
+                       stats=dict(self.hub.stats), rate=round(rate, 1))
 
     def _list_lines(self, now: float):
         members = self.hub.members()
@@ -232,7 +314,9 @@ class NetworkProcess:
 
     def _pass_log(self) -> None:
         for entry in self.hub.take_log():
-            self._log_line(self._format(entry))
+            if self.transcript is not None and entry.what != "malformed":
+                self.transcript.write(entry)
+            self._log_line(self._format(entry), entry)
 
     def _format(self, entry: LogEntry) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
@@ -241,9 +325,11 @@ class NetworkProcess:
             parts.append(entry.detail)
         return " ".join(parts)
 
-    def _log_line(self, line: str) -> None:
+    def _log_line(self, line: str, entry: LogEntry = None) -> None:
         if not self.link.closed:
-            self.link.send("log", line=line)
+            fields = entry._asdict() if entry is not None else {}
+            fields.pop("time", None)
+            self.link.send("log", line=line, **fields)
             return
         try:
             sys.stdout.write(line + "\n")
@@ -301,3 +387,10 @@ class NetworkProcess:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.admin_pid = 0
+
+
+def _minutes(message: dict) -> float:
+    try:
+        return max(0.1, float(message.get("minutes", 10)))
+    except (TypeError, ValueError):
+        return 10.0

@@ -63,6 +63,7 @@ class ReliableStream:
         # receiving
         self.recv_next = 1
         self.ahead: Dict[int, Frame] = {}
+        self.recv_window = RECV_AHEAD        # the owner closes it to slow a sender down
         self.unacked_received = 0
         self.ack_due: Optional[float] = None
         # counters
@@ -141,8 +142,8 @@ class ReliableStream:
                 self.duplicates += 1
                 self._ack_now(now)
                 continue
-            if frame.seq >= self.recv_next + RECV_AHEAD:
-                continue            # too far ahead: dropped unacked, resent later
+            if frame.seq >= self.recv_next + min(RECV_AHEAD, self.recv_window):
+                continue            # beyond the window: dropped unacked, resent later
             if frame.seq != self.recv_next:
                 self.ahead[frame.seq] = frame
                 self._ack_now(now)  # a hole: tell the sender at once

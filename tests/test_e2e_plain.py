@@ -174,3 +174,38 @@ def test_unreachable_server_gives_exit_4_after_the_timeout(pyz, port, tmp_path):
 def _children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return [int(p) for p in f.read().split()]
+
+
+def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
+    log = tmp_path / "room.jsonl"
+    server = start_server(pyz, port, tmp_path, "--log", str(log), stdin=subprocess.PIPE)
+    procs.append(server)
+    zhang = start_client(pyz, port, "张三", tmp_path)
+    procs.append(zhang)
+    li = start_client(pyz, port, "lisi", tmp_path)
+    procs.append(li)
+    server.send("/mute lisi 5")
+    server.wait_line(lambda line: line == "muted lisi for 5 minutes")
+    li.send("anyone?")
+    server.send("/list")
+    server.wait_line(lambda line: line == "2 online")
+    server.send("/motd 欢迎")
+    server.wait_line(lambda line: line == "motd: 欢迎")
+    server.send("/ban lisi 3 noisy")
+    server.wait_line(lambda line: line.startswith("banned name lisi and address 127.0.0.1"))
+    zhang.wait_line(lambda line: line == "lisi 退出了聊天室 (被封禁)")
+    assert li.wait_exit() == 0
+    assert "banned" in li.stderr_text()
+    again = start_client(pyz, port, "lisi", tmp_path, wait_joined=False)
+    procs.append(again)
+    assert again.wait_exit() == 3
+    assert "3 more minutes" in again.stderr_text()
+    server.send("/frobnicate")
+    server.wait_line(lambda line: "unknown command /frobnicate" in line)
+    zhang.send("你好")
+    server.wait_line(lambda line: " chat 张三 " in line)
+    assert "lisi : anyone?" not in zhang.collect()
+    import json
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [e["event"] for e in events][:2] == ["join", "join"]
+    assert {"event": "chat", "name": "张三", "detail": "你好"}.items() <= events[-1].items()

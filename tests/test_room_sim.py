@@ -189,7 +189,7 @@ def test_kick_removes_and_blocks_the_auto_reconnect():
 
 
 def test_stuck_client_is_dropped_at_the_queue_cap():
-    net = SimNet(11, config=HubConfig(queue_cap=50))
+    net = SimNet(11, config=HubConfig(queue_cap=50, msg_burst=100))
     a, b = room(net, ["a1", "b2"])
     net.cut.add(b)                                 # b stops acking
     for i in range(60):
@@ -230,3 +230,55 @@ def test_nobody_can_claim_another_clients_public_instance():
     net.run(3.0)
     assert impostor.state != JOINED
     assert net.hub.stats["malformed"] > 0
+
+
+def test_a_pasted_paragraph_is_not_throttled():
+    net = SimNet(14)
+    a, b = room(net, ["a1", "b2"])
+    for i in range(20):
+        net.clients[a].say("paste line %d" % i)
+    net.run(1.0)
+    assert len(net.room_events(b, CHAT)) == 20
+    assert net.room_events(a, {P.EV_NOTICE}) == []
+
+
+def test_a_flooder_is_slowed_visibly_loses_nothing_and_others_stay_fast():
+    net = SimNet(15, config=HubConfig(msg_rate=5, msg_burst=30, hold_cap=50))
+    flooder, quiet, listener = room(net, ["flood", "quiet", "listen"])
+    for i in range(300):
+        net.clients[flooder].say("spam %d" % i)
+    net.run(2.0)
+    notices = net.room_events(flooder, {P.EV_NOTICE})
+    assert [n.code for n in notices] == [P.NOTICE_THROTTLED]      # told once
+    said_at = net.now
+    net.clients[quiet].say("still here")
+    assert net.run_until(lambda: any(e.text == "still here"
+                                     for e in net.room_events(listener, CHAT)), 5)
+    assert net.now - said_at < 0.1                               # not stuck behind the flood
+    assert net.run_until(lambda: len(net.room_events(listener, CHAT)) == 301, 200)
+    spam = [e.text for e in net.room_events(listener, CHAT) if e.name == "flood"]
+    assert spam == ["spam %d" % i for i in range(300)]             # all of it, in order
+    assert net.hub.members()[0].name == "flood"                    # never banned or kicked
+
+
+def test_mute_ban_unban_and_motd():
+    net = SimNet(16)
+    a, b = room(net, ["a1", "b2"])
+    net.hub.moderation.mute(net.now, "B2", 5)
+    net.clients[b].say("can you hear me")
+    net.run(1.0)
+    assert net.room_events(a, CHAT) == []
+    assert [e.code for e in net.room_events(b, {P.EV_NOTICE})] == [P.NOTICE_MUTED]
+    assert net.hub.ban(net.now, "b2", 10, "rude")
+    net.run(1.0)
+    assert [e.code for e in net.room_events(a, {P.EV_LEAVE})] == [P.LEAVE_BANNED]
+    _, again = net.add_client("b2")
+    assert net.run_until(lambda: again.state == REFUSED, 10)
+    assert again.refusal[0] == P.REFUSE_BANNED and "10 more minutes" in again.refusal[1]
+    assert net.hub.moderation.unban("b2") and net.hub.moderation.unban("10.0.1.2")
+    net.hub.motd = "welcome to the lab"
+    _, third = net.add_client("c3")
+    assert net.run_until(lambda: third.state == JOINED, 10)
+    net.run(1.0)
+    assert [e.text for e in net.events[_] if getattr(e, "code", None) == P.NOTICE_MOTD
+            and getattr(e, "kind", None) == P.EV_NOTICE] == ["welcome to the lab"]
