@@ -63,6 +63,7 @@ def build_parser():
                              "(automatic when stdout is not a terminal)")
     server.add_argument("--log", metavar="FILE",
                         help="append a JSON-lines transcript of room events to FILE")
+    add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
     client.add_argument("--version", action="version", version="chat.pyz " + __version__)
@@ -83,12 +84,30 @@ def build_parser():
     client.add_argument("--bell", choices=("off", "mention", "all"), default="mention",
                         help="ring the bell on: nothing, mentions/private/admin (default), "
                              "every message")
+    add_password_option(client)
     return parser
+
+
+def add_password_option(parser):
+    parser.add_argument("--password", metavar="TEXT",
+                        help="room password (or set CHAT_PASSWORD): every datagram is "
+                             "authenticated with a key derived from it; it is never sent")
+
+
+def room_key(args):
+    """The key from --password or CHAT_PASSWORD, derived once (about 0.1 s)."""
+    password = args.password if args.password is not None else os.environ.get("CHAT_PASSWORD")
+    if not password:
+        return None
+    from app.auth import RoomKey
+
+    return RoomKey.from_password(password)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        args.room_key = room_key(args)
         if args.command == "server":
             from app import server
 
@@ -97,9 +116,13 @@ def main(argv=None):
             from app import client_plain
 
             return client_plain.run(args)
-        from app import client_tui
+        import functools
 
-        return client_tui.run(args)
+        from app import client_tui
+        from app.client_net import ClientConnection
+
+        return client_tui.run(args, functools.partial(ClientConnection,
+                                                      room_key=args.room_key))
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from typing import List, NamedTuple, Optional, Tuple, Union
 
 from app import protocol, text
+from app.auth import RoomKey
 from app.protocol import Event, ProtocolError
 from app.session import ReliableStream
 
@@ -53,8 +54,10 @@ def valid_name(name: str) -> str:
 
 
 class ClientCore:
-    def __init__(self, name: str, now: float, rng: Optional[random.Random] = None) -> None:
+    def __init__(self, name: str, now: float, rng: Optional[random.Random] = None,
+                 room_key: Optional[RoomKey] = None) -> None:
         self.rng = rng or random.SystemRandom()
+        self.room_key = room_key
         self.name = valid_name(name)
         self.token = self._random(16)       # secret: proves "same client" on resume
         # The public id others see on our messages, derived from the secret token
@@ -166,6 +169,12 @@ class ClientCore:
 
     def on_datagram(self, now: float, data: bytes) -> None:
         self.clock = now
+        if self.room_key is not None:
+            opened = self.room_key.open(data)
+            if opened is None and not self._handshaking_refusal(data):
+                self.malformed += 1            # not from our room (or forged)
+                return
+            data = opened or data
         try:
             self._dispatch(now, data)
         except ProtocolError:
@@ -194,8 +203,10 @@ class ClientCore:
         elif header.session != self.session_id or self.session_id == 0:
             return                               # not for our current session
         elif kind in (protocol.DATA, protocol.PONG, protocol.PING):
+            if self.stream is None or not self.stream.fresh(header.pkt):
+                return
             self.last_heard = now
-            if self.stream is not None and self.state in (JOINED, CLOSED):
+            if self.state in (JOINED, CLOSED):
                 frames = protocol.decode_frames(body)
                 for frame in self.stream.on_datagram(now, header, frames):
                     self._on_frame(frame)
@@ -212,6 +223,12 @@ class ClientCore:
                 self._set_state(CLOSED, bye.reason or "removed by the admin")
         elif kind == protocol.BYE_ACK and self.bye_left:
             self.bye_left = 0
+
+    def _handshaking_refusal(self, data: bytes) -> bool:
+        """An untagged REFUSE is accepted while joining: a server that cannot
+        check our tag (wrong or no password) has no other way to tell us."""
+        return (self.state in (CONNECTING, RECONNECTING) and len(data) > protocol.HEADER_SIZE
+                and data[:2] == protocol.MAGIC and data[3] == protocol.REFUSE)
 
     def _welcomed(self, now: float, session_id: int, welcome: protocol.Welcome) -> None:
         if session_id == self.session_id and self.stream is not None:
@@ -330,6 +347,8 @@ class ClientCore:
 
     def take_output(self) -> List[bytes]:
         out, self.out = self.out, []
+        if self.room_key is not None:
+            out = [self.room_key.seal(data) for data in out]
         return out
 
     def take_events(self) -> List[ClientEvent]:

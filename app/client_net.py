@@ -9,6 +9,7 @@ import socket
 from typing import List, Optional, Tuple
 
 from app import protocol
+from app.auth import RoomKey
 from app.client_core import (CLOSED, CONNECTING, JOINED, RECONNECTING, REFUSED,  # noqa: F401
                              ClientCore, ClientEvent, Status)
 
@@ -40,8 +41,9 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 
 
 class ClientConnection:
-    def __init__(self, host: str, port: int, name: str, now: float) -> None:
-        self.core = ClientCore(name, now)        # raises ValueError for a bad name
+    def __init__(self, host: str, port: int, name: str, now: float,
+                 room_key: Optional[RoomKey] = None) -> None:
+        self.core = ClientCore(name, now, room_key=room_key)   # ValueError for a bad name
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
         self.sock = socket.socket(family, socket.SOCK_DGRAM)

@@ -24,7 +24,8 @@ def run(args) -> int:
         return cli.EXIT_USAGE
     now = time.monotonic
     try:
-        conn = ClientConnection(args.host, args.port, args.name, now())
+        conn = ClientConnection(args.host, args.port, args.name, now(),
+                                room_key=getattr(args, "room_key", None))
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
         return cli.EXIT_UNREACHABLE

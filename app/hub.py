@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
 
 from app import protocol, text
+from app.auth import RoomKey, is_tagged
 from app.flood import TokenBucket
 from app.moderation import Moderation, looks_like_ip, normal_ip
 from app.protocol import Event, ProtocolError
@@ -79,6 +80,10 @@ class ServerSession:
         self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
 
 
+def _looks_like(data: bytes, dtype: int) -> bool:
+    return len(data) >= protocol.HEADER_SIZE and data[:2] == protocol.MAGIC and data[3] == dtype
+
+
 def is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip == "::1"
 
@@ -94,8 +99,10 @@ def addr_text(addr: Address) -> str:
 
 class Hub:
     def __init__(self, now: float, secret: bytes, config: HubConfig = HubConfig(),
-                 rng: Optional[random.Random] = None) -> None:
+                 rng: Optional[random.Random] = None,
+                 room_key: Optional[RoomKey] = None) -> None:
         self.config = config
+        self.room_key = room_key
         self.secret = secret
         self.rng = rng or random.SystemRandom()
         self.room = Room(self.rng.getrandbits(32) or 1, config.history_lines)
@@ -127,9 +134,38 @@ class Hub:
         """Handle one datagram. Never raises for bad input: it is counted and dropped."""
         self.stats["datagrams"] += 1
         try:
-            self._dispatch(now, data, addr)
+            data = self._authenticate(now, data, addr)
+            if data is not None:
+                self._dispatch(now, data, addr)
         except ProtocolError as exc:
             self._malformed(now, addr, str(exc))
+
+    def _authenticate(self, now: float, data: bytes, addr: Address) -> Optional[bytes]:
+        """With a room password: the datagram without its tag, or None (dropped;
+        a HELLO is told why). Without one: a tagged HELLO is told there is none."""
+        if self.room_key is None:
+            if is_tagged(data) and _looks_like(data, protocol.HELLO):
+                self._refuse_unverified(data, addr, protocol.REFUSE_WRONG_PASSWORD,
+                                        "this room has no password; join without one")
+                return None
+            return data
+        opened = self.room_key.open(data)
+        if opened is None:
+            if _looks_like(data, protocol.HELLO):
+                self._refuse_unverified(data, addr, protocol.REFUSE_WRONG_PASSWORD,
+                                        "wrong room password" if is_tagged(data)
+                                        else "this room needs a password")
+            raise ProtocolError("no valid room-password tag")
+        return opened
+
+    def _refuse_unverified(self, data: bytes, addr: Address, code: int, reason: str) -> None:
+        """A REFUSE to an address we know nothing about: untagged (the peer may not
+        have our key) and never larger than what it sent."""
+        room = len(data) - protocol.HEADER_SIZE - 3
+        if room >= 0:
+            self.stats["refused"] += 1
+            self.outbox.append((protocol.encode_header(protocol.REFUSE)
+                                + protocol.encode_refuse(code, reason, room), addr))
 
     def _malformed(self, now: float, addr: Address, why: str) -> None:
         self.stats["malformed"] += 1
@@ -155,8 +191,10 @@ class Hub:
             elif header.type == protocol.BYE:
                 self._send(protocol.encode_header(protocol.BYE_ACK, header.session), addr)
             return
-        session.last_heard = now
         if header.type in (protocol.DATA, protocol.PING, protocol.PONG):
+            if not session.stream.fresh(header.pkt):
+                return
+            session.last_heard = now
             frames = protocol.decode_frames(body)
             for frame in session.stream.on_datagram(now, header, frames):
                 self._on_message(now, session, frame)
@@ -171,15 +209,9 @@ class Hub:
 
     def _refuse_version(self, data: bytes, addr: Address, version: int) -> None:
         """Another protocol version: one REFUSE no larger than the request."""
-        if len(data) < protocol.HEADER_SIZE:
-            return
-        reason = "protocol version %d is not supported; this server speaks %d" % (
-            version, protocol.VERSION)
-        room = len(data) - protocol.HEADER_SIZE - 3
-        if room < 0:
-            return
-        body = protocol.encode_refuse(protocol.REFUSE_BAD_VERSION, reason, room)
-        self._send(protocol.encode_header(protocol.REFUSE) + body, addr)
+        self._refuse_unverified(data, addr, protocol.REFUSE_BAD_VERSION,
+                                "protocol version %d is not supported; this server speaks %d"
+                                % (version, protocol.VERSION))
 
     # ========================================================== handshake
 
@@ -614,6 +646,10 @@ class Hub:
 
     def take_output(self) -> List[Tuple[bytes, Address]]:
         out, self.outbox = self.outbox, []
+        if self.room_key is not None:
+            seal = self.room_key.seal
+            out = [(data if _looks_like(data, protocol.REFUSE) else seal(data), addr)
+                   for data, addr in out]
         return out
 
     def take_log(self) -> List[LogEntry]:

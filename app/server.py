@@ -146,7 +146,8 @@ class NetworkProcess:
         now = time.monotonic()
         self.clock_offset = time.time() - now    # event times are wall-clock seconds
         self.hub = Hub(self.wall(now), os.urandom(32),
-                       HubConfig(history_lines=args.history))
+                       HubConfig(history_lines=args.history),
+                       room_key=getattr(args, "room_key", None))
         self.wake_r, self.wake_w = socket.socketpair()
         for end in (self.wake_r, self.wake_w):
             end.setblocking(False)

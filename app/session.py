@@ -20,6 +20,7 @@ from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
 from app import protocol
+from app.auth import ReplayWindow
 from app.protocol import Frame, Header
 
 RTO_INITIAL = 0.3        # a LAN: no need for TCP's 1 s
@@ -64,11 +65,13 @@ class ReliableStream:
         self.recv_next = 1
         self.ahead: Dict[int, Frame] = {}
         self.recv_window = RECV_AHEAD        # the owner closes it to slow a sender down
+        self.replay = ReplayWindow()         # packet numbers seen: replays are dropped
         self.unacked_received = 0
         self.ack_due: Optional[float] = None
         # counters
         self.retransmissions = 0
         self.duplicates = 0
+        self.replays = 0
 
     # ------------------------------------------------------------ sending side
 
@@ -131,6 +134,14 @@ class ReliableStream:
         self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self.rttvar))
 
     # ---------------------------------------------------------- receiving side
+
+    def fresh(self, pkt: int) -> bool:
+        """False for a packet number already seen (or too old): a replay or a
+        network duplicate; the caller ignores the whole datagram."""
+        if self.replay.accept(pkt):
+            return True
+        self.replays += 1
+        return False
 
     def on_datagram(self, now: float, header: Header, frames: List[Frame]) -> List[Frame]:
         """Take a DATA/PING/PONG datagram's ack fields and frames; return the

@@ -14,7 +14,8 @@ START = 1_000_000.0
 
 class SimNet:
     def __init__(self, seed=0, loss=0.0, dup=0.0, delay=(0.0002, 0.002),
-                 config=HubConfig()):
+                 config=HubConfig(), room_key=None):
+        self.room_key = room_key
         self.rng = random.Random(seed)
         self.seed = seed
         self.loss = loss
@@ -22,7 +23,8 @@ class SimNet:
         self.delay = delay
         self.now = START
         self.config = config
-        self.hub = Hub(self.now, b"s" * 32, config, rng=random.Random(seed + 1))
+        self.hub = Hub(self.now, b"s" * 32, config, rng=random.Random(seed + 1),
+                       room_key=room_key)
         self.server_up = True
         self.clients = {}          # addr -> ClientCore
         self.events = {}           # addr -> list of events taken from that client
@@ -33,10 +35,12 @@ class SimNet:
 
     # ------------------------------------------------------------ setup
 
-    def add_client(self, name, port=None):
+    def add_client(self, name, port=None, room_key="same"):
         port = port or 40000 + len(self.clients)
         addr = ("10.0.1.%d" % (len(self.clients) + 1), port)
-        client = ClientCore(name, self.now, rng=random.Random(self.rng.random()))
+        key = self.room_key if room_key == "same" else room_key
+        client = ClientCore(name, self.now, rng=random.Random(self.rng.random()),
+                            room_key=key)
         self.clients[addr] = client
         self.events[addr] = []
         return addr, client
@@ -46,7 +50,8 @@ class SimNet:
         del self.clients[addr]
 
     def restart_server(self):
-        self.hub = Hub(self.now, b"t" * 32, self.config, rng=random.Random(self.seed + 7))
+        self.hub = Hub(self.now, b"t" * 32, self.config, rng=random.Random(self.seed + 7),
+                       room_key=self.room_key)
 
     # ------------------------------------------------------------ channel
 

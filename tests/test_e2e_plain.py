@@ -209,3 +209,20 @@ def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
     events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [e["event"] for e in events][:2] == ["join", "join"]
     assert {"event": "chat", "name": "张三", "detail": "你好"}.items() <= events[-1].items()
+
+
+def test_room_password_end_to_end(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path, "--password", "红茶")
+    procs.append(server)
+    zhang = start_client(pyz, port, "张三", tmp_path, "--password", "红茶")
+    procs.append(zhang)
+    li = start_client(pyz, port, "lisi", tmp_path, "--password", "红茶")
+    procs.append(li)
+    zhang.send("只有我们")
+    li.wait_line(lambda line: line == "张三 : 只有我们")
+    for extra, reason in ((["--password", "绿茶"], "wrong room password"),
+                          ([], "needs a password")):
+        intruder = start_client(pyz, port, "intruder", tmp_path, *extra, wait_joined=False)
+        procs.append(intruder)
+        assert intruder.wait_exit() == 3
+        assert reason in intruder.stderr_text()
