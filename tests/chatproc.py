@@ -101,17 +101,19 @@ class Proc:
 
 
 
-def start_server(pyz, port, log_dir, *extra, stdin=subprocess.DEVNULL, name="server"):
-    """A headless server on 127.0.0.1:port, returned once it listens."""
-    proc = Proc([pyz, "server", "--headless", "--port", str(port), "--bind", HOST, *extra],
+def start_server(pyz, port, log_dir, *extra, stdin=subprocess.DEVNULL, name="server",
+                 python=None):
+    """A headless server on 127.0.0.1:port, returned once it listens (run by
+    `python` when given, else by the pyz's own shebang)."""
+    proc = Proc([*([python] if python else []), pyz, "server", "--headless", "--port", str(port), "--bind", HOST, *extra],
                 stdin, os.path.join(str(log_dir), name + ".err"))
     proc.wait_line(lambda line: " start " in line and "listening" in line)
     return proc
 
 
-def start_client(pyz, port, name, log_dir, *extra, wait_joined=True):
+def start_client(pyz, port, name, log_dir, *extra, wait_joined=True, python=None):
     """A line-mode client; with wait_joined, returned once its own join shows."""
-    proc = Proc([pyz, "client", "--plain", "--name", name, "--port", str(port), *extra, HOST],
+    proc = Proc([*([python] if python else []), pyz, "client", "--plain", "--name", name, "--port", str(port), *extra, HOST],
                 subprocess.PIPE, os.path.join(str(log_dir), "client-%d.err" % id(name)))
     if wait_joined:
         proc.wait_line(lambda line: line == name + " 进入了聊天室")

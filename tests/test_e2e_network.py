@@ -158,3 +158,93 @@ def _drain(sockets, replies):
                 replies[size].append(sock.recv(65535))
             except (BlockingIOError, ConnectionRefusedError):
                 break
+
+
+# ------------------------------------------------------------ kernel-level loss
+
+NETNS = ("czlossy-s", "czlossy-c")
+SUBNET = "10.78.0.%d"
+
+
+def _sh(*argv):
+    import subprocess
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=20)
+
+
+@pytest.fixture
+def lossy_namespaces():
+    """Two network namespaces joined by a veth pair; in the client's, nftables
+    drops 20 % of our UDP both ways. Skips where that cannot be built."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
+        pytest.skip("needs root, iproute2 and nftables (.ci/run installs them)")
+    server_ns, client_ns = NETNS
+    for ns in NETNS:
+        _sh("ip", "netns", "del", ns)
+    try:
+        steps = [
+            ("ip", "netns", "add", server_ns), ("ip", "netns", "add", client_ns),
+            ("ip", "link", "add", "czl-s", "netns", server_ns, "type", "veth",
+             "peer", "name", "czl-c", "netns", client_ns),
+            ("ip", "-n", server_ns, "addr", "add", SUBNET % 1 + "/24", "dev", "czl-s"),
+            ("ip", "-n", client_ns, "addr", "add", SUBNET % 2 + "/24", "dev", "czl-c"),
+            ("ip", "-n", server_ns, "link", "set", "czl-s", "up"),
+            ("ip", "-n", client_ns, "link", "set", "czl-c", "up"),
+            ("ip", "-n", server_ns, "link", "set", "lo", "up"),
+            ("ip", "-n", client_ns, "link", "set", "lo", "up"),
+        ]
+        for step in steps:
+            result = _sh(*step)
+            if result.returncode != 0:
+                pytest.skip("cannot build the namespaces here: %s" % result.stderr.strip())
+        yield server_ns, client_ns
+    finally:
+        for ns in NETNS:
+            _sh("ip", "netns", "del", ns)
+
+
+def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tmp_path):
+    from tests.chatproc import Proc
+    import subprocess
+    server_ns, client_ns = lossy_namespaces
+    port = 9797
+    rules = ("table inet czlossy {\n"
+             " chain in { type filter hook input priority 0; "
+             "udp sport %d numgen random mod 100 < 20 counter drop; }\n"
+             " chain out { type filter hook output priority 0; "
+             "udp dport %d numgen random mod 100 < 20 counter drop; }\n}\n" % (port, port))
+    rules_file = tmp_path / "lossy.nft"
+    rules_file.write_text(rules)
+    result = _sh("ip", "netns", "exec", client_ns, "nft", "-f", str(rules_file))
+    if result.returncode != 0:
+        pytest.skip("nftables cannot load the loss rule here: %s" % result.stderr.strip())
+    server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
+                   "--port", str(port)], subprocess.DEVNULL, str(tmp_path / "s.err"))
+    procs.append(server)
+    server.wait_line(lambda line: " start " in line)
+
+    def client(name):
+        proc = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name",
+                     name, "--port", str(port), SUBNET % 1], subprocess.PIPE,
+                    str(tmp_path / (name + ".err")))
+        procs.append(proc)
+        proc.wait_line(lambda line: line == name + " 进入了聊天室", timeout=30)
+        return proc
+
+    senders = [client("甲"), client("乙")]
+    listener = client("听")
+    for i in range(200):
+        senders[i % 2].send("line %d" % i)
+    deadline = time.monotonic() + 120
+    while len([l for l in listener.collect() if " : " in l]) < 200:
+        assert time.monotonic() < deadline, listener.seen[-5:]
+        time.sleep(0.1)
+    chat = [l.split(" : ", 1)[1] for l in listener.seen if " : " in l]
+    assert len(chat) == len(set(chat)) == 200
+    for parity in (0, 1):                                # each sender's order kept
+        mine = [int(l.split()[1]) for l in chat if int(l.split()[1]) % 2 == parity]
+        assert mine == sorted(mine)
+    counters = _sh("ip", "netns", "exec", client_ns, "nft", "list", "table", "inet", "czlossy")
+    import re
+    dropped = [int(n) for n in re.findall(r"counter packets (\d+)", counters.stdout)]
+    assert len(dropped) == 2 and all(n > 0 for n in dropped), counters.stdout  # it bit
