@@ -34,6 +34,7 @@ COOKIE_BUCKET = 30.0     # a cookie stays valid for one to two buckets
 SWEEP_INTERVAL = 1.0
 KICK_BLOCK = 60.0        # an auto-reconnect right after a kick is refused this long
 FAREWELL_REPEATS = 3     # a BYE to a kicked or closing client is sent this often
+MALFORMED_LOG_INTERVAL = 1.0
 
 
 class HubConfig(NamedTuple):
@@ -127,12 +128,17 @@ class Hub:
         self._scheduled: Dict[int, float] = {}
         self._by_id: Dict[int, ServerSession] = {}
         self._next_sweep = now + SWEEP_INTERVAL
+        self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
+        self._malformed_unlogged = 0
 
     # ============================================================== input
 
     def on_datagram(self, now: float, data: bytes, addr: Address) -> None:
         """Handle one datagram. Never raises for bad input: it is counted and dropped."""
         self.stats["datagrams"] += 1
+        if data[:2] != protocol.MAGIC:             # the cheap test first: junk floods
+            self._malformed(now, addr, "bad magic")
+            return
         try:
             data = self._authenticate(now, data, addr)
             if data is not None:
@@ -168,8 +174,17 @@ class Hub:
                                 + protocol.encode_refuse(code, reason, room), addr))
 
     def _malformed(self, now: float, addr: Address, why: str) -> None:
+        """Count it; log at most one line a second (a junk flood must not turn
+        into a log flood: formatting and passing on each line costs more than
+        dropping the datagram)."""
         self.stats["malformed"] += 1
-        self._log(now, "malformed", "", addr, why)
+        self._malformed_unlogged += 1
+        if now - self._malformed_logged_at >= MALFORMED_LOG_INTERVAL:
+            count, self._malformed_unlogged = self._malformed_unlogged, 0
+            self._malformed_logged_at = now
+            self._log(now, "malformed", "", addr,
+                      why if count == 1 else "%s (%d dropped since the last report)"
+                      % (why, count))
 
     def _dispatch(self, now: float, data: bytes, addr: Address) -> None:
         version = protocol.peek_version(data)
