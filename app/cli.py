@@ -63,14 +63,21 @@ def build_parser():
                              "(automatic when stdout is not a terminal)")
     server.add_argument("--log", metavar="FILE",
                         help="append a JSON-lines transcript of room events to FILE")
+    server.add_argument("--max-clients", type=_positive, default=2000, metavar="N",
+                        help="people in the room at most (default: 2000)")
+    server.add_argument("--max-per-ip", type=_positive, default=32, metavar="N",
+                        help="people from one address at most, 0 for no limit; the "
+                             "server's own machine is exempt (default: 32)")
     add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
     client.add_argument("--version", action="version", version="chat.pyz " + __version__)
-    client.add_argument("host", nargs="?", default="127.0.0.1",
-                        help="server address (default: 127.0.0.1)")
+    client.add_argument("host", nargs="?", default=None,
+                        help="server address (default: find the server on the LAN by "
+                             "broadcast on UDP port --port; see docs/LAN.md)")
     client.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                        help="server's UDP port (default: %d)" % DEFAULT_PORT)
+                        help="server's UDP port, also the port discovery asks on "
+                             "(default: %d)" % DEFAULT_PORT)
     client.add_argument("--name", help="your name in the room (asked for when missing)")
     client.add_argument("--plain", action="store_true",
                         help="line mode: stdin lines are sent, room events printed one per line")

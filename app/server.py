@@ -146,7 +146,9 @@ class NetworkProcess:
         now = time.monotonic()
         self.clock_offset = time.time() - now    # event times are wall-clock seconds
         self.hub = Hub(self.wall(now), os.urandom(32),
-                       HubConfig(history_lines=args.history),
+                       HubConfig(history_lines=args.history,
+                                 max_sessions=getattr(args, "max_clients", 2000),
+                                 max_per_ip=getattr(args, "max_per_ip", 32)),
                        room_key=getattr(args, "room_key", None))
         self.wake_r, self.wake_w = socket.socketpair()
         for end in (self.wake_r, self.wake_w):
@@ -204,6 +206,8 @@ class NetworkProcess:
         self._reap_admin()
 
     def _drain_socket(self) -> None:
+        from app import discovery
+
         hub = self.hub
         now = self.now()
         for _ in range(DRAIN_LIMIT):
@@ -215,6 +219,11 @@ class NetworkProcess:
                 continue              # e.g. an ICMP error for an earlier send
             if len(data) > protocol.MAX_DATAGRAM:
                 hub.stats["malformed"] += 1
+                continue
+            if discovery.is_probe(data):      # LAN discovery (docs/LAN.md), not the hub's
+                hub.stats["probes"] = hub.stats.get("probes", 0) + 1
+                discovery.reply(self.sock, data, addr, len(hub.members()),
+                                getattr(hub, "room_key", None) is not None)
                 continue
             hub.on_datagram(now, data, addr)
         hub.flush(now)
@@ -346,6 +355,14 @@ class NetworkProcess:
             self.now(), "start", "-", "%s:%d" % (where, port),
             "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
             "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))))
+        from app import discovery
+
+        hints = discovery.join_hints(host, port)      # under the start line, unstamped
+        if self.link.closed:
+            for hint in hints:
+                self._log_line(hint)
+        else:
+            self.link.send("reply", lines=hints)
 
     # ------------------------------------------------------------ exit
 

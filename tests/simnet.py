@@ -35,9 +35,9 @@ class SimNet:
 
     # ------------------------------------------------------------ setup
 
-    def add_client(self, name, port=None, room_key="same"):
+    def add_client(self, name, port=None, room_key="same", ip=None):
         port = port or 40000 + len(self.clients)
-        addr = ("10.0.1.%d" % (len(self.clients) + 1), port)
+        addr = (ip or "10.0.1.%d" % (len(self.clients) + 1), port)
         key = self.room_key if room_key == "same" else room_key
         client = ClientCore(name, self.now, rng=random.Random(self.rng.random()),
                             room_key=key)

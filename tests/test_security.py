@@ -146,3 +146,16 @@ def test_hostile_text_reaches_others_harmless(hostile):
         assert "\u0301\u0301\u0301" not in event.text
         assert len(event.text.encode()) <= P.MAX_TEXT_BYTES
     assert len(net.room_events(b, CHAT)) >= 1
+
+
+def test_sessions_per_address_and_in_all_are_capped():
+    from app.hub import HubConfig
+    net = SimNet(9, config=HubConfig(max_per_ip=2, max_sessions=3))
+    first = [net.add_client("same%d" % i, ip="10.5.5.5")[1] for i in range(3)]
+    assert net.run_until(lambda: all(c.state in (JOINED, REFUSED) for c in first), 10)
+    assert [c.state for c in first].count(JOINED) == 2
+    refused = [c for c in first if c.state == REFUSED][0]
+    assert refused.refusal[0] == P.REFUSE_FULL and "10.5.5.5" in refused.refusal[1]
+    others = [net.add_client("other%d" % i)[1] for i in range(2)]
+    assert net.run_until(lambda: all(c.state in (JOINED, REFUSED) for c in others), 10)
+    assert [c.state for c in others].count(JOINED) == 1              # 3 in all
