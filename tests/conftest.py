@@ -10,6 +10,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture
+def procs():
+    """Every process a test starts (tests/chatproc.Proc); all stopped, by PID,
+    at the end, last started first."""
+    started = []
+    yield started
+    for proc in reversed(started):
+        proc.stop()
+
+
 @pytest.fixture(scope="session")
 def pyz():
     """Path to the built chat.pyz (./build.sh test builds it and sets CHAT_PYZ)."""

@@ -14,14 +14,6 @@ from tests.udprelay import LossyRelay
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for proc in reversed(started):
-        proc.stop()
-
-
 def wait_until(condition, timeout, what):
     deadline = time.monotonic() + timeout
     while not condition():

@@ -17,15 +17,6 @@ def port():
     return free_udp_port()
 
 
-@pytest.fixture
-def procs():
-    """Every process a test starts; all stopped (by PID) at the end."""
-    started = []
-    yield started
-    for proc in reversed(started):
-        proc.stop()
-
-
 def test_the_five_course_features(pyz, port, procs, tmp_path):
     server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)
     procs.append(server)
