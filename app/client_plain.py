@@ -22,6 +22,15 @@ def run(args) -> int:
     if not args.name:
         print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
         return cli.EXIT_USAGE
+    if args.host is None:                      # no HOST: find the server on the LAN
+        from app import discovery
+
+        host, code, lines = discovery.find_for_client(args.port)
+        for line in lines:
+            print(line, file=sys.stderr, flush=True)
+        if host is None:
+            return code
+        args.host = host
     now = time.monotonic
     try:
         conn = ClientConnection(args.host, args.port, args.name, now(),

@@ -42,6 +42,7 @@ from app.text import check_name, sanitize_text, split_utf8, text_width, truncate
 ESC_WAIT = 0.05            # a lone ESC is the Escape key if nothing follows this soon
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
 GOODBYE_WAIT = 0.4         # the receiver waits this long for the server's BYE_ACK
+SIGNAL_WAIT = 0.3          # after a signal, how long the receiver waits to learn if the sender lives
 UNREACHABLE_AFTER = 2.0    # seconds of silence before login says the server is unreachable
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
 LEAVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -51,6 +52,10 @@ READ_SIZE = 65536
 def run(args, connection_factory=None) -> int:
     if connection_factory is None:
         from app.client_net import ClientConnection as connection_factory
+    if args.host is None:
+        code = _find_host(args)
+        if code is not None:
+            return code
     locale.setlocale(locale.LC_ALL, "")
     term = Terminal(args)
     login = Login(term, args, connection_factory)
@@ -65,6 +70,20 @@ def run(args, connection_factory=None) -> int:
             sys.stderr.write("chat.pyz: %s\n" % term.error)
         return code
     return split(term, login.conn, args, login.pending)
+
+
+def _find_host(args) -> Optional[int]:
+    """No HOST given: look for the server on the LAN before curses starts, so the
+    search's report stays on the normal screen. None when found, else the exit code."""
+    from app import discovery
+
+    host, code, lines = discovery.find_for_client(args.port)
+    for line in lines:
+        sys.stderr.write(line + "\n")
+    if host is None:
+        return code
+    args.host = host
+    return None
 
 
 # ---------------------------------------------------------------- commands
@@ -105,35 +124,20 @@ def one_line(paste: str) -> str:
 # ---------------------------------------------------------------- the terminal
 
 def _attributes() -> dict:
-    """Style name (render.py) -> curses attribute; colour unless NO_COLOR or none."""
-    attrs = {"": 0, "text": 0, "time": 0, "notice": 0, "history": curses.A_DIM,
-             "self": curses.A_BOLD, "mention": curses.A_BOLD,
-             "admin": curses.A_BOLD | curses.A_REVERSE, "private": curses.A_UNDERLINE,
-             "indicator": curses.A_REVERSE, "status": curses.A_REVERSE}
-    for i in range(render.NAME_COLOURS):
-        attrs["name%d" % i] = 0
-    if os.environ.get("NO_COLOR") or not curses.has_colors():
-        return attrs
-    try:
-        curses.start_color()
-        try:
-            curses.use_default_colors()
-            background = -1
-        except curses.error:
-            background = curses.COLOR_BLACK
-        palette = (curses.COLOR_RED, curses.COLOR_GREEN, curses.COLOR_YELLOW,
-                   curses.COLOR_BLUE, curses.COLOR_MAGENTA, curses.COLOR_CYAN)
-        for i, colour in enumerate(palette):
-            curses.init_pair(i + 1, colour, background)
-            attrs["name%d" % i] = curses.color_pair(i + 1)
-        curses.init_pair(7, curses.COLOR_WHITE, curses.COLOR_RED)
-        attrs["admin"] = curses.color_pair(7) | curses.A_BOLD
-        attrs["private"] = curses.color_pair(5) | curses.A_BOLD
-        attrs["mention"] = curses.color_pair(3) | curses.A_BOLD
-        attrs["notice"] = curses.color_pair(6)
-    except curses.error:
-        pass                         # a terminal that claims colour but has too few pairs
-    return attrs
+    """Style name (render.py) -> curses attribute."""
+    mono = {"": 0, "text": 0, "time": 0, "notice": 0, "history": curses.A_DIM,
+            "self": curses.A_BOLD, "mention": curses.A_BOLD,
+            "admin": curses.A_BOLD | curses.A_REVERSE, "private": curses.A_UNDERLINE,
+            "indicator": curses.A_REVERSE, "status": curses.A_REVERSE}
+    palette = (curses.COLOR_RED, curses.COLOR_GREEN, curses.COLOR_YELLOW,
+               curses.COLOR_BLUE, curses.COLOR_MAGENTA, curses.COLOR_CYAN)
+    mono.update(("name%d" % i, 0) for i in range(render.NAME_COLOURS))
+    colours = [("name%d" % i, colour, None, 0) for i, colour in enumerate(palette)]
+    colours += [("admin", curses.COLOR_WHITE, curses.COLOR_RED, curses.A_BOLD),
+                ("private", curses.COLOR_MAGENTA, None, curses.A_BOLD),
+                ("mention", curses.COLOR_YELLOW, None, curses.A_BOLD),
+                ("notice", curses.COLOR_CYAN, None, 0)]
+    return screen.colour_attributes(mono, colours)
 
 
 class Terminal:
@@ -175,6 +179,9 @@ class Terminal:
     def say_local(self, text: str) -> None:
         self.view.add(render.local_line(text))
 
+    def size_changed(self) -> bool:
+        return screen.terminal_size() != (self.layout.lines, self.layout.cols)
+
     def resize(self) -> None:
         """New size from the kernel, new windows; the caller hides the other process's
         windows again and repaints its own."""
@@ -185,16 +192,8 @@ class Terminal:
     # ------------------------------------------------------------ drawing
 
     def draw_pane(self) -> None:
-        win = self.wins.pane
-        win.erase()
-        for y, row in enumerate(self.view.rows()):
-            try:
-                win.move(y, 0)
-                for text, style in row:
-                    win.addstr(text, self.attrs.get(style, 0))
-            except curses.error:
-                pass                 # a row that ends in the window's last cell
-        win.move(self.layout.pane_height - 1, 0)
+        screen.draw_rows(self.wins.pane, self.view.rows(), self.attrs)
+        self.wins.pane.move(self.layout.pane_height - 1, 0)
 
     def draw_status(self, left: str, right: str = "") -> None:
         cols = self.layout.cols
@@ -326,9 +325,14 @@ class Login:
         self.term.say_local(self.tr("connecting", server=self.term.server))
         if self.conn is None:
             try:
-                self.conn = self.factory(self.args.host, self.args.port, name, time.monotonic())
+                self.conn = self.factory(self.args.host, self.args.port, name, time.monotonic(),
+                                         room_key=getattr(self.args, "room_key", None))
             except ConnectError as exc:   # an unknown host name, an unusable address
                 self.term.error = str(exc)
+            except ValueError as exc:     # a name the protocol core will not send
+                self.term.say_local(self.tr("bad_name", reason=exc))
+                self.editor.set_text(raw)
+                self.asking = True
         else:
             self.conn.rename(name, time.monotonic())
 
@@ -463,7 +467,10 @@ def _log_crash() -> None:
 
 
 class _Side:
-    """What both processes have: the terminal, the pipe to the other, the shared cursor."""
+    """What both processes have: the terminal, the pipe to the other, the shared cursor.
+    `own` and `others` pick this process's windows and the other's."""
+
+    own = others = staticmethod(lambda wins: ())
 
     def __init__(self, term: Terminal, args, channel: Channel, cursor: SharedCursor):
         self.term = term
@@ -475,17 +482,33 @@ class _Side:
     def tr(self, key, **values):
         return render.tr(self.lang, key, **values)
 
-    def after_fork(self, others) -> None:
+    def after_fork(self) -> None:
         """Own signal pipe and lock descriptor (inherited ones are shared with the other
         process), and the other process's windows hidden from our ncurses model."""
         term = self.term
         term.signals = screen.SignalPipe((signal.SIGWINCH,) + LEAVE_SIGNALS)
         term.painter = screen.Painter(term.lock_path)
-        term.painter.hide(others(term.wins))
+        term.painter.hide(self.others(term.wins))
+
+    def redraw(self) -> None:
+        for window in self.own(self.term.wins):
+            window.redrawwin()
+
+    def resize(self) -> None:
+        """On SIGWINCH, or when a paint finds the size changed before the signal came."""
+        self.term.resize()
+        self.term.painter.hide(self.others(self.term.wins))
+        self.redraw()
+        # A paint of ours at the old size may have scrolled the other's rows (a terminal
+        # clamps a stale scroll region to its new bottom): it must repaint them.
+        self.channel.send(t="redraw")
 
 
 class Receiver(_Side):
     """The child: the connection, the message pane, nothing else on the screen."""
+
+    own = staticmethod(_receiver_windows)
+    others = staticmethod(_sender_windows)
 
     def __init__(self, term: Terminal, conn, args, channel: Channel, cursor: SharedCursor):
         super().__init__(term, args, channel, cursor)
@@ -501,7 +524,7 @@ class Receiver(_Side):
 
     def run(self, pending: list) -> int:
         term = self.term
-        self.after_fork(_sender_windows)
+        self.after_fork()
         self.channel.send(t="ready")
         self.conn.who()
         self.silent_who += 1
@@ -522,12 +545,15 @@ class Receiver(_Side):
                 elif key.data == "signals":
                     for signum in term.signals.take():
                         if signum != signal.SIGWINCH:
-                            return self._leave()
-                        self._resize()
+                            return self._leave_on_signal()
+                        self.resize()
+                        self.dirty = True
                 elif key.data == "sender":
                     messages = self.channel.receive()
-                    if messages is None:            # the sender died
-                        return self._leave()
+                    if messages is None:            # the sender died: the terminal is ours
+                        self._leave()
+                        screen.restore_terminal()
+                        return 0
                     for message in messages:
                         if message["t"] == "quit":
                             return self._leave()
@@ -540,17 +566,25 @@ class Receiver(_Side):
             self.conn.goodbye(time.monotonic, GOODBYE_WAIT)
         except OSError:
             pass
-        if self._sender_gone():            # only then is the terminal ours to restore
-            screen.restore_terminal()
         return 0
 
-    def _sender_gone(self) -> bool:
-        """EOF on the pipe from the sender. Its files close before the kernel sends the
-        SIGHUP that a dying session leader causes, so this is true by then."""
-        while select.select([self.channel.read_fd], [], [], 0)[0]:
-            if self.channel.receive() is None:
-                return True
-        return False
+    def _leave_on_signal(self) -> int:
+        """SIGTERM, SIGHUP, SIGINT: leave, and restore the terminal if the sender is dying
+        too (a SIGKILLed session leader makes the kernel send us SIGHUP, sometimes before
+        its end of the pipe is closed). A live sender answers our "leaving" with "quit"
+        (or has sent it already) and restores the terminal itself."""
+        self._leave()
+        deadline = time.monotonic() + SIGNAL_WAIT
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.channel.read_fd], [], [], remaining)[0]:
+                return 0
+            messages = self.channel.receive()
+            if messages is None:
+                screen.restore_terminal()
+                return 0
+            if messages:
+                return 0
 
     # ------------------------------------------------------------ from the sender
 
@@ -569,7 +603,7 @@ class Receiver(_Side):
             else:
                 self.term.view.page_down()
         elif kind == "redraw":
-            self.term.wins.pane.redrawwin()
+            self.redraw()
         self.dirty = True
 
     def _send_chat(self, kind: str, message: dict) -> None:
@@ -655,15 +689,11 @@ class Receiver(_Side):
 
     # ------------------------------------------------------------ screen
 
-    def _resize(self) -> None:
-        self.term.resize()
-        self.term.painter.hide(_sender_windows(self.term.wins))
-        self.term.wins.pane.redrawwin()
-        self.dirty = True
-
     def _paint(self) -> None:
         self.dirty = False
         term = self.term
+        if term.size_changed():
+            self.resize()
         if not term.layout.usable:
             return
         term.draw_pane()
@@ -678,6 +708,9 @@ class Receiver(_Side):
 class Sender(_Side):
     """The parent: keys in, status line and input line out, lines to the receiver."""
 
+    own = staticmethod(_sender_windows)
+    others = staticmethod(_receiver_windows)
+
     def __init__(self, term: Terminal, args, channel: Channel, cursor: SharedCursor, pid: int):
         super().__init__(term, args, channel, cursor)
         self.pid = pid
@@ -690,7 +723,7 @@ class Sender(_Side):
 
     def run(self) -> int:
         term = self.term
-        self.after_fork(_receiver_windows)
+        self.after_fork()
         sel = selectors.DefaultSelector()
         sel.register(0, selectors.EVENT_READ, "keys")
         sel.register(self.channel.read_fd, selectors.EVENT_READ, "receiver")
@@ -715,10 +748,7 @@ class Sender(_Side):
                     for signum in term.signals.take():
                         if signum != signal.SIGWINCH:
                             return cli.EXIT_OK
-                        term.resize()
-                        term.painter.hide(_receiver_windows(term.wins))
-                        for window in _sender_windows(term.wins):
-                            window.redrawwin()
+                        self.resize()
                     dirty = True
                 elif key.data == "keys":
                     keys_ready = True
@@ -734,8 +764,9 @@ class Sender(_Side):
 
     def _on_message(self, message: dict) -> None:
         kind = message["t"]
-        if kind == "leaving":
+        if kind == "leaving":             # it got a signal: show it we are alive
             self.child_left = True
+            self.channel.send(t="quit")
         elif kind == "ready":            # the receiver has its own lock descriptor now
             try:
                 os.unlink(self.term.lock_path)
@@ -745,6 +776,8 @@ class Sender(_Side):
             self.status = message
         elif kind == "names":
             self.names = message["names"]
+        elif kind == "redraw":
+            self.redraw()
 
     def _on_key(self, kind: str, value: str) -> bool:
         """Apply one key; False to quit."""
@@ -764,8 +797,7 @@ class Sender(_Side):
             self.channel.send(t="scroll", page=-1 if value == "pgup" else 1)
         elif value == "^L":
             self.channel.send(t="redraw")
-            for window in _sender_windows(self.term.wins):
-                window.redrawwin()
+            self.redraw()
         else:
             editor.handle(value, self.names)
         return True
@@ -803,6 +835,8 @@ class Sender(_Side):
 
     def _paint(self) -> None:
         term = self.term
+        if term.size_changed():
+            self.resize()
         if not term.layout.usable:
             return
         term.draw_status(*self._status_text())
@@ -817,7 +851,7 @@ class Sender(_Side):
         if self.child_gone:
             return
         self.child_gone = True
-        if not (self.child_died or self.child_left):
+        if not self.child_died:
             self.channel.send(t="quit")
             deadline = time.monotonic() + QUIT_WAIT
             while time.monotonic() < deadline:      # its exit closes the pipe: EOF

@@ -149,8 +149,10 @@ class LineEditor:
             self._completion = (start, self.cursor, matches, -1)
         start, end, matches, index = self._completion
         index = (index + 1) % len(matches)
-        # At the start of a line a name is an address ("张三: "); elsewhere just a word.
-        word = matches[index] + (": " if start == 0 else " ")
+        # At the start of a line a name is an address ("张三: "); elsewhere, and for a
+        # command ("/kick"), just a word.
+        match = matches[index]
+        word = match + (": " if start == 0 and not match.startswith("/") else " ")
         self.chars[start:end] = list(word)
         self.cursor = start + len(word)
         self._completion = (start, self.cursor, matches, index)

@@ -27,7 +27,7 @@ import re
 import signal
 import struct
 import termios
-from typing import Callable, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 SENTINEL = "~"                      # what "the other process's cell" looks like to us
 BRACKETED_PASTE_ON = b"\x1b[?2004h"
@@ -88,6 +88,43 @@ def apply_size(lines: int, cols: int) -> Layout:
     curses.resize_term(lines, cols)
     curses.update_lines_cols()
     return Layout(lines, cols)
+
+
+def colour_attributes(attrs: dict, colours: Sequence[Tuple[str, int, Optional[int], int]]
+                      ) -> dict:
+    """Style -> curses attribute. `attrs` is the look on any terminal (bold, reverse,
+    dim); each (style, foreground, background or None for the terminal's own, extra
+    attribute) then replaces it with colour | extra, unless NO_COLOR is set or the
+    terminal has no colour (vt100). Call after initscr, once, before fork."""
+    attrs = dict(attrs)
+    if os.environ.get("NO_COLOR") or not curses.has_colors():
+        return attrs
+    try:
+        curses.start_color()
+        try:
+            curses.use_default_colors()
+            default = -1
+        except curses.error:
+            default = curses.COLOR_BLACK
+        for pair, (style, foreground, background, extra) in enumerate(colours, 1):
+            curses.init_pair(pair, foreground, default if background is None else background)
+            attrs[style] = curses.color_pair(pair) | extra
+    except curses.error:
+        pass                          # claims colour but has too few pairs
+    return attrs
+
+
+def draw_rows(window: "curses.window", rows, attrs: dict) -> None:
+    """Erase `window` and draw rows of (text, style) segments (messages_view.py) from its
+    top; styles map through `attrs` (colour_attributes)."""
+    window.erase()
+    for y, row in enumerate(rows):
+        try:
+            window.move(y, 0)
+            for text, style in row:
+                window.addstr(text, attrs.get(style, 0))
+        except curses.error:
+            pass                      # a row that ends in the window's last cell
 
 
 # ---------------------------------------------------------------- painting

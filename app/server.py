@@ -13,6 +13,7 @@ import selectors
 import signal
 import socket
 import sys
+import termios
 import time
 
 from app import admin_link, cli, protocol
@@ -79,6 +80,7 @@ def run(args) -> int:
                   file=sys.stderr)
             return cli.EXIT_ERROR
     headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+    tty_modes = None if headless else _tty_modes()
     net_end, admin_end = admin_link.pair()
     sys.stdout.flush()
     pid = os.fork()
@@ -92,6 +94,7 @@ def run(args) -> int:
             os._exit(code)
     admin_end.close()
     server = NetworkProcess(sock, Link(net_end), pid, args, transcript)
+    server.tty_modes = tty_modes
     return server.serve()
 
 
@@ -125,7 +128,16 @@ def _run_admin(link: Link, headless: bool, args) -> int:
     return admin_tui.run(link, args)
 
 
+def _tty_modes():
+    try:
+        return termios.tcgetattr(sys.stdin.fileno())
+    except (termios.error, OSError):
+        return None
+
+
 class NetworkProcess:
+    tty_modes = None     # the terminal's modes before the console began, to mend them
+
     def __init__(self, sock: socket.socket, link: Link, admin_pid: int, args,
                  transcript: "Transcript" = None) -> None:
         self.sock = sock
@@ -246,8 +258,8 @@ class NetworkProcess:
         if messages is None:
             sel.unregister(self.link.fileno())
             self._reap_admin()
-            self._log_line(self._format(LogEntry(self.now(), "console", "", "-",
-                                                 "the admin console ended; going on headless")))
+            self._mend_terminal()
+            self._note("console", "-", "the admin console ended; going on headless")
 
     def _admin_command(self, message: dict) -> None:
         op = message.get("op")
@@ -347,14 +359,37 @@ class NetworkProcess:
         except (BrokenPipeError, OSError):
             pass
 
+    def _mend_terminal(self) -> None:
+        """A console killed (SIGKILL) could not restore the terminal: raw mode, no echo,
+        the alternate screen, bracketed paste. Put the modes back and leave the screen,
+        so the headless log is readable and the shell works after the server."""
+        if self.tty_modes is None:
+            return
+        import curses
+
+        try:
+            if termios.tcgetattr(sys.stdin.fileno()) == self.tty_modes:
+                return                    # the console restored it itself
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.tty_modes)
+            curses.setupterm(None, sys.stdout.fileno())
+            leave = curses.tigetstr("rmcup") or b""
+            os.write(sys.stdout.fileno(), b"\x1b[?2004l" + leave + b"\r\n")
+        except (termios.error, OSError, curses.error):
+            pass
+
+    def _note(self, what: str, addr: str, detail: str) -> None:
+        """A line of the server's own (start, stop, console), with the fields the
+        console formats it from."""
+        entry = LogEntry(self.now(), what, "", addr, detail)
+        self._log_line(self._format(entry), entry)
+
     def _announce_start(self) -> None:
         host, port = self.sock.getsockname()[:2]
         rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         where = "all interfaces" if host in ("::", "0.0.0.0") else host
-        self._log_line(self._format(LogEntry(
-            self.now(), "start", "-", "%s:%d" % (where, port),
-            "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
-            "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))))
+        self._note("start", "%s:%d" % (where, port),
+                   "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
+                   "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
         from app import discovery
 
         hints = discovery.join_hints(host, port)      # under the start line, unstamped
@@ -386,7 +421,7 @@ class NetworkProcess:
             time.sleep(0.05)
             self.hub.tick(self.now())
             self._send_output()
-        self._log_line(self._format(LogEntry(self.now(), "stop", "-", "-", self.stop_reason)))
+        self._note("stop", "-", self.stop_reason)
         self.link.send("bye")
         self.link.flush()
         self._stop_admin()

@@ -80,6 +80,7 @@ def test_tab_completes_recent_speakers_first_and_cycles():
     assert typed("hi ZH", "tab", names=names).text == "hi zhou "
     assert state(typed("hi x", "tab", names=names)) == ("hi x", 4)
     assert typed("zh", "tab", "x", "tab", names=names).text == "zhou: x"
+    assert typed("/k", "tab", names=["/kick", "/list"]).text == "/kick "
 
 
 def test_view_scrolls_by_display_width_and_keeps_the_last_column_free():

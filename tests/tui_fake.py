@@ -164,9 +164,11 @@ def main():
 
     with open(sys.argv[1]) as f:
         script = json.load(f)
-    args = cli.build_parser().parse_args(["client"] + sys.argv[2:])
+    # The fake is the server: a HOST is given, so no LAN search is made.
+    args = cli.build_parser().parse_args(["client", "127.0.0.1"] + sys.argv[2:])
+    args.room_key = None
 
-    def factory(host, port, name, now):
+    def factory(host, port, name, now, room_key=None):
         return FakeConnection(script, host, port, name, now)
 
     return client_tui.run(args, connection_factory=factory)

@@ -1,0 +1,443 @@
+"""The server's curses admin console (`chat.pyz server` on a terminal).
+
+The network process forks this side and feeds it over admin_link: "log" for room
+events, "reply" for command results, "state" once a second (we "subscribe"),
+"bye" when it stops. The screen:
+
+    event log (joins, leaves, chat, admin      | online 2
+    actions, warnings, command replies)        |  张三            said 3
+                                               |    127.0.0.1:41234   2s
+    status: address | uptime | online | msg/s | dropped datagrams
+    > input: plain text goes out as 管理员消息, /commands as in admin_headless
+
+One process owns the whole terminal, so no paint lock: keys come from fd 0
+through screen.KeyDecoder (raw mode: Ctrl-C is a key and asks before /quit),
+signals through screen.SignalPipe, the link and both of those in one selector;
+nothing runs between events. The online pane is hidden when the terminal is
+narrower than ONLINE_MIN_COLS (the status line keeps the count, /list the rest).
+
+Exits, all through restore_terminal, then one line on stderr where there is
+something to say: /quit or Ctrl-C (Ctrl-D on an empty line) confirmed with y
+(the network process tells the clients, then answers "bye"); SIGTERM (the room
+carries on headless); SIGHUP (the terminal is gone; the network process stops
+too); the network process gone (EOF on the link). SIGINT is the network
+process's business, as in headless mode. A terminal curses cannot drive (TERM
+unknown or dumb) gets admin_headless instead.
+"""
+import curses
+import locale
+import os
+import re
+import selectors
+import signal
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from app import admin_link, protocol, screen
+from app.client_tui import one_line
+from app.line_editor import LineEditor
+from app.messages_view import MessagesView
+from app.text import sanitize_text, text_width, truncate_to_width
+
+ESC_WAIT = 0.05             # a lone ESC is the Escape key if nothing follows this soon
+QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
+ONLINE_MIN_COLS = 64        # narrower than this: no online pane
+MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits long lines
+READ_SIZE = 65536
+STAMP_COLS = 9              # "HH:MM:SS "
+PROMPT = "> "
+CONFIRM = "Stop the server and disconnect everyone? (y/n) "
+DATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")   # the headless log's stamp
+STOPPED = "chat.pyz: the server has stopped"
+NETWORK_GONE = "chat.pyz: the server's network process has stopped"
+
+Segment = Tuple[str, str]
+Line = List[Segment]
+
+
+def run(link: admin_link.Link, args) -> int:
+    """The admin console until one of its exits; the exit code for the forked child."""
+    locale.setlocale(locale.LC_ALL, "")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the network process handles it
+    # If the network process dies first the shell takes the terminal back; endwin's
+    # tcsetattr from a background process would then stop us with SIGTTOU.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        console = Console(link, args)
+    except curses.error as exc:          # TERM unknown, or one that cannot place text
+        screen.restore_terminal()
+        _say("chat.pyz: no admin console on this terminal (%s); "
+             "reading admin lines from stdin instead" % exc)
+        from app import admin_headless
+
+        return admin_headless.run(link)
+    farewell = ""
+    try:
+        farewell = console.loop()
+    finally:
+        screen.restore_terminal()
+    if farewell:
+        _say(farewell)
+    return 0
+
+
+def _say(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass                                         # the terminal is gone (SIGHUP)
+
+
+# ---------------------------------------------------------------- pure formatting
+
+def clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def idle(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % (seconds // 60, seconds % 60)
+    return "%dh%02dm" % (seconds // 3600, seconds // 60 % 60)
+
+
+def online_width(cols: int) -> int:
+    """Columns of the online pane (its edge included) on a terminal `cols` wide."""
+    return min(34, max(24, cols // 3)) if cols >= ONLINE_MIN_COLS else 0
+
+
+def spread(left: str, right: str, width: int) -> str:
+    """`left` and `right` on one row of exactly `width` columns (left cut first)."""
+    right = truncate_to_width(right, width)
+    room = width - text_width(right)
+    left = truncate_to_width(left, max(0, room - 1) if right else room)
+    return left + " " * (width - text_width(left) - text_width(right)) + right
+
+
+def log_line(message: dict, when: float) -> Line:
+    """A "log" message from the network process as a display line."""
+    what = str(message.get("what", ""))
+    name, addr, detail = (sanitize_text(str(message.get(key, "")))
+                          for key in ("name", "addr", "detail"))
+    because = " (%s)" % detail if detail else ""
+    if what == "join":
+        body, style = "%s 进入了聊天室  %s" % (name, addr), "room"
+    elif what in ("leave", "timeout", "kick") or (what == "ban" and addr != "console"):
+        why = {"leave": "", "timeout": "timed out", "kick": "kicked", "ban": "banned"}[what]
+        why = ": ".join(part for part in (why, detail) if part)
+        body = "%s 退出了聊天室%s" % (name, " (%s)" % why if why else "")
+        style = "room" if what == "leave" else "action"
+    elif what == "chat":
+        body, style = "%s : %s" % (name, detail), ""
+    elif what == "emote":
+        body, style = "* %s %s" % (name, detail), ""
+    elif what == "private":
+        body, style = "%s sent a private message %s" % (name, detail), ""
+    elif what == "admin":
+        body, style = "管理员消息: %s" % detail, "admin"
+    elif what == "ban":
+        body, style = "ban %s: %s" % (name, detail.replace(" min", " minutes", 1)), "action"
+    elif what == "resume":
+        body, style = "%s is back from %s%s" % (name, addr, because), "room"
+    elif what == "refuse":
+        body, style = "refused %s from %s%s" % (name or "a client", addr, because), "warn"
+    elif what == "malformed":
+        body, style = "malformed datagram from %s%s" % (addr, because), "warn"
+    elif what == "throttle":
+        body, style = "%s is sending too fast: throttled" % name, "warn"
+    elif what == "shutdown":
+        body, style = "telling every client the server is closing", "action"
+    elif what in ("start", "stop", "console"):
+        body, style = (detail if what != "stop" else "server stopping" + because), "action"
+    else:
+        body = DATED.sub("", sanitize_text(str(message.get("line", ""))))
+        style = ""                   # a line without fields: its date goes, the rest stays
+    return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"), (body, style)]
+
+
+def online_rows(online: Sequence[dict], width: int, height: int) -> List[Segment]:
+    """The online pane: a heading, then two rows a person (name and messages sent;
+    address and idle time), cut to `height` rows with a count of those left out."""
+    rows = [(spread("online %d" % len(online), "", width), "head")]
+    for person in online:
+        rows.append((spread(sanitize_text(str(person.get("name", ""))),
+                            "said %d" % person.get("said", 0), width), ""))
+        rows.append((spread("  " + str(person.get("addr", "")),
+                            idle(person.get("idle", 0)), width), "dim"))
+    if len(rows) > height:
+        shown = max(0, (height - 2) // 2)
+        rows = rows[:1 + 2 * shown] + [("+%d more (/list)" % (len(online) - shown), "dim")]
+    return rows[:height]
+
+
+def status_text(state: dict, fallback_listen: str, width: int = 1000) -> str:
+    """The status line's fields, closer together when `width` is short."""
+    fields = [state.get("listen", fallback_listen)]
+    if not state:
+        fields.append("starting")
+    else:
+        fields += ["up " + clock(state.get("uptime", 0)),
+                   "online %d" % len(state.get("online", [])),
+                   "%.1f msg/s" % state.get("rate", 0.0),
+                   "dropped %d" % state.get("stats", {}).get("malformed", 0)]
+    text = " " + " | ".join(fields)
+    return text if text_width(text) <= width else "|".join(fields)
+
+
+# ---------------------------------------------------------------- the console
+
+# Styles (log_line, online_rows, the status and input lines) on any terminal, then
+# in colour where there is colour and no NO_COLOR: (style, foreground, background, extra).
+LOOK = {"time": curses.A_DIM, "dim": curses.A_DIM, "echo": curses.A_DIM,
+        "head": curses.A_BOLD, "warn": curses.A_BOLD, "action": curses.A_BOLD,
+        "admin": curses.A_BOLD, "status": curses.A_REVERSE, "indicator": curses.A_REVERSE}
+COLOURS = (("warn", curses.COLOR_YELLOW, None, curses.A_BOLD),
+           ("room", curses.COLOR_CYAN, None, 0),
+           ("reply", curses.COLOR_GREEN, None, 0),
+           ("admin", curses.COLOR_WHITE, curses.COLOR_RED, curses.A_BOLD))
+
+
+def _rule() -> str:
+    """The online pane's left edge: a box-drawing line where the locale can say it."""
+    try:
+        "\u2502".encode(locale.getpreferredencoding(False))
+        return "\u2502 "
+    except (UnicodeError, LookupError):
+        return "| "
+
+
+class Console:
+    def __init__(self, link: admin_link.Link, args) -> None:
+        self.link = link
+        self.listen = "%s:%d" % (args.bind or "*", args.port)
+        self.stdscr = curses.initscr()
+        if not curses.tigetstr("cup"):
+            raise curses.error("TERM=%s cannot move the cursor" % os.environ.get("TERM", ""))
+        curses.raw()                  # Ctrl-C, Ctrl-Z, Ctrl-\ arrive as keys
+        curses.noecho()
+        curses.typeahead(-1)
+        try:
+            curses.curs_set(1)
+        except curses.error:
+            pass
+        self.attrs = screen.colour_attributes(LOOK, COLOURS)
+        self.rule = _rule()
+        self.keys = screen.KeyDecoder()
+        self.signals = screen.SignalPipe((signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP))
+        self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
+        self.view = MessagesView(1, 1)
+        self.state: dict = {}
+        self.recent: List[str] = []   # speakers, most recent first (Tab offers them first)
+        self.confirming = False
+        self.quit_by: Optional[float] = None   # deadline once /quit was confirmed
+        self.wins: Dict[str, "curses.window"] = {}
+        self.resize()
+        os.write(1, screen.BRACKETED_PASTE_ON)
+
+    # ------------------------------------------------------------ loop
+
+    def loop(self) -> str:
+        """Run until an exit; return the line to print after the terminal is back."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.link.fileno(), selectors.EVENT_READ, "link")
+        sel.register(0, selectors.EVENT_READ, "keys")
+        sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
+        self.link.send("subscribe")
+        while True:
+            self.paint()
+            link_events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.link.queue
+                                                  else 0)
+            sel.modify(self.link.fileno(), link_events, "link")
+            ready = {key.data for key, _ in sel.select(self._timeout())}
+            if "signals" in ready:
+                for signum in self.signals.take():
+                    if signum != signal.SIGWINCH:
+                        return ""            # SIGTERM, SIGHUP: the room carries on
+                    self.resize()
+            if "link" in ready:
+                self.link.flush()
+                messages = self.link.receive()
+                for message in messages or []:
+                    if message.get("op") == "bye":
+                        return STOPPED
+                    self.on_message(message)
+                if messages is None:
+                    return NETWORK_GONE
+            if "keys" in ready or self.keys.pending:
+                try:
+                    data = os.read(0, READ_SIZE) if "keys" in ready else b""
+                except OSError:
+                    data = b""
+                if "keys" in ready and not data:
+                    return ""                # the terminal is gone
+                for kind, value in self.keys.feed(data) if data else self.keys.flush():
+                    self.on_key(kind, value)
+            if self.quit_by and time.monotonic() > self.quit_by:
+                return "chat.pyz: the network process did not answer /quit; leaving it"
+
+    def _timeout(self) -> Optional[float]:
+        timeout = ESC_WAIT if self.keys.pending else None
+        if self.quit_by:
+            left = max(0.0, self.quit_by - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
+
+    # ------------------------------------------------------------ from the network
+
+    def on_message(self, message: dict) -> None:
+        op = message.get("op")
+        if op == "log":
+            self.view.add(log_line(message, time.time()))
+            if message.get("what") in ("chat", "emote"):
+                self._spoke(str(message.get("name", "")))
+        elif op == "reply":
+            self.show(*(str(line) for line in message.get("lines", [])), style="reply")
+        elif op == "state":
+            self.state = message
+
+    def _spoke(self, name: str) -> None:
+        if name in self.recent:
+            self.recent.remove(name)
+        self.recent.insert(0, name)
+        del self.recent[50:]
+
+    def show(self, *lines: str, style: str = "") -> None:
+        """Lines of our own (replies, help, hints), under the time column."""
+        for line in lines:
+            self.view.add([(" " * STAMP_COLS, "time"), (sanitize_text(line), style)])
+
+    # ------------------------------------------------------------ keys
+
+    def on_key(self, kind: str, value: str) -> None:
+        if self.quit_by:
+            return                           # stopping: keys mean nothing now
+        if self.confirming:
+            self.confirming = False
+            if kind == "text" and value[:1] in ("y", "Y"):
+                self.quit_by = time.monotonic() + QUIT_WAIT
+                self.show("stopping the server...", style="action")
+                self.link.send("quit")
+            else:
+                self.show("/quit cancelled", style="echo")
+            return
+        editor = self.editor
+        if kind in ("text", "paste"):
+            text = one_line(value) if kind == "paste" else sanitize_text(value)
+            if not editor.insert(text):
+                self.show("input too long (more than %d bytes); not inserted"
+                          % MAX_INPUT_BYTES, style="warn")
+        elif value == "enter":
+            self.submit(editor.submit())
+        elif value == "^C" or (value == "^D" and not editor.chars):
+            self.confirming = True
+        elif value == "pgup":
+            self.view.page_up()
+        elif value == "pgdn":
+            self.view.page_down()
+        elif value == "^L":
+            self.stdscr.clear()
+        elif value == "tab":
+            editor.handle(value, self._candidates())
+        else:
+            editor.handle("delete" if value == "^D" else value)
+
+    def _candidates(self) -> Sequence[str]:
+        """Tab: command names for the first word, else the online names (recent
+        speakers first)."""
+        before = self.editor.text[:self.editor.cursor]
+        if before.startswith("/") and " " not in before:
+            return admin_link.COMMANDS
+        online = [str(p.get("name", "")) for p in self.state.get("online", [])]
+        return [n for n in self.recent if n in online] + \
+            [n for n in online if n not in self.recent]
+
+    def submit(self, line: str) -> None:
+        """What admin_headless does with a line, plus /quit's confirmation."""
+        op, fields = admin_link.parse_command(line)
+        if op == "none":
+            return
+        self.view.follow()
+        if op != "say":
+            self.view.add([(time.strftime("%H:%M:%S ", time.localtime()), "time"),
+                           (PROMPT + sanitize_text(line.strip()), "echo")])
+        if op == "help":
+            self.show(*admin_link.HELP_LINES)
+        elif op == "usage":
+            self.show("usage: " + fields["text"], style="warn")
+        elif op == "unknown":
+            self.show("unknown command %s; /help lists the commands, Tab completes them"
+                      % fields["text"], style="warn")
+        elif op == "quit":
+            self.confirming = True
+        else:
+            self.link.send(op, **fields)
+
+    # ------------------------------------------------------------ screen
+
+    def resize(self) -> None:
+        """New size from the kernel (SIGWINCH, or found changed at a paint): new
+        windows, the log re-wrapped, everything repainted from a cleared screen."""
+        self.layout = screen.apply_size(*screen.terminal_size())
+        cols = self.layout.cols
+        side = online_width(cols)
+        height = self.layout.pane_height
+        self.wins = {"log": curses.newwin(height, cols - side, 0, 0),
+                     "status": curses.newwin(1, cols, max(0, self.layout.status_y), 0),
+                     "input": curses.newwin(1, cols, max(0, self.layout.input_y), 0)}
+        if side:
+            self.wins["online"] = curses.newwin(height, side, 0, cols - side)
+        self.view.resize(cols - side, height)
+        self.stdscr.clear()
+
+    def paint(self) -> None:
+        if screen.terminal_size() != tuple(self.layout):
+            self.resize()
+        if not self.layout.usable:
+            return
+        self.stdscr.noutrefresh()            # a no-op unless cleared (resize, ^L)
+        self._draw_log()
+        if "online" in self.wins:
+            self._draw_online()
+        self._draw_status()
+        self._draw_input()
+        for name in ("log", "online", "status", "input"):
+            if name in self.wins:
+                self.wins[name].noutrefresh()   # input last: the cursor stays there
+        try:
+            curses.doupdate()
+        except curses.error:
+            pass
+
+    def _draw_log(self) -> None:
+        screen.draw_rows(self.wins["log"], self.view.rows(), self.attrs)
+
+    def _draw_online(self) -> None:
+        window = self.wins["online"]
+        height, width = window.getmaxyx()
+        rows = online_rows(self.state.get("online", []), width - 2, height)
+        rows += [("", "")] * (height - len(rows))
+        screen.draw_rows(window, [[(self.rule, "dim"), row] for row in rows], self.attrs)
+
+    def _draw_status(self) -> None:
+        right = "stopping... " if self.quit_by else ("scrolled back: PgDn "
+                                                       if self.view.scrolled else "")
+        cols = self.layout.cols
+        text = spread(status_text(self.state, self.listen, cols - text_width(right)), right,
+                      cols)
+        screen.draw_rows(self.wins["status"], [[(text, "status")]], self.attrs)
+
+    def _draw_input(self) -> None:
+        window = self.wins["input"]
+        cols = self.layout.cols
+        prompt = truncate_to_width(CONFIRM if self.confirming else PROMPT, max(0, cols - 2))
+        shown, cursor = "", 0
+        if not self.confirming and not self.quit_by:
+            shown, cursor = self.editor.view(cols - text_width(prompt))
+        screen.draw_rows(window, [[(prompt, "head" if self.confirming else ""), (shown, "")]],
+                         self.attrs)
+        window.move(0, min(cols - 1, text_width(prompt) + cursor))
