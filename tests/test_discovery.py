@@ -209,14 +209,6 @@ class FakeServer:
         self.sock.close()
 
 
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for proc in reversed(started):
-        proc.stop()
-
-
 def test_loopback_discovery_of_a_real_server(pyz, procs, tmp_path):
     port = free_udp_port()
     server = start_server(pyz, port, tmp_path)
