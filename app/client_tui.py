@@ -77,13 +77,36 @@ def _find_host(args) -> Optional[int]:
     search's report stays on the normal screen. None when found, else the exit code."""
     from app import discovery
 
-    host, code, lines = discovery.find_for_client(args.port)
+    host, code, lines = discovery.find_for_client(args.port, pick=_pick_server)
     for line in lines:
         sys.stderr.write(line + "\n")
     if host is None:
         return code
     args.host = host
     return None
+
+
+def _pick_server(servers, read=input, write=sys.stderr.write):
+    """Several servers answered: a numbered pick list on the normal screen (before
+    curses starts, so it also works for screen readers). None: the user declined."""
+    from app import discovery
+
+    write("chat.pyz: %d chat servers answered:\n" % len(servers))
+    for number, server in enumerate(servers, 1):
+        write("  %d) %s\n" % (number, discovery.describe(server)))
+    while True:
+        write("choose 1-%d (Enter: 1, q: quit): " % len(servers))
+        try:
+            answer = read().strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            write("\n")
+            return None
+        if answer in ("q", "quit"):
+            return None
+        if not answer:
+            return servers[0]
+        if answer.isdigit() and 1 <= int(answer) <= len(servers):
+            return servers[int(answer) - 1]
 
 
 # ---------------------------------------------------------------- commands

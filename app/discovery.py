@@ -26,7 +26,7 @@ import socket
 import struct
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from app import __version__, protocol
 
@@ -678,12 +678,20 @@ def choose(found: Sequence[Found], port: int, timeout: float = DISCOVER_TIMEOUT,
 
 
 def find_for_client(port: int, timeout: float = DISCOVER_TIMEOUT,
-                    targets: Optional[Sequence[str]] = None
+                    targets: Optional[Sequence[str]] = None,
+                    pick: Optional[Callable[[List[Found]], Optional[Found]]] = None
                     ) -> Tuple[Optional[str], int, List[str]]:
     """`chat.pyz client` without HOST: (host to connect to or None, exit code,
-    lines for stderr)."""
+    lines for stderr). With `pick` (an interactive front end), several usable
+    servers are offered to it instead of being listed for the user to retype."""
     prober = run(Prober(port, timeout, SETTLE, targets))
-    chosen, code, lines = choose(prober.found(), port, timeout, prober.searched())
+    found = prober.found()
+    usable = [f for f in found if f.compatible]
+    if pick is not None and len(usable) > 1:
+        chosen = pick(usable)
+        if chosen is not None:
+            return chosen.host, 0, []
+    chosen, code, lines = choose(found, port, timeout, prober.searched())
     return (chosen.host if chosen else None), code, lines
 
 
