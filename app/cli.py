@@ -123,13 +123,9 @@ def main(argv=None):
             from app import client_plain
 
             return client_plain.run(args)
-        import functools
-
         from app import client_tui
-        from app.client_net import ClientConnection
 
-        return client_tui.run(args, functools.partial(ClientConnection,
-                                                      room_key=args.room_key))
+        return client_tui.run(args)
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:

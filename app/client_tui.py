@@ -364,7 +364,8 @@ class Login:
             if not isinstance(event, protocol.Event):
                 if event.state == "refused":
                     self.refused = True
-                    self.term.say_local(self.tr("refused", reason=event.detail))
+                    self.term.say_local(self.tr("refused", reason=render.refusal_reason(
+                        self.conn.refusal, self.args.lang) or event.detail))
                     self.term.say_local(self.tr("try_again"))
                     self.asking = True
                     self.editor.set_text(self.name)

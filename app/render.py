@@ -128,6 +128,32 @@ TEXTS = {
     },
 }
 
+# Why the server refused us, by REFUSE code: the server's own reason (English,
+# with the details) follows in parentheses.
+REFUSAL_WORDS = {
+    "zh": {P.REFUSE_NAME_TAKEN: "名字已被占用", P.REFUSE_NAME_INVALID: "名字不可用",
+           P.REFUSE_BANNED: "你已被禁止进入", P.REFUSE_FULL: "聊天室已满",
+           P.REFUSE_BAD_VERSION: "版本不兼容", P.REFUSE_WRONG_PASSWORD: "聊天室密码不对",
+           P.REFUSE_THROTTLED: "请求太频繁"},
+    "en": {P.REFUSE_NAME_TAKEN: "name taken", P.REFUSE_NAME_INVALID: "name not allowed",
+           P.REFUSE_BANNED: "banned", P.REFUSE_FULL: "room full",
+           P.REFUSE_BAD_VERSION: "incompatible version", P.REFUSE_WRONG_PASSWORD:
+           "wrong room password", P.REFUSE_THROTTLED: "too many attempts"},
+}
+
+
+def refusal_reason(refusal: Optional[Tuple[int, str]], lang: str) -> str:
+    """A refusal in the user's language, the server's details kept."""
+    if refusal is None:
+        return ""
+    code, detail = refusal
+    words = REFUSAL_WORDS.get(lang, REFUSAL_WORDS["en"]).get(code)
+    detail = sanitize_text(detail)
+    if words is None:
+        return detail
+    return "%s (%s)" % (words, detail) if detail else words
+
+
 _LEAVE_SUFFIX = {
     P.LEAVE_TIMEOUT: "leave_timeout",
     P.LEAVE_KICKED: "leave_kicked",

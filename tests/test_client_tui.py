@@ -312,7 +312,7 @@ def test_every_exit_ends_both_processes_and_restores_the_terminal(tmp_path, how)
 
 def test_taken_name_is_refused_and_asked_again(tmp_path):
     with fake_client(tmp_path, {"taken": ["taken"]}, "--name", "taken") as term:
-        term.wait_text("服务器拒绝了: 名字 taken 已被占用")
+        term.wait_text("服务器拒绝了: 名字已被占用 (名字 taken 已被占用)")
         term.wait_for(lambda l, c: l[23].rstrip() == "名字: taken" and c == (11, 23),
                       what="the name offered again")
         term.type("^U", ME, "enter")
