@@ -61,7 +61,7 @@ class LogEntry(NamedTuple):
 
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
-                 "last_heard", "joined_at", "said", "resumed", "bucket", "held")
+                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
                  now: float, bucket: TokenBucket) -> None:
@@ -79,6 +79,13 @@ class ServerSession:
         self.resumed = False
         self.bucket = bucket
         self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
+        self.leaving = False          # said BYE while lines were held: gone once they are out
+
+
+def short_reason(reason: str) -> str:
+    """An admin's reason, safe for every message it goes into (BYE, LEAVE, log)."""
+    line = text.sanitize_text(reason).strip()
+    return text.split_utf8(line, protocol.MAX_REASON_BYTES // 2)[0] if line else ""
 
 
 def _looks_like(data: bytes, dtype: int) -> bool:
@@ -218,7 +225,13 @@ class Hub:
             self._dirty[session.id] = session
         elif header.type == protocol.BYE:
             self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
-            self._drop(now, session, protocol.LEAVE_QUIT)
+            if session.held:
+                # Lines we acked but still hold (rate limit) are said first, at the
+                # rate; the leave follows the last of them (_release_held).
+                session.leaving = True
+                session.stream.recv_window = 0
+            else:
+                self._drop(now, session, protocol.LEAVE_QUIT)
         else:
             raise ProtocolError("datagram type %d is not for the server" % header.type)
 
@@ -429,9 +442,11 @@ class Hub:
             while session.held and session.bucket.take(now):
                 self._said(now, session, session.held.popleft())
             session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
+            self._dirty[sid] = session
             if not session.held:
                 del self._throttled[sid]
-            self._dirty[sid] = session
+                if session.leaving:
+                    self._drop(now, session, protocol.LEAVE_QUIT)
 
     def _said(self, now: float, session: ServerSession, said: protocol.Said) -> None:
         line = text.sanitize_text(said.text).strip()
@@ -519,10 +534,17 @@ class Hub:
             self._broadcast(self.room.record(now, protocol.EV_ADMIN, text=piece))
         return True
 
+    def set_motd(self, line: str) -> str:
+        """The message of the day, made safe and cut to one chat line's bytes."""
+        line = text.sanitize_text(line).strip()
+        self.motd = text.split_utf8(line, protocol.MAX_TEXT_BYTES)[0] if line else ""
+        return self.motd
+
     def find(self, name: str) -> Optional[ServerSession]:
         return self.room.members.get(text.name_key(text.normalize_name(name)))
 
     def kick(self, now: float, name: str, reason: str = "") -> bool:
+        reason = short_reason(reason)
         session = self.find(name)
         if session is None:
             return False
@@ -535,6 +557,7 @@ class Hub:
     def ban(self, now: float, target: str, minutes: float, reason: str = "") -> str:
         """Ban a name (and the address it is using) or an address, for `minutes`;
         whoever it covers is removed now. Returns what was done, for the console."""
+        reason = short_reason(reason)
         if looks_like_ip(target):
             self.moderation.ban_ip(now, target, minutes, reason)
             ip = normal_ip(target)
@@ -608,7 +631,8 @@ class Hub:
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_INTERVAL
             limit = now - self.config.session_timeout
-            for session in [s for s in self.by_addr.values() if s.last_heard < limit]:
+            for session in [s for s in self.by_addr.values()
+                            if s.last_heard < limit and not s.leaving]:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
             self.blocked_tokens = {t: v for t, v in self.blocked_tokens.items() if v[0] > now}

@@ -322,7 +322,8 @@ def decode_refuse(body: bytes) -> Refuse:
 
 
 def encode_bye(code: int, reason: str = "") -> bytes:
-    return BYE_FIXED.pack(code) + _put_str(reason, MAX_REASON_BYTES, "H")
+    """A BYE body: the same layout as REFUSE (code, reason cut to fit)."""
+    return encode_refuse(code, reason)
 
 
 def decode_bye(body: bytes) -> Refuse:

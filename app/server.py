@@ -232,6 +232,8 @@ class NetworkProcess:
             if len(data) > protocol.MAX_DATAGRAM:
                 hub.stats["malformed"] += 1
                 continue
+            if data[:3] == b"czd" and not discovery.is_probe(data):
+                continue                      # a stray discovery answer: not ours, not junk
             if discovery.is_probe(data):      # LAN discovery (docs/LAN.md), not the hub's
                 hub.stats["probes"] = hub.stats.get("probes", 0) + 1
                 discovery.reply(self.sock, data, addr, len(hub.members()),
@@ -254,7 +256,10 @@ class NetworkProcess:
     def _on_admin(self, sel) -> None:
         messages = self.link.receive()
         for message in messages or []:
-            self._admin_command(message)
+            try:
+                self._admin_command(message)
+            except Exception as exc:          # a console mistake must never stop the room
+                self.link.send("reply", lines=["that command failed: %r" % (exc,)])
         if messages is None:
             sel.unregister(self.link.fileno())
             self._reap_admin()
@@ -296,8 +301,8 @@ class NetworkProcess:
             self.link.send("reply", lines=["unmuted %s" % name if done
                                            else "%s is not muted" % name])
         elif op == "motd":
-            self.hub.motd = str(message.get("text", ""))[:protocol.MAX_TEXT_BYTES // 3]
-            self.link.send("reply", lines=["motd: %s" % (self.hub.motd or "(none)")])
+            motd = self.hub.set_motd(str(message.get("text", "")))
+            self.link.send("reply", lines=["motd: %s" % (motd or "(none)")])
         elif op == "subscribe":
             self.subscribed = True
             self.next_state = 0.0

@@ -282,3 +282,27 @@ def test_mute_ban_unban_and_motd():
     net.run(1.0)
     assert [e.text for e in net.events[_] if getattr(e, "code", None) == P.NOTICE_MOTD
             and getattr(e, "kind", None) == P.EV_NOTICE] == ["welcome to the lab"]
+
+
+def test_lines_held_for_the_rate_are_said_before_the_sender_leaves():
+    net = SimNet(17, config=HubConfig(msg_rate=5, msg_burst=10))
+    a, b = room(net, ["a1", "b2"])
+    for i in range(40):
+        net.clients[a].say("line %d" % i)
+    net.run(0.5)
+    net.clients[a].leave(net.now)                  # while 30 lines are still held
+    assert net.run_until(lambda: any(e.kind == P.EV_LEAVE for e in net.room_events(b)), 30)
+    events = [e for e in net.room_events(b) if e.kind in (P.EV_CHAT, P.EV_LEAVE)]
+    assert [e.text for e in events[:-1]] == ["line %d" % i for i in range(40)]
+    assert events[-1].kind == P.EV_LEAVE and events[-1].code == P.LEAVE_QUIT
+
+
+def test_long_reasons_and_motd_are_cut_not_fatal():
+    net = SimNet(18)
+    a, b = room(net, ["a1", "b2"])
+    net.hub.set_motd("🎉" * 400)
+    assert len(net.hub.motd.encode()) <= P.MAX_TEXT_BYTES
+    assert net.hub.kick(net.now, "b2", "原因" * 300)
+    net.run(1.0)
+    _, late = net.add_client("c3")
+    assert net.run_until(lambda: late.state == JOINED, 10)
