@@ -284,22 +284,18 @@ class NetworkProcess:
             self.link.send("reply", lines=[self.hub.ban(
                 now, str(message.get("target", "")), _minutes(message),
                 str(message.get("reason", "")))])
-        elif op == "unban":
-            target = str(message.get("target", ""))
-            done = self.hub.moderation.unban(target)
-            self.link.send("reply", lines=["unbanned %s" % target if done
-                                           else "%s is not banned" % target])
+        elif op in ("unban", "unmute"):
+            who = str(message.get("target" if op == "unban" else "name", ""))
+            lift = self.hub.moderation.unban if op == "unban" else self.hub.moderation.unmute
+            done, undone = {"unban": ("unbanned %s", "%s is not banned"),
+                            "unmute": ("unmuted %s", "%s is not muted")}[op]
+            self.link.send("reply", lines=[(done if lift(who) else undone) % who])
         elif op == "bans":
             self.link.send("reply", lines=self.hub.moderation.listing(now) or ["no bans, no mutes"])
         elif op == "mute":
             name = str(message.get("name", ""))
             self.hub.moderation.mute(now, name, _minutes(message))
             self.link.send("reply", lines=["muted %s for %d minutes" % (name, _minutes(message))])
-        elif op == "unmute":
-            name = str(message.get("name", ""))
-            done = self.hub.moderation.unmute(name)
-            self.link.send("reply", lines=["unmuted %s" % name if done
-                                           else "%s is not muted" % name])
         elif op == "motd":
             motd = self.hub.set_motd(str(message.get("text", "")))
             self.link.send("reply", lines=["motd: %s" % (motd or "(none)")])
