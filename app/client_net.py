@@ -51,11 +51,9 @@ class ClientConnection:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         except OSError:
             pass
-        # connect(): the kernel filters out datagrams from anyone but the server,
-        # and tells us (ECONNREFUSED) when nothing listens on its port.
-        self.sock.connect(self.server)
         self.sock.setblocking(False)
         self.hint = ""
+        self.connected = False
         self.tick(now)
 
     # ------------------------------------------------------------ loop
@@ -86,7 +84,22 @@ class ClientConnection:
             return IDLE_TICK
         return min(IDLE_TICK, max(0.0, deadline - now))
 
+    def _connect(self) -> bool:
+        """connect(): the kernel then filters out datagrams from anyone but the
+        server, and tells us (ECONNREFUSED) when nothing listens on its port. It
+        fails at once without a route; we try again with the next datagram."""
+        if not self.connected:
+            try:
+                self.sock.connect(self.server)
+                self.connected = True
+            except OSError as exc:
+                self._network_error(exc)
+        return self.connected
+
     def _send_output(self) -> None:
+        if not self._connect():
+            self.core.take_output()   # like lost datagrams: the core resends them
+            return
         for data in self.core.take_output():
             try:
                 self.sock.send(data)

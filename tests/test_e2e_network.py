@@ -240,3 +240,25 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
     import re
     dropped = [int(n) for n in re.findall(r"counter packets (\d+)", counters.stdout)]
     assert len(dropped) == 2 and all(n > 0 for n in dropped), counters.stdout  # it bit
+
+
+def test_no_route_to_the_server_is_said_clearly(pyz, tmp_path):
+    """In a namespace with only loopback there is no route anywhere: the client
+    says so (and no datagram leaves this machine)."""
+    import shutil
+    import subprocess
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 (.ci/run installs it)")
+    ns = "cznoroute"
+    _sh("ip", "netns", "del", ns)
+    if _sh("ip", "netns", "add", ns).returncode != 0:
+        pytest.skip("cannot create a network namespace here")
+    try:
+        result = subprocess.run(["ip", "netns", "exec", ns, pyz, "client", "--plain", "--name",
+                                 "x", "--connect-timeout", "1", "10.79.0.1"],
+                                capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.PIPE)
+    finally:
+        _sh("ip", "netns", "del", ns)
+    assert result.returncode == 4
+    assert result.stderr.count("\n") == 1 and "unreachable" in result.stderr

@@ -266,3 +266,13 @@ def test_unusable_shiv_root_says_so(stranger, where):
     result = stranger.run({"HOME": str(stranger.home), "SHIV_ROOT": str(root)})
     assert_says_set_shiv_root(result)
     assert not unpacked(root)
+
+
+def test_a_privileged_port_as_a_normal_user_is_one_clear_line(stranger):
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        if int(f.read()) <= 80:
+            pytest.skip("this kernel lets any user bind port 80")
+    result = stranger.run({"HOME": "/nonexistent"},
+                          "./chat.pyz server --headless --port 80 --bind 127.0.0.1")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "no permission to listen" in result.stderr
