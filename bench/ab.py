@@ -1,0 +1,60 @@
+"""A/B: the same load against several checkouts' app/, interleaved, medians.
+
+    python3 -m bench.ab ROOT_A ROOT_B ... [--n 100] [--rounds 3] [--mode closed]
+
+On a shared, noisy machine one run of each says little: this runs A, B, ...,
+A, B, ... `rounds` times and prints the median of each number, as a Markdown
+table. Used for the before/after numbers of build/perf-*.diff.
+"""
+import argparse
+import os
+import statistics
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.loadgen import run_load  # noqa: E402
+from bench.run_all import fmt, table  # noqa: E402
+
+KEYS = ("deliveries_per_s", "per_cpu_s", "server_cpu_pct", "gen_cpu_pct", "loss_pct",
+        "p50_ms", "p99_ms", "hwm_mib", "join_s", "join_cpu")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+")
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mode", default="closed")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cpu-cap", type=float, default=0.0, metavar="SHARE",
+                        help="cap the server at SHARE of one core (see loadgen --cpu-cap)")
+    parser.add_argument("--stock", action="store_true",
+                        help="keep the per-person rate limit (default: relaxed_server.py)")
+    args = parser.parse_args(argv)
+    runs = {root: [] for root in args.roots}
+    for _ in range(args.rounds):
+        for root in args.roots:
+            runs[root].append(run_load("ours", args.n, args.mode, seconds=args.seconds,
+                                       window=args.window, rate=args.rate,
+                                       workers=args.workers, app_root=root,
+                                       relaxed=not args.stock, cpu_cap=args.cpu_cap))
+    rows = []
+    for root, results in runs.items():
+        cells = []
+        for key in KEYS:
+            values = [r[key] for r in results if r.get(key) is not None]
+            cells.append(fmt(statistics.median(values), 2) if values else "–")
+        rows.append([root] + cells)
+    print("N=%d, mode %s, server CPU cap %s, median of %d interleaved rounds\n"
+          % (args.n, args.mode, args.cpu_cap or "none", args.rounds))
+    print(table(["app root"] + list(KEYS), rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

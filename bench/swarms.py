@@ -1,0 +1,265 @@
+"""Many simulated chat clients in one process, one socket each.
+
+A swarm speaks one server's protocol for clients with global numbers `ids`;
+the load generator (loadgen.py) drives it from one selectors loop. Each swarm
+offers the same few calls:
+
+    start(now)            open the sockets and begin joining
+    joined(i) -> bool     client i is in the room
+    sockets()             (socket, i) pairs to register for reading
+    readable(i, now)      drain client i's socket; returns the chat texts it got
+    send(i, text, now)    client i says `text`
+    can_send(i)           False while the protocol's flow control holds i back
+    next_timer()/run_timers(now)   protocol timers (acks, pings, retransmits)
+    rejoined_at(i)        when client i came back after losing the server
+    close()
+
+Chat texts carry "SENDER SEQ SENT_AT ..." (sent_at = time.monotonic(), which
+is one clock for every process on the machine), so each receiver can check
+order, count losses and measure latency.
+"""
+import heapq
+import socket
+import time
+from typing import List, Optional, Tuple
+
+NAME = "u%d"
+INF = float("inf")
+
+
+class _Swarm:
+    def __init__(self, port: int, ids: List[int]) -> None:
+        self.port = port
+        self.ids = ids
+        self.socks: List[Optional[socket.socket]] = [None] * len(ids)
+
+    def sockets(self):
+        return [(sock, i) for i, sock in enumerate(self.socks) if sock is not None]
+
+    def can_send(self, i: int) -> bool:
+        return True
+
+    def next_timer(self) -> float:
+        return INF
+
+    def run_timers(self, now: float) -> None:
+        pass
+
+    def rejoined_at(self, i: int) -> Optional[float]:
+        """When client i was back in the room after its first join (None: never)."""
+        return None
+
+    def close(self) -> None:
+        for sock in self.socks:
+            if sock is not None:
+                sock.close()
+
+
+class OursSwarm(_Swarm):
+    """Our protocol, through the project's own ClientConnection / ClientCore."""
+
+    def __init__(self, port: int, ids: List[int]) -> None:
+        super().__init__(port, ids)
+        from app import client_core, client_net, protocol
+
+        self._core, self._net, self._protocol = client_core, client_net, protocol
+        self.conns: list = [None] * len(ids)
+        self.sched = [INF] * len(ids)
+        self.heap: List[Tuple[float, int]] = []
+        self.join_times: List[List[float]] = [[] for _ in ids]
+        self.last_state = [""] * len(ids)
+
+    def start(self, now: float) -> None:
+        for i, g in enumerate(self.ids):
+            conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
+            self.conns[i] = conn
+            self.socks[i] = conn.sock
+            self._schedule(i, conn.core.next_deadline())
+
+    def _schedule(self, i: int, due: Optional[float]) -> None:
+        if due is not None and due < self.sched[i]:
+            self.sched[i] = due
+            heapq.heappush(self.heap, (due, i))
+
+    def joined(self, i: int) -> bool:
+        return self.conns[i] is not None and self.conns[i].state == self._core.JOINED
+
+    def readable(self, i: int, now: float) -> List[str]:
+        conn = self.conns[i]
+        conn.on_readable(now)
+        texts = []
+        for event in conn.take_events():
+            if not isinstance(event, self._core.Status) and event.kind == self._protocol.EV_CHAT:
+                texts.append(event.text)
+        self._note_state(i, now)
+        self._schedule(i, conn.core.next_deadline())
+        return texts
+
+    def _note_state(self, i: int, now: float) -> None:
+        state = self.conns[i].state
+        if state != self.last_state[i]:
+            self.last_state[i] = state
+            if state == self._core.JOINED:
+                self.join_times[i].append(now)
+
+    def send(self, i: int, text: str, now: float) -> None:
+        conn = self.conns[i]
+        conn.say(text)
+        self.sched[i] = INF                      # tick now: sends what say queued
+        self._schedule(i, now + conn.tick(now))
+
+    def can_send(self, i: int) -> bool:
+        core = self.conns[i].core
+        if core.stream is None or core.state != self._core.JOINED:
+            return len(core.pending) < self._core.CLIENT_WINDOW
+        return core.stream.queued < self._core.CLIENT_WINDOW
+
+    def next_timer(self) -> float:
+        return self.heap[0][0] if self.heap else INF
+
+    def run_timers(self, now: float) -> None:
+        heap = self.heap
+        while heap and heap[0][0] <= now:
+            due, i = heapq.heappop(heap)
+            if self.sched[i] != due:
+                continue                         # superseded by an earlier entry
+            self.sched[i] = INF
+            self._schedule(i, now + self.conns[i].tick(now))
+            self._note_state(i, now)
+
+    def rejoined_at(self, i: int) -> Optional[float]:
+        times = self.join_times[i]
+        return times[1] if len(times) > 1 else None
+
+    def states(self) -> dict:
+        result: dict = {}
+        for conn in self.conns:
+            if conn is not None:
+                result[conn.state] = result.get(conn.state, 0) + 1
+        return result
+
+
+class NaiveSwarm(_Swarm):
+    """The course's text protocol: L / C / Q, no acks (a client is 'joined'
+    once its L is sent)."""
+
+    def start(self, now: float) -> None:
+        server = ("127.0.0.1", self.port)
+        for i, g in enumerate(self.ids):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.connect(server)
+            sock.setblocking(False)
+            self.socks[i] = sock
+        self.logged_in = 0
+
+    def login_some(self, count: int) -> None:
+        """Send the next `count` L commands (the server never answers them)."""
+        for i in range(self.logged_in, min(len(self.ids), self.logged_in + count)):
+            self.socks[i].send(b"L " + (NAME % self.ids[i]).encode())
+        self.logged_in = min(len(self.ids), self.logged_in + count)
+
+    def joined(self, i: int) -> bool:
+        return i < self.logged_in
+
+    def readable(self, i: int, now: float) -> List[str]:
+        sock = self.socks[i]
+        texts = []
+        for _ in range(4096):
+            try:
+                data = sock.recv(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except ConnectionRefusedError:
+                continue
+            texts.append(data.partition(b" : ")[2].decode())
+        return texts
+
+    def send(self, i: int, text: str, now: float) -> None:
+        try:
+            self.socks[i].send(b"C %s %s" % ((NAME % self.ids[i]).encode(), text.encode()))
+        except (BlockingIOError, ConnectionRefusedError):
+            pass                                 # lost, as the course's client would
+
+    def close(self) -> None:
+        for i, sock in enumerate(self.socks):
+            if sock is not None and i < getattr(self, "logged_in", 0):
+                try:
+                    sock.send(b"Q " + (NAME % self.ids[i]).encode())
+                except OSError:
+                    pass
+        super().close()
+
+
+class IrcSwarm(_Swarm):
+    """IRC over TCP: NICK/USER, JOIN #bench, PRIVMSG #bench."""
+
+    CHANNEL = b"#bench"
+
+    def start(self, now: float) -> None:
+        self.inbuf = [b""] * len(self.ids)
+        self.outbuf = [b""] * len(self.ids)
+        self.is_joined = [False] * len(self.ids)
+        self.unsent = set(range(len(self.ids)))
+        self.retry_at = now
+        for i, g in enumerate(self.ids):
+            if i % 8 == 7:
+                time.sleep(0.02)     # ngircd's accept queue is short: pace the connects
+            sock = socket.create_connection(("127.0.0.1", self.port))
+            sock.setblocking(False)
+            self.socks[i] = sock
+            nick = (NAME % g).encode()
+            self.outbuf[i] = (b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n"
+                              % (nick, nick, self.CHANNEL))
+
+    def _write(self, i: int, data: bytes) -> None:
+        pending = self.outbuf[i] + data
+        try:
+            sent = self.socks[i].send(pending)
+        except (BlockingIOError, OSError):
+            sent = 0                             # not connected yet, or buffer full
+        self.outbuf[i] = pending[sent:]
+        if self.outbuf[i]:
+            self.unsent.add(i)
+        else:
+            self.unsent.discard(i)
+
+    def next_timer(self) -> float:
+        return self.retry_at if self.unsent else INF
+
+    def run_timers(self, now: float) -> None:
+        """Every 5 ms, push what TCP's flow control (or a pending connect) held back."""
+        if self.unsent and now >= self.retry_at:
+            self.retry_at = now + 0.005
+            for i in list(self.unsent):
+                self._write(i, b"")
+
+    def joined(self, i: int) -> bool:
+        return self.is_joined[i]
+
+    def readable(self, i: int, now: float) -> List[str]:
+        if self.outbuf[i]:
+            self._write(i, b"")
+        try:
+            data = self.socks[i].recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            return []
+        lines = (self.inbuf[i] + data).split(b"\r\n")
+        self.inbuf[i] = lines.pop()
+        texts = []
+        for line in lines:
+            if b" PRIVMSG " in line:
+                texts.append(line.split(b" :", 1)[1].decode())
+            elif b" 366 " in line:               # end of NAMES: we are in the channel
+                self.is_joined[i] = True
+            elif line.startswith(b"PING"):
+                self._write(i, b"PONG" + line[4:] + b"\r\n")
+        return texts
+
+    def send(self, i: int, text: str, now: float) -> None:
+        self._write(i, b"PRIVMSG %s :%s\r\n" % (self.CHANNEL, text.encode()))
+
+    def can_send(self, i: int) -> bool:
+        return not self.outbuf[i]                # TCP's flow control: our send buffer
+
+
+SWARMS = {"ours": OursSwarm, "naive": NaiveSwarm, "irc": IrcSwarm}

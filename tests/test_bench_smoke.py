@@ -1,0 +1,136 @@
+"""Smoke runs of the benchmark scripts in bench/: tiny N, a few seconds each.
+
+They check that every script runs and that its numbers are sane (every
+message counted, nothing lost by our server at a tiny load, percentiles in
+order); they never assert speed: this machine is shared and noisy.
+"""
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from bench import idle_startup, procs, pyspy
+from bench.loadgen import percentile, run_load, split
+
+ROOT = procs.ROOT
+
+
+def test_naive_server_forwards_chat_to_everyone_else():
+    with procs.Server("naive") as server:
+        socks = []
+        for name in (b"a", b"b", b"c"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.settimeout(2.0)
+            sock.connect(("127.0.0.1", server.port))
+            sock.send(b"L " + name)
+            socks.append(sock)
+        socks[0].send(b"C a hello there")
+        assert socks[1].recv(100) == b"a : hello there"
+        assert socks[2].recv(100) == b"a : hello there"
+        socks[2].send(b"Q c")
+        socks[1].send(b"C b again")
+        assert socks[0].recv(100) == b"b : again"
+        socks[2].settimeout(0.3)
+        with pytest.raises(socket.timeout):          # neither the sender nor one who quit
+            socks[2].recv(100)
+        for sock in socks:
+            sock.close()
+
+
+def _sane(result, n):
+    assert result["joined"] == n
+    assert result["sent"] > 0
+    assert result["expected"] == result["sent"] * (n - 1)
+    assert 0 <= result["got"] <= result["expected"]
+    assert result["dups"] == 0
+    assert result["deliveries_per_s"] >= 0
+    assert result["hwm_mib"] > 0
+
+
+def test_loadgen_ours_saturation_counts_every_delivery_and_loses_none():
+    result = run_load("ours", 6, "closed", seconds=1.0, senders=3, window=4)
+    _sane(result, 6)
+    assert result["got"] == result["expected"]
+    assert result["loss_pct"] == 0.0
+    assert result["server_cpu"] is not None and result["server_cpu"] >= 0
+    assert result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_loadgen_naive_runs_with_two_workers():
+    result = run_load("naive", 6, "closed", seconds=1.0, senders=3, window=4, workers=2)
+    _sane(result, 6)
+    assert result["got"] > 0
+    assert 0.0 <= result["loss_pct"] <= 100.0
+
+
+@pytest.mark.skipif(procs.ngircd_path() is None, reason="ngircd is not installed")
+def test_loadgen_irc_over_tcp_loses_nothing():
+    result = run_load("irc", 5, "closed", seconds=1.0, senders=2, window=4)
+    _sane(result, 5)
+    assert result["got"] == result["expected"]
+
+
+def test_loadgen_fixed_rate_latency():
+    result = run_load("ours", 8, "rate", seconds=1.5, rate=2.0)
+    _sane(result, 8)
+    assert result["loss_pct"] == 0.0
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_join_mode_reports_when_all_are_in():
+    result = run_load("ours", 12, "join", seconds=0.2)
+    assert result["joined"] == 12
+    assert result["join_s"] is not None and result["join_s"] >= 0
+    assert result["sent"] == 0
+
+
+def test_restart_storm_everyone_comes_back():
+    result = run_load("ours", 10, "rate", seconds=4.0, rate=1.0, restart="kill",
+                      restart_after=1.0)
+    assert result["rejoined"] == 10
+    assert result["rejoin_s"] is not None and result["rejoin_s"] > 0
+    assert result["dups"] == 0
+
+
+def test_idle_cost_numbers():
+    result = idle_startup.idle(2.0)
+    for key in ("server_cpu_per_min", "server_wakeups_per_min", "client_cpu_per_min",
+                "client_wakeups_per_min"):
+        assert result[key] >= 0
+
+
+def test_startup_times(pyz):
+    result = idle_startup.startup(runs=2, pyz=pyz)
+    assert result["first_ms"] > 0
+    for label in ("path", "direct"):
+        assert result[label]["pyz_ms"] > 0 and result[label]["ratio"] > 0
+
+
+def test_run_all_quick_prints_markdown_tables(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run_all", "--quick", "--only", "saturation,join",
+         "--no-irc", "--json", str(out)],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| server | N | deliveries/s" in proc.stdout
+    assert "| ours | 10 |" in proc.stdout and "| naive | 10 |" in proc.stdout
+    assert "error" not in proc.stdout
+    saved = json.loads(out.read_text())
+    assert {r["label"] for r in saved["results"]} == {"ours", "naive"}
+
+
+def test_helpers():
+    assert [list(r) for r in split(5, 2)] == [[0, 1], [2, 3, 4]]
+    assert percentile({}, 0.5) is None
+    hist = {100: 98, 300: 2}                        # 2 % wide buckets of microseconds
+    assert percentile(hist, 0.5) < percentile(hist, 0.99)
+
+
+def test_pyspy_summary(tmp_path):
+    raw = tmp_path / "x.raw"
+    raw.write_text("main (a.py:1);work (b.py:2) 3\nmain (a.py:1);idle (c.py:9) 1\n")
+    text = pyspy.summarize(str(raw))
+    assert "4 samples" in text and "work (b.py:2)" in text
