@@ -8,7 +8,8 @@ JSON object with an "op".
 admin -> network: say {text}, kick {name, reason}, ban {target, minutes, reason},
                   unban {target}, bans, mute {name, minutes}, unmute {name},
                   motd {text}, list, stats, subscribe (state once a second), quit
-network -> admin: log {line, time, what, name, addr, detail}, reply {lines},
+network -> admin: log {line, time, what, name, addr, detail}, logs {entries: [log
+                  fields, ...]} (unpacked into "log" messages by Link.receive), reply {lines},
                   state {listen, uptime, online: [...], stats, rate}, bye
 """
 import json
@@ -95,7 +96,13 @@ class Link:
                 message = json.loads(data.decode("utf-8"))
             except ValueError:
                 continue
-            if isinstance(message, dict):
+            if not isinstance(message, dict):
+                continue
+            if message.get("op") == "logs":       # a batch of "log" messages
+                for entry in message.get("entries", []):
+                    if isinstance(entry, dict):
+                        messages.append(dict(entry, op="log"))
+            else:
                 messages.append(message)
 
 

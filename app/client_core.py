@@ -12,7 +12,7 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
     rejoining asks for what came after it.
 """
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import List, NamedTuple, Optional, Tuple, Union
 
 from app import protocol, text
@@ -27,6 +27,8 @@ COOKIE_TTL = 25.0          # the server accepts a cookie for 30 to 60 s
 BYE_REPEATS = 3
 BYE_INTERVAL = 0.15
 SEEN_MEMORY = 8192         # (origin, msg_id) pairs remembered for dedup
+REPLAY_WINDOW = 10.0       # lines said this recently are said again to a new server run
+REPLAY_MEMORY = 64         # ... at most this many
 CLIENT_WINDOW = 64
 
 CONNECTING = "connecting"
@@ -76,6 +78,9 @@ class ClientCore:
         self.epoch = 0
         self.last_seq = 0
         self.seen: "OrderedDict[Tuple[int, int], None]" = OrderedDict()
+        # Lines said lately, acknowledged or not: a server that crashed may have
+        # acknowledged a line without passing it to everyone (section 10).
+        self.recent: "deque[Tuple[float, int, bytes]]" = deque(maxlen=REPLAY_MEMORY)
         self.events: List[ClientEvent] = []
         self.out: List[bytes] = []
         self.malformed = 0
@@ -134,7 +139,9 @@ class ClientCore:
             said = protocol.Said(kind, self.next_msg_id, piece, target)
             ids.append(self.next_msg_id)
             self.next_msg_id += 1
-            self._queue(kind, protocol.encode_said(said))
+            body = protocol.encode_said(said)
+            self.recent.append((self.clock, kind, body))
+            self._queue(kind, body)
         return ids
 
     def who(self) -> None:
@@ -242,9 +249,15 @@ class ClientCore:
             self._set_state(JOINED, "resumed")
             return
         carried = self.stream.unacked_messages() if self.stream is not None else []
+        again = []
+        if self.epoch and welcome.epoch != self.epoch:
+            # A new run of the server (it restarted): it does not know which of
+            # our recent lines the old run passed on before it died, so say them
+            # again, with their msg_ids; receivers drop what they already showed.
+            again = [(k, b) for t, k, b in self.recent if t >= now - REPLAY_WINDOW]
         self.stream = ReliableStream(session_id, window=CLIENT_WINDOW)
         self.session_id = session_id
-        for kind, body in carried + self.pending:
+        for kind, body in again + [m for m in carried + self.pending if m not in again]:
             self.stream.queue(kind, body)
         self.pending = []
         if welcome.epoch != self.epoch:
@@ -263,11 +276,22 @@ class ClientCore:
         self._set_state(REFUSED, self.refusal[1])
 
     def _on_frame(self, frame: protocol.Frame) -> None:
-        if frame.kind != protocol.EVENT:
+        if frame.kind == protocol.EVENT:
+            self._on_event(frame.body)
+        elif frame.kind == protocol.EVENTS:
+            try:
+                bodies = protocol.split_event_batch(frame.body)
+            except ProtocolError:
+                self.malformed += 1
+                return
+            for body in bodies:
+                self._on_event(body)
+        else:
             self.malformed += 1
-            return
+
+    def _on_event(self, body: bytes) -> None:
         try:
-            event = protocol.decode_event(frame.body)
+            event = protocol.decode_event(body)
         except ProtocolError:
             self.malformed += 1
             return
@@ -304,7 +328,8 @@ class ClientCore:
             self.cookie = bytes(16)
         hello = protocol.Hello(self.nonce, self.cookie, self.instance_bytes, self.token,
                                self.epoch, self.last_seq, self.name)
-        self._send(now, protocol.encode_header(protocol.HELLO) + protocol.encode_hello(hello))
+        self._send(now, protocol.encode_header(protocol.HELLO, flags=protocol.FLAG_EVENTS)
+                   + protocol.encode_hello(hello))
 
     def tick(self, now: float) -> None:
         self.clock = now

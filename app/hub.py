@@ -61,7 +61,8 @@ class LogEntry(NamedTuple):
 
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
-                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving")
+                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving",
+                 "batching")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
                  now: float, bucket: TokenBucket) -> None:
@@ -78,6 +79,7 @@ class ServerSession:
         self.said = 0
         self.resumed = False
         self.bucket = bucket
+        self.batching = False          # takes EVENTS frames (its HELLO had FLAG_EVENTS)
         self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
         self.leaving = False          # said BYE while lines were held: gone once they are out
 
@@ -131,6 +133,8 @@ class Hub:
         self._throttled: Dict[int, ServerSession] = {}
         self.farewells: List[Tuple[float, bytes, Address]] = []
         self._dirty: Dict[int, ServerSession] = {}
+        self._pending: List[bytes] = []      # room events not yet queued to the members
+        self._pending_time = now
         self._timers: List[Tuple[float, int]] = []
         self._scheduled: Dict[int, float] = {}
         self._by_id: Dict[int, ServerSession] = {}
@@ -202,7 +206,7 @@ class Hub:
         if header.flags & protocol.FLAG_TAGGED:
             raise ProtocolError("tagged datagram, but this room has no password")
         if header.type == protocol.HELLO:
-            self._on_hello(now, body, addr)
+            self._on_hello(now, body, addr, header.flags)
             return
         session = self.by_addr.get(addr)
         if session is None or session.id != header.session:
@@ -252,7 +256,7 @@ class Hub:
         return any(hmac.compare_digest(cookie, self._cookie(nonce, addr, b))
                    for b in (bucket, bucket - 1))
 
-    def _on_hello(self, now: float, body: bytes, addr: Address) -> None:
+    def _on_hello(self, now: float, body: bytes, addr: Address, flags: int = 0) -> None:
         hello = protocol.decode_hello(body)
         if not self._hello_allowed(now, addr):
             self.stats["throttled"] += 1
@@ -305,6 +309,7 @@ class Hub:
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
         session = self._new_session(now, addr, name, hello)
+        session.batching = bool(flags & protocol.FLAG_EVENTS)
         if holder is not None:
             self._take_over(now, holder, session, hello)
         else:
@@ -353,6 +358,7 @@ class Hub:
         return session
 
     def _admit(self, now: float, session: ServerSession, hello: protocol.Hello) -> None:
+        self._flush_broadcasts()                   # what came before goes to the old members
         self.room.members[session.key] = session
         self.stats["joins"] += 1
         self._send_welcome(now, session)
@@ -510,18 +516,39 @@ class Hub:
     # ============================================================ fan-out
 
     def _queue(self, session: ServerSession, body: bytes) -> None:
+        self._flush_broadcasts()                   # keep room order on every stream
         session.stream.queue(protocol.EVENT, body)
         self._dirty[session.id] = session
 
     def _broadcast(self, event: Event) -> None:
-        body = protocol.encode_event(event)      # encoded once, shared by all
+        """Room events wait in _pending until the next flush (or anything that
+        must come after them): then each member gets one EVENTS frame per
+        datagram's worth of events, encoded once and shared by all."""
+        self._pending.append(protocol.encode_event(event))
+        self._pending_time = event.time
+
+    def _flush_broadcasts(self) -> None:
+        if not self._pending:
+            return
+        batches = protocol.pack_event_batches(self._pending)
+        bodies, self._pending = self._pending, []
+        members = list(self.room.members.values())
         stuck = []
-        for session in self.room.members.values():
-            self._queue(session, body)
-            if session.stream.queued > self.config.queue_cap:
+        dirty = self._dirty
+        for session in members:
+            queue = session.stream.queue
+            if session.batching:
+                for batch, count in batches:
+                    queue(protocol.EVENTS, batch, count)
+            else:                                  # a client without FLAG_EVENTS
+                for body in bodies:
+                    queue(protocol.EVENT, body)
+            dirty[session.id] = session
+            if session.stream.queued_events > self.config.queue_cap:
                 stuck.append(session)
         for session in stuck:
-            self._drop(event.time, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
+            self._drop(self._pending_time, session, protocol.LEAVE_TIMEOUT,
+                       "stopped acknowledging")
 
     # ===================================================== admin (console)
 
@@ -598,6 +625,7 @@ class Hub:
     # ======================================================== departures
 
     def _forget(self, session: ServerSession) -> None:
+        self._flush_broadcasts()
         self.by_addr.pop(session.addr, None)
         self._by_id.pop(session.id, None)
         self._dirty.pop(session.id, None)
@@ -655,6 +683,7 @@ class Hub:
 
     def flush(self, now: float) -> None:
         """Move every touched session's due datagrams into the outbox."""
+        self._flush_broadcasts()
         dirty, self._dirty = self._dirty, {}
         for session in dirty.values():
             if self._by_id.get(session.id) is not session:

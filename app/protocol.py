@@ -34,6 +34,7 @@ DATAGRAM_TYPES = frozenset(range(1, 11))
 
 # Header flags.
 FLAG_TAGGED = 0x0001         # the last TAG_SIZE bytes are an authentication tag
+FLAG_EVENTS = 0x0002         # on HELLO: this client takes EVENTS frames (kind 17)
 
 # Reliable message kinds, client -> server.
 SAY = 1
@@ -43,7 +44,9 @@ WHO = 4
 CLIENT_KINDS = frozenset((SAY, EMOTE, PRIVATE, WHO))
 # Reliable message kinds, server -> client.
 EVENT = 16
-SERVER_KINDS = frozenset((EVENT,))
+EVENTS = 17                  # several room events in one frame: ([u16 length][event])*,
+                             # sent only to clients whose HELLO had FLAG_EVENTS
+SERVER_KINDS = frozenset((EVENT, EVENTS))
 
 # Event kinds (inside an EVENT message).
 EV_JOIN = 1
@@ -384,6 +387,45 @@ def decode_event(body: bytes) -> Event:
         raise ProtocolError("event text too long")
     return Event(room_seq, time, kind, flags, code, online, origin, msg_id,
                  name, target, _utf8(body[pos:]))
+
+
+BATCH_LEN = struct.Struct("!H")
+# Bytes of events one EVENTS frame may carry: a whole datagram's frame room.
+BATCH_ROOM = PAYLOAD_ROOM - FRAME.size
+
+
+def pack_event_batches(bodies: List[bytes]) -> List[Tuple[bytes, int]]:
+    """Encoded events -> (EVENTS frame body, events in it), each body fitting
+    one datagram."""
+    batches: List[Tuple[bytes, int]] = []
+    parts: List[bytes] = []
+    size = 0
+    for body in bodies:
+        item = BATCH_LEN.pack(len(body)) + body
+        if parts and size + len(item) > BATCH_ROOM:
+            batches.append((b"".join(parts), len(parts)))
+            parts, size = [], 0
+        parts.append(item)
+        size += len(item)
+    if parts:
+        batches.append((b"".join(parts), len(parts)))
+    return batches
+
+
+def split_event_batch(body: bytes) -> List[bytes]:
+    """An EVENTS frame body -> the encoded events in it."""
+    events = []
+    pos, end = 0, len(body)
+    while pos < end:
+        if pos + BATCH_LEN.size > end:
+            raise ProtocolError("truncated event length")
+        (length,) = BATCH_LEN.unpack_from(body, pos)
+        pos += BATCH_LEN.size
+        if length == 0 or pos + length > end:
+            raise ProtocolError("bad event length %d" % length)
+        events.append(body[pos:pos + length])
+        pos += length
+    return events
 
 
 def frame_fits(current_size: int, body: bytes) -> bool:

@@ -52,8 +52,15 @@ class Room:
 
     def missed(self, epoch: int, after_seq: int, key: str) -> Optional[List[Event]]:
         """The events a returning client missed after `after_seq`, or None when
-        they cannot be told (another server run, or older than the ring)."""
-        if epoch != self.epoch or after_seq > self.seq:
+        they cannot be told (older than the ring)."""
+        if epoch != self.epoch:
+            # A client of an earlier run (the server restarted under it): every
+            # public line of this run, while the ring still holds the whole run.
+            if not epoch or not self.ring or self.ring[0].event.room_seq != 1:
+                return None
+            return [logged.event for logged in self.ring
+                    if logged.audience is None and logged.event.kind in HISTORY_KINDS]
+        if after_seq > self.seq:
             return None
         if self.ring and self.ring[0].event.room_seq > after_seq + 1:
             return None

@@ -24,6 +24,7 @@ SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 CHILD_GRACE = 1.0
+LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -336,10 +337,30 @@ class NetworkProcess:
         return addr_text(addr)
 
     def _pass_log(self) -> None:
-        for entry in self.hub.take_log():
-            if self.transcript is not None and entry.what != "malformed":
-                self.transcript.write(entry)
-            self._log_line(self._format(entry), entry)
+        entries = self.hub.take_log()
+        if self.transcript is not None:
+            for entry in entries:
+                if entry.what != "malformed":
+                    self.transcript.write(entry)
+        if self.link.closed or len(entries) < 2:
+            for entry in entries:
+                self._log_line(self._format(entry), entry)
+            return
+        # A busy room logs thousands of chat lines a second: one link message
+        # each costs a JSON document and a syscall on both sides. Send them in
+        # "logs" messages of up to LOG_BATCH bytes; Link.receive unpacks them.
+        batch, size = [], 0
+        for entry in entries:
+            fields = entry._asdict()
+            fields.pop("time", None)
+            fields["line"] = self._format(entry)
+            batch.append(fields)
+            size += sum(len(str(value)) for value in fields.values()) + 40
+            if size > LOG_BATCH:
+                self.link.send("logs", entries=batch)
+                batch, size = [], 0
+        if batch:
+            self.link.send("logs", entries=batch)
 
     def _format(self, entry: LogEntry) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))

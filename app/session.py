@@ -35,11 +35,13 @@ FAST_DUE = -1.0          # an in-flight deadline meaning "resend now, no back-of
 
 
 class _InFlight:
-    __slots__ = ("seq", "frame", "sent_at", "deadline", "transmissions", "fast_resent")
+    __slots__ = ("seq", "frame", "weight", "sent_at", "deadline", "transmissions",
+                 "fast_resent")
 
-    def __init__(self, seq: int, frame: bytes) -> None:
+    def __init__(self, seq: int, frame: bytes, weight: int = 1) -> None:
         self.seq = seq
         self.frame = frame
+        self.weight = weight          # events in the frame (an EVENTS frame holds several)
         self.sent_at = 0.0
         self.deadline = 0.0
         self.transmissions = 0
@@ -61,6 +63,7 @@ class ReliableStream:
         self.rto = RTO_INITIAL
         self.backoff = 1
         self.pkt = 0
+        self.queued_events = 0        # sum of the weights of unacked messages
         # receiving
         self.recv_next = 1
         self.ahead: Dict[int, Frame] = {}
@@ -75,11 +78,13 @@ class ReliableStream:
 
     # ------------------------------------------------------------ sending side
 
-    def queue(self, kind: int, body: bytes) -> int:
-        """Queue one reliable message; returns its sequence number."""
+    def queue(self, kind: int, body: bytes, weight: int = 1) -> int:
+        """Queue one reliable message (carrying `weight` events); returns its
+        sequence number."""
         seq = self.next_seq
         self.next_seq += 1
-        self.backlog.append(_InFlight(seq, protocol.encode_frame(seq, kind, body)))
+        self.backlog.append(_InFlight(seq, protocol.encode_frame(seq, kind, body), weight))
+        self.queued_events += weight
         return seq
 
     @property
@@ -100,7 +105,11 @@ class ReliableStream:
     def _on_ack(self, now: float, ack: int, sack: int) -> None:
         if not self.in_flight:
             return
-        acked = [seq for seq in self.in_flight if seq <= ack]
+        acked = []
+        for seq in self.in_flight:           # in seq order: stop past the ack
+            if seq > ack:
+                break
+            acked.append(seq)
         bit = 0
         while sack >> bit:
             if sack >> bit & 1:
@@ -111,10 +120,14 @@ class ReliableStream:
         if not acked:
             return
         highest = max(acked)
+        sample = None
         for seq in acked:
             item = self.in_flight.pop(seq)
+            self.queued_events -= item.weight
             if item.transmissions == 1:      # Karn: time only unambiguous samples
-                self._rtt_sample(now - item.sent_at)
+                sample = item
+        if sample is not None:               # one sample per ack: the newest message
+            self._rtt_sample(now - sample.sent_at)
         self.backoff = 1
         # Fast retransmit: a hole with FAST_RETRANSMIT_AFTER later messages acked.
         for item in self.in_flight.values():

@@ -306,3 +306,18 @@ def test_long_reasons_and_motd_are_cut_not_fatal():
     net.run(1.0)
     _, late = net.add_client("c3")
     assert net.run_until(lambda: late.state == JOINED, 10)
+
+
+def test_a_line_the_crashed_server_acked_but_never_passed_on_still_arrives_once():
+    net = SimNet(19)
+    a, b = room(net, ["a1", "b2"])
+    net.cut.add(b)                                  # b hears nothing for a while
+    net.clients[a].say("acked, then the server died")
+    net.run(1.0)
+    assert net.clients[a].stream.queued == 0        # the old server had acknowledged it
+    net.restart_server()
+    net.cut.discard(b)
+    assert net.run_until(lambda: net.hub.stats["joins"] == 2 and joined(net, a, b)(), 60)
+    net.run(3.0)
+    assert [e.text for e in net.room_events(b, CHAT)] == ["acked, then the server died"]
+    assert [e.text for e in net.room_events(a, CHAT)] == ["acked, then the server died"]
