@@ -262,3 +262,25 @@ def test_no_route_to_the_server_is_said_clearly(pyz, tmp_path):
         _sh("ip", "netns", "del", ns)
     assert result.returncode == 4
     assert result.stderr.count("\n") == 1 and "unreachable" in result.stderr
+
+
+def test_sessions_per_address_are_capped(pyz, lossy_namespaces, procs, tmp_path):
+    """--max-per-ip with real sockets: two clients from one (non-loopback) address."""
+    from tests.chatproc import Proc
+    import subprocess
+    server_ns, client_ns = lossy_namespaces
+    server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
+                   "--max-per-ip", "1"], subprocess.DEVNULL, str(tmp_path / "s.err"))
+    procs.append(server)
+    server.wait_line(lambda line: " start " in line)
+
+    def client(name):
+        proc = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name",
+                     name, SUBNET % 1], subprocess.PIPE, str(tmp_path / (name + ".err")))
+        procs.append(proc)
+        return proc
+
+    client("first").wait_line(lambda line: line == "first 进入了聊天室")
+    second = client("second")
+    assert second.wait_exit() == 3
+    assert "too many people from %s" % (SUBNET % 2) in second.stderr_text()
