@@ -42,7 +42,7 @@ build_pyz() {
     # Replace shiv's __main__.py with ours: it guards old Pythons and picks a
     # writable unpack directory before shiv's bootstrap can fail.
     "$PYTHON" - "$raw" chat.pyz.tmp app/_pyz_main.py <<'PY'
-import sys, zipfile
+import json, sys, zipfile
 raw, out, main_py = sys.argv[1:]
 with open(raw, "rb") as f:
     shebang = f.readline()
@@ -52,7 +52,8 @@ with zipfile.ZipFile(raw) as src, open(out, "wb") as dst:
         for info in src.infolist():
             data = src.read(info)
             if info.filename == "__main__.py":
-                data = open(main_py, "rb").read()
+                build_id = json.loads(src.read("environment.json"))["build_id"]
+                data = open(main_py, "rb").read().replace(b"@BUILD_ID@", build_id.encode())
             zout.writestr(info, data)
 PY
     chmod 755 chat.pyz.tmp

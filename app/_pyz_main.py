@@ -11,10 +11,15 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 
 MIN_PYTHON = (3, 8)
 CACHE_NAME = ".shiv"
+# build.sh writes shiv's build id here: where a previous run unpacked this very
+# build (ROOT/NAME_BUILDID/site-packages), so later runs start straight from it,
+# without shiv's bootstrap and its imports (zipfile, pathlib, json, ...: about
+# a third of the start-up). shiv itself only checks that this directory exists.
+BUILD_ID = "@BUILD_ID@"
+ENTRY_MODULE = "app.cli"
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # fallbacks after $TMPDIR: <dir>/chat.pyz-<uid>
 
 
@@ -95,6 +100,8 @@ def candidate_roots():
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         yield os.path.join(runtime, "chat.pyz")
+    import tempfile                # here, not at the top: the fast path avoids it
+
     try:
         tmps = (tempfile.gettempdir(),) + TMP_DIRS
     except (IOError, OSError):  # no usable temp dir at all: gettempdir raises
@@ -110,6 +117,44 @@ def choose_root():
     return None
 
 
+def _ours(path):
+    """A directory of this user's that nobody else can write to (not a link)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and not info.st_mode & 0o022)
+
+
+def _unpacked_roots():
+    """The roots candidate_roots() offers, without importing tempfile."""
+    if os.environ.get("SHIV_ROOT"):
+        return [os.path.expanduser(os.environ["SHIV_ROOT"])]
+    roots = [_home_cache()]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        roots.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "chat.pyz"))
+    tmps = ((os.environ["TMPDIR"],) if os.environ.get("TMPDIR") else ()) + TMP_DIRS
+    return roots + [os.path.join(tmp, "chat.pyz-%d" % os.getuid()) for tmp in tmps]
+
+
+def _start_unpacked():
+    """Run from this build's unpacked copy if an earlier run left one in a root
+    of ours; never from a directory someone else could have planted."""
+    if BUILD_ID.startswith("@"):
+        return                     # not a built pyz (the placeholder is still here)
+    name = os.path.basename(os.path.realpath(sys.argv[0]))
+    for root in _unpacked_roots():
+        if not root or not _ours(root):
+            continue
+        site_packages = os.path.join(root, "%s_%s" % (name, BUILD_ID), "site-packages")
+        if _ours(os.path.dirname(site_packages)) and os.path.isdir(
+                os.path.join(site_packages, "app")):
+            sys.path.insert(0, site_packages)
+            module = __import__(ENTRY_MODULE, fromlist=["main"])
+            sys.exit(module.main())
+
+
 def main():
     if sys.version_info < MIN_PYTHON:
         sys.stderr.write(
@@ -117,6 +162,8 @@ def main():
             % (MIN_PYTHON[0], MIN_PYTHON[1], sys.version.split()[0])
         )
         sys.exit(1)
+    if not os.environ.get("SHIV_FORCE_EXTRACT"):
+        _start_unpacked()          # returns only when this build is not unpacked yet
     chosen = os.environ.get("SHIV_ROOT")
     if chosen:
         if not _private_dir_ok(os.path.expanduser(chosen)):

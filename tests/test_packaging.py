@@ -11,6 +11,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -276,3 +277,29 @@ def test_a_privileged_port_as_a_normal_user_is_one_clear_line(stranger):
                           "./chat.pyz server --headless --port 80 --bind 127.0.0.1")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no permission to listen" in result.stderr
+
+
+def test_later_runs_start_from_the_unpacked_copy_without_shivs_bootstrap(pyz, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    env = dict(os.environ, SHIV_ROOT=str(root))
+
+    def run(*extra):
+        return subprocess.run([sys.executable, "-X", "importtime", pyz, "--version"],
+                              capture_output=True, text=True, timeout=30,
+                              env=dict(env, **dict(extra)))
+
+    def imports(*extra):
+        result = run(*extra)
+        assert (result.returncode, result.stdout) == (0, VERSION_LINE)
+        return result.stderr
+
+    assert "_bootstrap" in imports()                 # first run: shiv unpacks
+    assert "_bootstrap" not in imports()             # later runs: straight from the copy
+    assert "_bootstrap" in imports(("SHIV_FORCE_EXTRACT", "1"))
+    root.chmod(0o777)                                # a root others could write to:
+    try:
+        result = run()                               # neither path trusts it
+        assert result.returncode == 1 and "not a private writable" in result.stderr
+    finally:
+        root.chmod(0o700)
