@@ -10,8 +10,7 @@ from typing import List, Optional, Tuple
 
 from app import protocol
 from app.auth import RoomKey
-from app.client_core import (CLOSED, CONNECTING, JOINED, RECONNECTING, REFUSED,  # noqa: F401
-                             ClientCore, ClientEvent, Status)
+from app.client_core import ClientCore, ClientEvent, Status
 
 RECV_BUFFER = 1 << 20
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due

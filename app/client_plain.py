@@ -8,12 +8,12 @@ The client's own messages are not printed back.
 import os
 import selectors
 import signal
-import socket
 import sys
 import time
 
 from app import cli, protocol, render
 from app.client_net import ClientConnection, ConnectError, Status
+from app.signals import SignalPipe
 
 READ_SIZE = 65536
 
@@ -59,23 +59,15 @@ class PlainClient:
         self.stdin_open = True
         self.eof_at = None
         self.partial = b""
-        self.stop_signal = 0
+        self.stop_signal = False
         self.exit_code = None
         self.out = sys.stdout
-        self.wake_r, self.wake_w = socket.socketpair()
-        for sock in (self.wake_r, self.wake_w):
-            sock.setblocking(False)
-        signal.set_wakeup_fd(self.wake_w.fileno())
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum, frame) -> None:
-        self.stop_signal = signum
+        self.signals = SignalPipe((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 
     def loop(self) -> int:
         sel = selectors.DefaultSelector()
         sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
-        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
         stdin_fd = sys.stdin.fileno()
         sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
         while self.exit_code is None:
@@ -83,8 +75,8 @@ class PlainClient:
             for key, _ in sel.select(timeout):
                 if key.data == "net":
                     self.conn.on_readable(time.monotonic())
-                elif key.data == "wake":
-                    self._drain_wake()
+                elif key.data == "signals":
+                    self.stop_signal = bool(self.signals.take()) or self.stop_signal
                 elif key.data == "stdin" and not self._read_stdin(stdin_fd):
                     sel.unregister(stdin_fd)
                     self.stdin_open = False
@@ -108,13 +100,6 @@ class PlainClient:
                     self.exit_code = cli.EXIT_UNREACHABLE
         self.conn.close()
         return self.exit_code
-
-    def _drain_wake(self) -> None:
-        try:
-            while self.wake_r.recv(512):
-                pass
-        except BlockingIOError:
-            pass
 
     def _read_stdin(self, fd: int) -> bool:
         data = os.read(fd, READ_SIZE)

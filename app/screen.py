@@ -24,10 +24,11 @@ import curses
 import fcntl
 import os
 import re
-import signal
 import struct
 import termios
 from typing import Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+from app.signals import SignalPipe  # noqa: F401  (the front ends use screen.SignalPipe)
 
 SENTINEL = "~"                      # what "the other process's cell" looks like to us
 BRACKETED_PASTE_ON = b"\x1b[?2004h"
@@ -225,39 +226,6 @@ def restore_terminal(fd: int = 1) -> None:
 
 
 # ---------------------------------------------------------------- signals
-
-class SignalPipe:
-    """Signals as bytes on a self-pipe, for a selector loop (no work in handlers)."""
-
-    def __init__(self, signums: Iterable[int]):
-        self.read_fd, self.write_fd = os.pipe()
-        for fd in (self.read_fd, self.write_fd):
-            os.set_blocking(fd, False)
-        for signum in signums:
-            signal.signal(signum, self._handler)
-
-    def _handler(self, signum, frame) -> None:
-        try:
-            os.write(self.write_fd, bytes([signum]))
-        except OSError:
-            pass                     # pipe full: a byte of that kind is already waiting
-
-    def fileno(self) -> int:
-        return self.read_fd
-
-    def take(self) -> List[int]:
-        """The signals received since the last call, each once, in arrival order."""
-        seen: List[int] = []
-        try:
-            while True:
-                data = os.read(self.read_fd, 256)
-                if not data:
-                    break
-                seen.extend(s for s in data if s not in seen)
-        except BlockingIOError:
-            pass
-        return seen
-
 
 # ---------------------------------------------------------------- keys
 

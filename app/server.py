@@ -16,9 +16,10 @@ import sys
 import termios
 import time
 
-from app import admin_link, cli, protocol
+from app import admin_link, cli, discovery, protocol
 from app.admin_link import Link
-from app.hub import Hub, HubConfig, LogEntry
+from app.hub import Hub, HubConfig, LogEntry, addr_text
+from app.signals import SignalPipe
 
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
@@ -163,9 +164,6 @@ class NetworkProcess:
                                  max_sessions=getattr(args, "max_clients", 2000),
                                  max_per_ip=getattr(args, "max_per_ip", 32)),
                        room_key=getattr(args, "room_key", None))
-        self.wake_r, self.wake_w = socket.socketpair()
-        for end in (self.wake_r, self.wake_w):
-            end.setblocking(False)
 
     def wall(self, monotonic: float) -> float:
         return monotonic + self.clock_offset
@@ -176,14 +174,11 @@ class NetworkProcess:
     # ------------------------------------------------------------ loop
 
     def serve(self) -> int:
-        signal.set_wakeup_fd(self.wake_w.fileno())
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
-        signal.signal(signal.SIGCHLD, lambda *_: None)   # wakes select via the pipe
+        self.signals = SignalPipe((signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD))
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "udp")
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
-        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
         self._announce_start()
         while not self.stop_reason:
             due = self.hub.next_deadline()
@@ -196,7 +191,7 @@ class NetworkProcess:
                 elif key.data == "admin":
                     self._on_admin(sel)
                 else:
-                    self._on_wake()
+                    self._on_signals(self.signals.take())
             self.hub.tick(self.now())
             self._send_output()
             self._pass_log()
@@ -205,22 +200,16 @@ class NetworkProcess:
         self._shut_down()
         return cli.EXIT_OK
 
-    def _on_signal(self, signum, frame) -> None:
-        if signum == signal.SIGHUP and self.link.closed:
-            return                  # no terminal any more: keep serving headless
-        self.stop_reason = signal.Signals(signum).name
-
-    def _on_wake(self) -> None:
-        try:
-            while self.wake_r.recv(512):
-                pass
-        except BlockingIOError:
-            pass
-        self._reap_admin()
+    def _on_signals(self, signums) -> None:
+        for signum in signums:
+            if signum == signal.SIGCHLD:
+                self._reap_admin()
+            elif signum == signal.SIGHUP and self.link.closed:
+                continue            # no terminal any more: keep serving headless
+            else:
+                self.stop_reason = signal.Signals(signum).name
 
     def _drain_socket(self) -> None:
-        from app import discovery
-
         hub = self.hub
         now = self.now()
         for _ in range(DRAIN_LIMIT):
@@ -233,12 +222,11 @@ class NetworkProcess:
             if len(data) > protocol.MAX_DATAGRAM:
                 hub.stats["malformed"] += 1
                 continue
-            if data[:3] == b"czd" and not discovery.is_probe(data):
-                continue                      # a stray discovery answer: not ours, not junk
-            if discovery.is_probe(data):      # LAN discovery (docs/LAN.md), not the hub's
-                hub.stats["probes"] = hub.stats.get("probes", 0) + 1
-                discovery.reply(self.sock, data, addr, len(hub.members()),
-                                getattr(hub, "room_key", None) is not None)
+            if data[:3] == discovery.PROBE_MAGIC[:3]:   # LAN discovery (docs/LAN.md), not the hub's
+                if discovery.is_probe(data):  # (a stray answer is neither ours nor junk)
+                    hub.stats["probes"] = hub.stats.get("probes", 0) + 1
+                    discovery.reply(self.sock, data, addr, len(hub.members()),
+                                    hub.room_key is not None)
                 continue
             hub.on_datagram(now, data, addr)
         hub.flush(now)
@@ -255,6 +243,10 @@ class NetworkProcess:
     # ------------------------------------------------------------ admin
 
     def _on_admin(self, sel) -> None:
+        # Signals that came before this news from the console are judged with the
+        # console as it was then: a terminal hang-up ends the console and sends us
+        # SIGHUP at once, and must stop us, not count as "console already gone".
+        self._on_signals(self.signals.take())
         messages = self.link.receive()
         for message in messages or []:
             try:
@@ -332,8 +324,6 @@ class NetworkProcess:
 
     @staticmethod
     def _addr(addr) -> str:
-        from app.hub import addr_text
-
         return addr_text(addr)
 
     def _pass_log(self) -> None:
@@ -412,8 +402,6 @@ class NetworkProcess:
         self._note("start", "%s:%d" % (where, port),
                    "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
                    "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
-        from app import discovery
-
         hints = discovery.join_hints(host, port)      # under the start line, unstamped
         if self.link.closed:
             for hint in hints:

@@ -101,6 +101,14 @@ class Proc:
 
 
 
+def wait_until(condition, timeout, what):
+    """Poll condition() until it holds; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
 def start_server(pyz, port, log_dir, *extra, stdin=subprocess.DEVNULL, name="server",
                  python=None):
     """A headless server on 127.0.0.1:port, returned once it listens (run by

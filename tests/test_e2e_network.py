@@ -3,22 +3,14 @@ real server, and a fuzzer throwing garbage at a live server."""
 import os
 import random
 import socket
-import time
 
 import pytest
 
 from app import protocol as P
-from tests.chatproc import HOST, WAIT, free_udp_port, start_client, start_server
+from tests.chatproc import HOST, free_udp_port, wait_until, start_client, start_server
 from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def test_lossy_link_500_messages_exactly_once_in_one_order(pyz, procs, tmp_path):
@@ -227,10 +219,8 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
     listener = client("听")
     for i in range(200):
         senders[i % 2].send("line %d" % i)
-    deadline = time.monotonic() + 120
-    while len([l for l in listener.collect() if " : " in l]) < 200:
-        assert time.monotonic() < deadline, listener.seen[-5:]
-        time.sleep(0.1)
+    wait_until(lambda: len([l for l in listener.collect() if " : " in l]) >= 200, 120,
+               "not all 200 lines arrived")
     chat = [l.split(" : ", 1)[1] for l in listener.seen if " : " in l]
     assert len(chat) == len(set(chat)) == 200
     for parity in (0, 1):                                # each sender's order kept

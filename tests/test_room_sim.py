@@ -7,7 +7,7 @@ import pytest
 from app import protocol as P
 from app.client_core import JOINED, RECONNECTING, REFUSED, valid_name
 from app.hub import HubConfig
-from simnet import SERVER, SimNet
+from simnet import SimNet
 
 CHAT = {P.EV_CHAT}
 

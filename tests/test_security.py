@@ -7,7 +7,7 @@ import pytest
 from app import protocol as P
 from app.auth import ReplayWindow, RoomKey, derive_key
 from app.client_core import JOINED, REFUSED
-from simnet import SERVER, SimNet
+from simnet import SimNet
 
 CHAT = {P.EV_CHAT}
 KEY = RoomKey(derive_key("correct horse"))
