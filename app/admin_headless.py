@@ -27,11 +27,11 @@ def run(link: Link) -> int:
         for key, _ in sel.select():
             if key.data == "link":
                 messages = link.receive()
-                for message in messages or []:
-                    if _show(message):
-                        return 0
-                if messages is None:
-                    return 0                          # the network process is gone
+                lines = []                            # one write for all of them
+                bye = any([_show(message, lines) for message in messages or []])
+                _print(lines)
+                if bye or messages is None:
+                    return 0                          # goodbye, or the network process is gone
             else:
                 data = os.read(stdin_fd, 65536)
                 if not data:
@@ -43,22 +43,23 @@ def run(link: Link) -> int:
                     _command(link, raw.decode("utf-8", "replace"))
 
 
-def _print(line: str) -> None:
+def _print(lines) -> None:
+    if not lines:
+        return
     try:
-        sys.stdout.write(line + "\n")
+        sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     except (BrokenPipeError, OSError):
         pass
 
 
-def _show(message: dict) -> bool:
-    """Print what the network process says; True when it says goodbye."""
+def _show(message: dict, lines: list) -> bool:
+    """Add what the network process says to `lines`; True when it says goodbye."""
     op = message.get("op")
     if op == "log":
-        _print(str(message.get("line", "")))
+        lines.append(admin_link.log_text(message))
     elif op == "reply":
-        for line in message.get("lines", []):
-            _print(str(line))
+        lines.extend(str(line) for line in message.get("lines", []))
     return op == "bye"
 
 
@@ -67,11 +68,10 @@ def _command(link: Link, line: str) -> None:
     if op == "none":
         return
     if op == "help":
-        for help_line in admin_link.HELP_LINES:
-            _print(help_line)
+        _print(admin_link.HELP_LINES)
     elif op == "usage":
-        _print("usage: " + fields["text"])
+        _print(["usage: " + fields["text"]])
     elif op == "unknown":
-        _print("unknown command %s; /help lists the commands" % fields["text"])
+        _print(["unknown command %s; /help lists the commands" % fields["text"]])
     else:
         link.send(op, **fields)

@@ -8,12 +8,13 @@ JSON object with an "op".
 admin -> network: say {text}, kick {name, reason}, ban {target, minutes, reason},
                   unban {target}, bans, mute {name, minutes}, unmute {name},
                   motd {text}, list, stats, subscribe (state once a second), quit
-network -> admin: log {line, time, what, name, addr, detail}, logs {entries: [log
-                  fields, ...]} (unpacked into "log" messages by Link.receive), reply {lines},
+network -> admin: logs {entries: [[time, what, name, addr, detail], ...]} (Link.receive
+                  unpacks each into a "log" message with those fields), reply {lines},
                   state {listen, uptime, online: [...], stats, rate}, bye
 """
 import json
 import socket
+import time
 from collections import deque
 from typing import Deque, List, Optional, Tuple
 
@@ -40,6 +41,25 @@ HELP_LINES = [
 ]
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
             "/stats", "/quit", "/help")
+
+
+LOG_FIELDS = ("time", "what", "name", "addr", "detail")
+_stamps = {}                        # whole second -> its text: a busy room logs many a second
+
+
+def log_text(entry: dict) -> str:
+    """A log entry as one line of the headless log:
+    `2026-11-26 19:10:47 chat 张三 10.0.0.5:40000 大家好`."""
+    when = int(entry.get("time") or 0)
+    stamp = _stamps.get(when)
+    if stamp is None:
+        _stamps.clear()
+        stamp = _stamps[when] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    parts = [stamp, str(entry.get("what", "")), str(entry.get("name") or "-"),
+             str(entry.get("addr", ""))]
+    if entry.get("detail"):
+        parts.append(str(entry["detail"]))
+    return " ".join(parts)
 
 
 def pair() -> Tuple[socket.socket, socket.socket]:
@@ -100,8 +120,10 @@ class Link:
                 continue
             if message.get("op") == "logs":       # a batch of "log" messages
                 for entry in message.get("entries", []):
-                    if isinstance(entry, dict):
-                        messages.append(dict(entry, op="log"))
+                    if isinstance(entry, list) and len(entry) == len(LOG_FIELDS):
+                        log = dict(zip(LOG_FIELDS, entry))
+                        log["op"] = "log"
+                        messages.append(log)
             else:
                 messages.append(message)
 

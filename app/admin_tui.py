@@ -155,8 +155,8 @@ def log_line(message: dict, when: float) -> Line:
     elif what in ("start", "stop", "console"):
         body, style = (detail if what != "stop" else "server stopping" + because), "action"
     else:
-        body = DATED.sub("", sanitize_text(str(message.get("line", ""))))
-        style = ""                   # a line without fields: its date goes, the rest stays
+        body = DATED.sub("", sanitize_text(admin_link.log_text(message)))
+        style = ""                   # an event new to this console: as the headless log has it
     return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"), (body, style)]
 
 

@@ -685,17 +685,19 @@ class Hub:
         """Move every touched session's due datagrams into the outbox."""
         self._flush_broadcasts()
         dirty, self._dirty = self._dirty, {}
-        for session in dirty.values():
-            if self._by_id.get(session.id) is not session:
+        by_id, scheduled, outbox = self._by_id, self._scheduled, self.outbox
+        for sid, session in dirty.items():
+            if by_id.get(sid) is not session:
                 continue                           # dropped while it was dirty
-            for data in session.stream.flush(now):
-                self._send(data, session.addr)
-            deadline = session.stream.next_deadline()
+            stream, addr = session.stream, session.addr
+            for data in stream.flush(now):
+                outbox.append((data, addr))
+            deadline = stream.next_deadline()
             if deadline is not None:
-                current = self._scheduled.get(session.id)
+                current = scheduled.get(sid)
                 if current is None or deadline < current:
-                    self._scheduled[session.id] = deadline
-                    heapq.heappush(self._timers, (deadline, session.id))
+                    scheduled[sid] = deadline
+                    heapq.heappush(self._timers, (deadline, sid))
 
     def next_deadline(self) -> float:
         """When tick must run next."""

@@ -26,6 +26,7 @@ STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 CHILD_GRACE = 1.0
 LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
+LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -256,6 +257,11 @@ class NetworkProcess:
         if messages is None:
             sel.unregister(self.link.fileno())
             self._reap_admin()
+            if self._terminal_hung_up():
+                # The console saw the hang-up first (its terminal read failed) and
+                # ended before our SIGHUP came: the window was closed all the same.
+                self.stop_reason = "SIGHUP"
+                return
             self._mend_terminal()
             self._note("console", "-", "the admin console ended; going on headless")
 
@@ -332,44 +338,50 @@ class NetworkProcess:
             for entry in entries:
                 if entry.what != "malformed":
                     self.transcript.write(entry)
-        if self.link.closed or len(entries) < 2:
-            for entry in entries:
-                self._log_line(self._format(entry), entry)
+        self._send_log(entries)
+
+    def _send_log(self, entries) -> None:
+        if not entries:
+            return
+        if self.link.closed:
+            self._print("".join(admin_link.log_text(entry._asdict()) + "\n"
+                                for entry in entries))
             return
         # A busy room logs thousands of chat lines a second: one link message
-        # each costs a JSON document and a syscall on both sides. Send them in
-        # "logs" messages of up to LOG_BATCH bytes; Link.receive unpacks them.
+        # each costs a JSON document and a syscall on both sides. Send them as
+        # lists in "logs" messages of up to LOG_BATCH bytes (Link.receive
+        # unpacks them); the console formats them, not this busy process.
         batch, size = [], 0
         for entry in entries:
-            fields = entry._asdict()
-            fields.pop("time", None)
-            fields["line"] = self._format(entry)
-            batch.append(fields)
-            size += sum(len(str(value)) for value in fields.values()) + 40
+            batch.append(entry)           # a LogEntry is a tuple: JSON writes it as a list
+            size += len(entry.name) + len(entry.addr) + len(entry.detail) + LOG_ENTRY_OVERHEAD
             if size > LOG_BATCH:
                 self.link.send("logs", entries=batch)
                 batch, size = [], 0
         if batch:
             self.link.send("logs", entries=batch)
 
-    def _format(self, entry: LogEntry) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
-        parts = [stamp, entry.what, entry.name or "-", entry.addr]
-        if entry.detail:
-            parts.append(entry.detail)
-        return " ".join(parts)
-
-    def _log_line(self, line: str, entry: LogEntry = None) -> None:
-        if not self.link.closed:
-            fields = entry._asdict() if entry is not None else {}
-            fields.pop("time", None)
-            self.link.send("log", line=line, **fields)
-            return
+    @staticmethod
+    def _print(text: str) -> None:
+        """Out on our stdout, when no console is there to show it."""
         try:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(text)
             sys.stdout.flush()
         except (BrokenPipeError, OSError):
             pass
+
+    def _terminal_hung_up(self) -> bool:
+        """True if we began on a terminal and it is gone now (a hung-up tty
+        answers every ioctl with EIO)."""
+        if self.tty_modes is None:
+            return False
+        try:
+            termios.tcgetattr(sys.stdin.fileno())
+        except termios.error as exc:
+            return exc.args[0] == errno.EIO
+        except OSError as exc:
+            return exc.errno == errno.EIO
+        return False
 
     def _mend_terminal(self) -> None:
         """A console killed (SIGKILL) could not restore the terminal: raw mode, no echo,
@@ -392,8 +404,8 @@ class NetworkProcess:
     def _note(self, what: str, addr: str, detail: str) -> None:
         """A line of the server's own (start, stop, console), with the fields the
         console formats it from."""
-        entry = LogEntry(self.now(), what, "", addr, detail)
-        self._log_line(self._format(entry), entry)
+        self._pass_log()                  # the room's events before it
+        self._send_log([LogEntry(self.now(), what, "", addr, detail)])
 
     def _announce_start(self) -> None:
         host, port = self.sock.getsockname()[:2]
@@ -404,8 +416,7 @@ class NetworkProcess:
                    "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
         hints = discovery.join_hints(host, port)      # under the start line, unstamped
         if self.link.closed:
-            for hint in hints:
-                self._log_line(hint)
+            self._print("".join(hint + "\n" for hint in hints))
         else:
             self.link.send("reply", lines=hints)
 

@@ -32,6 +32,7 @@ FAST_RETRANSMIT_AFTER = 3
 RECV_AHEAD = 512         # out-of-order messages held at most
 SACK_BITS = 32
 FAST_DUE = -1.0          # an in-flight deadline meaning "resend now, no back-off"
+NEVER = float("inf")
 
 
 class _InFlight:
@@ -64,6 +65,10 @@ class ReliableStream:
         self.backoff = 1
         self.pkt = 0
         self.queued_events = 0        # sum of the weights of unacked messages
+        # No in-flight deadline is earlier than this (it may be earlier than all of
+        # them once messages are acked): flush and next_deadline need not look at
+        # every message in flight until it has come.
+        self.due_at = NEVER
         # receiving
         self.recv_next = 1
         self.ahead: Dict[int, Frame] = {}
@@ -103,10 +108,11 @@ class ReliableStream:
         return result
 
     def _on_ack(self, now: float, ack: int, sack: int) -> None:
-        if not self.in_flight:
+        in_flight = self.in_flight
+        if not in_flight:
             return
         acked = []
-        for seq in self.in_flight:           # in seq order: stop past the ack
+        for seq in in_flight:                # in seq order: stop past the ack
             if seq > ack:
                 break
             acked.append(seq)
@@ -114,7 +120,7 @@ class ReliableStream:
         while sack >> bit:
             if sack >> bit & 1:
                 seq = ack + 2 + bit
-                if seq in self.in_flight:
+                if seq in in_flight:
                     acked.append(seq)
             bit += 1
         if not acked:
@@ -122,18 +128,22 @@ class ReliableStream:
         highest = max(acked)
         sample = None
         for seq in acked:
-            item = self.in_flight.pop(seq)
+            item = in_flight.pop(seq)
             self.queued_events -= item.weight
             if item.transmissions == 1:      # Karn: time only unambiguous samples
                 sample = item
+        if not in_flight:
+            self.due_at = NEVER
         if sample is not None:               # one sample per ack: the newest message
             self._rtt_sample(now - sample.sent_at)
         self.backoff = 1
+        if not sack:
+            return                           # no hole (all in flight are past the ack)
         # Fast retransmit: a hole with FAST_RETRANSMIT_AFTER later messages acked.
-        for item in self.in_flight.values():
+        for item in in_flight.values():
             if item.seq < highest - FAST_RETRANSMIT_AFTER + 1 and not item.fast_resent:
                 item.fast_resent = True
-                item.deadline = FAST_DUE
+                item.deadline = self.due_at = FAST_DUE
             elif item.seq >= highest:
                 break
 
@@ -160,6 +170,8 @@ class ReliableStream:
         """Take a DATA/PING/PONG datagram's ack fields and frames; return the
         frames that are now deliverable, in order."""
         self._on_ack(now, header.ack, header.sack)
+        if not frames:
+            return frames                    # a bare ack
         delivered: List[Frame] = []
         for frame in frames:
             if frame.seq < self.recv_next or frame.seq in self.ahead:
@@ -205,7 +217,7 @@ class ReliableStream:
     def header(self, dtype: int) -> bytes:
         """A header of type `dtype` carrying the current acks (which it settles)."""
         self.pkt = (self.pkt + 1) & 0xFFFFFFFF
-        ack, sack = self.ack_fields()
+        ack, sack = self.ack_fields() if self.ahead else (self.recv_next - 1, 0)
         self.ack_due = None
         self.unacked_received = 0
         return protocol.encode_header(dtype, self.session_id, self.pkt, ack, sack)
@@ -213,30 +225,43 @@ class ReliableStream:
     def flush(self, now: float) -> List[bytes]:
         """Datagrams to send now: due retransmissions, new messages the window
         allows, or a bare ack when one is due."""
-        due = [item for item in self.in_flight.values() if item.deadline <= now]
-        if any(item.deadline != FAST_DUE for item in due):
-            self.backoff = min(self.backoff * 2, 64)   # once per time-out, not per message
         frames: List[bytes] = []
-        for item in due:
-            self._stamp(now, item)
-            self.retransmissions += 1
-            frames.append(item.frame)
-        while self.backlog and len(self.in_flight) < self.window:
-            item = self.backlog.popleft()
-            self.in_flight[item.seq] = item
-            self._stamp(now, item)
-            frames.append(item.frame)
-        datagrams = self._pack(frames)
-        if not datagrams and self.ack_due is not None and self.ack_due <= now:
-            datagrams.append(self.header(protocol.DATA))
-        return datagrams
+        in_flight = self.in_flight
+        if self.due_at <= now:
+            due = [item for item in in_flight.values() if item.deadline <= now]
+            if any(item.deadline != FAST_DUE for item in due):
+                self.backoff = min(self.backoff * 2, 64)   # once per time-out, not per message
+            self._stamp(now, due, frames)
+            self.retransmissions += len(due)
+            self.due_at = min([item.deadline for item in in_flight.values()], default=NEVER)
+        backlog = self.backlog
+        if backlog and len(in_flight) < self.window:
+            fresh = []
+            while backlog and len(in_flight) < self.window:
+                item = backlog.popleft()
+                in_flight[item.seq] = item
+                fresh.append(item)
+            self._stamp(now, fresh, frames)
+        if frames:
+            return self._pack(frames)
+        if self.ack_due is not None and self.ack_due <= now:
+            return [self.header(protocol.DATA)]
+        return []
 
-    def _stamp(self, now: float, item: _InFlight) -> None:
-        item.transmissions += 1
-        item.sent_at = now
-        item.deadline = now + min(RTO_MAX, self.rto * self.backoff)
+    def _stamp(self, now: float, items: List[_InFlight], frames: List[bytes]) -> None:
+        """(Re)send `items` now: their frames go into `frames`."""
+        deadline = now + min(RTO_MAX, self.rto * self.backoff)
+        for item in items:
+            item.transmissions += 1
+            item.sent_at = now
+            item.deadline = deadline
+            frames.append(item.frame)
+        if items and deadline < self.due_at:
+            self.due_at = deadline
 
     def _pack(self, frames: List[bytes]) -> List[bytes]:
+        if len(frames) == 1:                 # the usual case: one EVENTS frame
+            return [self.header(protocol.DATA) + frames[0]]
         datagrams = []
         batch: List[bytes] = []
         size = 0
@@ -252,9 +277,9 @@ class ReliableStream:
 
     def next_deadline(self) -> Optional[float]:
         """When flush has something to do next (None: nothing pending)."""
-        times = [item.deadline for item in self.in_flight.values()]
-        if self.ack_due is not None:
-            times.append(self.ack_due)
         if self.backlog and len(self.in_flight) < self.window:
-            times.append(0.0)
-        return min(times) if times else None
+            return 0.0
+        due = self.due_at
+        if self.ack_due is not None and self.ack_due < due:
+            due = self.ack_due
+        return None if due == NEVER else due

@@ -1,10 +1,12 @@
 """A/B: the same load against several checkouts' app/, interleaved, medians.
 
-    python3 -m bench.ab ROOT_A ROOT_B ... [--n 100] [--rounds 3] [--mode closed]
+    python3 -m bench.ab ROOT_A ROOT_B ... [--n 100] [--rounds 3] [--mode closed] [--naive]
 
 On a shared, noisy machine one run of each says little: this runs A, B, ...,
 A, B, ... `rounds` times and prints the median of each number, as a Markdown
-table. Used for the before/after numbers of build/perf-*.diff.
+table. Used for the before/after numbers of build/perf-*.diff. `--naive` adds
+the naive course server as one more contestant of every round, and each row's
+deliveries per server CPU-second as a ratio to its median.
 """
 import argparse
 import os
@@ -14,6 +16,7 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import procs  # noqa: E402
 from bench.loadgen import run_load  # noqa: E402
 from bench.run_all import fmt, table  # noqa: E402
 
@@ -33,27 +36,41 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cpu-cap", type=float, default=0.0, metavar="SHARE",
                         help="cap the server at SHARE of one core (see loadgen --cpu-cap)")
+    parser.add_argument("--naive", action="store_true",
+                        help="also run the naive server each round; print ratios to it")
     parser.add_argument("--stock", action="store_true",
                         help="keep the per-person rate limit (default: relaxed_server.py)")
     args = parser.parse_args(argv)
-    runs = {root: [] for root in args.roots}
+    contestants = [("ours", root) for root in args.roots]
+    if args.naive:
+        contestants.append(("naive", "naive"))
+    runs = {label: [] for _, label in contestants}
     for _ in range(args.rounds):
-        for root in args.roots:
-            runs[root].append(run_load("ours", args.n, args.mode, seconds=args.seconds,
-                                       window=args.window, rate=args.rate,
-                                       workers=args.workers, app_root=root,
-                                       relaxed=not args.stock, cpu_cap=args.cpu_cap))
+        for kind, label in contestants:
+            root = label if kind == "ours" else str(procs.ROOT)
+            runs[label].append(run_load(kind, args.n, args.mode, seconds=args.seconds,
+                                        window=args.window, rate=args.rate,
+                                        workers=args.workers, app_root=root,
+                                        relaxed=not args.stock, cpu_cap=args.cpu_cap))
+    medians = {label: {key: _median(results, key) for key in KEYS}
+               for label, results in runs.items()}
+    keys = list(KEYS) + (["× naive"] if args.naive else [])
     rows = []
-    for root, results in runs.items():
-        cells = []
-        for key in KEYS:
-            values = [r[key] for r in results if r.get(key) is not None]
-            cells.append(fmt(statistics.median(values), 2) if values else "–")
-        rows.append([root] + cells)
+    for label, values in medians.items():
+        cells = [fmt(values[key], 2) if values[key] is not None else "–" for key in KEYS]
+        if args.naive:
+            base, mine = medians["naive"]["per_cpu_s"], values["per_cpu_s"]
+            cells.append(fmt(mine / base, 2) if base and mine else "–")
+        rows.append([label] + cells)
     print("N=%d, mode %s, server CPU cap %s, median of %d interleaved rounds\n"
           % (args.n, args.mode, args.cpu_cap or "none", args.rounds))
-    print(table(["app root"] + list(KEYS), rows))
+    print(table(["server"] + keys, rows))
     return 0
+
+
+def _median(results, key):
+    values = [r[key] for r in results if r.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 if __name__ == "__main__":

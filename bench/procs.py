@@ -65,7 +65,17 @@ def children(pid: int) -> List[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds (0.0 when it is gone)."""
+    """CPU time of one process's threads, in seconds (0.0 when it is gone): from
+    /proc/PID/task/*/schedstat (nanoseconds) where the kernel keeps it, else
+    utime + stime (10 ms ticks: 20 ticks in a capped 4 s run, too coarse)."""
+    try:
+        total = 0
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()

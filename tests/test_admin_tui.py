@@ -56,10 +56,9 @@ def test_log_lines_for_each_event():
     assert body({"what": "refuse", "name": "lisi", "addr": "1.2.3.4:5", "detail": "banned"}) \
         == "refused lisi from 1.2.3.4:5 (banned)"
     assert body({"what": "stop", "detail": "quit"}) == "server stopping (quit)"
-    # Without fields: the line as the headless log has it, its date dropped.
-    assert body({"line": "2024-01-02 03:04:05 start - x:1 listening"}) == \
-        "start - x:1 listening"
-    assert body({"line": "no date here"}) == "no date here"
+    # An event this console does not know: as the headless log has it, undated.
+    assert body({"time": 1.0, "what": "rename", "name": "", "addr": "x:1",
+                 "detail": "to lisi"}) == "rename - x:1 to lisi"
     # Nothing from the network reaches the terminal raw.
     assert body({"what": "chat", "name": "x", "detail": "a\x1b[2Jb"}) == "x : a[2Jb"
     assert log_line({"what": "chat"}, 0)[0][1] == "time"

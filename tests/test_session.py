@@ -144,3 +144,24 @@ def test_unacked_messages_survive_for_a_new_session():
     stream.flush(0.0)
     stream.on_datagram(0.01, protocol.Header(protocol.DATA, 0, 1, 1, 2, 0), [])
     assert [body for _, body in stream.unacked_messages()] == messages(5)[2:]
+
+
+def test_timer_follows_the_oldest_unacked_message_and_never_resends_an_acked_one():
+    a = ReliableStream(1)
+    a.queue(protocol.SAY, b"one")
+    a.flush(0.0)                                # due at 0.3
+    a.queue(protocol.SAY, b"two")
+    a.flush(0.1)                                # due at 0.4
+    assert a.next_deadline() == pytest.approx(RTO_INITIAL)
+    a.on_datagram(0.15, protocol.Header(protocol.DATA, 0, 1, 1, 1, 0), [])   # "one" acked
+    wake_ups = 0
+    while a.next_deadline() < 0.1 + RTO_INITIAL - 1e-9:   # an early wake-up at most
+        assert a.flush(a.next_deadline()) == []
+        wake_ups += 1
+    assert wake_ups <= 1
+    assert a.next_deadline() == pytest.approx(0.1 + RTO_INITIAL)
+    resent = a.flush(0.1 + RTO_INITIAL)
+    bodies = [f.body for d in resent for f in protocol.decode_frames(protocol.decode_header(d)[1])]
+    assert bodies == [b"two"]
+    a.on_datagram(0.5, protocol.Header(protocol.DATA, 0, 1, 2, 2, 0), [])   # "two" acked
+    assert a.next_deadline() is None and a.flush(0.6) == []

@@ -1,0 +1,110 @@
+"""The pure core's fan-out cost, without sockets: CPU per delivery in the Hub.
+
+    python3 -m bench.hub_cost [--n 100] [--lines 30] [--rounds 200] [--repeat 5] [--app-root DIR]
+
+N ClientCores join a Hub in memory; each round 10 of them say `lines` lines
+between them, the Hub fans them out, every client takes its datagrams and acks
+as it would after ACK_DELAY. Only the Hub's work is timed (on_datagram for the
+lines and the acks, flush, take_output), with time.process_time. The socket
+costs (sendto, recvfrom) are not in it: together with the loaded runs of
+bench.loadgen this tells the Python share of a delivery from the kernel's.
+The run is repeated and the fastest kept (as timeit does): slower ones measure
+the other work on a shared machine, not the code.
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def measure(n: int, lines: int, rounds: int, senders: int = 10) -> dict:
+    from app import session
+    from app.client_core import ClientCore
+    from app.hub import Hub, HubConfig
+
+    now = 1000.0
+    config = HubConfig(msg_rate=1e9, msg_burst=1e9, hold_cap=1 << 30, max_sessions=n + 10,
+                       max_per_ip=n + 10)
+    hub = Hub(now, b"k" * 32, config, rng=random.Random(1))
+    clients = {}
+    for i in range(n):
+        addr = ("10.0.%d.%d" % (i // 250, i % 250 + 1), 40000 + i)
+        clients[addr] = ClientCore("u%d" % i, now, rng=random.Random(i))
+    hub_cpu = 0.0
+    datagrams_out = datagrams_in = 0
+
+    def pump(timed: bool) -> int:
+        """Clients -> hub -> clients once; returns the events the clients got."""
+        nonlocal hub_cpu, datagrams_out, datagrams_in
+        inbound = [(data, addr) for addr, client in clients.items()
+                   for data in client.take_output()]
+        start = time.process_time()
+        for data, addr in inbound:
+            hub.on_datagram(now, data, addr)
+        hub.tick(now)
+        outbound = hub.take_output()
+        if timed:
+            hub_cpu += time.process_time() - start
+            datagrams_in += len(inbound)
+            datagrams_out += len(outbound)
+        got = 0
+        for data, addr in outbound:
+            client = clients.get(addr)
+            if client is not None:
+                client.on_datagram(now, data)
+                got += len(client.take_events())
+        return got
+
+    for _ in range(50):                          # the handshakes
+        for client in clients.values():
+            client.tick(now)
+        pump(False)
+        now += 0.001
+    joined = sum(1 for c in clients.values() if c.state == "joined")
+    for _ in range(5):                           # the join events settle
+        now += session.ACK_DELAY
+        for client in clients.values():
+            client.tick(now)
+        pump(False)
+    speakers = list(clients.values())[:senders]
+    delivered = 0
+    for r in range(rounds):
+        for i in range(lines):
+            speakers[i % senders].say("%s %06d %.6f %s" % ("u", r * lines + i, now, "x" * 20))
+        for client in speakers:
+            client.tick(now)
+        delivered += pump(True)
+        now += session.ACK_DELAY                 # every client's delayed ack is due
+        for client in clients.values():
+            client.tick(now)
+        delivered += pump(True)
+    return {"n": n, "joined": joined, "lines": lines * rounds, "delivered": delivered,
+            "hub_cpu_s": round(hub_cpu, 3),
+            "us_per_delivery": round(1e6 * hub_cpu / max(1, delivered), 3),
+            "datagrams_out": datagrams_out, "datagrams_in": datagrams_in,
+            "deliveries_per_datagram": round(delivered / max(1, datagrams_out), 2),
+            "us_per_datagram_out": round(1e6 * hub_cpu / max(1, datagrams_out), 2)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--lines", type=int, default=30, help="lines said per round")
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--app-root", default="", help="measure another checkout's app/")
+    args = parser.parse_args(argv)
+    if args.app_root:
+        sys.path.insert(0, args.app_root)
+    runs = [measure(args.n, args.lines, args.rounds) for _ in range(args.repeat)]
+    print(json.dumps(min(runs, key=lambda run: run["hub_cpu_s"]), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
