@@ -183,15 +183,18 @@ def instance_of(token: bytes) -> bytes:
 
 # ---------------------------------------------------------------- helpers
 
+_LENGTHS = {"B": struct.Struct("!B"), "H": struct.Struct("!H")}   # string length prefixes
+
+
 def _put_str(value: str, limit: int, width: str = "B") -> bytes:
     raw = value.encode("utf-8")
     if len(raw) > limit:
         raise ProtocolError("string of %d bytes exceeds %d" % (len(raw), limit))
-    return struct.pack("!" + width, len(raw)) + raw
+    return _LENGTHS[width].pack(len(raw)) + raw
 
 
 def _get_str(buf: bytes, pos: int, limit: int, width: str = "B") -> Tuple[str, int]:
-    size_struct = struct.Struct("!" + width)
+    size_struct = _LENGTHS[width]
     if pos + size_struct.size > len(buf):
         raise ProtocolError("truncated string length")
     (length,) = size_struct.unpack_from(buf, pos)

@@ -27,7 +27,7 @@ RTO_INITIAL = 0.3        # a LAN: no need for TCP's 1 s
 RTO_MIN = 0.2
 RTO_MAX = 2.0
 ACK_DELAY = 0.02         # a lone message is acked within 20 ms ...
-ACK_EVERY = 2            # ... and at once after every second one
+ACK_EVERY = 2            # ... and at once after every second one (the server's acks)
 FAST_RETRANSMIT_AFTER = 3
 RECV_AHEAD = 512         # out-of-order messages held at most
 SACK_BITS = 32
@@ -52,9 +52,12 @@ class _InFlight:
 class ReliableStream:
     """Both directions of one session's reliable message stream."""
 
-    def __init__(self, session_id: int, window: int = 256) -> None:
+    def __init__(self, session_id: int, window: int = 256, ack_every: int = ACK_EVERY,
+                 ack_delay: float = ACK_DELAY) -> None:
         self.session_id = session_id
         self.window = window
+        self.ack_every = ack_every
+        self.ack_delay = ack_delay
         # sending
         self.next_seq = 1
         self.backlog: Deque[_InFlight] = deque()
@@ -191,10 +194,10 @@ class ReliableStream:
                 self.recv_next += 1
         if delivered:
             self.unacked_received += len(delivered)
-            if self.unacked_received >= ACK_EVERY:
+            if self.unacked_received >= self.ack_every:
                 self._ack_now(now)
             elif self.ack_due is None:
-                self.ack_due = now + ACK_DELAY
+                self.ack_due = now + self.ack_delay
         return delivered
 
     def _ack_now(self, now: float) -> None:

@@ -55,7 +55,8 @@ class Worker:
         self.cfg = cfg
         self.ids = list(range(*cfg["ids"]))
         self.local = {g: i for i, g in enumerate(self.ids)}
-        self.swarm = swarms.SWARMS[cfg["kind"]](cfg["port"], self.ids)
+        extra = {"probe_every": cfg["probe_every"]} if cfg.get("probe_every", 1) > 1 else {}
+        self.swarm = swarms.SWARMS[cfg["kind"]](cfg["port"], self.ids, **extra)
         self.senders = [self.local[g] for g in cfg["senders"]]
         self.probe = self.local.get(cfg.get("probe"), -1)
         self.rng = random.Random(cfg.get("seed", 1))
@@ -88,7 +89,11 @@ class Worker:
             for key, _ in self.sel.select(max(0.0, wake - now)):
                 i = key.data
                 now = time.monotonic()
-                for text in swarm.readable(i, now):
+                got = swarm.readable(i, now)
+                if isinstance(got, int):         # a sink: how many, not what
+                    self.on_count(got, now)
+                    continue
+                for text in got:
                     self.on_text(i, text, now)
             now = time.monotonic()
             swarm.run_timers(now)
@@ -188,6 +193,12 @@ class Worker:
                 self.outstanding[i] -= 1
                 self.top_up(i, now)
 
+    def on_count(self, count: int, now: float) -> None:
+        """Deliveries to a sink (swarms.py): counted, not timed."""
+        self.got += count
+        if self.t0 <= now <= self.t1:
+            self.got_window += count
+
     def run(self) -> None:
         self.join()
         go = self.read_line()
@@ -274,8 +285,12 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
              senders: int = 10, window: int = 8, rate: float = 1.0, workers: int = 1,
              restart: str = "", restart_after: float = 2.0, drain: float = 15.0,
              join_timeout: float = 30.0, app_root=procs.ROOT, profile: str = "",
-             relaxed: bool = False, cpu_cap: float = 0.0) -> dict:
-    """Run one measurement; returns a dict of numbers (see the keys at the end)."""
+             relaxed: bool = False, cpu_cap: float = 0.0, probe_every: int = 1) -> dict:
+    """Run one measurement; returns a dict of numbers (see the keys at the end).
+    probe_every > 1 (ours, rate mode): only every probe_every-th client decodes
+    and times what it gets; the others are sinks (swarms.py)."""
+    if probe_every > 1 and (kind != "ours" or mode != "rate"):
+        raise ValueError("sinks are for our protocol in rate mode")
     server = procs.Server(kind, app_root=app_root, relaxed=relaxed, cpu_cap=cpu_cap).start()
     if cpu_cap and restart:
         raise ValueError("a CPU cap and a restart do not go together")
@@ -299,7 +314,7 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
                    "n": n, "senders": sorted(g for g in chosen if g in group),
                    "probe": probes[k], "mode": mode, "window": window, "rate": rate,
                    "seed": k + 1, "start_at": start_at, "join_timeout": join_timeout,
-                   "app_root": str(app_root)}
+                   "app_root": str(app_root), "probe_every": probe_every}
             procs_.append(subprocess.Popen(
                 [sys.executable, str(procs.ROOT / "bench" / "loadgen.py"), "--worker",
                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -415,6 +430,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-cap", type=float, default=0.0, metavar="SHARE",
                         help="cap the server at SHARE of one core (e.g. 0.05), so that "
                              "it saturates at a load the generator can offer")
+    parser.add_argument("--probe-every", type=int, default=1, metavar="K",
+                        help="ours, rate mode: only every K-th client decodes and times "
+                             "its deliveries, the rest ack and count (a lighter generator)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample the server with py-spy over the window into FILE")
     args = parser.parse_args(argv)
@@ -422,7 +440,8 @@ def main(argv=None) -> int:
                       senders=args.senders, window=args.window, rate=args.rate,
                       workers=args.workers, restart=args.restart,
                       restart_after=args.restart_after, app_root=args.app_root,
-                      profile=args.profile, relaxed=args.relaxed, cpu_cap=args.cpu_cap)
+                      profile=args.profile, relaxed=args.relaxed, cpu_cap=args.cpu_cap,
+                      probe_every=args.probe_every)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -17,6 +17,14 @@ offers the same few calls:
 Chat texts carry "SENDER SEQ SENT_AT ..." (sent_at = time.monotonic(), which
 is one clock for every process on the machine), so each receiver can check
 order, count losses and measure latency.
+
+Sinks (ours only, `probe_every` > 1): every client but each probe_every-th
+one acks what it receives and sends its lines as any client does, but does
+not decode the room's events: it counts the chat events that are not its own
+(readable returns their number). Decoding 100 000 events a second is more than
+a Python load generator on a 2-core machine can do beside the server; with
+sinks the server sees the same traffic and latency is sampled at the probes,
+spread evenly over the join order (the order of every fan-out).
 """
 import heapq
 import socket
@@ -58,20 +66,25 @@ class _Swarm:
 class OursSwarm(_Swarm):
     """Our protocol, through the project's own ClientConnection / ClientCore."""
 
-    def __init__(self, port: int, ids: List[int]) -> None:
+    def __init__(self, port: int, ids: List[int], probe_every: int = 1) -> None:
         super().__init__(port, ids)
         from app import client_core, client_net, protocol
+
+        self.probe_every = probe_every
 
         self._core, self._net, self._protocol = client_core, client_net, protocol
         self.conns: list = [None] * len(ids)
         self.sched = [INF] * len(ids)
         self.heap: List[Tuple[float, int]] = []
         self.join_times: List[List[float]] = [[] for _ in ids]
+        self.counted = [0] * len(ids)
         self.last_state = [""] * len(ids)
 
     def start(self, now: float) -> None:
         for i, g in enumerate(self.ids):
             conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
+            if g % self.probe_every:
+                self._make_sink(i, conn.core)
             self.conns[i] = conn
             self.socks[i] = conn.sock
             self._schedule(i, conn.core.next_deadline())
@@ -84,8 +97,34 @@ class OursSwarm(_Swarm):
     def joined(self, i: int) -> bool:
         return self.conns[i] is not None and self.conns[i].state == self._core.JOINED
 
-    def readable(self, i: int, now: float) -> List[str]:
+    def _make_sink(self, i: int, core) -> None:
+        """Replace the core's frame handler (after the stream has delivered and
+        acked the frame) with a count of others' chat events."""
+        protocol = self._protocol
+        own = core.instance.to_bytes(8, "big")
+        kind_at, origin_at = 12, 17          # in EVENT_FIXED (docs/PROTOCOL.md)
+
+        def count(frame) -> None:
+            if frame.kind == protocol.EVENTS:
+                bodies = protocol.split_event_batch(frame.body)
+            elif frame.kind == protocol.EVENT:
+                bodies = [frame.body]
+            else:
+                return
+            self.counted[i] += sum(1 for body in bodies if body[kind_at] == protocol.EV_CHAT
+                                   and body[origin_at:origin_at + 8] != own)
+
+        core._on_frame = count
+
+    def readable(self, i: int, now: float):
+        """The chat texts client i got; for a sink, their number."""
         conn = self.conns[i]
+        if self.ids[i] % self.probe_every:
+            self.counted[i] = 0
+            conn.on_readable(now)
+            self._note_state(i, now)
+            self._schedule(i, conn.core.next_deadline())
+            return self.counted[i]
         conn.on_readable(now)
         texts = []
         for event in conn.take_events():

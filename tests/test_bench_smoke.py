@@ -79,6 +79,22 @@ def test_loadgen_fixed_rate_latency():
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
 
+def test_sinks_ack_and_count_while_probes_time():
+    result = run_load("ours", 12, "rate", seconds=1.5, rate=2.0, probe_every=4)
+    _sane(result, 12)
+    assert result["got"] == result["expected"]      # sinks' counts included, nothing lost
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_hub_cost_counts_every_delivery():
+    from bench import hub_cost
+
+    result = hub_cost.measure(20, 12, 5)
+    assert result["joined"] == 20
+    assert result["delivered"] == 20 * 12 * 5       # every line to every member, echo too
+    assert result["us_per_delivery"] > 0
+
+
 def test_join_mode_reports_when_all_are_in():
     result = run_load("ours", 12, "join", seconds=0.2)
     assert result["joined"] == 12
