@@ -36,6 +36,10 @@ CLIENT_WINDOW = 64
 # minimum RTO (0.2 s), so nothing is resent for want of an ack.
 CLIENT_ACK_EVERY = 8
 CLIENT_ACK_DELAY = 0.05
+# The room stream is the bulk of what a client gets (every line of the room):
+# acked lazier still. The server learns the delay in its RTT estimate per member.
+ROOM_ACK_EVERY = 16
+ROOM_ACK_DELAY = 0.1
 
 CONNECTING = "connecting"
 JOINED = "joined"
@@ -79,6 +83,9 @@ class ClientCore:
         self.ever_joined = False
         self.session_id = 0
         self.stream: Optional[ReliableStream] = None
+        # The room's events in ROOM datagrams (docs/PROTOCOL.md 6.8): receive
+        # only; its acks ride in self.stream's headers.
+        self.room_stream: Optional[ReliableStream] = None
         self.pending: List[Tuple[int, bytes]] = []   # said while not joined
         self.next_msg_id = 1
         self.epoch = 0
@@ -188,10 +195,29 @@ class ClientCore:
                 self.malformed += 1            # not from our room (or forged)
                 return
             data = opened or data
+        if data[:6] == protocol.ROOM_PREFIX:
+            self._on_room(now, data)         # the bulk of a busy room: straight there
+            return
         try:
             self._dispatch(now, data)
         except ProtocolError:
             self.malformed += 1
+
+    def _on_room(self, now: float, data: bytes) -> None:
+        """A ROOM datagram (docs/PROTOCOL.md 6.8): room events in room order."""
+        if len(data) < protocol.HEADER_SIZE or len(data) > protocol.MAX_DATAGRAM:
+            self.malformed += 1
+            return
+        session, number, ack, sack = protocol.ROOM_FIELDS.unpack_from(data, 6)
+        if session != self.session_id or self.room_stream is None or self.state != JOINED:
+            return                               # not for our current session
+        if ack or sack or not number:
+            self.malformed += 1
+            return
+        self.last_heard = now
+        batch = protocol.Frame(number, protocol.EVENTS, data[protocol.HEADER_SIZE:])
+        for frame in self.room_stream.receive(now, [batch]):
+            self._on_frame(frame)
 
     def _dispatch(self, now: float, data: bytes) -> None:
         if (protocol.peek_version(data) not in (None, protocol.VERSION)
@@ -209,7 +235,7 @@ class ClientCore:
                 self._send_hello(now)
         elif kind == protocol.WELCOME:
             if self.state in (CONNECTING, RECONNECTING):
-                self._welcomed(now, header.session, protocol.decode_welcome(body))
+                self._welcomed(now, header, protocol.decode_welcome(body))
         elif kind == protocol.REFUSE:
             if self.state in (CONNECTING, RECONNECTING):
                 self._refused(protocol.decode_refuse(body))
@@ -223,6 +249,8 @@ class ClientCore:
                 frames = protocol.decode_frames(body)
                 for frame in self.stream.on_datagram(now, header, frames):
                     self._on_frame(frame)
+        elif kind == protocol.ROOM:
+            raise ProtocolError("ROOM datagram with flags set")
         elif kind == protocol.RESET:
             if self.state == JOINED:
                 self._lost(now, "the server restarted")
@@ -243,7 +271,8 @@ class ClientCore:
         return (self.state in (CONNECTING, RECONNECTING) and len(data) > protocol.HEADER_SIZE
                 and data[:2] == protocol.MAGIC and data[3] == protocol.REFUSE)
 
-    def _welcomed(self, now: float, session_id: int, welcome: protocol.Welcome) -> None:
+    def _welcomed(self, now: float, header: protocol.Header, welcome: protocol.Welcome) -> None:
+        session_id = header.session
         if session_id == self.session_id and self.stream is not None:
             # The server still had our session (we gave up on it first): both
             # streams go on exactly where they were.
@@ -263,6 +292,14 @@ class ClientCore:
             again = [(k, b) for t, k, b in self.recent if t >= now - REPLAY_WINDOW]
         self.stream = ReliableStream(session_id, window=CLIENT_WINDOW,
                                      ack_every=CLIENT_ACK_EVERY, ack_delay=CLIENT_ACK_DELAY)
+        self.room_stream = None
+        if header.flags & protocol.FLAG_ROOM:
+            # The server sends the room's events in ROOM datagrams, numbered on
+            # from WELCOME's pkt field; our acks for them ride in our headers.
+            self.room_stream = ReliableStream(session_id, ack_every=ROOM_ACK_EVERY,
+                                              ack_delay=ROOM_ACK_DELAY)
+            self.room_stream.recv_next = header.pkt + 1
+            self.stream.rider = self.room_stream
         self.session_id = session_id
         for kind, body in again + [m for m in carried + self.pending if m not in again]:
             self.stream.queue(kind, body)
@@ -302,7 +339,11 @@ class ClientCore:
         except ProtocolError:
             self.malformed += 1
             return
-        if event.room_seq:
+        if event.room_seq and event.kind != protocol.EV_PRIVATE:
+            # Public events come in room order (the server sends history and
+            # missed events before the room stream); private ones come in the
+            # session's stream, maybe before public events numbered lower,
+            # and are told apart by msg_id below (PROTOCOL.md 7.5).
             if event.room_seq <= self.last_seq:
                 return                          # replayed twice around a reconnect
             self.last_seq = event.room_seq
@@ -336,7 +377,8 @@ class ClientCore:
             self.cookie = bytes(16)
         hello = protocol.Hello(self.nonce, self.cookie, self.instance_bytes, self.token,
                                self.epoch, self.last_seq, self.name)
-        self._send(now, protocol.encode_header(protocol.HELLO, flags=protocol.FLAG_EVENTS)
+        self._send(now, protocol.encode_header(protocol.HELLO,
+                                               flags=protocol.FLAG_EVENTS | protocol.FLAG_ROOM)
                    + protocol.encode_hello(hello))
 
     def tick(self, now: float) -> None:

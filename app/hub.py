@@ -26,6 +26,7 @@ from app.flood import TokenBucket
 from app.moderation import Moderation, looks_like_ip, normal_ip
 from app.protocol import Event, ProtocolError
 from app.room import Room
+from app.room_stream import RoomCursor, RoomSender
 from app.session import ReliableStream
 
 Address = Tuple  # (host, port) or (host, port, flow, scope)
@@ -62,7 +63,7 @@ class LogEntry(NamedTuple):
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
                  "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving",
-                 "batching")
+                 "batching", "room", "cursor")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
                  now: float, bucket: TokenBucket) -> None:
@@ -80,6 +81,8 @@ class ServerSession:
         self.resumed = False
         self.bucket = bucket
         self.batching = False          # takes EVENTS frames (its HELLO had FLAG_EVENTS)
+        self.room = False              # takes ROOM datagrams (its HELLO had FLAG_ROOM)
+        self.cursor: Optional[RoomCursor] = None   # where it is in the room stream
         self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
         self.leaving = False          # said BYE while lines were held: gone once they are out
 
@@ -116,6 +119,7 @@ class Hub:
         self.secret = secret
         self.rng = rng or random.SystemRandom()
         self.room = Room(self.rng.getrandbits(32) or 1, config.history_lines)
+        self.room_stream = RoomSender(config.queue_cap)
         self.started = now
         self.by_addr: Dict[Address, ServerSession] = {}
         self.outbox: List[Tuple[bytes, Address]] = []
@@ -134,6 +138,7 @@ class Hub:
         self.farewells: List[Tuple[float, bytes, Address]] = []
         self._dirty: Dict[int, ServerSession] = {}
         self._pending: List[bytes] = []      # room events not yet queued to the members
+        self._room_pending: List[bytes] = []  # ... not yet in a ROOM datagram (made per flush)
         self._pending_time = now
         self._timers: List[Tuple[float, int]] = []
         self._scheduled: Dict[int, float] = {}
@@ -218,6 +223,12 @@ class Hub:
                 self._send(protocol.encode_header(protocol.BYE_ACK, header.session), addr)
             return
         if header.type in (protocol.DATA, protocol.PING, protocol.PONG):
+            room_ack = None
+            if header.flags & protocol.FLAG_ROOM_ACK:
+                if len(body) < protocol.ROOM_ACK.size:
+                    raise ProtocolError("FLAG_ROOM_ACK without the room ack")
+                room_ack = protocol.ROOM_ACK.unpack_from(body)
+                body = body[protocol.ROOM_ACK.size:]
             if not session.stream.fresh(header.pkt):
                 return
             session.last_heard = now
@@ -227,6 +238,8 @@ class Hub:
             if header.type == protocol.PING:
                 self._send(session.stream.header(protocol.PONG), addr)
             self._dirty[session.id] = session
+            if session.cursor is not None and self._by_id.get(session.id) is session:
+                self._on_room_ack(now, session, room_ack)
         elif header.type == protocol.BYE:
             self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
             if session.held:
@@ -310,6 +323,7 @@ class Hub:
             self._drop(now, existing, protocol.LEAVE_QUIT)
         session = self._new_session(now, addr, name, hello)
         session.batching = bool(flags & protocol.FLAG_EVENTS)
+        session.room = bool(flags & protocol.FLAG_ROOM)
         if holder is not None:
             self._take_over(now, holder, session, hello)
         else:
@@ -361,6 +375,7 @@ class Hub:
         self._flush_broadcasts()                   # what came before goes to the old members
         self.room.members[session.key] = session
         self.stats["joins"] += 1
+        self._join_room_stream(session)
         self._send_welcome(now, session)
         if self.motd:
             self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
@@ -370,6 +385,7 @@ class Hub:
         for event in missed if missed is not None else self.room.history():
             self._queue(session, protocol.encode_event(event))
         self._log(now, "join", session.name, session.addr, "")
+        self._history_queued(now, session)
         self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
 
     def _take_over(self, now: float, old: ServerSession, new: ServerSession,
@@ -386,6 +402,7 @@ class Hub:
             self._throttled[new.id] = new
         new.joined_at = old.joined_at
         self.room.members[new.key] = new
+        self._join_room_stream(new)
         self._send_welcome(now, new)
         missed = None
         if hello.room_seq:
@@ -393,12 +410,50 @@ class Hub:
         for event in missed if missed is not None else self.room.history():
             self._queue(new, protocol.encode_event(event))
         self._log(now, "resume", new.name, new.addr, "was " + addr_text(old.addr))
+        self._history_queued(now, new)
 
     def _send_welcome(self, now: float, session: ServerSession) -> None:
         welcome = protocol.Welcome(self.room.epoch, self.room.seq, now, session.resumed,
                                    len(self.room.members), session.name, self.motd)
-        self._send(protocol.encode_header(protocol.WELCOME, session.id)
-                   + protocol.encode_welcome(welcome), session.addr)
+        if session.cursor is None:
+            head = protocol.encode_header(protocol.WELCOME, session.id)
+        else:                                      # where its room stream begins (6.8)
+            head = protocol.encode_header(protocol.WELCOME, session.id, session.cursor.base,
+                                          flags=protocol.FLAG_ROOM)
+        self._send(head + protocol.encode_welcome(welcome), session.addr)
+
+    # ======================================================== room stream
+
+    def _join_room_stream(self, session: ServerSession) -> None:
+        """The member gets the ROOM datagrams made from now on. The next one may
+        hold events from just before it joined: it shows those not older than
+        its history (it drops the others by room_seq, PROTOCOL.md 7.5)."""
+        if session.room:
+            session.cursor = self.room_stream.add(session.id, session.addr)
+
+    def _history_queued(self, now: float, session: ServerSession) -> None:
+        if session.cursor is not None:
+            session.cursor.after = session.stream.next_seq - 1
+            self._maybe_go_live(now, session)
+
+    def _maybe_go_live(self, now: float, session: ServerSession) -> None:
+        """A member gets the room stream once its own stream has acknowledged
+        the history (or missed events) queued when it joined: history first,
+        then the news."""
+        cursor = session.cursor
+        if cursor is not None and not cursor.live and session.stream.acked_through(cursor.after):
+            if not self.room_stream.go_live(now, cursor, self.outbox):
+                self._room_stuck(now, session)
+
+    def _on_room_ack(self, now: float, session: ServerSession, room_ack) -> None:
+        if room_ack is not None and not self.room_stream.on_ack(
+                now, session.cursor, room_ack[0], room_ack[1], self.outbox):
+            self._room_stuck(now, session)
+            return
+        self._maybe_go_live(now, session)
+
+    def _room_stuck(self, now: float, session: ServerSession) -> None:
+        self._drop(now, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
 
     # =========================================================== messages
 
@@ -530,9 +585,13 @@ class Hub:
     def _flush_broadcasts(self) -> None:
         if not self._pending:
             return
-        batches = protocol.pack_event_batches(self._pending)
         bodies, self._pending = self._pending, []
-        members = list(self.room.members.values())
+        if self.room_stream.cursors:
+            self._room_pending += bodies
+        if len(self.room_stream.cursors) == len(self.room.members):
+            return                                 # everyone takes the room stream
+        members = [s for s in self.room.members.values() if s.cursor is None]
+        batches = protocol.pack_event_batches(bodies)
         stuck = []
         dirty = self._dirty
         for session in members:
@@ -630,6 +689,7 @@ class Hub:
         self._by_id.pop(session.id, None)
         self._dirty.pop(session.id, None)
         self._scheduled.pop(session.id, None)
+        self.room_stream.remove(session.id)
         if self.room.members.get(session.key) is session:
             del self.room.members[session.key]
 
@@ -674,6 +734,8 @@ class Hub:
             self.farewells = [f for f in self.farewells if f[0] > now]
             for _, data, addr in due:
                 self._send(data, addr)
+        for sid in self.room_stream.tick(now, self.outbox):
+            self._room_stuck(now, self._by_id[sid])
         while self._timers and self._timers[0][0] <= now:
             deadline, sid = heapq.heappop(self._timers)
             if self._scheduled.get(sid) == deadline:
@@ -684,6 +746,12 @@ class Hub:
     def flush(self, now: float) -> None:
         """Move every touched session's due datagrams into the outbox."""
         self._flush_broadcasts()
+        if self._room_pending:
+            # One set of ROOM datagrams per flush, for every member: a burst
+            # of joins or lines costs a few datagrams each, not one per event.
+            batches = protocol.pack_event_batches(self._room_pending)
+            self._room_pending = []
+            self.room_stream.send(now, batches, self.outbox)
         dirty, self._dirty = self._dirty, {}
         by_id, scheduled, outbox = self._by_id, self._scheduled, self.outbox
         for sid, session in dirty.items():
@@ -703,14 +771,14 @@ class Hub:
         """When tick must run next."""
         while self._timers and self._scheduled.get(self._timers[0][1]) != self._timers[0][0]:
             heapq.heappop(self._timers)            # stale entries
-        times = [self._next_sweep]
+        times = [self._next_sweep, self.room_stream.check_at]
         if self._timers:
             times.append(self._timers[0][0])
         if self.farewells:
             times.append(min(f[0] for f in self.farewells))
         for session in self._throttled.values():
             times.append(session.bucket.next_token_at(session.bucket.stamp))
-        if self._dirty:
+        if self._dirty or self._pending or self._room_pending:
             times.append(0.0)
         return min(times)
 

@@ -30,11 +30,14 @@ PONG = 7
 BYE = 8
 BYE_ACK = 9
 RESET = 10
-DATAGRAM_TYPES = frozenset(range(1, 11))
+ROOM = 11                    # server -> client: room events shared by every member (6.8)
+DATAGRAM_TYPES = frozenset(range(1, 12))
 
 # Header flags.
 FLAG_TAGGED = 0x0001         # the last TAG_SIZE bytes are an authentication tag
 FLAG_EVENTS = 0x0002         # on HELLO: this client takes EVENTS frames (kind 17)
+FLAG_ROOM = 0x0004           # on HELLO: this client takes ROOM datagrams (type 11)
+FLAG_ROOM_ACK = 0x0008       # on a client's DATA/PING/PONG: the body starts with ROOM_ACK
 
 # Reliable message kinds, client -> server.
 SAY = 1
@@ -101,6 +104,7 @@ REFUSE_FIXED = struct.Struct("!B")
 BYE_FIXED = struct.Struct("!B")
 EVENT_FIXED = struct.Struct("!IdBBBHQI")  # room_seq time kind flags code online origin msg_id
 MSG_ID = struct.Struct("!I")
+ROOM_ACK = struct.Struct("!II")           # room ack, room sack (after the header)
 
 HEADER_SIZE = HEADER.size
 # Room for frames in one datagram: the tag's space is always kept free.
@@ -239,6 +243,25 @@ def decode_header(data: bytes) -> Tuple[Header, bytes]:
     if dtype not in DATAGRAM_TYPES:
         raise ProtocolError("unknown datagram type %d" % dtype)
     return Header(dtype, flags, session, pkt, ack, sack), data[HEADER_SIZE:]
+
+
+# ----------------------------------------------------------- room stream
+
+# Every ROOM datagram starts with these 6 bytes; then the member's session id,
+# then what ROOM_TAIL packs: the same bytes for every member (section 6.8).
+ROOM_PREFIX = HEADER.pack(MAGIC, VERSION, ROOM, 0, 0, 0, 0, 0)[:6]
+ROOM_TAIL = struct.Struct("!III")         # room datagram number, 0, 0
+ROOM_FIELDS = struct.Struct("!IIII")      # session, number, 0, 0: a ROOM header from byte 6
+
+
+def room_tail(number: int, batch: bytes) -> bytes:
+    """A ROOM datagram without its first 10 bytes (prefix and session id)."""
+    return ROOM_TAIL.pack(number, 0, 0) + batch
+
+
+def room_datagram(session: bytes, tail: bytes) -> bytes:
+    """One member's copy: `session` is its session id as 4 big-endian bytes."""
+    return ROOM_PREFIX + session + tail
 
 
 # ---------------------------------------------------------------- frames

@@ -64,6 +64,10 @@ class Room:
             return None
         if self.ring and self.ring[0].event.room_seq > after_seq + 1:
             return None
+        # Private events travel in the session's own stream, so one numbered
+        # below after_seq may still have been on its way when the client lost
+        # us: all of this client's private events go again (it drops the ones
+        # it has by sender and msg_id, PROTOCOL.md 7.5).
         return [logged.event for logged in self.ring
-                if logged.event.room_seq > after_seq
-                and (logged.audience is None or key in logged.audience)]
+                if (logged.audience is None and logged.event.room_seq > after_seq)
+                or (logged.audience is not None and key in logged.audience)]

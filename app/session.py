@@ -35,6 +35,26 @@ FAST_DUE = -1.0          # an in-flight deadline meaning "resend now, no back-of
 NEVER = float("inf")
 
 
+class RttEstimator:
+    """Smoothed round-trip time and the retransmission time-out (RFC 6298's
+    rules, with a LAN's bounds)."""
+    __slots__ = ("srtt", "rttvar", "rto")
+
+    def __init__(self) -> None:
+        self.srtt: Optional[float] = None
+        self.rttvar = 0.0
+        self.rto = RTO_INITIAL
+
+    def sample(self, rtt: float) -> None:
+        if self.srtt is None:
+            self.srtt = rtt
+            self.rttvar = rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self.rttvar))
+
+
 class _InFlight:
     __slots__ = ("seq", "frame", "weight", "sent_at", "deadline", "transmissions",
                  "fast_resent")
@@ -62,9 +82,7 @@ class ReliableStream:
         self.next_seq = 1
         self.backlog: Deque[_InFlight] = deque()
         self.in_flight: Dict[int, _InFlight] = {}   # insertion order == seq order
-        self.srtt: Optional[float] = None
-        self.rttvar = 0.0
-        self.rto = RTO_INITIAL
+        self.rtt = RttEstimator()
         self.backoff = 1
         self.pkt = 0
         self.queued_events = 0        # sum of the weights of unacked messages
@@ -79,6 +97,9 @@ class ReliableStream:
         self.replay = ReplayWindow()         # packet numbers seen: replays are dropped
         self.unacked_received = 0
         self.ack_due: Optional[float] = None
+        # A receive-only stream whose acks ride in this stream's headers (the
+        # client's room stream: FLAG_ROOM_ACK, docs/PROTOCOL.md 6.8).
+        self.rider: Optional["ReliableStream"] = None
         # counters
         self.retransmissions = 0
         self.duplicates = 0
@@ -99,6 +120,12 @@ class ReliableStream:
     def queued(self) -> int:
         """Messages not yet acknowledged (in flight or waiting for the window)."""
         return len(self.backlog) + len(self.in_flight)
+
+    def acked_through(self, seq: int) -> bool:
+        """True when every message numbered up to `seq` is acknowledged."""
+        for first in self.in_flight:         # in seq order: the oldest unacked
+            return first > seq
+        return not self.backlog or self.backlog[0].seq > seq
 
     def unacked_messages(self) -> List[Tuple[int, bytes]]:
         """(kind, body) of every message not yet acknowledged, in order: what a
@@ -138,7 +165,7 @@ class ReliableStream:
         if not in_flight:
             self.due_at = NEVER
         if sample is not None:               # one sample per ack: the newest message
-            self._rtt_sample(now - sample.sent_at)
+            self.rtt.sample(now - sample.sent_at)
         self.backoff = 1
         if not sack:
             return                           # no hole (all in flight are past the ack)
@@ -149,15 +176,6 @@ class ReliableStream:
                 item.deadline = self.due_at = FAST_DUE
             elif item.seq >= highest:
                 break
-
-    def _rtt_sample(self, rtt: float) -> None:
-        if self.srtt is None:
-            self.srtt = rtt
-            self.rttvar = rtt / 2
-        else:
-            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
-            self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self.rttvar))
 
     # ---------------------------------------------------------- receiving side
 
@@ -173,8 +191,10 @@ class ReliableStream:
         """Take a DATA/PING/PONG datagram's ack fields and frames; return the
         frames that are now deliverable, in order."""
         self._on_ack(now, header.ack, header.sack)
-        if not frames:
-            return frames                    # a bare ack
+        return self.receive(now, frames) if frames else frames
+
+    def receive(self, now: float, frames: List[Frame]) -> List[Frame]:
+        """Take frames; return those now deliverable, in order (and schedule the ack)."""
         delivered: List[Frame] = []
         for frame in frames:
             if frame.seq < self.recv_next or frame.seq in self.ahead:
@@ -217,13 +237,22 @@ class ReliableStream:
 
     # ------------------------------------------------------------------ output
 
-    def header(self, dtype: int) -> bytes:
-        """A header of type `dtype` carrying the current acks (which it settles)."""
-        self.pkt = (self.pkt + 1) & 0xFFFFFFFF
-        ack, sack = self.ack_fields() if self.ahead else (self.recv_next - 1, 0)
+    def take_ack_fields(self) -> Tuple[int, int]:
+        """ack_fields, now sent: no ack is due any more."""
         self.ack_due = None
         self.unacked_received = 0
-        return protocol.encode_header(dtype, self.session_id, self.pkt, ack, sack)
+        return self.ack_fields() if self.ahead else (self.recv_next - 1, 0)
+
+    def header(self, dtype: int) -> bytes:
+        """A header of type `dtype` carrying the current acks (which it settles),
+        and the rider's acks after it when there is a rider."""
+        self.pkt = (self.pkt + 1) & 0xFFFFFFFF
+        ack, sack = self.take_ack_fields()
+        if self.rider is None:
+            return protocol.encode_header(dtype, self.session_id, self.pkt, ack, sack)
+        return (protocol.encode_header(dtype, self.session_id, self.pkt, ack, sack,
+                                       protocol.FLAG_ROOM_ACK)
+                + protocol.ROOM_ACK.pack(*self.rider.take_ack_fields()))
 
     def flush(self, now: float) -> List[bytes]:
         """Datagrams to send now: due retransmissions, new messages the window
@@ -247,13 +276,16 @@ class ReliableStream:
             self._stamp(now, fresh, frames)
         if frames:
             return self._pack(frames)
-        if self.ack_due is not None and self.ack_due <= now:
+        if self._ack_is_due(now) or (self.rider is not None and self.rider._ack_is_due(now)):
             return [self.header(protocol.DATA)]
         return []
 
+    def _ack_is_due(self, now: float) -> bool:
+        return self.ack_due is not None and self.ack_due <= now
+
     def _stamp(self, now: float, items: List[_InFlight], frames: List[bytes]) -> None:
         """(Re)send `items` now: their frames go into `frames`."""
-        deadline = now + min(RTO_MAX, self.rto * self.backoff)
+        deadline = now + min(RTO_MAX, self.rtt.rto * self.backoff)
         for item in items:
             item.transmissions += 1
             item.sent_at = now
@@ -268,8 +300,9 @@ class ReliableStream:
         datagrams = []
         batch: List[bytes] = []
         size = 0
+        room = protocol.PAYLOAD_ROOM - (protocol.ROOM_ACK.size if self.rider else 0)
         for frame in frames:
-            if batch and size + len(frame) > protocol.PAYLOAD_ROOM:
+            if batch and size + len(frame) > room:
                 datagrams.append(self.header(protocol.DATA) + b"".join(batch))
                 batch, size = [], 0
             batch.append(frame)
@@ -285,4 +318,6 @@ class ReliableStream:
         due = self.due_at
         if self.ack_due is not None and self.ack_due < due:
             due = self.ack_due
+        if self.rider is not None and self.rider.ack_due is not None and self.rider.ack_due < due:
+            due = self.rider.ack_due
         return None if due == NEVER else due

@@ -1,0 +1,226 @@
+"""The room stream: the room's events, sent once for everyone (docs/PROTOCOL.md 6.8).
+
+Pure: no sockets, no clock; `now` comes in and (datagram, address) pairs go out
+into the caller's outbox.
+
+Why: in a room of N, every room event goes to N members. Sent in each member's
+own reliable stream it costs N sequence numbers, N in-flight records, N headers
+and N timers, i.e. Python work per recipient, and at 1000 members that work, not
+the network, is the server's limit. Here each datagram's worth of room events
+gets ONE number (the ROOM datagram number) and its bytes are made once and kept
+in a ring; a member's copy differs from everyone else's only in the 4 bytes of
+its session id, so fan-out is one concatenation and one send per member.
+
+Reliability per member is a cursor: the highest number sent to it, the highest
+it acknowledged in order (cumulative ack + 32-bit SACK, riding in the member's
+own DATA/PING/PONG headers), and one retransmission timer. A member whose acks
+fall so far behind that the ring no longer holds what it lacks is reported as
+stuck and the hub drops it, as it drops a member whose own stream overflows.
+"""
+from collections import deque
+from typing import Deque, Dict, List, Tuple
+
+from app import protocol
+from app.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
+
+ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it waits for acks
+RESEND_BURST = 32        # datagrams resent at once after a time-out (then per ack)
+CHECK_EVERY = 0.05       # time-outs are looked for at most this often (one pass, all members)
+
+Outbox = List[Tuple[bytes, tuple]]
+
+
+class RoomCursor:
+    """Where one member is in the room stream."""
+    __slots__ = ("session_id", "addr", "rtt", "base", "live", "sent", "acked", "due",
+                 "backoff", "resent_upto", "recover", "after")
+
+    def __init__(self, session_id: int, addr: tuple, base: int) -> None:
+        self.session_id = session_id.to_bytes(4, "big")
+        self.addr = addr
+        self.rtt = RttEstimator()
+        self.base = base              # the number before the first one it gets (WELCOME)
+        self.live = False             # takes new datagrams as they are made ...
+        self.after = 0                # ... once its own stream has this message acked
+        self.sent = base              # highest number sent to it
+        self.acked = base             # highest number it has, with all before it
+        self.due = NEVER              # when the oldest unacked one is resent
+        self.backoff = 1
+        self.resent_upto = base       # every unacked number up to here was resent
+        self.recover = 0              # after a time-out: resend up to here as acks come
+
+    def rto(self) -> float:
+        return min(RTO_MAX, self.rtt.rto * self.backoff)
+
+
+class RoomSender:
+    def __init__(self, cap_events: int) -> None:
+        self.cap_events = cap_events  # events the ring holds for members behind
+        self.number = 0               # the newest ROOM datagram's number
+        self.first = 1                # the oldest number still in the ring
+        # (tail, events, when made) of every number from `first` on
+        self.ring: Deque[Tuple[bytes, int, float]] = deque()
+        self.ring_events = 0
+        self.cursors: Dict[int, RoomCursor] = {}         # by session id
+        self.check_at = NEVER
+        self.retransmissions = 0
+
+    # ------------------------------------------------------------ members
+
+    def add(self, session_id: int, addr: tuple) -> RoomCursor:
+        """A new member: it gets every datagram numbered after the current one
+        (not before go_live, though: see go_live)."""
+        cursor = RoomCursor(session_id, addr, self.number)
+        self.cursors[session_id] = cursor
+        return cursor
+
+    def remove(self, session_id: int) -> None:
+        self.cursors.pop(session_id, None)
+
+    def go_live(self, now: float, cursor: RoomCursor, outbox: Outbox) -> bool:
+        """From now on the member gets new datagrams as they are made; what was
+        made since it joined is sent now. The hub calls it once the member has
+        acknowledged its history, so history comes before the room's news.
+        False: the ring no longer holds what it needs (stuck)."""
+        cursor.live = True
+        return self._pump(now, cursor, outbox)
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, now: float, batches: List[Tuple[bytes, int]], outbox: Outbox) -> None:
+        """Number each batch of encoded events, keep it, send it to every live
+        member that is not behind."""
+        prefix = protocol.ROOM_PREFIX
+        for batch, events in batches:
+            number = self.number = self.number + 1
+            tail = protocol.room_tail(number, batch)
+            self._keep(tail, events, now)
+            previous = number - 1
+            earliest = self.check_at
+            for cursor in self.cursors.values():
+                # Behind (window full, or catching up): the pump sends it later.
+                if cursor.sent != previous or not cursor.live \
+                        or previous - cursor.acked >= ROOM_WINDOW:
+                    continue
+                outbox.append((prefix + cursor.session_id + tail, cursor.addr))
+                cursor.sent = number
+                if cursor.due == NEVER:
+                    cursor.due = now + cursor.rto()
+                    if cursor.due < earliest:
+                        earliest = cursor.due
+            self.check_at = earliest
+
+    def _keep(self, tail: bytes, events: int, now: float) -> None:
+        self.ring.append((tail, events, now))
+        self.ring_events += events
+        while self.ring_events > self.cap_events and len(self.ring) > 1:
+            self.ring_events -= self.ring.popleft()[1]
+            self.first += 1
+
+    def _resend(self, cursor: RoomCursor, number: int, outbox: Outbox) -> bool:
+        if number < self.first:
+            return False
+        tail = self.ring[number - self.first][0]
+        outbox.append((protocol.ROOM_PREFIX + cursor.session_id + tail, cursor.addr))
+        return True
+
+    def _pump(self, now: float, cursor: RoomCursor, outbox: Outbox) -> bool:
+        """Send what the member has not been sent yet, as far as its window allows."""
+        while cursor.sent < self.number and cursor.sent - cursor.acked < ROOM_WINDOW:
+            if not self._resend(cursor, cursor.sent + 1, outbox):
+                return False
+            cursor.sent += 1
+            self._arm(now, cursor)
+        return True
+
+    def _arm(self, now: float, cursor: RoomCursor) -> None:
+        if cursor.due == NEVER:
+            cursor.due = now + cursor.rto()
+            if cursor.due < self.check_at:
+                self.check_at = cursor.due
+
+    # ------------------------------------------------------------ acks
+
+    def on_ack(self, now: float, cursor: RoomCursor, ack: int, sack: int,
+               outbox: Outbox) -> bool:
+        """A member's room ack (cumulative number, SACK bits for ack+2 ...).
+        False: the member is stuck (it lacks what the ring no longer holds)."""
+        if ack > cursor.sent or ack < cursor.acked:
+            return True                        # not sent yet (bogus) or an old ack
+        if ack > cursor.acked:
+            if ack > cursor.resent_upto and not cursor.recover and ack >= self.first:
+                # Karn: never resent, so unambiguous (a datagram that waited for
+                # the window makes it look slower: a longer time-out, no harm).
+                cursor.rtt.sample(now - self.ring[ack - self.first][2])
+            cursor.acked = ack
+            cursor.backoff = 1
+            cursor.due = NEVER
+            if ack < cursor.sent:
+                self._arm(now, cursor)          # a new timer for the new oldest
+            if cursor.recover:
+                if ack < cursor.recover:        # after a time-out: the next ones
+                    start = max(ack, cursor.resent_upto) + 1
+                    end = min(ack + RESEND_BURST, cursor.recover)
+                    if not self._resend_range(cursor, start, end, outbox):
+                        return False
+                else:
+                    cursor.recover = 0
+        if sack and not self._fast_retransmit(cursor, ack, sack, outbox):
+            return False
+        if cursor.live:
+            return self._pump(now, cursor, outbox)
+        return True
+
+    def _fast_retransmit(self, cursor: RoomCursor, ack: int, sack: int,
+                         outbox: Outbox) -> bool:
+        """Holes with FAST_RETRANSMIT_AFTER later datagrams acked: resent once."""
+        have = set()
+        for bit in range(SACK_BITS):
+            if sack >> bit & 1:
+                number = ack + 2 + bit
+                if number <= cursor.sent:
+                    have.add(number)
+        if not have:
+            return True
+        highest = max(have)
+        limit = highest - FAST_RETRANSMIT_AFTER
+        for number in range(max(ack, cursor.resent_upto) + 1, limit + 1):
+            if number not in have:
+                if not self._resend(cursor, number, outbox):
+                    return False
+                self.retransmissions += 1
+        cursor.resent_upto = max(cursor.resent_upto, limit)
+        return True
+
+    def _resend_range(self, cursor: RoomCursor, start: int, end: int,
+                      outbox: Outbox) -> bool:
+        for number in range(start, end + 1):
+            if not self._resend(cursor, number, outbox):
+                return False
+            self.retransmissions += 1
+        cursor.resent_upto = max(cursor.resent_upto, end)
+        return True
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now: float, outbox: Outbox) -> List[int]:
+        """Resend to members whose oldest unacked datagram timed out; returns the
+        session ids of members that are stuck (to be dropped)."""
+        if now < self.check_at:
+            return []
+        stuck = []
+        earliest = NEVER
+        for session_id, cursor in self.cursors.items():
+            if cursor.due <= now:
+                end = min(cursor.sent, cursor.acked + RESEND_BURST)
+                if not self._resend_range(cursor, cursor.acked + 1, end, outbox):
+                    stuck.append(session_id)
+                    continue
+                cursor.recover = cursor.sent
+                cursor.backoff = min(cursor.backoff * 2, 64)
+                cursor.due = now + cursor.rto()
+            if cursor.due < earliest:
+                earliest = cursor.due
+        self.check_at = max(earliest, now + CHECK_EVERY) if earliest != NEVER else NEVER
+        return stuck
+

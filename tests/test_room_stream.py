@@ -1,0 +1,242 @@
+"""The room stream (docs/PROTOCOL.md 6.8): room events made once per datagram
+for every member, with per-member acks, retransmission and catch-up. Pure
+core, simulated time."""
+import random
+
+import pytest
+
+from app import protocol as P
+from app import room_stream
+from app.client_core import JOINED, ClientCore
+from app.hub import HubConfig
+from app.room import Room
+from app.room_stream import RoomSender
+from simnet import SimNet
+
+NOW = 1000.0
+ADDRS = [("10.0.0.%d" % i, 5000 + i) for i in range(1, 4)]
+
+
+def live_sender(members=3, cap=4096):
+    sender = RoomSender(cap)
+    cursors = [sender.add(100 + i, ADDRS[i]) for i in range(members)]
+    for cursor in cursors:
+        assert sender.go_live(NOW, cursor, [])
+    return sender, cursors
+
+
+def batch(text):
+    return P.pack_event_batches([P.encode_event(P.Event(1, NOW, P.EV_CHAT, text=text))])
+
+
+def numbers(outbox, addr=None):
+    return [P.decode_header(data)[0].pkt for data, to in outbox if addr in (None, to)]
+
+
+def test_each_batch_is_one_datagram_shared_by_all_but_the_session_id():
+    sender, cursors = live_sender()
+    outbox = []
+    sender.send(NOW, batch("大家好"), outbox)
+    assert [to for _, to in outbox] == ADDRS
+    headers = [P.decode_header(data) for data, _ in outbox]
+    assert [h.session for h, _ in headers] == [100, 101, 102]
+    assert {(h.type, h.pkt, h.ack, h.sack) for h, _ in headers} == {(P.ROOM, 1, 0, 0)}
+    assert len({body for _, body in headers}) == 1
+    assert {data[10:] for data, _ in outbox} == {outbox[0][0][10:]}
+    events = P.split_event_batch(headers[0][1])
+    assert P.decode_event(events[0]).text == "大家好"
+
+
+def test_a_member_beyond_its_window_waits_and_acks_bring_the_rest(monkeypatch):
+    monkeypatch.setattr(room_stream, "ROOM_WINDOW", 4)
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(7):
+        sender.send(NOW, batch("line %d" % i), outbox)
+    assert numbers(outbox) == [1, 2, 3, 4]
+    outbox.clear()
+    assert sender.on_ack(NOW + 0.01, cursor, 2, 0, outbox)
+    assert numbers(outbox) == [5, 6]
+    outbox.clear()
+    assert sender.on_ack(NOW + 0.02, cursor, 6, 0, outbox)
+    assert numbers(outbox) == [7]
+
+
+def test_a_time_out_resends_the_unacked_with_back_off():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(3):
+        sender.send(NOW, batch("line %d" % i), outbox)
+    assert sender.on_ack(NOW + 0.05, cursor, 1, 0, outbox)
+    outbox.clear()
+    first_due = cursor.due
+    assert sender.tick(first_due - 0.001, outbox) == [] and outbox == []
+    assert sender.tick(first_due, outbox) == []
+    assert numbers(outbox) == [2, 3]
+    outbox.clear()
+    second_due = cursor.due
+    assert second_due - first_due == pytest.approx(2 * (first_due - (NOW + 0.05)))
+    sender.tick(second_due, outbox)
+    assert numbers(outbox) == [2, 3]
+    assert sender.on_ack(second_due + 0.01, cursor, 3, 0, outbox)
+    assert cursor.due == float("inf") and cursor.backoff == 1
+
+
+def test_a_hole_with_three_later_datagrams_acked_is_resent_once():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(6):
+        sender.send(NOW, batch("line %d" % i), outbox)
+    outbox.clear()
+    sack = 0b1111                       # 3, 4, 5, 6 arrived; 2 did not
+    assert sender.on_ack(NOW + 0.01, cursor, 1, sack, outbox)
+    assert numbers(outbox) == [2]
+    outbox.clear()
+    assert sender.on_ack(NOW + 0.02, cursor, 1, sack, outbox)   # the same news again
+    assert outbox == []
+
+
+def test_acks_for_what_was_never_sent_are_ignored():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    sender.send(NOW, batch("only one"), outbox)
+    assert sender.on_ack(NOW + 0.01, cursor, 500, 0xFFFFFFFF, outbox)
+    assert cursor.acked == 0 and cursor.sent == 1
+
+
+def test_a_member_lacking_what_the_ring_let_go_is_stuck():
+    sender, (quiet, busy) = live_sender(2, cap=5)
+    outbox = []
+    for i in range(10):
+        sender.send(NOW, batch("line %d" % i), outbox)
+        assert sender.on_ack(NOW, busy, busy.sent, 0, outbox)
+    assert sender.first > 1
+    stuck = sender.tick(quiet.due, outbox)
+    assert stuck == [100]
+
+
+def test_a_member_that_joins_late_gets_what_came_after_it_once_live():
+    sender, _ = live_sender(1)
+    outbox = []
+    sender.send(NOW, batch("before"), outbox)
+    late = sender.add(200, ("10.0.0.9", 9))
+    assert late.base == 1
+    sender.send(NOW, batch("after 1"), outbox)
+    sender.send(NOW, batch("after 2"), outbox)
+    assert numbers(outbox, late.addr) == []       # not live yet: its history comes first
+    assert sender.go_live(NOW, late, outbox)
+    assert numbers(outbox, late.addr) == [2, 3]
+
+
+# ---------------------------------------------------------------- whole room
+
+def room(net, names):
+    addrs = [net.add_client(name)[0] for name in names]
+    assert net.run_until(lambda: all(net.clients[a].state == JOINED for a in addrs), 120)
+    return addrs
+
+
+def texts(net, addr, kinds=(P.EV_CHAT,)):
+    return [e.text for e in net.room_events(addr, set(kinds))]
+
+
+def test_members_take_the_room_stream_and_acks_ride_in_their_headers():
+    net = SimNet(1)
+    a, b = room(net, ["张三", "lisi"])
+    assert all(s.cursor is not None and s.cursor.live for s in net.hub.members())
+    net.clients[a].say("大家好")
+    net.run(1.0)
+    assert texts(net, b) == ["大家好"]
+    cursor = net.hub.find("lisi").cursor
+    assert cursor.acked == cursor.sent == net.hub.room_stream.number
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_newcomer_sees_history_then_the_news_even_when_its_first_datagrams_are_lost(seed):
+    net = SimNet(seed, config=HubConfig(history_lines=5, msg_burst=1000))
+    (talker,) = room(net, ["talker"])
+    for i in range(8):
+        net.clients[talker].say("old %d" % i)
+    net.run(1.0)
+    late, _ = net.add_client("late")
+    net.run_until(lambda: net.hub.find("late") is not None, 10)
+    net.cut.add(late)                   # its history and the first news are lost
+    for i in range(20):
+        net.clients[talker].say("new %d" % i)
+        net.run(0.01)
+    net.run(0.5)
+    net.cut.discard(late)
+    assert net.run_until(lambda: texts(net, late)[-1:] == ["new 19"], 30)
+    net.run(1.0)
+    assert texts(net, late) == ["old %d" % i for i in range(3, 8)] + [
+        "new %d" % i for i in range(20)]
+    seqs = [e.room_seq for e in net.room_events(late) if e.room_seq]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+def test_a_private_line_overtaken_by_later_room_events_is_still_shown():
+    client = ClientCore("lisi", NOW, rng=random.Random(1))
+    client.tick(NOW)
+    welcome = P.Welcome(7, 9, NOW, False, 2, "lisi", "")
+    client.on_datagram(NOW, P.encode_header(P.WELCOME, 55, 0, flags=P.FLAG_ROOM)
+                       + P.encode_welcome(welcome))
+    assert client.state == JOINED and client.room_stream is not None
+    public = P.Event(11, NOW, P.EV_CHAT, origin=1, msg_id=3, name="张三", text="public")
+    private = P.Event(10, NOW, P.EV_PRIVATE, origin=1, msg_id=2, name="张三",
+                      target="lisi", text="private")
+    client.on_datagram(NOW, P.room_datagram((55).to_bytes(4, "big"), P.room_tail(
+        1, P.pack_event_batches([P.encode_event(public)])[0][0])))
+    client.on_datagram(NOW, P.encode_header(P.DATA, 55, 1) + P.encode_frame(
+        1, P.EVENT, P.encode_event(private)))
+    client.on_datagram(NOW, P.encode_header(P.DATA, 55, 2) + P.encode_frame(
+        2, P.EVENT, P.encode_event(private)))            # a resend: shown once
+    shown = [e.text for e in client.take_events() if isinstance(e, P.Event)]
+    assert shown == ["public", "private"]
+    assert client.last_seq == 11
+
+
+def test_a_client_back_after_its_session_ended_gets_its_private_lines_again():
+    room_ = Room(5)
+    room_.record(NOW, P.EV_CHAT, name="a", text="one")
+    room_.record(NOW, P.EV_PRIVATE, name="a", target="b", text="psst", origin=1,
+                 msg_id=1, audience=("a", "b"))
+    room_.record(NOW, P.EV_PRIVATE, name="a", target="c", text="not yours", origin=1,
+                 msg_id=2, audience=("a", "c"))
+    room_.record(NOW, P.EV_CHAT, name="a", text="two")
+    room_.record(NOW, P.EV_CHAT, name="a", text="three")
+    missed = room_.missed(5, 4, "b")
+    assert [e.text for e in missed] == ["psst", "three"]
+
+
+class ClassicClient(ClientCore):
+    """A client written before the room stream (no FLAG_ROOM in its HELLO)."""
+
+    def _send_hello(self, now):
+        hello = P.Hello(self.nonce, self.cookie, self.instance_bytes, self.token,
+                        self.epoch, self.last_seq, self.name)
+        self._send(now, P.encode_header(P.HELLO, flags=P.FLAG_EVENTS) + P.encode_hello(hello))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_classic_and_room_stream_clients_share_one_room_order_under_loss(seed):
+    net = SimNet(seed, loss=0.2, dup=0.05, delay=(0.0005, 0.02),
+                 config=HubConfig(msg_burst=1000))
+    addrs = room(net, ["new1", "new2"])
+    old_addr = ("10.0.9.9", 4000)
+    net.clients[old_addr] = ClassicClient("old", net.now, rng=random.Random(seed))
+    net.events[old_addr] = []
+    assert net.run_until(lambda: net.clients[old_addr].state == JOINED, 60)
+    assert net.hub.find("old").cursor is None
+    assert net.clients[old_addr].room_stream is None
+    rng = random.Random(seed)
+    everyone = addrs + [old_addr]
+    for i in range(200):
+        net.clients[rng.choice(everyone)].say("line %d" % i)
+        if i % 20 == 0:
+            net.run(0.05)
+    assert net.run_until(lambda: all(len(texts(net, a)) >= 200 for a in everyone), 600)
+    net.run(2.0)
+    orders = [[(e.origin, e.msg_id) for e in net.room_events(a, {P.EV_CHAT})]
+              for a in everyone]
+    assert len(set(orders[0])) == 200
+    assert orders[0] == orders[1] == orders[2]
