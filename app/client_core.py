@@ -214,9 +214,11 @@ class ClientCore:
         if ack or sack or not number:
             self.malformed += 1
             return
-        self.last_heard = now
+        room = self.room_stream
+        if number >= room.recv_next and number not in room.ahead:
+            self.last_heard = now                # (a replayed old one is no sign of life)
         batch = protocol.Frame(number, protocol.EVENTS, data[protocol.HEADER_SIZE:])
-        for frame in self.room_stream.receive(now, [batch]):
+        for frame in room.receive(now, [batch]):
             self._on_frame(frame)
 
     def _dispatch(self, now: float, data: bytes) -> None:

@@ -381,9 +381,9 @@ class Hub:
             self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
         missed = None
         if hello.room_seq:
-            missed = self.room.missed(hello.epoch, hello.room_seq, session.key)
+            missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
         for event in missed if missed is not None else self.room.history():
-            self._queue(session, protocol.encode_event(event))
+            self._queue(now, session, protocol.encode_event(event))
         self._log(now, "join", session.name, session.addr, "")
         self._history_queued(now, session)
         self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
@@ -406,9 +406,9 @@ class Hub:
         self._send_welcome(now, new)
         missed = None
         if hello.room_seq:
-            missed = self.room.missed(hello.epoch, hello.room_seq, new.key)
+            missed = self.room.missed(hello.epoch, hello.room_seq, new.instance)
         for event in missed if missed is not None else self.room.history():
-            self._queue(new, protocol.encode_event(event))
+            self._queue(now, new, protocol.encode_event(event))
         self._log(now, "resume", new.name, new.addr, "was " + addr_text(old.addr))
         self._history_queued(now, new)
 
@@ -540,11 +540,12 @@ class Hub:
             return
         event = self.room.record(now, protocol.EV_PRIVATE, name=sender.name,
                                  target=target.name, text=line, origin=sender.instance,
-                                 msg_id=said.msg_id, audience=(sender.key, target.key))
+                                 msg_id=said.msg_id,
+                                 audience=(sender.instance, target.instance))
         body = protocol.encode_event(event)
-        self._queue(target, body)
+        self._queue(now, target, body)
         if target is not sender:
-            self._queue(sender, body)
+            self._queue(now, sender, body)
         self._log(now, "private", sender.name, sender.addr, "to " + target.name)
 
     def _send_who(self, now: float, session: ServerSession) -> None:
@@ -555,7 +556,7 @@ class Hub:
             size_with = size + len(name.encode()) + 1 if name else 0
             if name is None or size_with > protocol.MAX_TEXT_BYTES:
                 if chunk or name is None:
-                    self._queue(session, protocol.encode_event(Event(
+                    self._queue(now, session, protocol.encode_event(Event(
                         0, now, protocol.EV_WHO, online=len(names), text="\n".join(chunk))))
                 chunk, size = [], 0
             if name is not None:
@@ -564,16 +565,20 @@ class Hub:
 
     def _notice(self, now: float, session: ServerSession, code: int, line: str,
                 target: str = "") -> None:
-        self._queue(session, protocol.encode_event(
+        self._queue(now, session, protocol.encode_event(
             Event(0, now, protocol.EV_NOTICE, code=code, online=len(self.room.members),
                   target=target, text=line)))
 
     # ============================================================ fan-out
 
-    def _queue(self, session: ServerSession, body: bytes) -> None:
+    def _queue(self, now: float, session: ServerSession, body: bytes) -> None:
         self._flush_broadcasts()                   # keep room order on every stream
         session.stream.queue(protocol.EVENT, body)
         self._dirty[session.id] = session
+        if session.stream.queued_events > self.config.queue_cap:
+            # A client that keeps asking (WHO) and never acks: it must not grow
+            # our memory even when no broadcast comes to check (room stream).
+            self._drop(now, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
 
     def _broadcast(self, event: Event) -> None:
         """Room events wait in _pending until the next flush (or anything that

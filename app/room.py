@@ -17,7 +17,9 @@ HISTORY_KINDS = frozenset((protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_ADMI
 
 class Logged(NamedTuple):
     event: Event
-    audience: Optional[FrozenSet[str]]     # name keys allowed to see it; None = everyone
+    # The clients allowed to see it, by instance (bound to their secret token,
+    # not to a name someone else may take later); None = everyone.
+    audience: Optional[FrozenSet[int]]
 
 
 class Room:
@@ -30,7 +32,7 @@ class Room:
 
     def record(self, now: float, kind: int, *, name: str = "", target: str = "",
                text: str = "", code: int = 0, origin: int = 0, msg_id: int = 0,
-               audience: Optional[Iterable[str]] = None) -> Event:
+               audience: Optional[Iterable[int]] = None) -> Event:
         """Number a new room event, keep it in the ring and return it."""
         self.seq += 1
         event = Event(self.seq, now, kind, 0, code, len(self.members), origin, msg_id,
@@ -50,7 +52,7 @@ class Room:
         picked.reverse()
         return picked
 
-    def missed(self, epoch: int, after_seq: int, key: str) -> Optional[List[Event]]:
+    def missed(self, epoch: int, after_seq: int, instance: int) -> Optional[List[Event]]:
         """The events a returning client missed after `after_seq`, or None when
         they cannot be told (older than the ring)."""
         if epoch != self.epoch:
@@ -70,4 +72,4 @@ class Room:
         # it has by sender and msg_id, PROTOCOL.md 7.5).
         return [logged.event for logged in self.ring
                 if (logged.audience is None and logged.event.room_seq > after_seq)
-                or (logged.audience is not None and key in logged.audience)]
+                or (logged.audience is not None and instance in logged.audience)]

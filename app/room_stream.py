@@ -33,7 +33,7 @@ Outbox = List[Tuple[bytes, tuple]]
 class RoomCursor:
     """Where one member is in the room stream."""
     __slots__ = ("session_id", "addr", "rtt", "base", "live", "sent", "acked", "due",
-                 "backoff", "resent_upto", "recover", "after")
+                 "backoff", "resent_upto", "recover", "after", "late_upto")
 
     def __init__(self, session_id: int, addr: tuple, base: int) -> None:
         self.session_id = session_id.to_bytes(4, "big")
@@ -48,6 +48,7 @@ class RoomCursor:
         self.backoff = 1
         self.resent_upto = base       # every unacked number up to here was resent
         self.recover = 0              # after a time-out: resend up to here as acks come
+        self.late_upto = base         # up to here some were sent after they were made
 
     def rto(self) -> float:
         return min(RTO_MAX, self.rtt.rto * self.backoff)
@@ -113,9 +114,11 @@ class RoomSender:
     def _keep(self, tail: bytes, events: int, now: float) -> None:
         self.ring.append((tail, events, now))
         self.ring_events += events
-        while self.ring_events > self.cap_events and len(self.ring) > 1:
-            self.ring_events -= self.ring.popleft()[1]
-            self.first += 1
+        if self.ring_events > self.cap_events and len(self.ring) > 1:
+            while self.ring_events > self.cap_events and len(self.ring) > 1:
+                self.ring_events -= self.ring.popleft()[1]
+                self.first += 1
+            self.check_at = min(self.check_at, now)   # who lacks what just went?
 
     def _resend(self, cursor: RoomCursor, number: int, outbox: Outbox) -> bool:
         if number < self.first:
@@ -130,6 +133,7 @@ class RoomSender:
             if not self._resend(cursor, cursor.sent + 1, outbox):
                 return False
             cursor.sent += 1
+            cursor.late_upto = cursor.sent
             self._arm(now, cursor)
         return True
 
@@ -148,9 +152,9 @@ class RoomSender:
         if ack > cursor.sent or ack < cursor.acked:
             return True                        # not sent yet (bogus) or an old ack
         if ack > cursor.acked:
-            if ack > cursor.resent_upto and not cursor.recover and ack >= self.first:
-                # Karn: never resent, so unambiguous (a datagram that waited for
-                # the window makes it look slower: a longer time-out, no harm).
+            if ack > cursor.resent_upto and ack > cursor.late_upto and not cursor.recover:
+                # Sent once, as it was made (Karn's rule; and a datagram that
+                # waited for the window or for going live would look slower).
                 cursor.rtt.sample(now - self.ring[ack - self.first][2])
             cursor.acked = ack
             cursor.backoff = 1
@@ -211,6 +215,9 @@ class RoomSender:
         stuck = []
         earliest = NEVER
         for session_id, cursor in self.cursors.items():
+            if cursor.acked + 1 < self.first:
+                stuck.append(session_id)        # (live or not) it can never catch up
+                continue
             if cursor.due <= now:
                 end = min(cursor.sent, cursor.acked + RESEND_BURST)
                 if not self._resend_range(cursor, cursor.acked + 1, end, outbox):

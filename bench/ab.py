@@ -38,6 +38,8 @@ def main(argv=None) -> int:
                         help="cap the server at SHARE of one core (see loadgen --cpu-cap)")
     parser.add_argument("--probe-every", type=int, default=1, metavar="K",
                         help="ours in rate mode: sinks but every K-th client (loadgen)")
+    parser.add_argument("--lean-sinks", action="store_true",
+                        help="with --probe-every: lean sinks (swarms.py)")
     parser.add_argument("--naive", action="store_true",
                         help="also run the naive server each round; print ratios to it")
     parser.add_argument("--stock", action="store_true",
@@ -54,7 +56,8 @@ def main(argv=None) -> int:
                                         window=args.window, rate=args.rate,
                                         workers=args.workers, app_root=root,
                                         relaxed=not args.stock, cpu_cap=args.cpu_cap,
-                                        probe_every=args.probe_every if kind == "ours" else 1))
+                                        probe_every=args.probe_every if kind == "ours" else 1,
+                                        lean_sinks=args.lean_sinks))
     medians = {label: {key: _median(results, key) for key in KEYS}
                for label, results in runs.items()}
     keys = list(KEYS) + (["× naive"] if args.naive else [])

@@ -55,7 +55,8 @@ class Worker:
         self.cfg = cfg
         self.ids = list(range(*cfg["ids"]))
         self.local = {g: i for i, g in enumerate(self.ids)}
-        extra = {"probe_every": cfg["probe_every"]} if cfg.get("probe_every", 1) > 1 else {}
+        extra = {"probe_every": cfg["probe_every"],
+                 "lean": cfg.get("lean_sinks", False)} if cfg.get("probe_every", 1) > 1 else {}
         self.swarm = swarms.SWARMS[cfg["kind"]](cfg["port"], self.ids, **extra)
         self.senders = [self.local[g] for g in cfg["senders"]]
         self.probe = self.local.get(cfg.get("probe"), -1)
@@ -285,10 +286,12 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
              senders: int = 10, window: int = 8, rate: float = 1.0, workers: int = 1,
              restart: str = "", restart_after: float = 2.0, drain: float = 15.0,
              join_timeout: float = 30.0, app_root=procs.ROOT, profile: str = "",
-             relaxed: bool = False, cpu_cap: float = 0.0, probe_every: int = 1) -> dict:
+             relaxed: bool = False, cpu_cap: float = 0.0, probe_every: int = 1,
+             lean_sinks: bool = False) -> dict:
     """Run one measurement; returns a dict of numbers (see the keys at the end).
     probe_every > 1 (ours, rate mode): only every probe_every-th client decodes
-    and times what it gets; the others are sinks (swarms.py)."""
+    and times what it gets; the others are sinks (swarms.py), lean ones with
+    lean_sinks."""
     if probe_every > 1 and (kind != "ours" or mode != "rate"):
         raise ValueError("sinks are for our protocol in rate mode")
     server = procs.Server(kind, app_root=app_root, relaxed=relaxed, cpu_cap=cpu_cap).start()
@@ -314,7 +317,8 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
                    "n": n, "senders": sorted(g for g in chosen if g in group),
                    "probe": probes[k], "mode": mode, "window": window, "rate": rate,
                    "seed": k + 1, "start_at": start_at, "join_timeout": join_timeout,
-                   "app_root": str(app_root), "probe_every": probe_every}
+                   "app_root": str(app_root), "probe_every": probe_every,
+                   "lean_sinks": lean_sinks}
             procs_.append(subprocess.Popen(
                 [sys.executable, str(procs.ROOT / "bench" / "loadgen.py"), "--worker",
                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -433,6 +437,9 @@ def main(argv=None) -> int:
     parser.add_argument("--probe-every", type=int, default=1, metavar="K",
                         help="ours, rate mode: only every K-th client decodes and times "
                              "its deliveries, the rest ack and count (a lighter generator)")
+    parser.add_argument("--lean-sinks", action="store_true",
+                        help="with --probe-every: sinks take in-order ROOM datagrams "
+                             "in a few steps of their own (swarms.py)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample the server with py-spy over the window into FILE")
     args = parser.parse_args(argv)
@@ -441,7 +448,7 @@ def main(argv=None) -> int:
                       workers=args.workers, restart=args.restart,
                       restart_after=args.restart_after, app_root=args.app_root,
                       profile=args.profile, relaxed=args.relaxed, cpu_cap=args.cpu_cap,
-                      probe_every=args.probe_every)
+                      probe_every=args.probe_every, lean_sinks=args.lean_sinks)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -79,8 +79,10 @@ def test_loadgen_fixed_rate_latency():
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
 
-def test_sinks_ack_and_count_while_probes_time():
-    result = run_load("ours", 12, "rate", seconds=1.5, rate=2.0, probe_every=4)
+@pytest.mark.parametrize("lean", [False, True])
+def test_sinks_ack_and_count_while_probes_time(lean):
+    result = run_load("ours", 12, "rate", seconds=1.5, rate=2.0, probe_every=4,
+                      lean_sinks=lean)
     _sane(result, 12)
     assert result["got"] == result["expected"]      # sinks' counts included, nothing lost
     assert 0 < result["p50_ms"] <= result["p99_ms"]

@@ -199,12 +199,12 @@ def test_a_client_back_after_its_session_ended_gets_its_private_lines_again():
     room_ = Room(5)
     room_.record(NOW, P.EV_CHAT, name="a", text="one")
     room_.record(NOW, P.EV_PRIVATE, name="a", target="b", text="psst", origin=1,
-                 msg_id=1, audience=("a", "b"))
+                 msg_id=1, audience=(1, 2))
     room_.record(NOW, P.EV_PRIVATE, name="a", target="c", text="not yours", origin=1,
-                 msg_id=2, audience=("a", "c"))
+                 msg_id=2, audience=(1, 3))
     room_.record(NOW, P.EV_CHAT, name="a", text="two")
     room_.record(NOW, P.EV_CHAT, name="a", text="three")
-    missed = room_.missed(5, 4, "b")
+    missed = room_.missed(5, 4, 2)
     assert [e.text for e in missed] == ["psst", "three"]
 
 
@@ -240,3 +240,73 @@ def test_classic_and_room_stream_clients_share_one_room_order_under_loss(seed):
               for a in everyone]
     assert len(set(orders[0])) == 200
     assert orders[0] == orders[1] == orders[2]
+
+
+def test_a_member_that_never_went_live_is_dropped_once_the_ring_lets_go_of_its_start():
+    sender, (talker,) = live_sender(1, cap=5)
+    waiting = sender.add(300, ("10.0.0.8", 8))       # its history never acked
+    outbox = []
+    for i in range(10):
+        sender.send(NOW + i, batch("line %d" % i), outbox)
+        sender.on_ack(NOW + i, talker, talker.sent, 0, outbox)
+    assert sender.tick(NOW + 10, outbox) == [300]
+
+
+def test_no_rtt_sample_from_a_datagram_sent_later_than_it_was_made():
+    sender, _ = live_sender(1)
+    late = sender.add(200, ("10.0.0.9", 9))
+    outbox = []
+    sender.send(NOW, batch("made before it went live"), outbox)
+    assert sender.go_live(NOW + 5, late, outbox)
+    assert sender.on_ack(NOW + 5.01, late, 1, 0, outbox)
+    assert late.rtt.srtt is None                      # not 5 s
+    sender.send(NOW + 6, batch("sent as made"), outbox)
+    assert sender.on_ack(NOW + 6.02, late, 2, 0, outbox)
+    assert late.rtt.srtt == pytest.approx(0.02)
+
+
+def test_a_replayed_room_datagram_is_no_sign_of_life():
+    client = ClientCore("lisi", NOW, rng=random.Random(1))
+    client.tick(NOW)
+    welcome = P.Welcome(7, 9, NOW, False, 2, "lisi", "")
+    client.on_datagram(NOW, P.encode_header(P.WELCOME, 55, 0, flags=P.FLAG_ROOM)
+                       + P.encode_welcome(welcome))
+    event = P.Event(10, NOW, P.EV_CHAT, origin=1, msg_id=1, name="张三", text="hi")
+    room_datagram = P.room_datagram((55).to_bytes(4, "big"), P.room_tail(
+        1, P.pack_event_batches([P.encode_event(event)])[0][0]))
+    client.on_datagram(NOW + 1, room_datagram)
+    client.on_datagram(NOW + 5, room_datagram)
+    assert client.last_heard == NOW + 1
+
+
+def test_a_client_that_asks_and_never_acks_is_dropped_at_the_queue_cap():
+    net = SimNet(12, config=HubConfig(queue_cap=40))
+    a, b = room(net, ["a1", "b2"])
+    transmit = net._transmit
+
+    def lose_replies_to_b(src, dst, data):            # so b never acks its own stream
+        if not (dst == b and data[3] == P.DATA):
+            transmit(src, dst, data)
+
+    net._transmit = lose_replies_to_b
+    for _ in range(60):
+        net.clients[b].who()
+        net.run(0.05)
+    leaves = {(e.name, e.code, e.text) for e in net.room_events(a, {P.EV_LEAVE})}
+    assert leaves == {("b2", P.LEAVE_TIMEOUT, "stopped acknowledging")}   # (it comes back)
+    assert all(s.stream.queued_events <= 40 for s in net.hub.members())
+
+
+def test_someone_who_takes_a_name_later_never_gets_its_former_holders_private_lines():
+    net = SimNet(13)
+    a, b = room(net, ["a1", "b2"])
+    net.clients[a].say("for b2 only", P.PRIVATE, "b2")
+    net.run(1.0)
+    assert texts(net, b, (P.EV_PRIVATE,)) == ["for b2 only"]
+    net.clients[b].leave(net.now)
+    net.run(1.0)
+    impostor_addr, impostor = net.add_client("b2")
+    impostor.epoch, impostor.last_seq = net.hub.room.epoch, 1   # "I missed it all"
+    assert net.run_until(lambda: impostor.state == JOINED, 10)
+    net.run(1.0)
+    assert texts(net, impostor_addr, (P.EV_PRIVATE,)) == []
