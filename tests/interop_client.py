@@ -4,7 +4,10 @@ It must not import anything from `app`: it is the proof that the document is
 enough to interoperate. It joins (HELLO / CHALLENGE / WELCOME), says lines (SAY
 frames with increasing msg_ids, resent until acknowledged), receives EVENT frames
 in order (acknowledging them with ack + selective-ack bitmap), pings when idle and
-leaves with BYE. tests/test_interop.py drives it against the built chat.pyz.
+leaves with BYE. With room_stream=True it also takes the room stream (section 6.8):
+FLAG_ROOM on its HELLO, ROOM datagrams received in order from the WELCOME's base,
+room acks (FLAG_ROOM_ACK) on every DATA and PING. tests/test_interop.py drives it
+against the built chat.pyz.
 """
 import hashlib
 import os
@@ -18,11 +21,14 @@ FRAME = struct.Struct("!IBH")                 # seq kind length
 HELLO_FIXED = struct.Struct("!8s16s8s16sII")  # nonce cookie instance token epoch room_seq
 WELCOME_FIXED = struct.Struct("!IIdBH")       # epoch room_seq server_time resumed online
 EVENT_FIXED = struct.Struct("!IdBBBHQI")      # room_seq time kind flags code online origin msg_id
-HELLO, CHALLENGE, WELCOME, REFUSE, DATA, PING, PONG, BYE, BYE_ACK, RESET = range(1, 11)
-SAY, EVENT = 1, 16
+ROOM_ACK = struct.Struct("!II")                # room ack, room sack (after FLAG_ROOM_ACK)
+HELLO, CHALLENGE, WELCOME, REFUSE, DATA, PING, PONG, BYE, BYE_ACK, RESET, ROOM = range(1, 12)
+FLAG_ROOM, FLAG_ROOM_ACK = 0x0004, 0x0008
+SAY, PRIVATE, EVENT = 1, 3, 16
 EVENT_NAMES = {1: "join", 2: "leave", 3: "chat", 4: "emote", 5: "admin", 6: "private",
                7: "notice", 8: "who"}
 MAX_DATAGRAM, PAYLOAD_ROOM, RTO, PING_AFTER = 1200, 1162, 0.3, 2.0
+RECV_AHEAD, ROOM_ACK_EVERY, ROOM_ACK_DELAY = 512, 16, 0.1
 
 
 class Refused(Exception):
@@ -47,6 +53,31 @@ def parse_refuse(body):
     return code, reason
 
 
+def sack_bits(recv_next, ahead):
+    """(ack, sack) of a receiver: bit i of sack = ack + 2 + i is buffered (6.3)."""
+    ack, sack = recv_next - 1, 0
+    for seq in ahead:
+        if 0 <= seq - (ack + 2) < 32:
+            sack |= 1 << (seq - (ack + 2))
+    return ack, sack
+
+
+def parse_items(body):
+    """An EVENTS body / ROOM body (4.4): `!H` length + EVENT body, filling it exactly."""
+    items, pos = [], 0
+    while pos < len(body):
+        if pos + 2 > len(body):
+            raise ValueError("truncated item length")
+        length = int.from_bytes(body[pos:pos + 2], "big")
+        if length == 0 or pos + 2 + length > len(body):
+            raise ValueError("bad item length")
+        items.append(body[pos + 2:pos + 2 + length])
+        pos += 2 + length
+    if not items:
+        raise ValueError("no items")
+    return items
+
+
 def parse_event(body):
     room_seq, when, kind, flags, code, online, origin, msg_id = EVENT_FIXED.unpack_from(body)
     name, pos = get_str(body, EVENT_FIXED.size)
@@ -58,7 +89,7 @@ def parse_event(body):
 
 
 class InteropClient:
-    def __init__(self, host, port, name, lose=()):
+    def __init__(self, host, port, name, lose=(), room_stream=False, lose_room=()):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.connect((host, port))
         self.name = name
@@ -72,16 +103,28 @@ class InteropClient:
         self.lose = set(lose)          # server seqs to discard once: simulated loss
         self.duplicates = 0            # server frames received again (retransmissions)
         self.events = []               # every event accepted, in order
+        self.room_stream = room_stream # ask for ROOM datagrams (FLAG_ROOM on HELLO)
+        self.room_base = None          # the WELCOME's base if it had FLAG_ROOM, else None
+        self.room_next, self.room_ahead = 0, {}
+        self.lose_room = set(lose_room)  # k: discard ROOM number base + k once
+        self.room_received = 0         # ROOM datagrams of ours that passed the checks
+        self.room_duplicates = 0       # ... of which we already had
+        self.room_malformed = 0
+        self.room_unacked, self.room_ack_due = 0, None  # delivered since our last room ack
         self.last_sent = time.monotonic()
 
     # ---------------------------------------------------------------- sending
-    def _send(self, dtype, body=b"", stream=False):
+    def _send(self, dtype, body=b"", stream=False, flags=0):
         if stream:                     # DATA / PING carry pkt and our acks
             self.pkt = (self.pkt + 1) & 0xFFFFFFFF
             ack, sack = self.ack_fields()
-            head = HEADER.pack(MAGIC, VERSION, dtype, 0, self.session, self.pkt, ack, sack)
+            if self.room_base is not None:   # welcomed with FLAG_ROOM: room acks first
+                flags |= FLAG_ROOM_ACK
+                body = ROOM_ACK.pack(*sack_bits(self.room_next, self.room_ahead)) + body
+                self.room_unacked, self.room_ack_due = 0, None
+            head = HEADER.pack(MAGIC, VERSION, dtype, flags, self.session, self.pkt, ack, sack)
         else:
-            head = HEADER.pack(MAGIC, VERSION, dtype, 0, self.session, 0, 0, 0)
+            head = HEADER.pack(MAGIC, VERSION, dtype, flags, self.session, 0, 0, 0)
         try:
             self.sock.send(head + body)
         except ConnectionRefusedError:
@@ -89,19 +132,21 @@ class InteropClient:
         self.last_sent = time.monotonic()
 
     def ack_fields(self):
-        ack, sack = self.recv_next - 1, 0
-        for seq in self.ahead:
-            if 0 <= seq - (ack + 2) < 32:
-                sack |= 1 << (seq - (ack + 2))
-        return ack, sack
+        return sack_bits(self.recv_next, self.ahead)
 
     def _hello(self, cookie):
         body = HELLO_FIXED.pack(self.nonce, cookie, self.instance, self.token, 0, 0)
         raw = self.name.encode("utf-8")
-        self._send(HELLO, body + bytes([len(raw)]) + raw)
+        self._send(HELLO, body + bytes([len(raw)]) + raw,
+                   flags=FLAG_ROOM if self.room_stream else 0)
 
-    def say(self, text, kind=SAY):
-        body = struct.pack("!I", self.next_msg_id) + text.encode("utf-8")
+    def say(self, text, kind=SAY, target=None):
+        """SAY (or EMOTE) a line; with a target, a PRIVATE (kind 3) to that name."""
+        body = struct.pack("!I", self.next_msg_id)
+        if target is not None:
+            raw, kind = target.encode("utf-8"), PRIVATE
+            body += bytes([len(raw)]) + raw
+        body += text.encode("utf-8")
         self.next_msg_id += 1
         frame = FRAME.pack(self.next_seq, kind, len(body)) + body
         self.unacked[self.next_seq] = [frame, 0.0]
@@ -110,15 +155,17 @@ class InteropClient:
 
     def _flush(self, now):
         due = [entry for seq, entry in sorted(self.unacked.items()) if now - entry[1] >= RTO]
-        batch = b""
+        batch, room = b"", PAYLOAD_ROOM - (8 if self.room_base is not None else 0)
         for entry in due:
-            if batch and len(batch) + len(entry[0]) > PAYLOAD_ROOM:
+            if batch and len(batch) + len(entry[0]) > room:
                 self._send(DATA, batch, stream=True)
                 batch = b""
             batch += entry[0]
             entry[1] = now
         if batch:
             self._send(DATA, batch, stream=True)
+        elif self.room_ack_due is not None and now >= self.room_ack_due:
+            self._send(DATA, stream=True)   # a bare ack carries the room ack
         elif now - self.last_sent >= PING_AFTER:
             self._send(PING, stream=True)
 
@@ -146,7 +193,7 @@ class InteropClient:
             got = self._recv(min(next_hello, deadline) - time.monotonic())
             if got is None:
                 continue
-            (_, version, dtype, _, session, _, _, _), body = got
+            (_, version, dtype, flags, session, pkt, _, _), body = got
             if dtype == REFUSE:
                 raise Refused(*parse_refuse(body))
             if version != VERSION:
@@ -159,8 +206,11 @@ class InteropClient:
                 name, pos = get_str(body, WELCOME_FIXED.size)
                 motd, _ = get_str(body, pos, 2)
                 self.session, self.name = session, name
+                if self.room_stream and flags & FLAG_ROOM:   # pkt is the base (3.3)
+                    self.room_base, self.room_next = pkt, pkt + 1
                 self.welcome = {"epoch": epoch, "room_seq": room_seq, "online": online,
-                                "resumed": bool(resumed), "name": name, "motd": motd}
+                                "resumed": bool(resumed), "name": name, "motd": motd,
+                                "flags": flags, "room_base": self.room_base}
                 return self.welcome
         raise TimeoutError("no WELCOME within %.1f s" % timeout)
 
@@ -201,9 +251,54 @@ class InteropClient:
             self._send(DATA, stream=True)   # ack at once: well within the 20 ms rule
         return events
 
+    def _on_room(self, flags, number, ack, sack, body):
+        """A ROOM datagram of our session (6.8): checks, then the room receiver."""
+        if self.room_base is None:
+            return []                  # no room stream on this session: dropped silently
+        if number - self.room_base in self.lose_room:
+            self.lose_room.discard(number - self.room_base)
+            return []
+        if ack or sack or number == 0 or flags:
+            self.room_malformed += 1
+            return []
+        self.room_received += 1
+        now, events = time.monotonic(), []
+        if number < self.room_next or number in self.room_ahead:
+            self.room_duplicates += 1
+            self.room_ack_due = now    # a duplicate is acked at once
+        elif number >= self.room_next + RECV_AHEAD:
+            return []                  # beyond the window: dropped unacked
+        else:
+            self.room_ahead[number] = body
+            if number > self.room_next:
+                self.room_ack_due = now    # a hole: ack at once
+        while self.room_next in self.room_ahead:
+            body_ = self.room_ahead.pop(self.room_next)
+            self.room_next += 1
+            self.room_unacked += 1
+            try:                       # a bad body is consumed and acked, then dropped
+                items = parse_items(body_)
+            except ValueError:
+                self.room_malformed += 1
+                items = []
+            for item in items:         # each item as if in its own EVENT frame
+                try:
+                    events.extend(self._accept(parse_event(item)))
+                except (ValueError, struct.error):
+                    pass
+        if self.room_unacked >= ROOM_ACK_EVERY:
+            self.room_ack_due = now
+        elif self.room_unacked and self.room_ack_due is None:
+            self.room_ack_due = now + ROOM_ACK_DELAY
+        if self.room_ack_due is not None and now >= self.room_ack_due:
+            self._send(DATA, stream=True)
+        return events
+
     def _accept(self, event):
         """Receiver dedup rules (PROTOCOL.md 7.5)."""
-        if event["room_seq"]:
+        if event["room_seq"] and not (event["kind"] == "private"
+                                      and self.room_base is not None):
+            # Rule 1; with the room stream an EV_PRIVATE is judged by rule 2 only.
             if event["room_seq"] <= self.last_room_seq:
                 return []
             self.last_room_seq = event["room_seq"]
@@ -224,15 +319,20 @@ class InteropClient:
             self._flush(now)
             if now >= deadline:
                 return events
-            got = self._recv(min(deadline - now, RTO / 3))
+            wait = min(deadline - now, RTO / 3)
+            if self.room_ack_due is not None:
+                wait = min(wait, self.room_ack_due - now)
+            got = self._recv(wait)
             if got is None:
                 continue
-            (_, version, dtype, _, session, _, ack, sack), body = got
+            (_, version, dtype, flags, session, pkt, ack, sack), body = got
             if version != VERSION or session != self.session:
                 continue
             if dtype in (DATA, PING, PONG):
                 self._on_acks(ack, sack)
                 events.extend(self._on_frames(body))
+            elif dtype == ROOM:
+                events.extend(self._on_room(flags, pkt, ack, sack, body))
             elif dtype == RESET:
                 raise ConnectionResetError("the server does not know our session")
             elif dtype == BYE and body and body[0] != 0:
