@@ -174,18 +174,28 @@ def test_a_newcomer_sees_history_then_the_news_even_when_its_first_datagrams_are
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
 
 
-def test_a_private_line_overtaken_by_later_room_events_is_still_shown():
+def welcomed_room_client():
+    """A client core welcomed as session 55 with the room stream (base 0)."""
     client = ClientCore("lisi", NOW, rng=random.Random(1))
     client.tick(NOW)
     welcome = P.Welcome(7, 9, NOW, False, 2, "lisi", "")
     client.on_datagram(NOW, P.encode_header(P.WELCOME, 55, 0, flags=P.FLAG_ROOM)
                        + P.encode_welcome(welcome))
     assert client.state == JOINED and client.room_stream is not None
+    return client
+
+
+def room_datagram_for_55(number, *events):
+    batch = P.pack_event_batches([P.encode_event(e) for e in events])[0][0]
+    return P.room_datagram((55).to_bytes(4, "big"), P.room_tail(number, batch))
+
+
+def test_a_private_line_overtaken_by_later_room_events_is_still_shown():
+    client = welcomed_room_client()
     public = P.Event(11, NOW, P.EV_CHAT, origin=1, msg_id=3, name="张三", text="public")
     private = P.Event(10, NOW, P.EV_PRIVATE, origin=1, msg_id=2, name="张三",
                       target="lisi", text="private")
-    client.on_datagram(NOW, P.room_datagram((55).to_bytes(4, "big"), P.room_tail(
-        1, P.pack_event_batches([P.encode_event(public)])[0][0])))
+    client.on_datagram(NOW, room_datagram_for_55(1, public))
     client.on_datagram(NOW, P.encode_header(P.DATA, 55, 1) + P.encode_frame(
         1, P.EVENT, P.encode_event(private)))
     client.on_datagram(NOW, P.encode_header(P.DATA, 55, 2) + P.encode_frame(
@@ -266,14 +276,9 @@ def test_no_rtt_sample_from_a_datagram_sent_later_than_it_was_made():
 
 
 def test_a_replayed_room_datagram_is_no_sign_of_life():
-    client = ClientCore("lisi", NOW, rng=random.Random(1))
-    client.tick(NOW)
-    welcome = P.Welcome(7, 9, NOW, False, 2, "lisi", "")
-    client.on_datagram(NOW, P.encode_header(P.WELCOME, 55, 0, flags=P.FLAG_ROOM)
-                       + P.encode_welcome(welcome))
+    client = welcomed_room_client()
     event = P.Event(10, NOW, P.EV_CHAT, origin=1, msg_id=1, name="张三", text="hi")
-    room_datagram = P.room_datagram((55).to_bytes(4, "big"), P.room_tail(
-        1, P.pack_event_batches([P.encode_event(event)])[0][0]))
+    room_datagram = room_datagram_for_55(1, event)
     client.on_datagram(NOW + 1, room_datagram)
     client.on_datagram(NOW + 5, room_datagram)
     assert client.last_heard == NOW + 1
