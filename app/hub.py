@@ -49,6 +49,8 @@ class HubConfig(NamedTuple):
     hold_cap: int = 200              # lines held for a flooder before we stop accepting
     hello_rate: float = 10.0         # HELLOs per second per address before login ...
     hello_burst: float = 30.0
+    who_rate: float = 1.0            # member-list requests per second per person ...
+    who_burst: float = 5.0           # ... after a few at once
     max_per_ip: int = 32             # sessions per address (0: no limit); loopback exempt
 
 
@@ -63,7 +65,7 @@ class LogEntry(NamedTuple):
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
                  "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving",
-                 "batching", "room", "cursor")
+                 "batching", "room", "cursor", "who_bucket", "who_refused")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
                  now: float, bucket: TokenBucket) -> None:
@@ -80,6 +82,8 @@ class ServerSession:
         self.said = 0
         self.resumed = False
         self.bucket = bucket
+        self.who_bucket: Optional[TokenBucket] = None
+        self.who_refused = False      # told once that it asks for the list too often
         self.batching = False          # takes EVENTS frames (its HELLO had FLAG_EVENTS)
         self.room = False              # takes ROOM datagrams (its HELLO had FLAG_ROOM)
         self.cursor: Optional[RoomCursor] = None   # where it is in the room stream
@@ -459,7 +463,7 @@ class Hub:
 
     def _on_message(self, now: float, session: ServerSession, frame: protocol.Frame) -> None:
         if frame.kind == protocol.WHO:
-            self._send_who(now, session)
+            self._on_who(now, session)
             return
         try:
             said = protocol.decode_said(frame.kind, frame.body)
@@ -547,6 +551,20 @@ class Hub:
         if target is not sender:
             self._queue(now, sender, body)
         self._log(now, "private", sender.name, sender.addr, "to " + target.name)
+
+    def _on_who(self, now: float, session: ServerSession) -> None:
+        """A member list costs the server a reply as big as the room: at most
+        who_rate a second (after who_burst); beyond, one NOTICE_THROTTLED until
+        a list is sent again (a request flood gets no reply flood back)."""
+        if session.who_bucket is None:
+            session.who_bucket = TokenBucket(self.config.who_rate, self.config.who_burst, now)
+        if session.who_bucket.take(now):
+            session.who_refused = False
+            self._send_who(now, session)
+        elif not session.who_refused:
+            session.who_refused = True
+            self._notice(now, session, protocol.NOTICE_THROTTLED,
+                         "the member list at most %g times a second" % self.config.who_rate)
 
     def _send_who(self, now: float, session: ServerSession) -> None:
         names = sorted((s.name for s in self.room.members.values()), key=text.name_key)

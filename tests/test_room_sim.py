@@ -321,3 +321,17 @@ def test_a_line_the_crashed_server_acked_but_never_passed_on_still_arrives_once(
     net.run(3.0)
     assert [e.text for e in net.room_events(b, CHAT)] == ["acked, then the server died"]
     assert [e.text for e in net.room_events(a, CHAT)] == ["acked, then the server died"]
+
+
+def test_member_list_requests_are_rate_limited_with_one_notice():
+    net = SimNet(14, config=HubConfig(who_rate=1.0, who_burst=5.0))
+    a, _ = room(net, ["甲", "乙"])
+    for _ in range(20):
+        net.clients[a].who()
+    net.run(1.0)
+    assert len(net.room_events(a, {P.EV_WHO})) == 5
+    assert [e.code for e in net.room_events(a, {P.EV_NOTICE})] == [P.NOTICE_THROTTLED]
+    net.run(1.5)
+    net.clients[a].who()
+    net.run(1.0)
+    assert len(net.room_events(a, {P.EV_WHO})) == 6          # the bucket refilled

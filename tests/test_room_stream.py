@@ -285,7 +285,7 @@ def test_a_replayed_room_datagram_is_no_sign_of_life():
 
 
 def test_a_client_that_asks_and_never_acks_is_dropped_at_the_queue_cap():
-    net = SimNet(12, config=HubConfig(queue_cap=40))
+    net = SimNet(12, config=HubConfig(queue_cap=40, who_rate=1e6, who_burst=1e6))
     a, b = room(net, ["a1", "b2"])
     transmit = net._transmit
 
