@@ -98,7 +98,7 @@ class RoomSender:
             self._keep(tail, events, now)
             previous = number - 1
             earliest = self.check_at
-            for cursor in self.cursors.values():
+            for cursor in self.cursors.values():   # (protocol.room_datagram, inlined)
                 # Behind (window full, or catching up): the pump sends it later.
                 if cursor.sent != previous or not cursor.live \
                         or previous - cursor.acked >= ROOM_WINDOW:
@@ -114,17 +114,18 @@ class RoomSender:
     def _keep(self, tail: bytes, events: int, now: float) -> None:
         self.ring.append((tail, events, now))
         self.ring_events += events
-        if self.ring_events > self.cap_events and len(self.ring) > 1:
-            while self.ring_events > self.cap_events and len(self.ring) > 1:
-                self.ring_events -= self.ring.popleft()[1]
-                self.first += 1
+        first = self.first
+        while self.ring_events > self.cap_events and len(self.ring) > 1:
+            self.ring_events -= self.ring.popleft()[1]
+            self.first += 1
+        if self.first != first:
             self.check_at = min(self.check_at, now)   # who lacks what just went?
 
     def _resend(self, cursor: RoomCursor, number: int, outbox: Outbox) -> bool:
         if number < self.first:
             return False
         tail = self.ring[number - self.first][0]
-        outbox.append((protocol.ROOM_PREFIX + cursor.session_id + tail, cursor.addr))
+        outbox.append((protocol.room_datagram(cursor.session_id, tail), cursor.addr))
         return True
 
     def _pump(self, now: float, cursor: RoomCursor, outbox: Outbox) -> bool:

@@ -27,9 +27,9 @@ sinks the server sees the same traffic and latency is sampled at the probes,
 spread evenly over the join order (the order of every fan-out).
 
 Lean sinks (`lean` too): a sink takes a ROOM datagram that is next in order in
-a few steps of its own, as PROTOCOL.md 6.8 describes the receiver (the next
-number; an ack after ROOM_ACK_EVERY or within ROOM_ACK_DELAY, sent by the
-client core in its own headers), and leaves everything else (the handshake,
+a few steps of its own (the next number goes straight to the room stream's
+receiver, whose ack the client core sends in its own headers), and leaves
+everything else (the handshake,
 its session's stream, anything out of order) to the client core. The server
 gets the same datagrams and acks; the generator's cost per datagram comes near
 the naive generator's, whose clients only read and split a text line. Probes
@@ -184,14 +184,10 @@ class OursSwarm(_Swarm):
                 session, number, ack, sack = fields.unpack_from(data, 6)
                 if (number == room.recv_next and session == core.session_id
                         and not room.ahead and not ack and not sack):
-                    room.recv_next = number + 1
                     core.last_heard = now
-                    room.unacked_received += 1
-                    if room.unacked_received >= room.ack_every:
-                        room.ack_due = now
-                    elif room.ack_due is None:
-                        room.ack_due = now + room.ack_delay
-                    core._on_frame(protocol.Frame(number, protocol.EVENTS, data[start:]))
+                    for frame in room.receive(now, [protocol.Frame(
+                            number, protocol.EVENTS, data[start:])]):
+                        core._on_frame(frame)
                     continue
             core.on_datagram(now, data)
         if room.ack_due is not None and room.ack_due <= now:

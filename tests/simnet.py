@@ -5,7 +5,7 @@ import heapq
 import itertools
 import random
 
-from app.client_core import ClientCore
+from app.client_core import JOINED, ClientCore
 from app.hub import Hub, HubConfig
 
 SERVER = ("10.0.0.1", 9797)
@@ -114,6 +114,22 @@ class SimNet:
         return True
 
     # ------------------------------------------------------------ views
+
+    def join_all(self, names, seconds=120.0):
+        """Add one client per name and run until all are joined; their addresses."""
+        addrs = [self.add_client(name)[0] for name in names]
+        assert self.run_until(lambda: all(self.clients[a].state == JOINED for a in addrs),
+                              seconds)
+        return addrs
+
+    def chatter(self, addrs, lines, seed, pause_every):
+        """`lines` chat lines "line i", each from a random one of `addrs`, with a
+        short run of the network after every `pause_every` of them."""
+        rng = random.Random(seed)
+        for i in range(lines):
+            self.clients[rng.choice(addrs)].say("line %d" % i)
+            if i % pause_every == 0:
+                self.run(0.05)
 
     def room_events(self, addr, kinds=None):
         from app.protocol import Event

@@ -21,20 +21,14 @@ def chat_keys(net, addr):
 
 
 def room(net, names):
-    addrs = [net.add_client(name)[0] for name in names]
-    assert net.run_until(joined(net, *addrs), 120)
-    return addrs
+    return net.join_all(names)
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_lossy_room_delivers_everything_once_in_one_order(seed):
     net = SimNet(seed, loss=0.3, dup=0.05, delay=(0.0005, 0.03))
     addrs = room(net, ["张三", "lisi", "wang"])
-    rng = random.Random(seed)
-    for i in range(500):
-        net.clients[rng.choice(addrs)].say("line %d" % i)
-        if i % 50 == 0:
-            net.run(0.05)
+    net.chatter(addrs, 500, seed, pause_every=50)
     assert net.run_until(lambda: all(len(chat_keys(net, a)) >= 500 for a in addrs), 600)
     net.run(2.0)
     orders = [chat_keys(net, a) for a in addrs]

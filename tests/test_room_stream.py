@@ -131,9 +131,7 @@ def test_a_member_that_joins_late_gets_what_came_after_it_once_live():
 # ---------------------------------------------------------------- whole room
 
 def room(net, names):
-    addrs = [net.add_client(name)[0] for name in names]
-    assert net.run_until(lambda: all(net.clients[a].state == JOINED for a in addrs), 120)
-    return addrs
+    return net.join_all(names)
 
 
 def texts(net, addr, kinds=(P.EV_CHAT,)):
@@ -238,12 +236,8 @@ def test_classic_and_room_stream_clients_share_one_room_order_under_loss(seed):
     assert net.run_until(lambda: net.clients[old_addr].state == JOINED, 60)
     assert net.hub.find("old").cursor is None
     assert net.clients[old_addr].room_stream is None
-    rng = random.Random(seed)
     everyone = addrs + [old_addr]
-    for i in range(200):
-        net.clients[rng.choice(everyone)].say("line %d" % i)
-        if i % 20 == 0:
-            net.run(0.05)
+    net.chatter(everyone, 200, seed, pause_every=20)
     assert net.run_until(lambda: all(len(texts(net, a)) >= 200 for a in everyone), 600)
     net.run(2.0)
     orders = [[(e.origin, e.msg_id) for e in net.room_events(a, {P.EV_CHAT})]
