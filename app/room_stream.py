@@ -32,11 +32,12 @@ Outbox = List[Tuple[bytes, tuple]]
 
 class RoomCursor:
     """Where one member is in the room stream."""
-    __slots__ = ("session_id", "addr", "rtt", "base", "live", "sent", "acked", "due",
+    __slots__ = ("session_id", "head", "addr", "rtt", "base", "live", "sent", "acked", "due",
                  "backoff", "resent_upto", "recover", "after", "late_upto")
 
     def __init__(self, session_id: int, addr: tuple, base: int) -> None:
         self.session_id = session_id.to_bytes(4, "big")
+        self.head = protocol.room_datagram(self.session_id, b"")   # its copies begin so
         self.addr = addr
         self.rtt = RttEstimator()
         self.base = base              # the number before the first one it gets (WELCOME)
@@ -91,7 +92,7 @@ class RoomSender:
     def send(self, now: float, batches: List[Tuple[bytes, int]], outbox: Outbox) -> None:
         """Number each batch of encoded events, keep it, send it to every live
         member that is not behind."""
-        prefix = protocol.ROOM_PREFIX
+        append = outbox.append
         for batch, events in batches:
             number = self.number = self.number + 1
             tail = protocol.room_tail(number, batch)
@@ -103,7 +104,7 @@ class RoomSender:
                 if cursor.sent != previous or not cursor.live \
                         or previous - cursor.acked >= ROOM_WINDOW:
                     continue
-                outbox.append((prefix + cursor.session_id + tail, cursor.addr))
+                append((cursor.head + tail, cursor.addr))
                 cursor.sent = number
                 if cursor.due == NEVER:
                     cursor.due = now + cursor.rto()

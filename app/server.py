@@ -27,6 +27,7 @@ DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a t
 CHILD_GRACE = 1.0
 LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
+LOG_INTERVAL = 0.05        # the console gets the room's log at most this often (_pass_log)
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -147,6 +148,8 @@ class NetworkProcess:
         self.transcript = transcript
         self.subscribed = False
         self.next_state = 0.0
+        self.log_backlog: list = []       # log entries the console has not been sent yet
+        self.log_due = 0.0                # ... which go when time.monotonic() reaches this
         self.messages_seen = (0.0, 0)     # (time, messages) at the last state report
         self.link = link
         self.admin_pid = admin_pid
@@ -185,6 +188,8 @@ class NetworkProcess:
             due = self.hub.next_deadline()
             if self.subscribed:
                 due = min(due, self.next_state)
+            if self.log_backlog:
+                due = min(due, self.wall(self.log_due))
             timeout = max(0.0, due - self.now())
             for key, _ in sel.select(timeout):
                 if key.data == "udp":
@@ -193,6 +198,7 @@ class NetworkProcess:
                     self._on_admin(sel)
                 else:
                     self._on_signals(self.signals.take())
+            self._send_output()               # what came in first: timers can wait
             self.hub.tick(self.now())
             self._send_output()
             self._pass_log()
@@ -211,8 +217,16 @@ class NetworkProcess:
                 self.stop_reason = signal.Signals(signum).name
 
     def _drain_socket(self) -> None:
+        """Read what waits and hand it to the hub, datagrams that carry something
+        (lines, joins) first; the fan-out they make goes out before the hub
+        takes the datagrams that carry only acks. Why: every member acks the
+        same ROOM datagrams, so in a big room acks come in crowds, and a line
+        read among 300 of them would wait for all 300 before anyone got it.
+        Taking one client's acks after its later datagram is safe: acks are
+        cumulative and the replay window takes packets out of order."""
         hub = self.hub
         now = self.now()
+        acks = []
         for _ in range(DRAIN_LIMIT):
             try:
                 data, addr = self.sock.recvfrom(protocol.MAX_DATAGRAM + 1)
@@ -229,8 +243,16 @@ class NetworkProcess:
                     discovery.reply(self.sock, data, addr, len(hub.members()),
                                     hub.room_key is not None)
                 continue
+            if protocol.ack_only(data):
+                acks.append((data, addr))
+                continue
             hub.on_datagram(now, data, addr)
         hub.flush(now)
+        if acks:
+            self._send_output()
+            for data, addr in acks:
+                hub.on_datagram(now, data, addr)
+            hub.flush(now)
 
     def _send_output(self) -> None:
         for data, addr in self.hub.take_output():
@@ -332,13 +354,23 @@ class NetworkProcess:
     def _addr(addr) -> str:
         return addr_text(addr)
 
-    def _pass_log(self) -> None:
+    def _pass_log(self, now_too: bool = False) -> None:
+        """The hub's log: into the transcript at once, to the console at most
+        every LOG_INTERVAL (the first entry after a quiet spell at once). Why:
+        each message wakes the console process, and on a one-core server the
+        woken console takes the CPU at once, from the middle of the next
+        line's fan-out. Twenty times a second is as live as anyone reads."""
         entries = self.hub.take_log()
         if self.transcript is not None:
             for entry in entries:
                 if entry.what != "malformed":
                     self.transcript.write(entry)
-        self._send_log(entries)
+        self.log_backlog.extend(entries)
+        now = time.monotonic()
+        if self.log_backlog and (now_too or now >= self.log_due):
+            self._send_log(self.log_backlog)
+            self.log_backlog = []
+            self.log_due = now + LOG_INTERVAL
 
     def _send_log(self, entries) -> None:
         if not entries:
@@ -404,7 +436,7 @@ class NetworkProcess:
     def _note(self, what: str, addr: str, detail: str) -> None:
         """A line of the server's own (start, stop, console), with the fields the
         console formats it from."""
-        self._pass_log()                  # the room's events before it
+        self._pass_log(now_too=True)      # the room's events before it
         self._send_log([LogEntry(self.now(), what, "", addr, detail)])
 
     def _announce_start(self) -> None:
@@ -435,7 +467,7 @@ class NetworkProcess:
         """Tell the clients (BYE, repeated), tell the console, reap it, exit."""
         now = self.now()
         self.hub.shutdown(now)
-        self._pass_log()
+        self._pass_log(now_too=True)
         self._send_output()
         deadline = time.monotonic() + 0.5
         while self.hub.farewells and time.monotonic() < deadline:

@@ -21,7 +21,8 @@ from bench.loadgen import run_load  # noqa: E402
 from bench.run_all import fmt, table  # noqa: E402
 
 KEYS = ("deliveries_per_s", "per_cpu_s", "server_cpu_pct", "gen_cpu_pct", "loss_pct",
-        "p50_ms", "p99_ms", "hwm_mib", "join_s", "join_cpu")
+        "p50_ms", "p99_ms", "arrival_p50_ms", "arrival_p99_ms", "hwm_mib", "join_s",
+        "join_cpu")
 
 
 def main(argv=None) -> int:
@@ -37,9 +38,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-cap", type=float, default=0.0, metavar="SHARE",
                         help="cap the server at SHARE of one core (see loadgen --cpu-cap)")
     parser.add_argument("--probe-every", type=int, default=1, metavar="K",
-                        help="ours in rate mode: sinks but every K-th client (loadgen)")
+                        help="rate mode: sinks but every K-th client (loadgen)")
     parser.add_argument("--lean-sinks", action="store_true",
                         help="with --probe-every: lean sinks (swarms.py)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server on CPU 0 alone, the generator on the others")
     parser.add_argument("--naive", action="store_true",
                         help="also run the naive server each round; print ratios to it")
     parser.add_argument("--stock", action="store_true",
@@ -56,8 +59,8 @@ def main(argv=None) -> int:
                                         window=args.window, rate=args.rate,
                                         workers=args.workers, app_root=root,
                                         relaxed=not args.stock, cpu_cap=args.cpu_cap,
-                                        probe_every=args.probe_every if kind == "ours" else 1,
-                                        lean_sinks=args.lean_sinks))
+                                        probe_every=args.probe_every,
+                                        lean_sinks=args.lean_sinks, pin=args.pin))
     medians = {label: {key: _median(results, key) for key in KEYS}
                for label, results in runs.items()}
     keys = list(KEYS) + (["× naive"] if args.naive else [])
@@ -68,8 +71,9 @@ def main(argv=None) -> int:
             base, mine = medians["naive"]["per_cpu_s"], values["per_cpu_s"]
             cells.append(fmt(mine / base, 2) if base and mine else "–")
         rows.append([label] + cells)
-    print("N=%d, mode %s, server CPU cap %s, median of %d interleaved rounds\n"
-          % (args.n, args.mode, args.cpu_cap or "none", args.rounds))
+    print("N=%d, mode %s, server CPU cap %s%s, median of %d interleaved rounds\n"
+          % (args.n, args.mode, args.cpu_cap or "none", ", pinned" if args.pin else "",
+             args.rounds))
     print(table(["server"] + keys, rows))
     return 0
 

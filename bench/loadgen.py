@@ -3,7 +3,7 @@
     python3 -m bench.loadgen KIND N [--mode closed|rate|join] [--seconds S] ...
 
 The coordinator (run_load) starts the server, splits the clients over worker
-processes (each one selectors loop over its clients' sockets, see swarms.py),
+processes (each one epoll loop over its clients' sockets, see swarms.py),
 starts everyone at one instant and reads the server's CPU time and peak RSS
 from /proc. Every delivery is counted at its receiving client; each chat text
 carries its sender, a per-sender sequence number and the send time, so a
@@ -28,7 +28,6 @@ import math
 import os
 import random
 import select
-import selectors
 import subprocess
 import sys
 import time
@@ -68,10 +67,12 @@ class Worker:
         self.got = self.got_window = self.dups = self.late = self.held = 0
         self.sent = 0
         self.send_lag = 0.0
-        self.hist: Dict[int, int] = {}
+        self.hist: Dict[int, int] = {}          # latency until the worker handled it
+        self.arrival_hist: Dict[int, int] = {}  # latency until it reached the socket
         self.t0 = self.t1 = math.inf
         self.sending = False
-        self.sel = selectors.DefaultSelector()
+        self.epoll = select.epoll()           # straight epoll: selectors' keys cost per event
+        self.client_of_fd: Dict[int, int] = {}
 
     # ------------------------------------------------------------ io
 
@@ -87,15 +88,15 @@ class Worker:
             if now >= deadline:
                 return
             wake = min(deadline, swarm.next_timer(), next_send(), now + 0.05)
-            for key, _ in self.sel.select(max(0.0, wake - now)):
-                i = key.data
+            for fd, _ in self.epoll.poll(max(0.0, wake - now)):
+                i = self.client_of_fd[fd]
                 now = time.monotonic()
                 got = swarm.readable(i, now)
                 if isinstance(got, int):         # a sink: how many, not what
                     self.on_count(got, now)
                     continue
-                for text in got:
-                    self.on_text(i, text, now)
+                for text, arrived in got:
+                    self.on_text(i, text, now, arrived)
             now = time.monotonic()
             swarm.run_timers(now)
             if self.sending:
@@ -115,7 +116,8 @@ class Worker:
         time.sleep(max(0.0, start_at - time.monotonic()))
         self.swarm.start(time.monotonic())
         for sock, i in self.swarm.sockets():
-            self.sel.register(sock, selectors.EVENT_READ, i)
+            self.epoll.register(sock.fileno(), select.EPOLLIN)
+            self.client_of_fd[sock.fileno()] = i
         n = len(self.ids)
         if cfg["kind"] == "naive":
             while self.swarm.logged_in < n:
@@ -144,6 +146,10 @@ class Worker:
     def send(self, i: int, now: float) -> None:
         if not self.swarm.can_send(i):
             self.held += 1                   # flow control holds this sender back
+        # Stamped as it goes out, not with the loop's `now`: the worker may have
+        # spent milliseconds since on other clients' timers and sends, and that
+        # is the generator's delay, not the server's.
+        now = time.monotonic()
         self.swarm.send(i, self.text(i, now), now)
         self.sent += 1
 
@@ -165,7 +171,7 @@ class Worker:
             self.outstanding[i] += 1
             self.send(i, now)
 
-    def on_text(self, r: int, text: str, now: float) -> None:
+    def on_text(self, r: int, text: str, now: float, arrived: float) -> None:
         fields = text.split(" ", 3)
         sender, seq, sent_at = int(fields[0]), int(fields[1]), float(fields[2])
         if sender == self.ids[r]:
@@ -186,8 +192,8 @@ class Worker:
         if self.t0 <= now <= self.t1:
             self.got_window += 1
         if sent_at >= self.t0:
-            bucket = int(math.log(max(now - sent_at, 1e-6) * 1e6) * BUCKETS_PER_E)
-            self.hist[bucket] = self.hist.get(bucket, 0) + 1
+            count_latency(self.hist, now - sent_at)
+            count_latency(self.arrival_hist, arrived - sent_at)
         if r == self.probe and self.sending and self.cfg["mode"] == "closed":
             i = self.local.get(sender)
             if i is not None and i in self.outstanding:
@@ -235,7 +241,8 @@ class Worker:
         rejoined = [self.swarm.rejoined_at(i) for i in range(len(self.ids))]
         states = self.swarm.states() if hasattr(self.swarm, "states") else {}
         self.emit(event="done", got=self.got, got_window=self.got_window, dups=self.dups,
-                  late=self.late, held=self.held, hist=self.hist, gen_cpu=gen_cpu,
+                  late=self.late, held=self.held, hist=self.hist,
+                  arrival_hist=self.arrival_hist, gen_cpu=gen_cpu,
                   send_lag=self.send_lag,
                   rejoined=[t for t in rejoined if t is not None], states=states)
         self.swarm.close()
@@ -263,6 +270,11 @@ def _tell(proc: subprocess.Popen, **fields) -> None:
     proc.stdin.flush()
 
 
+def count_latency(hist: Dict[int, int], seconds: float) -> None:
+    bucket = int(math.log(max(seconds, 1e-6) * 1e6) * BUCKETS_PER_E)
+    hist[bucket] = hist.get(bucket, 0) + 1
+
+
 def percentile(hist: Dict[int, int], fraction: float) -> Optional[float]:
     """The `fraction` quantile of a latency histogram, in milliseconds."""
     total = sum(hist.values())
@@ -277,6 +289,15 @@ def percentile(hist: Dict[int, int], fraction: float) -> Optional[float]:
     return None
 
 
+def merged(done: List[dict], key: str) -> Dict[int, int]:
+    """The workers' histograms `key` (JSON made their buckets strings) added up."""
+    total: Dict[int, int] = {}
+    for d in done:
+        for bucket, count in d[key].items():
+            total[int(bucket)] = total.get(int(bucket), 0) + count
+    return total
+
+
 def split(n: int, parts: int) -> List[range]:
     bounds = [n * k // parts for k in range(parts + 1)]
     return [range(bounds[k], bounds[k + 1]) for k in range(parts)]
@@ -287,13 +308,14 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
              restart: str = "", restart_after: float = 2.0, drain: float = 15.0,
              join_timeout: float = 30.0, app_root=procs.ROOT, profile: str = "",
              relaxed: bool = False, cpu_cap: float = 0.0, probe_every: int = 1,
-             lean_sinks: bool = False) -> dict:
+             lean_sinks: bool = False, pin: bool = False) -> dict:
     """Run one measurement; returns a dict of numbers (see the keys at the end).
-    probe_every > 1 (ours, rate mode): only every probe_every-th client decodes
-    and times what it gets; the others are sinks (swarms.py), lean ones with
-    lean_sinks."""
-    if probe_every > 1 and (kind != "ours" or mode != "rate"):
-        raise ValueError("sinks are for our protocol in rate mode")
+    probe_every > 1 (UDP servers, rate mode): only every probe_every-th client
+    decodes and times what it gets; the others are sinks (swarms.py), for ours
+    lean ones with lean_sinks. pin: the server on a core of its own, the
+    generator on the rest (procs.pin_generator)."""
+    if probe_every > 1 and (kind == "irc" or mode != "rate"):
+        raise ValueError("sinks are for the UDP servers in rate mode")
     server = procs.Server(kind, app_root=app_root, relaxed=relaxed, cpu_cap=cpu_cap).start()
     if cpu_cap and restart:
         raise ValueError("a CPU cap and a restart do not go together")
@@ -323,6 +345,10 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
                 [sys.executable, str(procs.ROOT / "bench" / "loadgen.py"), "--worker",
                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 text=True, env=env, cwd=str(procs.ROOT)))
+        if pin:
+            server.pin()
+            for p in procs_:
+                procs.pin_generator(p.pid)
         u_join = server.usage()
         spy = pyspy.record(server.pid, 600, profile) if profile and mode == "join" else None
         ready = [_read_event(p, "ready", join_timeout + 30) for p in procs_]
@@ -352,6 +378,8 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
                 server.stop()
             server = procs.Server(kind, port=server.port, app_root=app_root,
                                   relaxed=relaxed, cpu_cap=cpu_cap).start()
+            if pin:
+                server.pin()
             restarted_at = time.monotonic()
         time.sleep(max(0.0, t1 - time.monotonic()))
         u1 = server.usage()
@@ -374,10 +402,7 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
             except subprocess.TimeoutExpired:
                 procs.stop_pids([p.pid])
         server.stop()
-    hist: Dict[int, int] = {}
-    for d in done:
-        for bucket, count in d["hist"].items():
-            hist[int(bucket)] = hist.get(int(bucket), 0) + count
+    hist, arrival_hist = merged(done, "hist"), merged(done, "arrival_hist")
     expected = total_sent * (n - 1)
     got = sum(d["got"] for d in done)
     got_window = sum(d["got_window"] for d in done)
@@ -389,6 +414,7 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
             states[state] = states.get(state, 0) + count
     return {
         "kind": kind, "n": n, "mode": mode, "seconds": seconds, "workers": workers,
+        "pinned": pin, "probe_every": probe_every,
         "senders": len(chosen), "window": window, "rate": rate,
         "joined": joined, "join_s": last_join - start_at if joined == n else None,
         "join_cpu": u_ready["cpu"] - u_join["cpu"],
@@ -406,6 +432,8 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
         "hwm_mib": u_end["hwm_mib"], "main_hwm_mib": u_end["main_hwm_mib"],
         "p50_ms": percentile(hist, 0.50), "p99_ms": percentile(hist, 0.99),
         "max_ms": percentile(hist, 1.0),
+        "arrival_p50_ms": percentile(arrival_hist, 0.50),
+        "arrival_p99_ms": percentile(arrival_hist, 0.99),
         "rejoined": len(rejoined),
         "rejoin_s": (max(rejoined) - restarted_at) if rejoined and restarted_at else None,
         "states": states,
@@ -435,11 +463,14 @@ def main(argv=None) -> int:
                         help="cap the server at SHARE of one core (e.g. 0.05), so that "
                              "it saturates at a load the generator can offer")
     parser.add_argument("--probe-every", type=int, default=1, metavar="K",
-                        help="ours, rate mode: only every K-th client decodes and times "
-                             "its deliveries, the rest ack and count (a lighter generator)")
+                        help="rate mode, UDP servers: only every K-th client decodes and "
+                             "times its deliveries, the rest (ack and) count (a lighter "
+                             "generator)")
     parser.add_argument("--lean-sinks", action="store_true",
                         help="with --probe-every: sinks take in-order ROOM datagrams "
                              "in a few steps of their own (swarms.py)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server on CPU 0 alone, the generator on the others")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample the server with py-spy over the window into FILE")
     args = parser.parse_args(argv)
@@ -448,7 +479,8 @@ def main(argv=None) -> int:
                       workers=args.workers, restart=args.restart,
                       restart_after=args.restart_after, app_root=args.app_root,
                       profile=args.profile, relaxed=args.relaxed, cpu_cap=args.cpu_cap,
-                      probe_every=args.probe_every, lean_sinks=args.lean_sinks)
+                      probe_every=args.probe_every, lean_sinks=args.lean_sinks,
+                      pin=args.pin)
     print(json.dumps(result, indent=1))
     return 0
 

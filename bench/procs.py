@@ -49,6 +49,20 @@ def listening(port: int, proto: str) -> bool:
 
 # ------------------------------------------------------------------ /proc
 
+SERVER_CPUS = {0}
+
+
+def pin_generator(pid: int) -> None:
+    """A load-generator process on every CPU but the server's. Pinned, the
+    server has a core of its own, as on a lab's server machine, where the
+    clients' work runs on other machines; unpinned, every simulated client's
+    work competes with the server for the same two cores, and a heavier client
+    protocol slows the server it is measuring."""
+    others = set(range(os.cpu_count() or 1)) - SERVER_CPUS
+    if others:
+        os.sched_setaffinity(pid, others)
+
+
 def children(pid: int) -> List[int]:
     """`pid` and all its descendants (alive now)."""
     found, todo = [], [pid]
@@ -279,6 +293,15 @@ class Server:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def pin(self) -> None:
+        """Keep the server (and its console) on CPU 0 (see pin_generator)."""
+        self._note_pids()
+        for pid in self.all_pids:
+            try:
+                os.sched_setaffinity(pid, SERVER_CPUS)
+            except OSError:
+                pass                             # gone already
 
     def usage(self) -> Dict[str, float]:
         self._note_pids()

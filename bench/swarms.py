@@ -7,7 +7,8 @@ offers the same few calls:
     start(now)            open the sockets and begin joining
     joined(i) -> bool     client i is in the room
     sockets()             (socket, i) pairs to register for reading
-    readable(i, now)      drain client i's socket; returns the chat texts it got
+    readable(i, now)      read client i's socket; returns (text, arrived) pairs
+                          for the chat texts it got (arrived: see below)
     send(i, text, now)    client i says `text`
     can_send(i)           False while the protocol's flow control holds i back
     next_timer()/run_timers(now)   protocol timers (acks, pings, retransmits)
@@ -17,6 +18,16 @@ offers the same few calls:
 Chat texts carry "SENDER SEQ SENT_AT ..." (sent_at = time.monotonic(), which
 is one clock for every process on the machine), so each receiver can check
 order, count losses and measure latency.
+
+Two latencies are measured. One ends when the generator has handled the text
+(the worker's `now`): it includes the generator's own queue, for a worker
+serves hundreds of clients one after the other, so its cost per datagram
+shows up in everyone's latency. The other ends when the datagram that made
+the text deliverable reached the client's socket: the kernel stamps each
+datagram on arrival (SO_TIMESTAMPNS); for UDP servers this is the server's
+own delivery latency, which a real client, alone on its machine, would see
+plus its own few microseconds. TCP (IRC) has no such stamp: there both are
+the generator's time.
 
 Sinks (ours only, `probe_every` > 1): every client but each probe_every-th
 one acks what it receives and sends its lines as any client does, but does
@@ -37,11 +48,33 @@ are always the whole client.
 """
 import heapq
 import socket
+import struct
 import time
 from typing import List, Optional, Tuple
 
 NAME = "u%d"
 INF = float("inf")
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)   # Linux; = SCM_TIMESTAMPNS
+TIMESPEC = struct.Struct("@qq")                          # struct timespec (64-bit)
+STAMP_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
+
+
+def stamp_arrivals(sock: socket.socket) -> None:
+    """Have the kernel stamp each datagram with its arrival time."""
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+
+def recv_stamped(sock: socket.socket, size: int) -> Tuple[bytes, float]:
+    """One datagram and when it reached the socket, on the time.monotonic()
+    clock (the kernel stamps in CLOCK_REALTIME; the two clocks' offset is
+    taken now, so a clock step long before does not matter)."""
+    data, ancillary, _flags, _addr = sock.recvmsg(size, STAMP_SPACE)
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack_from(payload)
+            return data, seconds + nanoseconds * 1e-9 - (time.time() - time.monotonic())
+    return data, time.monotonic()
 
 
 class _Swarm:
@@ -96,6 +129,8 @@ class OursSwarm(_Swarm):
             conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
             if g % self.probe_every:
                 self._make_sink(i, conn.core)
+            else:
+                stamp_arrivals(conn.sock)
             self.conns[i] = conn
             self.socks[i] = conn.sock
             self._schedule(i, conn.core.next_deadline())
@@ -128,24 +163,46 @@ class OursSwarm(_Swarm):
         core._on_frame = count
 
     def readable(self, i: int, now: float):
-        """The chat texts client i got; for a sink, their number."""
+        """(text, arrived) for the chat texts client i got; for a sink, their number."""
         conn = self.conns[i]
         if self.ids[i] % self.probe_every:
             self.counted[i] = 0
             if self.lean and conn.core.room_stream is not None:
-                self._lean_drain(i, now)
+                self._lean_take(i, now)
             else:
                 conn.on_readable(now)
-            self._note_state(i, now)
-            self._schedule(i, conn.core.next_deadline())
+                self._after_client(i, now)
             return self.counted[i]
-        conn.on_readable(now)
-        texts = []
-        for event in conn.take_events():
-            if not isinstance(event, self._core.Status) and event.kind == self._protocol.EV_CHAT:
-                texts.append(event.text)
+        texts = self._probe_drain(i, now)
+        self._after_client(i, now)
+        return texts
+
+    def _after_client(self, i: int, now: float) -> None:
+        """Bookkeeping after the whole client ran: its state, its next timer."""
         self._note_state(i, now)
-        self._schedule(i, conn.core.next_deadline())
+        self._schedule(i, self.conns[i].core.next_deadline())
+
+    def _probe_drain(self, i: int, now: float) -> List[Tuple[str, float]]:
+        """ClientConnection.on_readable, one datagram at a time, so that each
+        chat text is paired with the arrival of the datagram that made it
+        deliverable (a text waiting for a hole to fill gets the filler's)."""
+        conn = self.conns[i]
+        core, protocol = conn.core, self._protocol
+        texts = []
+        for _ in range(4096):
+            try:
+                data, arrived = recv_stamped(conn.sock, protocol.MAX_DATAGRAM + 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                conn.on_readable(now)            # the client's own error handling
+                break
+            if len(data) <= protocol.MAX_DATAGRAM:
+                core.on_datagram(now, data)
+            for event in core.take_events():
+                if not isinstance(event, self._core.Status) and event.kind == protocol.EV_CHAT:
+                    texts.append((event.text, arrived))
+        conn._send_output()
         return texts
 
     def _note_state(self, i: int, now: float) -> None:
@@ -167,33 +224,42 @@ class OursSwarm(_Swarm):
             return len(core.pending) < self._core.CLIENT_WINDOW
         return core.stream.queued < self._core.CLIENT_WINDOW
 
-    def _lean_drain(self, i: int, now: float) -> None:
+    def _lean_take(self, i: int, now: float) -> None:
+        """A lean sink reads one datagram a call (epoll reports the socket again
+        while more wait, and no call ends in an EAGAIN exception). The next
+        ROOM datagram in order goes straight to the room stream; anything else
+        to the whole client."""
         conn = self.conns[i]
-        core, sock, protocol = conn.core, conn.sock, self._protocol
+        core, protocol = conn.core, self._protocol
         room = core.room_stream
-        prefix, fields, start = protocol.ROOM_PREFIX, protocol.ROOM_FIELDS, protocol.HEADER_SIZE
-        for _ in range(4096):
-            try:
-                data = sock.recv(protocol.MAX_DATAGRAM + 1)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                conn.on_readable(now)            # the client's own error handling
+        try:
+            data = conn.sock.recv(protocol.MAX_DATAGRAM + 1)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            conn.on_readable(now)                # the client's own error handling
+            self._after_client(i, now)
+            return
+        if data[:6] == protocol.ROOM_PREFIX and protocol.HEADER_SIZE < len(data):
+            session, number, ack, sack = protocol.ROOM_FIELDS.unpack_from(data, 6)
+            if (number == room.recv_next and session == core.session_id
+                    and not room.ahead and not ack and not sack
+                    and len(data) <= protocol.MAX_DATAGRAM):
+                core.last_heard = now
+                for frame in room.receive(now, [protocol.Frame(
+                        number, protocol.EVENTS, data[protocol.HEADER_SIZE:])]):
+                    core._on_frame(frame)
+                if room.ack_due is not None:     # an ack is due, now or soon
+                    if room.ack_due <= now:
+                        self.sched[i] = INF
+                        self._schedule(i, now + conn.tick(now))
+                    else:
+                        self._schedule(i, room.ack_due)
                 return
-            if data[:6] == prefix and start < len(data) <= protocol.MAX_DATAGRAM:
-                session, number, ack, sack = fields.unpack_from(data, 6)
-                if (number == room.recv_next and session == core.session_id
-                        and not room.ahead and not ack and not sack):
-                    core.last_heard = now
-                    for frame in room.receive(now, [protocol.Frame(
-                            number, protocol.EVENTS, data[start:])]):
-                        core._on_frame(frame)
-                    continue
+        if len(data) <= protocol.MAX_DATAGRAM:
             core.on_datagram(now, data)
-        if room.ack_due is not None and room.ack_due <= now:
-            conn.tick(now)
-        else:
-            conn._send_output()
+        conn._send_output()
+        self._after_client(i, now)
 
     def next_timer(self) -> float:
         return self.heap[0][0] if self.heap else INF
@@ -222,7 +288,14 @@ class OursSwarm(_Swarm):
 
 class NaiveSwarm(_Swarm):
     """The course's text protocol: L / C / Q, no acks (a client is 'joined'
-    once its L is sent)."""
+    once its L is sent). With `probe_every` > 1, as for ours: only every
+    probe_every-th client reads the texts; the others count datagrams (the
+    server never sends one its own line)."""
+
+    def __init__(self, port: int, ids: List[int], probe_every: int = 1,
+                 lean: bool = False) -> None:
+        super().__init__(port, ids)
+        self.probe_every = probe_every
 
     def start(self, now: float) -> None:
         server = ("127.0.0.1", self.port)
@@ -230,6 +303,8 @@ class NaiveSwarm(_Swarm):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.connect(server)
             sock.setblocking(False)
+            if g % self.probe_every == 0:
+                stamp_arrivals(sock)
             self.socks[i] = sock
         self.logged_in = 0
 
@@ -242,17 +317,25 @@ class NaiveSwarm(_Swarm):
     def joined(self, i: int) -> bool:
         return i < self.logged_in
 
-    def readable(self, i: int, now: float) -> List[str]:
+    def readable(self, i: int, now: float):
+        """(text, arrived) pairs; for a sink, how many datagrams (one a call,
+        as ours: epoll reports the socket again while more wait)."""
         sock = self.socks[i]
+        if self.ids[i] % self.probe_every:
+            try:
+                sock.recv(2048)
+            except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+                return 0
+            return 1
         texts = []
         for _ in range(4096):
             try:
-                data = sock.recv(2048)
+                data, arrived = recv_stamped(sock, 2048)
             except (BlockingIOError, InterruptedError):
                 break
             except ConnectionRefusedError:
                 continue
-            texts.append(data.partition(b" : ")[2].decode())
+            texts.append((data.partition(b" : ")[2].decode(), arrived))
         return texts
 
     def send(self, i: int, text: str, now: float) -> None:
@@ -317,7 +400,7 @@ class IrcSwarm(_Swarm):
     def joined(self, i: int) -> bool:
         return self.is_joined[i]
 
-    def readable(self, i: int, now: float) -> List[str]:
+    def readable(self, i: int, now: float) -> List[Tuple[str, float]]:
         if self.outbuf[i]:
             self._write(i, b"")
         try:
@@ -329,7 +412,7 @@ class IrcSwarm(_Swarm):
         texts = []
         for line in lines:
             if b" PRIVMSG " in line:
-                texts.append(line.split(b" :", 1)[1].decode())
+                texts.append((line.split(b" :", 1)[1].decode(), now))   # TCP: no stamp
             elif b" 366 " in line:               # end of NAMES: we are in the channel
                 self.is_joined[i] = True
             elif line.startswith(b"PING"):

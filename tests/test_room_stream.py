@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from app import client_core
 from app import protocol as P
 from app import room_stream
 from app.client_core import JOINED, ClientCore
@@ -309,3 +310,50 @@ def test_someone_who_takes_a_name_later_never_gets_its_former_holders_private_li
     assert net.run_until(lambda: impostor.state == JOINED, 10)
     net.run(1.0)
     assert texts(net, impostor_addr, (P.EV_PRIVATE,)) == []
+
+
+def test_each_member_acks_after_its_own_delay_spread_around_the_mean():
+    delays = [client_core.room_ack_delay(sid) for sid in random.Random(7).sample(
+        range(1, 1 << 32), 2000)]
+    low = client_core.ROOM_ACK_DELAY * (1 - client_core.ROOM_ACK_SPREAD)
+    high = client_core.ROOM_ACK_DELAY * (1 + client_core.ROOM_ACK_SPREAD)
+    assert all(low <= d < high for d in delays)
+    assert min(delays) < low + 0.01 and max(delays) > high - 0.01     # the whole range used
+    assert abs(sum(delays) / len(delays) - client_core.ROOM_ACK_DELAY) < 0.005
+    assert client_core.room_ack_delay(123456) == client_core.room_ack_delay(123456)
+
+
+def test_a_rooms_acks_for_one_line_come_as_a_trickle_not_a_crowd():
+    net = SimNet(3)
+    addrs = room(net, ["m%d" % i for i in range(40)])
+    net.run(1.0)                                      # the joins' acks are all in
+    acks = []
+    transmit = net._transmit
+
+    def record(src, dst, data):
+        if src in net.clients and P.ack_only(data):
+            acks.append(net.now)
+        transmit(src, dst, data)
+
+    net._transmit = record
+    said_at = net.now
+    net.clients[addrs[0]].say("一句话")
+    net.run(1.0)
+    after = sorted(t - said_at for t in acks)
+    assert len(after) >= 39                           # every listener acked the line
+    # One delay for all would put every ack within the channel's 2 ms of jitter.
+    assert after[-1] - after[0] > 0.05
+    assert after[0] >= client_core.ROOM_ACK_DELAY * (1 - client_core.ROOM_ACK_SPREAD)
+
+
+def test_ack_only_tells_acks_from_datagrams_that_carry_something():
+    bare = P.encode_header(P.DATA, 1, 2, 3, 0)
+    room_ack = P.encode_header(P.DATA, 1, 2, 3, 0, P.FLAG_ROOM_ACK) + P.ROOM_ACK.pack(9, 0)
+    tagged = (P.encode_header(P.PING, 1, 2, 3, 0, P.FLAG_ROOM_ACK | P.FLAG_TAGGED)
+              + P.ROOM_ACK.pack(9, 0) + b"t" * P.TAG_SIZE)
+    assert P.ack_only(bare) and P.ack_only(room_ack) and P.ack_only(tagged)
+    frame = P.FRAME.pack(1, P.SAY, 3) + b"abc"
+    assert not P.ack_only(room_ack + frame)                  # a line rides in it
+    assert not P.ack_only(P.encode_header(P.BYE, 1))         # leaving: not an ack
+    assert not P.ack_only(P.encode_header(P.HELLO, 0) + b"x" * 60)
+    assert not P.ack_only(b"CQ\x01")                          # junk: the hub's business
