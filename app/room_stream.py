@@ -24,7 +24,8 @@ from app import protocol
 from app.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
 
 ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it waits for acks
-RESEND_BURST = 32        # datagrams resent at once after a time-out (then per ack)
+TIMEOUT_BURST = 4        # datagrams resent at a time-out (the oldest unacked ones) ...
+RESEND_BURST = 32        # ... and past each ack while it is repaired (see on_ack)
 CHECK_EVERY = 0.05       # time-outs are looked for at most this often (one pass, all members)
 
 Outbox = List[Tuple[bytes, tuple]]
@@ -154,17 +155,31 @@ class RoomSender:
         if ack > cursor.sent or ack < cursor.acked:
             return True                        # not sent yet (bogus) or an old ack
         if ack > cursor.acked:
-            if ack > cursor.resent_upto and ack > cursor.late_upto and not cursor.recover:
-                # Sent once, as it was made (Karn's rule; and a datagram that
-                # waited for the window or for going live would look slower).
-                cursor.rtt.sample(now - self.ring[ack - self.first][2])
+            oldest = cursor.acked + 1             # what waited longest for this ack
+            if oldest > cursor.resent_upto and oldest > cursor.late_upto \
+                    and not cursor.recover and oldest >= self.first:
+                # Timed from the oldest datagram this ack covers: that is the one
+                # the time-out guards, and its wait includes the member's ack
+                # delay (up to 0.14 s) and any lateness of a busy machine. Timed
+                # from the newest, the estimate saw only the network, the RTO sat
+                # at its 0.2 s floor, and a member whose acks ran 60 ms late got
+                # everything twice. Only datagrams sent once, as they were made
+                # (Karn's rule; one that waited for the window or for going live
+                # would look slower).
+                cursor.rtt.sample(now - self.ring[oldest - self.first][2])
             cursor.acked = ack
             cursor.backoff = 1
             cursor.due = NEVER
             if ack < cursor.sent:
                 self._arm(now, cursor)          # a new timer for the new oldest
             if cursor.recover:
-                if ack < cursor.recover:        # after a time-out: the next ones
+                if ack > cursor.resent_upto:
+                    # It has datagrams we did not resend: the originals arrived,
+                    # only its ack was late (a busy machine). The time-out was
+                    # spurious; resending the rest would only double the load
+                    # on a member that is already slow (Eifel's idea, RFC 3522).
+                    cursor.recover = 0
+                elif ack < cursor.recover:      # a real loss: resend the next ones
                     start = max(ack, cursor.resent_upto) + 1
                     end = min(ack + RESEND_BURST, cursor.recover)
                     if not self._resend_range(cursor, start, end, outbox):
@@ -221,7 +236,7 @@ class RoomSender:
                 stuck.append(session_id)        # (live or not) it can never catch up
                 continue
             if cursor.due <= now:
-                end = min(cursor.sent, cursor.acked + RESEND_BURST)
+                end = min(cursor.sent, cursor.acked + TIMEOUT_BURST)
                 if not self._resend_range(cursor, cursor.acked + 1, end, outbox):
                     stuck.append(session_id)
                     continue

@@ -357,3 +357,46 @@ def test_ack_only_tells_acks_from_datagrams_that_carry_something():
     assert not P.ack_only(P.encode_header(P.BYE, 1))         # leaving: not an ack
     assert not P.ack_only(P.encode_header(P.HELLO, 0) + b"x" * 60)
     assert not P.ack_only(b"CQ\x01")                          # junk: the hub's business
+
+
+def test_the_rtt_is_timed_from_the_oldest_datagram_an_ack_covers():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(10):                               # one every 10 ms ...
+        sender.send(NOW + 0.01 * i, batch("line %d" % i), outbox)
+    assert sender.on_ack(NOW + 0.12, cursor, 10, 0, outbox)   # ... one delayed ack
+    # The first waited 120 ms for it (not the last's 30): the time-out, which
+    # guards the oldest, must allow for the member's ack delay.
+    assert cursor.rtt.srtt == pytest.approx(0.12)
+
+
+def test_a_late_ack_after_a_time_out_ends_the_resending():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(40):
+        sender.send(NOW, batch("line %d" % i), outbox)
+    outbox.clear()
+    sender.tick(cursor.due, outbox)
+    assert numbers(outbox) == [1, 2, 3, 4]           # only the oldest few at a time-out
+    outbox.clear()
+    # The member had everything; its ack was only late (a busy machine).
+    assert sender.on_ack(cursor.due - 0.01, cursor, 30, 0, outbox)
+    assert outbox == [] and cursor.recover == 0      # nothing more resent
+    assert sender.on_ack(cursor.due - 0.005, cursor, 40, 0, outbox)
+    assert outbox == [] and cursor.acked == 40
+
+
+def test_after_a_time_out_a_real_loss_is_repaired_as_acks_come():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    for i in range(40):
+        sender.send(NOW, batch("line %d" % i), outbox)  # all of them lost
+    outbox.clear()
+    sender.tick(cursor.due, outbox)
+    assert numbers(outbox) == [1, 2, 3, 4]
+    outbox.clear()
+    assert sender.on_ack(cursor.due - 0.01, cursor, 4, 0, outbox)   # just what was resent
+    assert numbers(outbox) == list(range(5, 37))      # the next RESEND_BURST
+    outbox.clear()
+    assert sender.on_ack(cursor.due - 0.005, cursor, 36, 0, outbox)
+    assert numbers(outbox) == [37, 38, 39, 40]
