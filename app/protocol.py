@@ -222,21 +222,6 @@ def encode_header(dtype: int, session: int = 0, pkt: int = 0, ack: int = 0,
     return HEADER.pack(MAGIC, VERSION, dtype, flags, session, pkt, ack, sack)
 
 
-_ACK_ONLY_TYPES = frozenset((DATA, PING, PONG))
-
-
-def ack_only(data: bytes) -> bool:
-    """On the raw bytes, cheaply: a DATA/PING/PONG with no frame in it, i.e.
-    acks (or a ping) and nothing else: the header, the room ack if flagged,
-    the tag if flagged. A hint for the order of work only: nothing is accepted
-    or refused for it."""
-    if len(data) < HEADER_SIZE or data[3] not in _ACK_ONLY_TYPES:
-        return False
-    flags = data[4] << 8 | data[5]
-    return len(data) == (HEADER_SIZE + (ROOM_ACK.size if flags & FLAG_ROOM_ACK else 0)
-                         + (TAG_SIZE if flags & FLAG_TAGGED else 0))
-
-
 def peek_version(data: bytes) -> Optional[int]:
     """The version byte if `data` starts with our magic, else None."""
     if len(data) >= 4 and data[:2] == MAGIC:

@@ -198,7 +198,6 @@ class NetworkProcess:
                     self._on_admin(sel)
                 else:
                     self._on_signals(self.signals.take())
-            self._send_output()               # what came in first: timers can wait
             self.hub.tick(self.now())
             self._send_output()
             self._pass_log()
@@ -217,16 +216,8 @@ class NetworkProcess:
                 self.stop_reason = signal.Signals(signum).name
 
     def _drain_socket(self) -> None:
-        """Read what waits and hand it to the hub, datagrams that carry something
-        (lines, joins) first; the fan-out they make goes out before the hub
-        takes the datagrams that carry only acks. Why: every member acks the
-        same ROOM datagrams, so in a big room acks come in crowds, and a line
-        read among 300 of them would wait for all 300 before anyone got it.
-        Taking one client's acks after its later datagram is safe: acks are
-        cumulative and the replay window takes packets out of order."""
         hub = self.hub
         now = self.now()
-        acks = []
         for _ in range(DRAIN_LIMIT):
             try:
                 data, addr = self.sock.recvfrom(protocol.MAX_DATAGRAM + 1)
@@ -243,16 +234,8 @@ class NetworkProcess:
                     discovery.reply(self.sock, data, addr, len(hub.members()),
                                     hub.room_key is not None)
                 continue
-            if protocol.ack_only(data):
-                acks.append((data, addr))
-                continue
             hub.on_datagram(now, data, addr)
         hub.flush(now)
-        if acks:
-            self._send_output()
-            for data, addr in acks:
-                hub.on_datagram(now, data, addr)
-            hub.flush(now)
 
     def _send_output(self) -> None:
         for data, addr in self.hub.take_output():
