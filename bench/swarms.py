@@ -32,10 +32,11 @@ the generator's time.
 Sinks (`probe_every` > 1): every client but each probe_every-th one sends its
 lines as any client does but does not decode what it gets: it counts it
 (readable returns the number). Ours still ack what they receive and count the
-chat events that are not their own; naive ones count datagrams. Decoding 100 000 events a second is more than
-a Python load generator on a 2-core machine can do beside the server; with
-sinks the server sees the same traffic and latency is sampled at the probes,
-spread evenly over the join order (the order of every fan-out).
+chat events that are not their own; naive ones count datagrams. Decoding
+100 000 events a second is more than a Python load generator on a 2-core
+machine can do beside the server; with sinks the server sees the same traffic
+and latency is sampled at the probes, spread evenly over the join order (the
+order of every fan-out).
 
 Lean sinks (ours, `lean` too): a sink reads one datagram a call and takes a
 ROOM datagram that is next in order in a few steps of its own (it goes straight
@@ -77,10 +78,17 @@ def recv_stamped(sock: socket.socket, size: int) -> Tuple[bytes, float]:
 
 
 class _Swarm:
-    def __init__(self, port: int, ids: List[int]) -> None:
+    def __init__(self, port: int, ids: List[int], probe_every: int = 1,
+                 lean: bool = False) -> None:
         self.port = port
         self.ids = ids
+        self.probe_every = probe_every      # > 1: sinks but every probe_every-th
+        self.lean = lean                    # lean sinks (ours)
         self.socks: List[Optional[socket.socket]] = [None] * len(ids)
+
+    def is_sink(self, g: int) -> bool:
+        """Client number g counts what it gets instead of reading it."""
+        return g % self.probe_every != 0
 
     def sockets(self):
         return [(sock, i) for i, sock in enumerate(self.socks) if sock is not None]
@@ -109,11 +117,8 @@ class OursSwarm(_Swarm):
 
     def __init__(self, port: int, ids: List[int], probe_every: int = 1,
                  lean: bool = False) -> None:
-        super().__init__(port, ids)
+        super().__init__(port, ids, probe_every, lean)
         from app import client_core, client_net, protocol
-
-        self.probe_every = probe_every
-        self.lean = lean
 
         self._core, self._net, self._protocol = client_core, client_net, protocol
         self.conns: list = [None] * len(ids)
@@ -126,7 +131,7 @@ class OursSwarm(_Swarm):
     def start(self, now: float) -> None:
         for i, g in enumerate(self.ids):
             conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
-            if g % self.probe_every:
+            if self.is_sink(g):
                 self._make_sink(i, conn.core)
             else:
                 stamp_arrivals(conn.sock)
@@ -164,7 +169,7 @@ class OursSwarm(_Swarm):
     def readable(self, i: int, now: float):
         """(text, arrived) for the chat texts client i got; for a sink, their number."""
         conn = self.conns[i]
-        if self.ids[i] % self.probe_every:
+        if self.is_sink(self.ids[i]):
             self.counted[i] = 0
             if self.lean and conn.core.room_stream is not None:
                 self._lean_take(i, now)
@@ -291,18 +296,13 @@ class NaiveSwarm(_Swarm):
     probe_every-th client reads the texts; the others count datagrams (the
     server never sends one its own line)."""
 
-    def __init__(self, port: int, ids: List[int], probe_every: int = 1,
-                 lean: bool = False) -> None:
-        super().__init__(port, ids)
-        self.probe_every = probe_every
-
     def start(self, now: float) -> None:
         server = ("127.0.0.1", self.port)
         for i, g in enumerate(self.ids):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.connect(server)
             sock.setblocking(False)
-            if g % self.probe_every == 0:
+            if not self.is_sink(g):
                 stamp_arrivals(sock)
             self.socks[i] = sock
         self.logged_in = 0
@@ -320,7 +320,7 @@ class NaiveSwarm(_Swarm):
         """(text, arrived) pairs; for a sink, how many datagrams (one a call,
         as ours: epoll reports the socket again while more wait)."""
         sock = self.socks[i]
-        if self.ids[i] % self.probe_every:
+        if self.is_sink(self.ids[i]):
             try:
                 sock.recv(2048)
             except (BlockingIOError, InterruptedError, ConnectionRefusedError):

@@ -30,6 +30,12 @@ def batch(text):
     return P.pack_event_batches([P.encode_event(P.Event(1, NOW, P.EV_CHAT, text=text))])
 
 
+def send_lines(sender, count, outbox, every=0.0):
+    """`count` lines, one ROOM datagram each, made `every` seconds apart from NOW."""
+    for i in range(count):
+        sender.send(NOW + every * i, batch("line %d" % i), outbox)
+
+
 def numbers(outbox, addr=None):
     return [P.decode_header(data)[0].pkt for data, to in outbox if addr in (None, to)]
 
@@ -52,8 +58,7 @@ def test_a_member_beyond_its_window_waits_and_acks_bring_the_rest(monkeypatch):
     monkeypatch.setattr(room_stream, "ROOM_WINDOW", 4)
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(7):
-        sender.send(NOW, batch("line %d" % i), outbox)
+    send_lines(sender, 7, outbox)
     assert numbers(outbox) == [1, 2, 3, 4]
     outbox.clear()
     assert sender.on_ack(NOW + 0.01, cursor, 2, 0, outbox)
@@ -66,8 +71,7 @@ def test_a_member_beyond_its_window_waits_and_acks_bring_the_rest(monkeypatch):
 def test_a_time_out_resends_the_unacked_with_back_off():
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(3):
-        sender.send(NOW, batch("line %d" % i), outbox)
+    send_lines(sender, 3, outbox)
     assert sender.on_ack(NOW + 0.05, cursor, 1, 0, outbox)
     outbox.clear()
     first_due = cursor.due
@@ -86,8 +90,7 @@ def test_a_time_out_resends_the_unacked_with_back_off():
 def test_a_hole_with_three_later_datagrams_acked_is_resent_once():
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(6):
-        sender.send(NOW, batch("line %d" % i), outbox)
+    send_lines(sender, 6, outbox)
     outbox.clear()
     sack = 0b1111                       # 3, 4, 5, 6 arrived; 2 did not
     assert sender.on_ack(NOW + 0.01, cursor, 1, sack, outbox)
@@ -249,7 +252,7 @@ def test_classic_and_room_stream_clients_share_one_room_order_under_loss(seed):
 
 def test_a_member_that_never_went_live_is_dropped_once_the_ring_lets_go_of_its_start():
     sender, (talker,) = live_sender(1, cap=5)
-    waiting = sender.add(300, ("10.0.0.8", 8))       # its history never acked
+    sender.add(300, ("10.0.0.8", 8))                 # a member whose history is never acked
     outbox = []
     for i in range(10):
         sender.send(NOW + i, batch("line %d" % i), outbox)
@@ -349,8 +352,7 @@ def test_a_rooms_acks_for_one_line_come_as_a_trickle_not_a_crowd():
 def test_the_rtt_is_timed_from_the_oldest_datagram_an_ack_covers():
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(10):                               # one every 10 ms ...
-        sender.send(NOW + 0.01 * i, batch("line %d" % i), outbox)
+    send_lines(sender, 10, outbox, every=0.01)        # one every 10 ms ...
     assert sender.on_ack(NOW + 0.12, cursor, 10, 0, outbox)   # ... one delayed ack
     # The first waited 120 ms for it (not the last's 30): the time-out, which
     # guards the oldest, must allow for the member's ack delay.
@@ -360,8 +362,7 @@ def test_the_rtt_is_timed_from_the_oldest_datagram_an_ack_covers():
 def test_a_late_ack_after_a_time_out_ends_the_resending():
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(40):
-        sender.send(NOW, batch("line %d" % i), outbox)
+    send_lines(sender, 40, outbox)
     outbox.clear()
     sender.tick(cursor.due, outbox)
     assert numbers(outbox) == [1, 2, 3, 4]           # only the oldest few at a time-out
@@ -376,8 +377,7 @@ def test_a_late_ack_after_a_time_out_ends_the_resending():
 def test_after_a_time_out_a_real_loss_is_repaired_as_acks_come():
     sender, (cursor,) = live_sender(1)
     outbox = []
-    for i in range(40):
-        sender.send(NOW, batch("line %d" % i), outbox)  # all of them lost
+    send_lines(sender, 40, outbox)                    # all of them lost
     outbox.clear()
     sender.tick(cursor.due, outbox)
     assert numbers(outbox) == [1, 2, 3, 4]
