@@ -100,6 +100,7 @@ class ClientCore:
         # The room's events in ROOM datagrams (docs/PROTOCOL.md 6.8): receive
         # only; its acks ride in self.stream's headers.
         self.room_stream: Optional[ReliableStream] = None
+        self.room_runs = False       # the WELCOME said runs of ROOM datagrams may come
         self.pending: List[Tuple[int, bytes]] = []   # said while not joined
         self.next_msg_id = 1
         self.epoch = 0
@@ -212,13 +213,17 @@ class ClientCore:
         if data[:6] == protocol.ROOM_PREFIX:
             self._on_room(now, data)         # the bulk of a busy room: straight there
             return
+        if data[:6] == protocol.ROOM_RUN_PREFIX and self.room_runs:
+            self._on_room(now, data, run=True)
+            return
         try:
             self._dispatch(now, data)
         except ProtocolError:
             self.malformed += 1
 
-    def _on_room(self, now: float, data: bytes) -> None:
-        """A ROOM datagram (docs/PROTOCOL.md 6.8): room events in room order."""
+    def _on_room(self, now: float, data: bytes, run: bool = False) -> None:
+        """A ROOM datagram (docs/PROTOCOL.md 6.8): room events in room order;
+        a run: the bodies of consecutive numbers from its number on."""
         if len(data) < protocol.HEADER_SIZE or len(data) > protocol.MAX_DATAGRAM:
             self.malformed += 1
             return
@@ -229,10 +234,19 @@ class ClientCore:
             self.malformed += 1
             return
         room = self.room_stream
-        if number >= room.recv_next and number not in room.ahead:
+        body = data[protocol.HEADER_SIZE:]
+        if not run:
+            batches = [protocol.Frame(number, protocol.EVENTS, body)]
+        else:
+            try:
+                batches = [protocol.Frame(number + i, protocol.EVENTS, part)
+                           for i, part in enumerate(protocol.split_room_run(body))]
+            except ProtocolError:
+                self.malformed += 1              # not even its numbers are known: unacked
+                return
+        if any(b.seq >= room.recv_next and b.seq not in room.ahead for b in batches):
             self.last_heard = now                # (a replayed old one is no sign of life)
-        batch = protocol.Frame(number, protocol.EVENTS, data[protocol.HEADER_SIZE:])
-        for frame in room.receive(now, [batch]):
+        for frame in room.receive(now, batches):
             self._on_frame(frame)
 
     def _dispatch(self, now: float, data: bytes) -> None:
@@ -309,6 +323,8 @@ class ClientCore:
         self.stream = ReliableStream(session_id, window=CLIENT_WINDOW,
                                      ack_every=CLIENT_ACK_EVERY, ack_delay=CLIENT_ACK_DELAY)
         self.room_stream = None
+        self.room_runs = bool(header.flags & protocol.FLAG_ROOM
+                              and header.flags & protocol.FLAG_ROOM_RUN)
         if header.flags & protocol.FLAG_ROOM:
             # The server sends the room's events in ROOM datagrams, numbered on
             # from WELCOME's pkt field; our acks for them ride in our headers.
@@ -394,7 +410,8 @@ class ClientCore:
         hello = protocol.Hello(self.nonce, self.cookie, self.instance_bytes, self.token,
                                self.epoch, self.last_seq, self.name)
         self._send(now, protocol.encode_header(protocol.HELLO,
-                                               flags=protocol.FLAG_EVENTS | protocol.FLAG_ROOM)
+                                               flags=protocol.FLAG_EVENTS | protocol.FLAG_ROOM
+                                               | protocol.FLAG_ROOM_RUN)
                    + protocol.encode_hello(hello))
 
     def tick(self, now: float) -> None:

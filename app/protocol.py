@@ -38,6 +38,7 @@ FLAG_TAGGED = 0x0001         # the last TAG_SIZE bytes are an authentication tag
 FLAG_EVENTS = 0x0002         # on HELLO: this client takes EVENTS frames (kind 17)
 FLAG_ROOM = 0x0004           # on HELLO: this client takes ROOM datagrams (type 11)
 FLAG_ROOM_ACK = 0x0008       # on a client's DATA/PING/PONG: the body starts with ROOM_ACK
+FLAG_ROOM_RUN = 0x0010       # on HELLO/WELCOME: runs taken / may come; on ROOM: this is a run
 
 # Reliable message kinds, client -> server.
 SAY = 1
@@ -262,6 +263,36 @@ def room_tail(number: int, batch: bytes) -> bytes:
 def room_datagram(session: bytes, tail: bytes) -> bytes:
     """One member's copy: `session` is its session id as 4 big-endian bytes."""
     return ROOM_PREFIX + session + tail
+
+
+# A client's bare room ack: a DATA with FLAG_ROOM_ACK, the ROOM_ACK and no frames
+# (a member of a busy room sends ~10 a second; the server takes them apart in one
+# step: session pkt ack sack room_ack room_sack from byte 6).
+BARE_ROOM_ACK_PREFIX = HEADER.pack(MAGIC, VERSION, DATA, FLAG_ROOM_ACK, 0, 0, 0, 0)[:6]
+BARE_ROOM_ACK_SIZE = HEADER_SIZE + ROOM_ACK.size
+BARE_ROOM_ACK_FIELDS = struct.Struct("!IIIIII")
+
+
+def is_bare_room_ack(data: bytes) -> bool:
+    return len(data) == BARE_ROOM_ACK_SIZE and data[:6] == BARE_ROOM_ACK_PREFIX
+
+
+# A ROOM run (FLAG_ROOM_RUN, section 6.8): consecutive numbers from the header's
+# pkt on, in one datagram; its body is their bodies, each behind a !H length.
+ROOM_RUN_PREFIX = HEADER.pack(MAGIC, VERSION, ROOM, FLAG_ROOM_RUN, 0, 0, 0, 0)[:6]
+
+
+def room_run_part(batch: bytes) -> bytes:
+    """One number's body as a part of a run."""
+    return BATCH_LEN.pack(len(batch)) + batch
+
+
+def split_room_run(body: bytes) -> List[bytes]:
+    """A run's body -> the bodies of its numbers, in order (2 or more)."""
+    parts = split_event_batch(body)
+    if len(parts) < 2:
+        raise ProtocolError("a ROOM run of fewer than 2 numbers")
+    return parts
 
 
 # ---------------------------------------------------------------- frames

@@ -14,7 +14,7 @@ START = 1_000_000.0
 
 class SimNet:
     def __init__(self, seed=0, loss=0.0, dup=0.0, delay=(0.0002, 0.002),
-                 config=HubConfig(), room_key=None):
+                 config=HubConfig(), room_key=None, send_cost=0.0, fan_out_slice=64):
         self.room_key = room_key
         self.rng = random.Random(seed)
         self.seed = seed
@@ -32,6 +32,13 @@ class SimNet:
         self.wire = []             # heap of (time, n, dst, src, data)
         self.counter = itertools.count()
         self.sent_sizes = []       # (request size, reply size) bookkeeping for tests
+        # With a send_cost, each datagram the server sends takes that long, and
+        # it sends a fan-out fan_out_slice datagrams at a time, taking in what
+        # came meanwhile in between (as app/server.py does); 0: sends are free.
+        self.send_cost = send_cost
+        self.fan_out_slice = fan_out_slice
+        self.server_free_at = START
+        self.server_inbox = []     # (src, data) arrived while the server was sending
 
     # ------------------------------------------------------------ setup
 
@@ -55,28 +62,43 @@ class SimNet:
 
     # ------------------------------------------------------------ channel
 
-    def _transmit(self, src, dst, data):
+    def _transmit(self, src, dst, data, leaves=None):
         if src in self.cut or dst in self.cut:
             return
         copies = 2 if self.rng.random() < self.dup else 1
         for _ in range(copies):
             if self.rng.random() < self.loss:
                 continue
-            when = self.now + self.rng.uniform(*self.delay)
+            when = (leaves or self.now) + self.rng.uniform(*self.delay)
             heapq.heappush(self.wire, (when, next(self.counter), dst, src, data))
 
     def _pump(self):
-        for data, addr in self.hub.take_output():
-            self._transmit(SERVER, addr, data)
+        self._server_sends()
         for addr, client in self.clients.items():
             for data in client.take_output():
                 self._transmit(addr, SERVER, data)
             self.events[addr].extend(client.take_events())
 
+    def _server_sends(self):
+        if not self.send_cost:
+            for data, addr in self.hub.take_output():
+                self._transmit(SERVER, addr, data)
+            return
+        if self.now < self.server_free_at:
+            return                                   # still sending the last slice
+        leaves = self.now
+        for data, addr in self.hub.take_output(self.fan_out_slice):
+            leaves += self.send_cost
+            self._transmit(SERVER, addr, data, leaves)
+        self.server_free_at = leaves
+
     # ------------------------------------------------------------ clock
 
     def _next_time(self):
-        times = [self.hub.next_deadline()]
+        if self.now < self.server_free_at or (self.send_cost and self.hub.fanning_out):
+            times = [max(self.now, self.server_free_at)]    # the server is sending
+        else:
+            times = [self.hub.next_deadline()]
         if self.wire:
             times.append(self.wire[0][0])
         for client in self.clients.values():
@@ -90,9 +112,13 @@ class SimNet:
         while self.wire and self.wire[0][0] <= self.now:
             _, _, dst, src, data = heapq.heappop(self.wire)
             if dst == SERVER:
-                self.hub.on_datagram(self.now, data, src)
+                self.server_inbox.append((src, data))
             elif dst in self.clients:
                 self.clients[dst].on_datagram(self.now, data)
+        if self.now >= self.server_free_at:
+            inbox, self.server_inbox = self.server_inbox, []
+            for src, data in inbox:
+                self.hub.on_datagram(self.now, data, src)
         self.hub.tick(self.now)
         for client in self.clients.values():
             client.tick(self.now)

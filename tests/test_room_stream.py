@@ -387,3 +387,25 @@ def test_after_a_time_out_a_real_loss_is_repaired_as_acks_come():
     outbox.clear()
     assert sender.on_ack(cursor.due - 0.005, cursor, 36, 0, outbox)
     assert numbers(outbox) == [37, 38, 39, 40]
+
+
+def test_a_bare_room_ack_is_taken_once_and_a_replay_of_it_is_counted():
+    net = SimNet(4)
+    addrs = room(net, ["a", "b"])
+    acks = []
+    transmit = net._transmit
+
+    def record(src, dst, data, leaves=None):
+        if src == addrs[1] and P.is_bare_room_ack(data):
+            acks.append(data)
+        transmit(src, dst, data, leaves)
+    net._transmit = record
+    net.clients[addrs[0]].say("一")
+    net.run(1.0)
+    assert acks
+    session = net.hub.by_addr[addrs[1]]
+    acked, replays = session.cursor.acked, session.stream.replays
+    net.hub.on_datagram(net.now, acks[-1], addrs[1])           # the same datagram again
+    net.hub.on_datagram(net.now, acks[-1], ("10.9.9.9", 1))    # ... from elsewhere
+    assert session.stream.replays == replays + 1 and session.cursor.acked == acked
+    assert net.hub.take_output() == [(P.encode_header(P.RESET, session.id), ("10.9.9.9", 1))]
