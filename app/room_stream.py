@@ -29,7 +29,7 @@ is the only saving left, and it is one that a server sending each line to each
 member as it comes (the naive course server) cannot make.
 """
 from collections import deque
-from typing import Deque, Dict, List, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 
 from app import protocol
 from app.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
@@ -148,28 +148,39 @@ class RoomSender:
         newest = self.ring[-1][0] if self.ring else b""
         append = outbox.append
         earliest = self.check_at
-        while at < end:
-            cursor = walk[at]
-            at += 1
-            # Not live (yet, or any more) or its window is full: not now (go_live
-            # or an ack pumps it; tick finds a member that is stuck).
-            if not cursor.live or cursor.sent - cursor.acked >= ROOM_WINDOW:
+        plans: Dict[Tuple[int, bool], Optional[List[Tuple[bytes, int]]]] = {}
+        for cursor in walk[at:end]:
+            sent = cursor.sent
+            # Not live (yet, or any more), its window is full, or it has all:
+            # not now (go_live or an ack pumps it; tick finds one that is stuck).
+            if sent >= number or sent - cursor.acked >= ROOM_WINDOW or not cursor.live:
                 continue
-            if cursor.sent == previous:          # in step: the newest only (hot,
-                append((cursor.head + newest, cursor.addr))   # _send_next inlined)
-                cursor.sent = number
-                if cursor.due == NEVER:
-                    cursor.due = now + cursor.rto()
-                    if cursor.due < earliest:
-                        earliest = cursor.due
-            elif cursor.sent < previous:         # lacks more than the newest
-                self.check_at = earliest
+            if sent == previous:                 # in step: the newest only (hot)
+                append((cursor.head + newest, cursor.addr))
+            elif number - cursor.acked > ROOM_WINDOW:
+                self.check_at = earliest         # the window lets only some go
                 self._catch_up(now, cursor, outbox)
                 earliest = self.check_at
+                continue
+            else:                                # behind: as many runs as it takes,
+                runs = cursor.run_head is not None   # made once for all at `sent`
+                plan = plans.get((sent, runs), ())
+                if plan == ():
+                    plan = plans[sent, runs] = self._plan(sent, runs)
+                if plan is None:
+                    continue                     # stuck: tick drops it
+                for tail, count in plan:
+                    append(((cursor.run_head if count > 1 else cursor.head) + tail,
+                            cursor.addr))
+            cursor.sent = number
+            if cursor.due == NEVER:
+                due = cursor.due = now + cursor.rto()
+                if due < earliest:
+                    earliest = due
         self.check_at = earliest
-        if at >= len(walk):
-            self.walk, at = [], 0
-        self.walk_at = at
+        if end >= len(walk):
+            self.walk, end = [], 0
+        self.walk_at = end
 
     def _keep(self, tail: bytes, part: bytes, events: int, now: float) -> None:
         self.ring.append((tail, part, events, now))
@@ -185,30 +196,50 @@ class RoomSender:
         """One datagram with the next numbers the member has not been sent, as
         many as its window allows and one datagram holds (one unless it takes
         runs). False: the ring no longer holds the next (stuck)."""
-        first_number = cursor.sent + 1
-        index = first_number - self.first
-        if index < 0:
+        chunk = self._chunk(cursor.sent + 1, min(self.number, cursor.acked + ROOM_WINDOW),
+                            cursor.run_head is not None)
+        if chunk is None:
             return False
-        ring = self.ring
-        tail, part, _, _ = ring[index]
-        last = min(self.number, cursor.acked + ROOM_WINDOW)
-        parts = [part]
-        if last > first_number and cursor.run_head is not None:
-            size = len(part)
-            for number in range(first_number + 1, last + 1):
-                part = ring[number - self.first][1]
-                size += len(part)
-                if size > protocol.BATCH_ROOM:
-                    break
-                parts.append(part)
-        if len(parts) == 1:
-            outbox.append((cursor.head + tail, cursor.addr))
-        else:
-            outbox.append((cursor.run_head + tail[:protocol.ROOM_TAIL.size]
-                           + b"".join(parts), cursor.addr))
-        cursor.sent += len(parts)
+        tail, count = chunk
+        outbox.append(((cursor.head if count == 1 else cursor.run_head) + tail, cursor.addr))
+        cursor.sent += count
         self._arm(now, cursor)
         return True
+
+    def _chunk(self, first_number: int, last: int, runs: bool) -> Optional[Tuple[bytes, int]]:
+        """(datagram without its member's head, numbers in it) for the numbers
+        from first_number on, up to last: a run of as many as fit if `runs`.
+        None: the ring no longer holds first_number."""
+        index = first_number - self.first
+        if index < 0:
+            return None
+        ring = self.ring
+        tail, part, _, _ = ring[index]
+        if last == first_number or not runs:
+            return tail, 1
+        parts = [part]
+        size = len(part)
+        for index in range(index + 1, index + 1 + last - first_number):
+            part = ring[index][1]
+            size += len(part)
+            if size > protocol.BATCH_ROOM:
+                break
+            parts.append(part)
+        if len(parts) == 1:
+            return tail, 1
+        return tail[:protocol.ROOM_TAIL.size] + b"".join(parts), len(parts)
+
+    def _plan(self, sent: int, runs: bool) -> Optional[List[Tuple[bytes, int]]]:
+        """The chunks that bring a member from `sent` to the newest number:
+        the same for every member at `sent`, so a fan-out makes them once."""
+        chunks = []
+        while sent < self.number:
+            chunk = self._chunk(sent + 1, self.number, runs)
+            if chunk is None:
+                return None
+            chunks.append(chunk)
+            sent += chunk[1]
+        return chunks
 
     def _resend(self, cursor: RoomCursor, number: int, outbox: Outbox) -> bool:
         if number < self.first:

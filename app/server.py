@@ -32,6 +32,10 @@ FAN_OUT_SLICE = 64
 # Bare room acks that come during a fan-out wait for its end (they would only
 # make the members not yet reached wait), but never more than this many.
 HELD_ACKS_MAX = 256
+# A fan-out takes in lines for at most this long; then it ends without looking
+# at the socket (so a room that talks faster than it can be sent to still gets
+# its timers run between fan-outs).
+FAN_OUT_JOINS_FOR = 0.02
 CHILD_GRACE = 1.0
 LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
@@ -259,24 +263,30 @@ class NetworkProcess:
         hub.flush(now)
 
     def _send_output(self) -> None:
-        hub, sendto = self.hub, self.sock.sendto
+        hub = self.hub
+        look_until = time.monotonic() + FAN_OUT_JOINS_FOR
         while True:
-            for data, addr in hub.take_output(FAN_OUT_SLICE):
-                try:
-                    sendto(data, addr)
-                except (BlockingIOError, InterruptedError):
-                    pass              # a full send buffer loses it; retransmission repairs
-                except OSError:
-                    pass              # unreachable peers are the liveness sweep's business
+            self._send(hub.take_output(FAN_OUT_SLICE))
             if not hub.fanning_out:
-                if not self.held_acks:
-                    return
-                self._take_held_acks()    # (they may release more to send)
-            elif len(self.held_acks) >= HELD_ACKS_MAX:
+                break
+            if len(self.held_acks) >= HELD_ACKS_MAX:
                 self._take_held_acks()
-            elif self.incoming.poll(0):
+            elif time.monotonic() < look_until and self.incoming.poll(0):
                 # A line that came meanwhile joins this fan-out (room_stream.py).
                 self._drain_socket(during_fan_out=True)
+        if self.held_acks:
+            self._take_held_acks()
+            self._send(hub.take_output())     # what they released, all of it
+
+    def _send(self, output) -> None:
+        sendto = self.sock.sendto
+        for data, addr in output:
+            try:
+                sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                pass                  # a full send buffer loses it; retransmission repairs
+            except OSError:
+                pass                  # unreachable peers are the liveness sweep's business
 
     # ------------------------------------------------------------ admin
 

@@ -47,7 +47,11 @@ def main(argv=None) -> int:
                         help="also run the naive server each round; print ratios to it")
     parser.add_argument("--stock", action="store_true",
                         help="keep the per-person rate limit (default: relaxed_server.py)")
+    parser.add_argument("--per-round", metavar="KEY,KEY", default="",
+                        help="also print these numbers of every round as it ends "
+                             "(e.g. arrival_p99_ms,server_cpu_pct): medians hide the spread")
     args = parser.parse_args(argv)
+    per_round = [key for key in args.per_round.split(",") if key]
     contestants = [("ours", root) for root in args.roots]
     if args.naive:
         contestants.append(("naive", "naive"))
@@ -61,6 +65,11 @@ def main(argv=None) -> int:
                                         relaxed=not args.stock, cpu_cap=args.cpu_cap,
                                         probe_every=args.probe_every,
                                         lean_sinks=args.lean_sinks, pin=args.pin))
+            if per_round:
+                result = runs[label][-1]
+                print("round %d %s: %s" % (len(runs[label]), label, ", ".join(
+                    "%s %s" % (key, fmt(result.get(key), 2)) for key in per_round)),
+                      flush=True)
     medians = {label: {key: _median(results, key) for key in KEYS}
                for label, results in runs.items()}
     keys = list(KEYS) + (["× naive"] if args.naive else [])

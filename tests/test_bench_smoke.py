@@ -149,6 +149,20 @@ def test_run_all_quick_prints_markdown_tables(tmp_path):
     assert {r["label"] for r in saved["results"]} == {"ours", "naive"}
 
 
+def test_ab_interleaves_rounds_and_prints_each_and_the_medians():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ab", str(ROOT), "--naive", "--n", "6", "--rounds", "2",
+         "--mode", "rate", "--rate", "2", "--seconds", "1", "--per-round",
+         "arrival_p99_ms,loss_pct"],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("round ")]
+    assert [line.split(":")[0] for line in rounds] == [
+        "round 1 %s" % ROOT, "round 1 naive", "round 2 %s" % ROOT, "round 2 naive"]
+    assert all("arrival_p99_ms " in line and "loss_pct 0.00" in line for line in rounds)
+    assert "| %s |" % ROOT in proc.stdout and "| naive |" in proc.stdout
+
+
 def test_helpers():
     assert [list(r) for r in split(5, 2)] == [[0, 1], [2, 3, 4]]
     assert percentile({}, 0.5) is None

@@ -77,8 +77,7 @@ def run_until(process, members, condition, seconds=20.0):
             member.receive()
 
 
-def test_a_line_that_comes_during_a_fan_out_joins_it_and_acks_wait_for_its_end(room):
-    process, members = room
+def settled(process, members):
     run_until(process, members, lambda: all(m.core.state == JOINED for m in members)
               and all(c.live for c in process.hub.room_stream.cursors.values()))
     run_until(process, members, lambda: all(
@@ -86,14 +85,23 @@ def test_a_line_that_comes_during_a_fan_out_joins_it_and_acks_wait_for_its_end(r
     for member in members:
         member.lines()
         member.got.clear()
-    first, second, acker = members[0], members[1], members[2]
 
+
+def two_lines_the_second_during_the_fan_out_of_the_first(process, members):
+    first, second = members[0], members[1]
     first.core.say("第一句")
     first.send()
     process._drain_socket()                 # the server takes the first line ...
     assert process.hub.fanning_out
     second.core.say("第二句")
     second.send()                           # ... the second waits in its socket
+
+
+def test_a_line_that_comes_during_a_fan_out_joins_it_and_acks_wait_for_its_end(room):
+    process, members = room
+    settled(process, members)
+    two_lines_the_second_during_the_fan_out_of_the_first(process, members)
+    acker = members[2]
     replay = process.hub.by_addr[acker.addr].stream.replay
     heard_before = replay.highest
     acker.core.room_stream.ack_due = time.monotonic()
@@ -119,4 +127,22 @@ def test_a_line_that_comes_during_a_fan_out_joins_it_and_acks_wait_for_its_end(r
     run_until(process, members, lambda: all(
         c.acked == c.sent for c in process.hub.room_stream.cursors.values()))
     for member in members:
+        assert member.lines() == ["第一句", "第二句"]
+
+
+def test_a_fan_out_stops_taking_in_lines_after_a_while(room, monkeypatch):
+    # (so a room that talks faster than the server can send still gets its
+    # timers run between fan-outs)
+    process, members = room
+    settled(process, members)
+    monkeypatch.setattr(server, "FAN_OUT_JOINS_FOR", 0.0)
+    two_lines_the_second_during_the_fan_out_of_the_first(process, members)
+    process._send_output()
+    assert not process.hub.fanning_out
+    for member in members:
+        member.receive()
+    assert all(len(m.got) == 1 and m.got[0][:6] == P.ROOM_PREFIX for m in members)
+    serve_step(process)                     # the next turn of the loop takes the second
+    for member in members:
+        member.receive()
         assert member.lines() == ["第一句", "第二句"]
