@@ -244,14 +244,26 @@ class OursSwarm(_Swarm):
             conn.on_readable(now)                # the client's own error handling
             self._after_client(i, now)
             return
-        if data[:6] == protocol.ROOM_PREFIX and protocol.HEADER_SIZE < len(data):
+        prefix = data[:6]
+        # (getattr: the app measured may be older than runs)
+        run = prefix == getattr(protocol, "ROOM_RUN_PREFIX", None) \
+            and getattr(core, "room_runs", False)
+        if (prefix == protocol.ROOM_PREFIX or run) and protocol.HEADER_SIZE < len(data):
             session, number, ack, sack = protocol.ROOM_FIELDS.unpack_from(data, 6)
             if (number == room.recv_next and session == core.session_id
                     and not room.ahead and not ack and not sack
                     and len(data) <= protocol.MAX_DATAGRAM):
+                body = data[protocol.HEADER_SIZE:]
+                try:
+                    bodies = protocol.split_room_run(body) if run else [body]
+                except protocol.ProtocolError:
+                    bodies = []                  # the whole client counts it
+            else:
+                bodies = []
+            if bodies:
                 core.last_heard = now
-                for frame in room.receive(now, [protocol.Frame(
-                        number, protocol.EVENTS, data[protocol.HEADER_SIZE:])]):
+                for frame in room.receive(now, [protocol.Frame(number + i, protocol.EVENTS, b)
+                                                for i, b in enumerate(bodies)]):
                     core._on_frame(frame)
                 if room.ack_due is not None:     # an ack is due, now or soon
                     if room.ack_due <= now:
