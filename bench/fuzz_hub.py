@@ -48,10 +48,19 @@ def test_one_input(data: bytes) -> None:
         session = next(iter(hub.by_addr.values()), None)
         for _ in range(fdp.ConsumeIntInRange(1, 4)):
             datagram = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 1300))
-            if session is not None and fdp.ConsumeBool():
+            shape = fdp.ConsumeIntInRange(0, 3)
+            if session is not None and shape == 1:
                 # A valid header for the member's session: reach the frame parsers.
                 datagram = P.encode_header(P.DATA, session.id, fdp.ConsumeIntInRange(1, 99),
                                            0, 0) + datagram
+            elif session is not None and shape == 2:
+                # A bare room ack of the member's: the hub's short path.
+                datagram = (P.BARE_ROOM_ACK_PREFIX + session.id.to_bytes(4, "big")
+                            + datagram[:16].ljust(16, b"\0"))
+            elif shape == 3:
+                # A ROOM run for the client's session: the run parser.
+                datagram = (P.ROOM_RUN_PREFIX + client.session_id.to_bytes(4, "big")
+                            + P.ROOM_TAIL.pack(fdp.ConsumeIntInRange(0, 9), 0, 0) + datagram)
             if hub.room_key is not None and fdp.ConsumeBool():
                 datagram = KEY.seal(datagram) if len(datagram) >= P.HEADER_SIZE else datagram
             addr = ADDRS[fdp.ConsumeIntInRange(0, len(ADDRS) - 1)]
