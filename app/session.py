@@ -156,16 +156,18 @@ class ReliableStream:
         if not acked:
             return
         highest = max(acked)
-        sample = None
+        oldest = in_flight[acked[0]]         # (acked[0]: the lowest, taken in seq order)
         for seq in acked:
             item = in_flight.pop(seq)
             self.queued_events -= item.weight
-            if item.transmissions == 1:      # Karn: time only unambiguous samples
-                sample = item
         if not in_flight:
             self.due_at = NEVER
-        if sample is not None:               # one sample per ack: the newest message
-            self.rtt.sample(now - sample.sent_at)
+        if oldest.transmissions == 1:        # Karn: time only unambiguous samples
+            # One sample per ack, from the oldest message it covers: that one's
+            # wait includes the peer's ack delay, which the timer (guarding the
+            # oldest unacked message) must allow for. The newest would see only
+            # the network (the room stream's lesson, room_stream.py on_ack).
+            self.rtt.sample(now - oldest.sent_at)
         self.backoff = 1
         if not sack:
             return                           # no hole (all in flight are past the ack)

@@ -165,3 +165,16 @@ def test_timer_follows_the_oldest_unacked_message_and_never_resends_an_acked_one
     assert bodies == [b"two"]
     a.on_datagram(0.5, protocol.Header(protocol.DATA, 0, 1, 2, 2, 0), [])   # "two" acked
     assert a.next_deadline() is None and a.flush(0.6) == []
+
+
+def test_the_rtt_is_timed_from_the_oldest_message_an_ack_covers():
+    sender = ReliableStream(7)
+    sender.queue(protocol.SAY, b"one")
+    sender.flush(0.0)
+    sender.queue(protocol.SAY, b"two")
+    sender.flush(0.01)
+    header = protocol.decode_header(protocol.encode_header(protocol.DATA, 7, 1, 2, 0))[0]
+    sender.on_datagram(0.06, header, [])               # one delayed ack for both
+    # The first waited 60 ms (the peer's ack delay among it), not the second's 50.
+    assert sender.rtt.srtt == pytest.approx(0.06)
+    assert sender.queued == 0
