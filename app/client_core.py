@@ -37,10 +37,16 @@ CLIENT_WINDOW = 64
 CLIENT_ACK_EVERY = 8
 CLIENT_ACK_DELAY = 0.05
 # The room stream is the bulk of what a client gets (every line of the room):
-# acked lazier still. The server learns the delay in its RTT estimate per member.
-ROOM_ACK_EVERY = 16
-ROOM_ACK_DELAY = 0.1       # on average; each client's own is spread around it:
-ROOM_ACK_SPREAD = 0.4      # ... 0.06 to 0.14 s (see room_ack_delay)
+# acked lazier still, and the room's acks are most of what its server does
+# (1000 members at 0.1 s: ~8 000 a second, a third of the server's CPU). The
+# server learns each member's delay in its RTT estimate, and its room timers
+# start at 0.5 s (room_stream.ROOM_RTO_INITIAL), so nothing is resent for want
+# of an ack; a hole is still acked at once, so a loss with later datagrams is
+# repaired at once. At 0.2 s the server's CPU at 1000 x 0.1 fell from 33 % to
+# 27 % of a core (docs/PERFORMANCE.md, fifth pass).
+ROOM_ACK_EVERY = 32
+ROOM_ACK_DELAY = 0.2       # on average; each client's own is spread around it:
+ROOM_ACK_SPREAD = 0.4      # ... 0.12 to 0.28 s (see room_ack_delay)
 
 
 def room_ack_delay(session_id: int) -> float:

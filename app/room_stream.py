@@ -38,6 +38,12 @@ ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it wait
 TIMEOUT_BURST = 4        # datagrams resent at a time-out (the oldest unacked ones) ...
 RESEND_BURST = 32        # ... and past each ack while it is repaired (see on_ack)
 CHECK_EVERY = 0.05       # time-outs are looked for at most this often (one pass, all members)
+# A member's room timer before its first RTT sample: above any client's room ack
+# delay (at most 0.3 s, PROTOCOL.md 6.8; ours 0.12-0.28 s), so a new member's
+# first datagrams are not resent for want of an ack; no longer, because what a
+# new member misses (its first datagrams can overtake its WELCOME, or the
+# WELCOME is lost and said again) is repaired by this timer.
+ROOM_RTO_INITIAL = 0.5
 
 Outbox = List[Tuple[bytes, tuple]]
 
@@ -55,6 +61,7 @@ class RoomCursor:
         self.run_head = protocol.ROOM_RUN_PREFIX + session if runs else None
         self.addr = addr
         self.rtt = RttEstimator()
+        self.rtt.rto = ROOM_RTO_INITIAL
         self.base = base              # the number before the first one it gets (WELCOME)
         self.live = False             # takes new datagrams as they are made ...
         self.after = 0                # ... once its own stream has this message acked

@@ -409,3 +409,12 @@ def test_a_bare_room_ack_is_taken_once_and_a_replay_of_it_is_counted():
     net.hub.on_datagram(net.now, acks[-1], ("10.9.9.9", 1))    # ... from elsewhere
     assert session.stream.replays == replays + 1 and session.cursor.acked == acked
     assert net.hub.take_output() == [(P.encode_header(P.RESET, session.id), ("10.9.9.9", 1))]
+
+
+def test_a_new_members_first_datagrams_wait_longer_than_any_ack_delay():
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    send_lines(sender, 1, outbox)
+    assert cursor.due == NOW + room_stream.ROOM_RTO_INITIAL
+    slowest_ack = client_core.ROOM_ACK_DELAY * (1 + client_core.ROOM_ACK_SPREAD)
+    assert slowest_ack <= 0.3 < room_stream.ROOM_RTO_INITIAL     # (PROTOCOL.md 6.8)
