@@ -52,7 +52,7 @@ ROOM_ACK_SPREAD = 0.4      # ... 0.12 to 0.28 s (see room_ack_delay)
 def room_ack_delay(session_id: int) -> float:
     """This session's delay before acking the room stream. Every member gets the
     same ROOM datagrams at the same moment; with one delay for all, a room of
-    1000 acks in a crowd of 1000 datagrams 0.1 s after each line (and a line
+    1000 acks in a crowd of 1000 datagrams one delay after each line (and a line
     that reaches the server then waits behind them). Spread evenly over
     ROOM_ACK_DELAY * (1 +- ROOM_ACK_SPREAD) by the session id (which the
     server draws at random), the acks come as a steady trickle. Derived, not

@@ -76,6 +76,10 @@ class RoomCursor:
     def rto(self) -> float:
         return min(RTO_MAX, self.rtt.rto * self.backoff)
 
+    def copy(self, tail: bytes, count: int) -> bytes:
+        """Its copy of a datagram of `count` numbers (a run if more than one)."""
+        return (self.head if count == 1 else self.run_head) + tail
+
 
 class RoomSender:
     def __init__(self, cap_events: int) -> None:
@@ -170,15 +174,14 @@ class RoomSender:
                 earliest = self.check_at
                 continue
             else:                                # behind: as many runs as it takes,
-                runs = cursor.run_head is not None   # made once for all at `sent`
-                plan = plans.get((sent, runs), ())
-                if plan == ():
-                    plan = plans[sent, runs] = self._plan(sent, runs)
+                key = (sent, cursor.run_head is not None)   # made once for all at `sent`
+                if key not in plans:
+                    plans[key] = self._plan(*key)
+                plan = plans[key]
                 if plan is None:
                     continue                     # stuck: tick drops it
                 for tail, count in plan:
-                    append(((cursor.run_head if count > 1 else cursor.head) + tail,
-                            cursor.addr))
+                    append((cursor.copy(tail, count), cursor.addr))
             cursor.sent = number
             if cursor.due == NEVER:
                 due = cursor.due = now + cursor.rto()
@@ -207,9 +210,8 @@ class RoomSender:
                             cursor.run_head is not None)
         if chunk is None:
             return False
-        tail, count = chunk
-        outbox.append(((cursor.head if count == 1 else cursor.run_head) + tail, cursor.addr))
-        cursor.sent += count
+        outbox.append((cursor.copy(*chunk), cursor.addr))
+        cursor.sent += chunk[1]
         self._arm(now, cursor)
         return True
 
@@ -226,8 +228,8 @@ class RoomSender:
             return tail, 1
         parts = [part]
         size = len(part)
-        for index in range(index + 1, index + 1 + last - first_number):
-            part = ring[index][1]
+        for later in range(index + 1, index + 1 + last - first_number):
+            part = ring[later][1]
             size += len(part)
             if size > protocol.BATCH_ROOM:
                 break
@@ -291,7 +293,7 @@ class RoomSender:
                     and not cursor.recover and oldest >= self.first:
                 # Timed from the oldest datagram this ack covers: that is the one
                 # the time-out guards, and its wait includes the member's ack
-                # delay (up to 0.14 s) and any lateness of a busy machine. Timed
+                # delay (ours: up to 0.28 s) and any lateness of a busy machine. Timed
                 # from the newest, the estimate saw only the network, the RTO sat
                 # at its 0.2 s floor, and a member whose acks ran 60 ms late got
                 # everything twice. Only datagrams sent once, as they were made
