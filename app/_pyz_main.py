@@ -100,7 +100,7 @@ def candidate_roots():
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         yield os.path.join(runtime, "chat.pyz")
-    import tempfile                # here, not at the top: the fast path avoids it
+    import tempfile  # here, not at the top: the fast path avoids it
 
     try:
         tmps = (tempfile.gettempdir(),) + TMP_DIRS

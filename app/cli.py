@@ -1,27 +1,25 @@
-"""Command line: `chat.pyz server` and `chat.pyz client`.
+"""Command line: `chat.pyz server` and `chat.pyz client`. The composition root.
 
-Exit codes (also in the README):
-  0  normal exit
-  1  runtime error (port in use, no permission, ...), one clear line on stderr
-  2  bad command-line arguments (argparse prints usage)
-  3  the server refused us (name taken or invalid, banned, full, wrong password)
-  4  the server could not be reached
+It parses the command line once into frozen options (app.core.options), picks
+the front end (curses or line mode; the curses or headless admin console) and
+hands it to the shell that needs it. Nothing imports this module: the network
+loop never imports a console, it is given one here. Exit codes:
+app.core.exit_codes.ExitCode (also in the README).
 """
 import argparse
 import os
 import sys
+from typing import List, Optional
 
 from app import __version__
-from app.protocol import DEFAULT_PORT
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_REFUSED = 3
-EXIT_UNREACHABLE = 4
+from app.core import options as D
+from app.core.auth import RoomKey
+from app.core.exit_codes import ExitCode
+from app.core.options import ClientOptions, ServerOptions
+from app.core.protocol import DEFAULT_PORT
 
 
-def _port(text):
+def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -31,7 +29,7 @@ def _port(text):
     return value
 
 
-def _positive(text):
+def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -41,7 +39,7 @@ def _positive(text):
     return value
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat.pyz",
         description="A group chat room for a LAN, in the terminal.",
@@ -56,18 +54,19 @@ def build_parser():
                         help="address to listen on (default: all interfaces)")
     server.add_argument("--port", type=_port, default=DEFAULT_PORT,
                         help="UDP port (default: %d)" % DEFAULT_PORT)
-    server.add_argument("--history", type=_positive, default=20, metavar="N",
-                        help="chat lines a newcomer is shown on joining (default: 20)")
+    server.add_argument("--history", type=_positive, default=D.DEFAULT_HISTORY, metavar="N",
+                        help="chat lines a newcomer is shown on joining (default: %d)"
+                             % D.DEFAULT_HISTORY)
     server.add_argument("--headless", action="store_true",
                         help="no curses console: log to stdout, read admin lines from stdin "
                              "(automatic when stdout is not a terminal)")
     server.add_argument("--log", metavar="FILE",
                         help="append a JSON-lines transcript of room events to FILE")
-    server.add_argument("--max-clients", type=_positive, default=2000, metavar="N",
-                        help="people in the room at most (default: 2000)")
-    server.add_argument("--max-per-ip", type=_positive, default=32, metavar="N",
+    server.add_argument("--max-clients", type=_positive, default=D.DEFAULT_MAX_CLIENTS, metavar="N",
+                        help="people in the room at most (default: %d)" % D.DEFAULT_MAX_CLIENTS)
+    server.add_argument("--max-per-ip", type=_positive, default=D.DEFAULT_MAX_PER_IP, metavar="N",
                         help="people from one address at most, 0 for no limit; the "
-                             "server's own machine is exempt (default: 32)")
+                             "server's own machine is exempt (default: %d)" % D.DEFAULT_MAX_PER_IP)
     add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
@@ -83,52 +82,79 @@ def build_parser():
                         help="line mode: stdin lines are sent, room events printed one per line")
     client.add_argument("--timestamps", action="store_true",
                         help="with --plain: prefix each line with [HH:MM:SS]")
-    client.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+    client.add_argument("--connect-timeout", type=float, default=D.DEFAULT_CONNECT_TIMEOUT, metavar="SECONDS",
                         help="with --plain: give up when the server has not answered "
-                             "for this long at start (default: 10)")
-    client.add_argument("--lang", choices=("zh", "en"), default="zh",
+                             "for this long at start (default: %g)" % D.DEFAULT_CONNECT_TIMEOUT)
+    client.add_argument("--lang", choices=D.LANGUAGES, default=D.DEFAULT_LANGUAGE,
                         help="language of the room texts (default: zh)")
-    client.add_argument("--bell", choices=("off", "mention", "all"), default="mention",
+    client.add_argument("--bell", choices=D.BELL_CHOICES, default=D.DEFAULT_BELL,
                         help="ring the bell on: nothing, mentions/private/admin (default), "
                              "every message")
     add_password_option(client)
     return parser
 
 
-def add_password_option(parser):
+def add_password_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", metavar="TEXT",
                         help="room password (or set CHAT_PASSWORD): every datagram is "
                              "authenticated with a key derived from it; it is never sent")
 
 
-def room_key(args):
+def room_key(args: argparse.Namespace) -> Optional[RoomKey]:
     """The key from --password or CHAT_PASSWORD, derived once (about 0.1 s)."""
     password = args.password if args.password is not None else os.environ.get("CHAT_PASSWORD")
     if not password:
         return None
-    from app.auth import RoomKey
-
     return RoomKey.from_password(password)
 
 
-def main(argv=None):
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    return ServerOptions(bind=args.bind, port=args.port, history=args.history,
+                         headless=args.headless, log=args.log, max_clients=args.max_clients,
+                         max_per_ip=args.max_per_ip, room_key=room_key(args))
+
+
+def client_options(args: argparse.Namespace) -> ClientOptions:
+    return ClientOptions(host=args.host, port=args.port, name=args.name, plain=args.plain,
+                         timestamps=args.timestamps, connect_timeout=args.connect_timeout,
+                         lang=args.lang, bell=args.bell, room_key=room_key(args))
+
+
+def parse(argv: Optional[List[str]] = None):
+    """The command line as options: ServerOptions or ClientOptions."""
+    args = build_parser().parse_args(argv)
+    return server_options(args) if args.command == "server" else client_options(args)
+
+
+def run_console(link, headless: bool, options: ServerOptions) -> int:
+    """The server's admin side (in its forked process): headless or curses."""
+    if headless:
+        from app.ui import admin_headless
+
+        return admin_headless.run(link)
+    from app.ui import admin_tui
+
+    return admin_tui.run(link, options)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.room_key = room_key(args)
         if args.command == "server":
-            from app import server
+            from app.net import server
 
-            return server.run(args)
-        if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-            from app import client_plain
+            return server.run(server_options(args), run_console)
+        options = client_options(args)
+        if options.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            from app.ui import client_plain
 
-            return client_plain.run(args)
-        from app import client_tui
+            return client_plain.run(options)
+        from app.ui import client_tui
 
-        return client_tui.run(args)
+        return client_tui.run(options)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return ExitCode.OK
     except BrokenPipeError:
         # Our stdout was closed (e.g. piped into `head`): nothing more to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return ExitCode.OK

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from app.client_net import ClientConnection  # noqa: E402
+from app.net.client_net import ClientConnection  # noqa: E402
 
 HOST = "127.0.0.1"
 

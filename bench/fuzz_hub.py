@@ -16,10 +16,10 @@ import atheris
 
 with atheris.instrument_imports():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from app import protocol as P
-    from app.auth import RoomKey
-    from app.client_core import ClientCore
-    from app.hub import Hub, HubConfig
+    from app.core import protocol as P
+    from app.core.auth import RoomKey
+    from app.core.client_core import ClientCore
+    from app.core.hub import Hub, HubConfig
 
 NOW = 1_700_000_000.0
 KEY = RoomKey(b"k" * 32)

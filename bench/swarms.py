@@ -118,7 +118,8 @@ class OursSwarm(_Swarm):
     def __init__(self, port: int, ids: List[int], probe_every: int = 1,
                  lean: bool = False) -> None:
         super().__init__(port, ids, probe_every, lean)
-        from app import client_core, client_net, protocol
+        from app.core import client_core, protocol
+        from app.net import client_net
 
         self._core, self._net, self._protocol = client_core, client_net, protocol
         self.conns: list = [None] * len(ids)

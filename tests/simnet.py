@@ -5,8 +5,8 @@ import heapq
 import itertools
 import random
 
-from app.client_core import JOINED, ClientCore
-from app.hub import Hub, HubConfig
+from app.core.client_core import JOINED, ClientCore
+from app.core.hub import Hub, HubConfig
 
 SERVER = ("10.0.0.1", 9797)
 START = 1_000_000.0
@@ -34,7 +34,7 @@ class SimNet:
         self.sent_sizes = []       # (request size, reply size) bookkeeping for tests
         # With a send_cost, each datagram the server sends takes that long, and
         # it sends a fan-out fan_out_slice datagrams at a time, taking in what
-        # came meanwhile in between (as app/server.py does); 0: sends are free.
+        # came meanwhile in between (as app/net/server.py does); 0: sends are free.
         self.send_cost = send_cost
         self.fan_out_slice = fan_out_slice
         self.server_free_at = START
@@ -158,6 +158,6 @@ class SimNet:
                 self.run(0.05)
 
     def room_events(self, addr, kinds=None):
-        from app.protocol import Event
+        from app.core.protocol import Event
         return [e for e in self.events[addr]
                 if isinstance(e, Event) and (kinds is None or e.kind in kinds)]

@@ -1,7 +1,7 @@
 """The server's curses admin console, through the built chat.pyz in a real pty
 (pyte, and tmux where installed) against real line-mode clients.
 
-`chat.pyz server` on a terminal forks the console (app/admin_tui.py); the parent
+`chat.pyz server` on a terminal forks the console (app/ui/admin_tui.py); the parent
 is the network process. Log rows are compared whole with their time stamps
 masked (hh:mm:ss) and the start line (it holds the socket's buffer size) left
 out; the online pane with idle times masked; the status line by pattern (the
@@ -15,14 +15,23 @@ import socket
 import time
 
 import pytest
-
-from app import admin_link
-from app.text import text_width, wrap
-from app.admin_tui import (CONFIRM, NETWORK_GONE, STOPPED, clock, idle, log_line, online_rows,
-                           online_width, spread, status_text)
 from chatproc import HOST, free_udp_port, start_client
-from termharness import (TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds,
-                         process_state)
+from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
+
+from app.net import admin_link
+from app.ui.admin_tui import (
+    CONFIRM,
+    NETWORK_GONE,
+    STOPPED,
+    clock,
+    idle,
+    log_line,
+    online_rows,
+    online_width,
+    spread,
+    status_text,
+)
+from app.ui.width import text_width, wrap
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -1,6 +1,6 @@
 """The curses client, through a real pty and the pyte emulator.
 
-Most scenarios run app/client_tui.py against a scripted fake connection
+Most scenarios run app/ui/client_tui.py against a scripted fake connection
 (tests/tui_fake.py): it can stream 1000 lines at 200/s, refuse names and play
 hostile input deterministically. The scenarios that need a real room (two
 people, /msg privacy, history from the server, leaving seen by the others) run
@@ -20,16 +20,15 @@ import threading
 import time
 
 import pytest
-
-from app import client_tui, render
-from app import protocol as P
-from app.line_editor import LineEditor
-from app.screen import KeyDecoder, Layout
-from app.text import text_width
-from termharness import (TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds,
-                         process_state)
 import tui_fake
 from chatproc import HOST, free_udp_port, start_client, start_server
+from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
+
+from app.core import protocol as P
+from app.ui import client_tui, line_editor, render
+from app.ui.line_editor import LineEditor
+from app.ui.screen import KeyDecoder, Layout
+from app.ui.width import text_width
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "tui_fake.py")
@@ -55,8 +54,8 @@ def test_parse_command():
 
 
 def test_multi_line_paste_becomes_one_line():
-    assert client_tui.one_line("line1\r\nline2\nline3\n") == "line1 line2 line3"
-    assert client_tui.one_line("a\x1b[31mb\tc") == "a[31mb c"
+    assert line_editor.one_line("line1\r\nline2\nline3\n") == "line1 line2 line3"
+    assert line_editor.one_line("a\x1b[31mb\tc") == "a[31mb c"
 
 
 def decode(*chunks, flush=False):
@@ -352,7 +351,7 @@ def test_ctrl_c_leaves_the_login(tmp_path):
     with fake_client(tmp_path, {"unreachable_for": 60}) as term:
         term.wait_text("正在连接")
         term.type("^C")
-        assert term.wait_exit(3) == 4            # cli.EXIT_UNREACHABLE
+        assert term.wait_exit(3) == 4            # ExitCode.UNREACHABLE
         assert term.tty_modes() & termios.ICANON
 
 

@@ -1,4 +1,4 @@
-"""LAN discovery (app/discovery.py, docs/LAN.md): the pure codec, discovery on
+"""LAN discovery (app/net/discovery.py, docs/LAN.md): the pure codec, discovery on
 loopback against the built chat.pyz, and between network namespaces the tests
 make themselves (veth pairs, 10.77.x.y/24): one server, one server reachable
 through two network cards (listed once), two servers (a list, exit 4), none
@@ -19,7 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import cli, discovery, protocol
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.net import discovery
 from tests.chatproc import HOST, WAIT, Proc, free_udp_port, start_client, start_server
 
 pytestmark = pytest.mark.timeout(300)
@@ -132,7 +134,7 @@ def found(name, host, version=protocol.VERSION, addresses=None, online=1, port=9
 
 def test_choose_one_connects():
     chosen, code, lines = discovery.choose([found("lab", "10.0.0.1")], 9797)
-    assert chosen.host == "10.0.0.1" and code == cli.EXIT_OK
+    assert chosen.host == "10.0.0.1" and code == ExitCode.OK
     assert lines == ["chat.pyz: found the chat server lab at 10.0.0.1:9797 (1 online); "
                      "connecting"]
 
@@ -141,7 +143,7 @@ def test_choose_several_lists_commands_and_exits_4():
     chosen, code, lines = discovery.choose(
         [found("a", "10.0.0.1", addresses=("10.0.0.1", "10.1.0.1")),
          found("b", "fe80::1%eth0", port=9000)], 9797)
-    assert chosen is None and code == cli.EXIT_UNREACHABLE == 4
+    assert chosen is None and code == ExitCode.UNREACHABLE == 4
     text = "\n".join(lines)
     assert "2 chat servers answered" in text
     assert "chat.pyz client 10.0.0.1 " in text and "(also 10.1.0.1)" in text
@@ -150,7 +152,7 @@ def test_choose_several_lists_commands_and_exits_4():
 
 def test_choose_only_other_versions_says_so_and_exits_3():
     chosen, code, lines = discovery.choose([found("new", "10.0.0.9", version=2)], 9797)
-    assert chosen is None and code == cli.EXIT_REFUSED
+    assert chosen is None and code == ExitCode.REFUSED
     assert len(lines) == 1
     assert "speaks protocol version 2 (chat.pyz 9.9.9)" in lines[0]
     assert "speaks %d" % protocol.VERSION in lines[0] and "use the server's chat.pyz" in lines[0]
@@ -159,7 +161,7 @@ def test_choose_only_other_versions_says_so_and_exits_3():
 def test_choose_prefers_the_compatible_server():
     chosen, code, lines = discovery.choose([found("new", "10.0.0.9", version=2),
                                             found("old", "10.0.0.8")], 9797)
-    assert chosen.name == "old" and code == cli.EXIT_OK          # the only usable one
+    assert chosen.name == "old" and code == ExitCode.OK          # the only usable one
     assert "not new at 10.0.0.9:9797: it speaks protocol version 2" in lines[1]
 
 
@@ -235,7 +237,7 @@ def test_loopback_answer_says_the_room_has_a_password(pyz, procs, tmp_path):
     assert len(servers) == 1 and servers[0].password
     assert "  password" in discovery.describe(servers[0])
     _, code, lines = discovery.choose(servers, port)
-    assert code == cli.EXIT_OK and "(0 online, room password); connecting" in lines[0]
+    assert code == ExitCode.OK and "(0 online, room password); connecting" in lines[0]
 
 
 def test_loopback_version_mismatch_is_reported(tmp_path):
@@ -245,7 +247,7 @@ def test_loopback_version_mismatch_is_reported(tmp_path):
         host, code, lines = discovery.find_for_client(port, targets=[HOST])
     finally:
         fake.stop()
-    assert host is None and code == cli.EXIT_REFUSED
+    assert host is None and code == ExitCode.REFUSED
     assert "future at 127.0.0.1:%d speaks protocol version %d (chat.pyz 9.0.0)" % (
         port, protocol.VERSION + 1) in lines[0]
 
@@ -375,7 +377,7 @@ def ns_client(pyz, ns, log_dir, name, *extra):
 
 def ns_discover(ns, timeout=2.0, settle=None):
     """Run discovery.discover() in a namespace (from this source tree); the result."""
-    code = ("import json, sys; sys.path.insert(0, %r); from app import discovery; "
+    code = ("import json, sys; sys.path.insert(0, %r); from app.net import discovery; "
             "print(json.dumps([dict(f._asdict(), server_id=f.server_id.hex()) "
             "for f in discovery.discover(9797, %r, %r)]))" % (ROOT, timeout, settle))
     done = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
@@ -435,7 +437,7 @@ def test_netns_two_servers_ask_the_user_to_choose(pyz, procs, lab, tmp_path):
     procs.append(ns_server(pyz, two, tmp_path, name="server2"))
     client = ns_client(pyz, client_ns, tmp_path, "丙")
     procs.append(client)
-    assert client.wait_exit(timeout=WAIT) == cli.EXIT_UNREACHABLE
+    assert client.wait_exit(timeout=WAIT) == ExitCode.UNREACHABLE
     err = client.stderr_text()
     assert "2 chat servers answered on UDP port 9797" in err
     assert "chat.pyz client 10.77.1.1 " in err and "chat.pyz client 10.77.2.1 " in err
@@ -449,7 +451,7 @@ def test_netns_no_server_one_clear_message(pyz, procs, lab, tmp_path):
     client = ns_client(pyz, client_ns, tmp_path, "丁")
     procs.append(client)
     started = time.monotonic()
-    assert client.wait_exit(timeout=WAIT) == cli.EXIT_UNREACHABLE
+    assert client.wait_exit(timeout=WAIT) == ExitCode.UNREACHABLE
     assert 1.5 < time.monotonic() - started < 6
     err = client.stderr_text().strip().splitlines()
     assert len(err) == 1, err

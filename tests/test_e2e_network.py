@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from app import protocol as P
-from tests.chatproc import HOST, free_udp_port, wait_until, start_client, start_server
+from app.core import protocol as P
+from tests.chatproc import HOST, free_udp_port, start_client, start_server, wait_until
 from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(300)
@@ -188,8 +188,9 @@ def lossy_namespaces():
 
 
 def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tmp_path):
-    from tests.chatproc import Proc
     import subprocess
+
+    from tests.chatproc import Proc
     server_ns, client_ns = lossy_namespaces
     port = 9797
     rules = ("table inet czlossy {\n"
@@ -256,8 +257,9 @@ def test_no_route_to_the_server_is_said_clearly(pyz, tmp_path):
 
 def test_sessions_per_address_are_capped(pyz, lossy_namespaces, procs, tmp_path):
     """--max-per-ip with real sockets: two clients from one (non-loopback) address."""
-    from tests.chatproc import Proc
     import subprocess
+
+    from tests.chatproc import Proc
     server_ns, client_ns = lossy_namespaces
     server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
                    "--max-per-ip", "1"], subprocess.DEVNULL, str(tmp_path / "s.err"))

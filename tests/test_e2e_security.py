@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app import protocol as P
-from app.client_net import ClientConnection
+from app.core import protocol as P
+from app.net.client_net import ClientConnection
 from tests.chatproc import HOST, free_udp_port, start_client, start_server
 from tests.udprelay import LossyRelay
 

@@ -1,8 +1,9 @@
 """line_editor: editing keys, history, Tab completion, horizontal scroll by width."""
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.line_editor import HISTORY_SIZE, KEYS, LineEditor
-from app.text import text_width
+from app.ui.line_editor import HISTORY_SIZE, KEYS, LineEditor
+from app.ui.width import text_width
 
 
 def typed(text, *keys, names=()):

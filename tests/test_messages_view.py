@@ -1,8 +1,9 @@
 """messages_view: scrollback, wrapping by display width, paging that stays put."""
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.messages_view import MessagesView, wrap_segments
-from app.text import text_width, wrap
+from app.ui.messages_view import MessagesView, wrap_segments
+from app.ui.width import text_width, wrap
 
 
 def plain(rows):

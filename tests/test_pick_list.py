@@ -1,6 +1,6 @@
 """The pick list the curses client shows when several servers answer."""
-from app.client_tui import _pick_server
-from app.discovery import Found
+from app.net.discovery import Found
+from app.ui.client_tui import _pick_server
 
 
 def servers():

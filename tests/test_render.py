@@ -1,10 +1,11 @@
 """render: room events as display lines, zh and en, safe for the terminal."""
 import time
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app import protocol as P
-from app import render
+from app.core import protocol as P
+from app.ui import render
 
 T = 1700000000.0          # 22:13 UTC
 

@@ -4,11 +4,12 @@ earlier one goes, with it, in one datagram to every member not yet visited.
 Pure core, simulated time."""
 import random
 
-from app import protocol as P
-from app.client_core import JOINED, ClientCore
-from app.hub import HubConfig
-from app.room_stream import RoomSender
 from simnet import SimNet
+
+from app.core import protocol as P
+from app.core.client_core import JOINED, ClientCore
+from app.core.hub import HubConfig
+from app.core.room_stream import RoomSender
 
 NOW = 1000.0
 ADDRS = [("10.0.0.%d" % i, 5000 + i) for i in range(1, 5)]

@@ -3,11 +3,11 @@ faulty network: deterministic, simulated time, milliseconds of real time."""
 import random
 
 import pytest
-
-from app import protocol as P
-from app.client_core import JOINED, RECONNECTING, REFUSED, valid_name
-from app.hub import HubConfig
 from simnet import SimNet
+
+from app.core import protocol as P
+from app.core.client_core import JOINED, RECONNECTING, REFUSED, valid_name
+from app.core.hub import HubConfig
 
 CHAT = {P.EV_CHAT}
 

@@ -4,15 +4,14 @@ core, simulated time."""
 import random
 
 import pytest
-
-from app import client_core
-from app import protocol as P
-from app import room_stream
-from app.client_core import JOINED, ClientCore
-from app.hub import HubConfig
-from app.room import Room
-from app.room_stream import RoomSender
 from simnet import SimNet
+
+from app.core import client_core, room_stream
+from app.core import protocol as P
+from app.core.client_core import JOINED, ClientCore
+from app.core.hub import HubConfig
+from app.core.room import Room
+from app.core.room_stream import RoomSender
 
 NOW = 1000.0
 ADDRS = [("10.0.0.%d" % i, 5000 + i) for i in range(1, 4)]

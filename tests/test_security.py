@@ -3,11 +3,11 @@
 import random
 
 import pytest
-
-from app import protocol as P
-from app.auth import ReplayWindow, RoomKey, derive_key
-from app.client_core import JOINED, REFUSED
 from simnet import SimNet
+
+from app.core import protocol as P
+from app.core.auth import ReplayWindow, RoomKey, derive_key
+from app.core.client_core import JOINED, REFUSED
 
 CHAT = {P.EV_CHAT}
 KEY = RoomKey(derive_key("correct horse"))
@@ -149,7 +149,7 @@ def test_hostile_text_reaches_others_harmless(hostile):
 
 
 def test_sessions_per_address_and_in_all_are_capped():
-    from app.hub import HubConfig
+    from app.core.hub import HubConfig
     net = SimNet(9, config=HubConfig(max_per_ip=2, max_sessions=3))
     first = [net.add_client("same%d" % i, ip="10.5.5.5")[1] for i in range(3)]
     assert net.run_until(lambda: all(c.state in (JOINED, REFUSED) for c in first), 10)

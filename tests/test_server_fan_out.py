@@ -1,17 +1,18 @@
-"""The server's fan-out over a real UDP socket (app/server.py _send_output): it
+"""The server's fan-out over a real UDP socket (app/net/server.py _send_output): it
 sends a room's ROOM datagrams a slice at a time and looks at its socket in
 between; a line that came meanwhile joins the fan-out, and bare room acks wait
 for its end. Real sockets on 127.0.0.1, one process: the test drives the
 server's own drain and send steps, so what is in the socket when is exact."""
-import argparse
 import random
 import socket
 import time
 
 import pytest
 
-from app import admin_link, protocol as P, server
-from app.client_core import JOINED, ClientCore
+from app.core import protocol as P
+from app.core.client_core import JOINED, ClientCore
+from app.core.options import ServerOptions
+from app.net import admin_link, server
 
 MEMBERS = 3 * server.FAN_OUT_SLICE + 10
 
@@ -49,8 +50,8 @@ class Member:
 def room():
     sock = server.open_socket("127.0.0.1", 0)
     net_end, admin_end = admin_link.pair()
-    args = argparse.Namespace(history=50, max_clients=2000, max_per_ip=2000, room_key=None)
-    process = server.NetworkProcess(sock, admin_link.Link(net_end), 0, args)
+    options = ServerOptions(history=50, max_clients=2000, max_per_ip=2000)
+    process = server.NetworkProcess(sock, admin_link.Link(net_end), 0, options)
     members = [Member("m%d" % i, sock.getsockname()) for i in range(MEMBERS)]
     yield process, members
     for member in members:

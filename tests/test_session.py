@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from app import protocol
-from app.session import RTO_INITIAL, RTO_MAX, ReliableStream
+from app.core import protocol
+from app.core.session import RTO_INITIAL, RTO_MAX, ReliableStream
 
 
 class Pair:

@@ -1,4 +1,4 @@
-"""app.text: name rules, terminal-safe text, display widths, wrapping and splitting."""
+"""app.core.text: name rules, terminal-safe text, display widths, wrapping and splitting."""
 import functools
 import locale
 import pathlib
@@ -11,9 +11,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app import protocol, text
-from app.text import (char_width, check_name, confusable_key, name_key, normalize_name,
-                      sanitize_text, split_utf8, text_width, truncate_to_width, wrap)
+from app.core import protocol, text
+from app.core.text import (
+    check_name,
+    confusable_key,
+    name_key,
+    normalize_name,
+    sanitize_text,
+    split_utf8,
+)
+from app.ui import width as display_width
+from app.ui.width import char_width, text_width, truncate_to_width, wrap
 from tests import pythons
 
 FORBIDDEN_IN_TEXT = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -246,11 +254,11 @@ def test_sanitize_is_fast_on_long_lines():
 @pytest.fixture
 def builtin_widths():
     """Force the built-in width rule, as when libc's wcwidth is missing."""
-    saved = text._wcwidth
-    text._wcwidth = False
+    saved = display_width._wcwidth
+    display_width._wcwidth = False
     char_width.cache_clear()
     yield
-    text._wcwidth = saved
+    display_width._wcwidth = saved
     char_width.cache_clear()
 
 
@@ -258,13 +266,13 @@ def builtin_widths():
 def c_locale():
     """LC_CTYPE=C, where glibc's wcwidth answers -1 for all non-ASCII; probe afresh."""
     saved_locale = locale.setlocale(locale.LC_CTYPE)
-    saved = text._wcwidth
+    saved = display_width._wcwidth
     locale.setlocale(locale.LC_CTYPE, "C")
-    text._wcwidth = None
+    display_width._wcwidth = None
     char_width.cache_clear()
     yield
     locale.setlocale(locale.LC_CTYPE, saved_locale)
-    text._wcwidth = saved
+    display_width._wcwidth = saved
     char_width.cache_clear()
 
 
@@ -286,16 +294,16 @@ def test_char_width_builtin_rule(builtin_widths, ch, width):
 @pytest.mark.parametrize("ch, width", WIDTHS)
 def test_char_width_under_c_locale_uses_builtin_rule(c_locale, ch, width):
     assert char_width(ch) == width
-    assert text._wcwidth is False
+    assert display_width._wcwidth is False
 
 
 def test_libc_and_builtin_rules_agree_on_common_scripts():
-    if not text._libc_wcwidth():
+    if not display_width._libc_wcwidth():
         pytest.skip("no usable libc wcwidth here")
     sample = ("Hello, Zoë! Ωμέγα Привет 你好世界 こんにちは カタカナ 한국어 ＡＢＣ１２３ 。、"
               "e\u0301\u0302 \u0e01\u0e34 \u05d0\u05b8")
     for ch in sample:
-        assert char_width(ch) == text._builtin_width(ch), ch
+        assert char_width(ch) == display_width._builtin_width(ch), ch
 
 
 def test_text_width():
@@ -442,12 +450,13 @@ def test_split_at_protocol_limit(s):
 SMOKE = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from app import text
+from app.core import text
+from app.ui import width
 assert text.check_name("张三") == ("张三", None)
 assert text.check_name("\u0430dmin") == (None, "name is reserved")
 assert text.sanitize_text("\x1b[31mx\u202e\u0301\u0301\u0301") == "[31mx\u0301\u0301"
-assert text.wrap("你好世界", 5) == ["你好", "世界"]
-assert text.char_width("中") == 2 and text.char_width("\u0301") == 0
+assert width.wrap("你好世界", 5) == ["你好", "世界"]
+assert width.char_width("中") == 2 and width.char_width("\u0301") == 0
 assert "".join(text.split_utf8("中" * 400, 960)) == "中" * 400
 print("ok")
 """

@@ -2,13 +2,13 @@
 
     python3 tests/tui_fake.py SCRIPT.json [client options...]
 
-The fake has ClientConnection's interface (app/client_net.py) and plays a JSON
+The fake has ClientConnection's interface (app/net/client_net.py) and plays a JSON
 script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
 who is "online", extra "events" (protocol.Event fields) right after joining, and
 a "stream" of N chat lines at R lines/s. It echoes our own lines like the
 server does and appends every call (say, private, leave, ...) to script["log"]
 as JSON lines, so a test can see what the client sent. The UI code under test is
-the real app/client_tui.py; only the network is scripted.
+the real app/ui/client_tui.py; only the network is scripted.
 """
 import json
 import os
@@ -18,8 +18,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from app import protocol as P  # noqa: E402
-from app.client_core import Status  # noqa: E402
+from app.core import protocol as P  # noqa: E402
+from app.core.client_core import Status  # noqa: E402
 
 T0 = 1700000000.0          # 22:13 UTC: tests run with TZ=UTC
 STREAM_NAMES = ("张三", "lisi", "Αλφα", "王小明")
@@ -155,23 +155,23 @@ class FakeConnection:
 
 
 def _pieces(text):
-    from app.text import split_utf8
+    from app.core.text import split_utf8
     return split_utf8(text, P.MAX_TEXT_BYTES)
 
 
 def main():
-    from app import cli, client_tui
+    from app import cli
+    from app.ui import client_tui
 
     with open(sys.argv[1]) as f:
         script = json.load(f)
     # The fake is the server: a HOST is given, so no LAN search is made.
-    args = cli.build_parser().parse_args(["client", "127.0.0.1"] + sys.argv[2:])
-    args.room_key = None
+    options = cli.parse(["client", "127.0.0.1"] + sys.argv[2:])
 
     def factory(host, port, name, now, room_key=None):
         return FakeConnection(script, host, port, name, now)
 
-    return client_tui.run(args, connection_factory=factory)
+    return client_tui.run(options, connection_factory=factory)
 
 
 if __name__ == "__main__":

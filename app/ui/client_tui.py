@@ -16,7 +16,7 @@ EOF on either pipe means the other process died. Only the parent calls endwin()
 (unless it died first); the child ends with os._exit. How both draw on one
 terminal without damage is screen.py's job (see TWO_PROCESS_CURSES.md).
 
-`run(args, connection_factory)`: the factory is ClientConnection's constructor
+`run(options, connection_factory)`: the factory is ClientConnection's constructor
 (host, port, name, now); tests pass a scripted fake with the same interface.
 """
 import curses
@@ -33,11 +33,15 @@ import tempfile
 import time
 from typing import List, Optional, Tuple
 
-from app import cli, protocol, render, screen
-from app.client_net import ConnectError
-from app.line_editor import LineEditor
-from app.messages_view import MessagesView
-from app.text import check_name, sanitize_text, split_utf8, text_width, truncate_to_width
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.core.options import ClientOptions
+from app.core.text import check_name, sanitize_text, split_utf8
+from app.net.client_net import ConnectError
+from app.ui import render, screen
+from app.ui.line_editor import LineEditor, one_line
+from app.ui.messages_view import MessagesView
+from app.ui.width import text_width, truncate_to_width
 
 ESC_WAIT = 0.05            # a lone ESC is the Escape key if nothing follows this soon
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
@@ -49,17 +53,18 @@ LEAVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 READ_SIZE = 65536
 
 
-def run(args, connection_factory=None) -> int:
+def run(options: ClientOptions, connection_factory=None) -> int:
     if connection_factory is None:
-        from app.client_net import ClientConnection as connection_factory
-    if args.host is None:
-        code = _find_host(args)
-        if code is not None:
+        from app.net.client_net import ClientConnection as connection_factory
+    if options.host is None:
+        host, code = _find_host(options.port)
+        if host is None:
             return code
+        options = options.with_host(host)
     locale.setlocale(locale.LC_ALL, "")
-    term = Terminal(args)
-    login = Login(term, args, connection_factory)
-    code = cli.EXIT_ERROR
+    term = Terminal(options)
+    login = Login(term, options, connection_factory)
+    code = ExitCode.ERROR
     try:
         code = login.run()
     finally:
@@ -69,27 +74,25 @@ def run(args, connection_factory=None) -> int:
         if term.error:
             sys.stderr.write("chat.pyz: %s\n" % term.error)
         return code
-    return split(term, login.conn, args, login.pending)
+    return split(term, login.conn, options, login.pending)
 
 
-def _find_host(args) -> Optional[int]:
+def _find_host(port: int) -> Tuple[Optional[str], int]:
     """No HOST given: look for the server on the LAN before curses starts, so the
-    search's report stays on the normal screen. None when found, else the exit code."""
-    from app import discovery
+    search's report stays on the normal screen. (host, _) when found, else
+    (None, exit code)."""
+    from app.net import discovery
 
-    host, code, lines = discovery.find_for_client(args.port, pick=_pick_server)
+    host, code, lines = discovery.find_for_client(port, pick=_pick_server)
     for line in lines:
         sys.stderr.write(line + "\n")
-    if host is None:
-        return code
-    args.host = host
-    return None
+    return host, code
 
 
 def _pick_server(servers, read=input, write=sys.stderr.write):
     """Several servers answered: a numbered pick list on the normal screen (before
     curses starts, so it also works for screen readers). None: the user declined."""
-    from app import discovery
+    from app.net import discovery
 
     write("chat.pyz: %d chat servers answered:\n" % len(servers))
     for number, server in enumerate(servers, 1):
@@ -138,12 +141,6 @@ def parse_command(line: str, lang: str) -> Optional[tuple]:
     return ("hint", render.tr(lang, "unknown_command", command="/" + command))
 
 
-def one_line(paste: str) -> str:
-    """A multi-line paste becomes one message: its lines joined with spaces."""
-    lines = paste.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
-    return sanitize_text(" ".join(line.rstrip() for line in lines))
-
-
 # ---------------------------------------------------------------- the terminal
 
 def _attributes() -> dict:
@@ -166,9 +163,9 @@ def _attributes() -> dict:
 class Terminal:
     """Curses set up for two processes: raw keys, all windows made before fork."""
 
-    def __init__(self, args):
-        self.lang = args.lang
-        self.server = "%s:%d" % (args.host, args.port)
+    def __init__(self, options: ClientOptions):
+        self.lang = options.lang
+        self.server = "%s:%d" % (options.host, options.port)
         self.error = ""
         stdscr = curses.initscr()
         stdscr.clear()               # the first update clears the glass (no alternate
@@ -269,14 +266,14 @@ class Terminal:
 class Login:
     """Ask for a name, connect, re-ask after a refusal, until joined or left."""
 
-    def __init__(self, term: Terminal, args, factory):
+    def __init__(self, term: Terminal, options: ClientOptions, factory):
         self.term = term
-        self.args = args
+        self.options = options
         self.factory = factory
         self.conn = None
         self.editor = LineEditor(max_bytes=protocol.MAX_NAME_BYTES)
-        self.asking = not args.name
-        self.name = args.name or ""
+        self.asking = not options.name
+        self.name = options.name or ""
         self.started = time.monotonic()
         self.pending: list = []       # room events that came with the WELCOME
         self.refused = False
@@ -296,7 +293,7 @@ class Login:
         sel.register(term.signals.fileno(), selectors.EVENT_READ, "signals")
         while True:
             if self.conn is None and not self.asking:
-                return cli.EXIT_UNREACHABLE            # the address cannot be used at all
+                return ExitCode.UNREACHABLE            # the address cannot be used at all
             if self.conn is not None:
                 if self.conn.fileno() not in sel.get_map():
                     sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
@@ -348,8 +345,8 @@ class Login:
         self.term.say_local(self.tr("connecting", server=self.term.server))
         if self.conn is None:
             try:
-                self.conn = self.factory(self.args.host, self.args.port, name, time.monotonic(),
-                                         room_key=getattr(self.args, "room_key", None))
+                self.conn = self.factory(self.options.host, self.options.port, name, time.monotonic(),
+                                         room_key=self.options.room_key)
             except ConnectError as exc:   # an unknown host name, an unusable address
                 self.term.error = str(exc)
             except ValueError as exc:     # a name the protocol core will not send
@@ -365,7 +362,7 @@ class Login:
                 if event.state == "refused":
                     self.refused = True
                     self.term.say_local(self.tr("refused", reason=render.refusal_reason(
-                        self.conn.refusal, self.args.lang) or event.detail))
+                        self.conn.refusal, self.options.lang) or event.detail))
                     self.term.say_local(self.tr("try_again"))
                     self.asking = True
                     self.editor.set_text(self.name)
@@ -395,9 +392,9 @@ class Login:
         if conn is not None:
             conn.close()
         if self.refused:
-            return cli.EXIT_REFUSED
-        return cli.EXIT_UNREACHABLE if conn is not None and conn.state == "connecting" \
-            else cli.EXIT_OK
+            return ExitCode.REFUSED
+        return ExitCode.UNREACHABLE if conn is not None and conn.state == "connecting" \
+            else ExitCode.OK
 
 
 # ---------------------------------------------------------------- the two processes
@@ -443,7 +440,7 @@ class SharedCursor:
         return struct.unpack_from("ii", self._mem, 0)
 
 
-def split(term: Terminal, conn, args, pending: list) -> int:
+def split(term: Terminal, conn, options: ClientOptions, pending: list) -> int:
     """Fork into receiver (child) and sender (parent); the parent's return is the exit code."""
     down_r, down_w = os.pipe()         # sender -> receiver
     up_r, up_w = os.pipe()             # receiver -> sender
@@ -456,21 +453,21 @@ def split(term: Terminal, conn, args, pending: list) -> int:
         try:
             os.close(down_w)
             os.close(up_r)
-            code = Receiver(term, conn, args, Channel(down_r, up_w), cursor).run(pending)
+            code = Receiver(term, conn, options, Channel(down_r, up_w), cursor).run(pending)
         except BaseException:
             _log_crash()
         finally:
             os._exit(code)
     os.close(down_r)
     os.close(up_w)
-    sender = Sender(term, args, Channel(up_r, down_w), cursor, pid)
+    sender = Sender(term, options, Channel(up_r, down_w), cursor, pid)
     try:
         return sender.run()
     finally:
         sender.stop_child()
         term.close()
         if sender.child_died:
-            sys.stderr.write("chat.pyz: %s\n" % render.tr(args.lang, "receiver_died"))
+            sys.stderr.write("chat.pyz: %s\n" % render.tr(options.lang, "receiver_died"))
 
 
 def _receiver_windows(wins: screen.ChatWindows) -> tuple:
@@ -496,12 +493,12 @@ class _Side:
 
     own = others = staticmethod(lambda wins: ())
 
-    def __init__(self, term: Terminal, args, channel: Channel, cursor: SharedCursor):
+    def __init__(self, term: Terminal, options: ClientOptions, channel: Channel, cursor: SharedCursor):
         self.term = term
-        self.args = args
+        self.options = options
         self.channel = channel
         self.cursor = cursor
-        self.lang = args.lang
+        self.lang = options.lang
 
     def tr(self, key, **values):
         return render.tr(self.lang, key, **values)
@@ -534,8 +531,8 @@ class Receiver(_Side):
     own = staticmethod(_receiver_windows)
     others = staticmethod(_sender_windows)
 
-    def __init__(self, term: Terminal, conn, args, channel: Channel, cursor: SharedCursor):
-        super().__init__(term, args, channel, cursor)
+    def __init__(self, term: Terminal, conn, options: ClientOptions, channel: Channel, cursor: SharedCursor):
+        super().__init__(term, options, channel, cursor)
         self.conn = conn
         self.in_history = False
         self.silent_who = 0            # our own /who queries, for Tab completion only
@@ -664,7 +661,7 @@ class Receiver(_Side):
             self.in_history = history
             self.term.view.add(render.render(event, self.lang, self.conn.name,
                                              self.conn.instance))
-            if render.wants_bell(event, self.args.bell, self.conn.name, self.conn.instance):
+            if render.wants_bell(event, self.options.bell, self.conn.name, self.conn.instance):
                 self.bell = True
 
     def _track(self, event: protocol.Event) -> None:
@@ -735,8 +732,9 @@ class Sender(_Side):
     own = staticmethod(_sender_windows)
     others = staticmethod(_receiver_windows)
 
-    def __init__(self, term: Terminal, args, channel: Channel, cursor: SharedCursor, pid: int):
-        super().__init__(term, args, channel, cursor)
+    def __init__(self, term: Terminal, options: ClientOptions, channel: Channel, cursor: SharedCursor,
+                 pid: int):
+        super().__init__(term, options, channel, cursor)
         self.pid = pid
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
         self.names: List[str] = []
@@ -764,14 +762,14 @@ class Sender(_Side):
                     messages = self.channel.receive()
                     if messages is None:           # the receiver ended
                         self.child_died = not self.child_left
-                        return 1 if self.child_died else cli.EXIT_OK
+                        return 1 if self.child_died else ExitCode.OK
                     for message in messages:
                         self._on_message(message)
                     dirty = True
                 elif key.data == "signals":
                     for signum in term.signals.take():
                         if signum != signal.SIGWINCH:
-                            return cli.EXIT_OK
+                            return ExitCode.OK
                         self.resize()
                     dirty = True
                 elif key.data == "keys":
@@ -780,10 +778,10 @@ class Sender(_Side):
                 try:
                     keys = term.read_keys(keys_ready)
                 except EOFError:
-                    return cli.EXIT_OK
+                    return ExitCode.OK
                 for kind, value in keys:
                     if not self._on_key(kind, value):
-                        return cli.EXIT_OK
+                        return ExitCode.OK
                 dirty = True
 
     def _on_message(self, message: dict) -> None:

@@ -8,7 +8,8 @@ bottom-right cell of a terminal cannot be written without scrolling it).
 """
 from typing import List, Optional, Sequence, Tuple
 
-from app.text import char_width
+from app.core.text import sanitize_text
+from app.ui.width import char_width
 
 HISTORY_SIZE = 100
 
@@ -206,3 +207,9 @@ KEYS = {
     "down": LineEditor.history_next,
     "tab": LineEditor.complete,
 }
+
+
+def one_line(paste: str) -> str:
+    """A multi-line paste becomes one message: its lines joined with spaces."""
+    lines = paste.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    return sanitize_text(" ".join(line.rstrip() for line in lines))

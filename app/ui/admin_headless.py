@@ -9,8 +9,8 @@ import selectors
 import signal
 import sys
 
-from app import admin_link
-from app.admin_link import Link
+from app.net import admin_link
+from app.net.admin_link import Link
 
 
 def run(link: Link) -> int:

@@ -34,11 +34,14 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from app import admin_link, protocol, screen
-from app.client_tui import one_line
-from app.line_editor import LineEditor
-from app.messages_view import MessagesView
-from app.text import sanitize_text, text_width, truncate_to_width
+from app.core import protocol
+from app.core.options import ServerOptions
+from app.core.text import sanitize_text
+from app.net import admin_link
+from app.ui import screen
+from app.ui.line_editor import LineEditor, one_line
+from app.ui.messages_view import MessagesView
+from app.ui.width import text_width, truncate_to_width
 
 ESC_WAIT = 0.05             # a lone ESC is the Escape key if nothing follows this soon
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
@@ -56,7 +59,7 @@ Segment = Tuple[str, str]
 Line = List[Segment]
 
 
-def run(link: admin_link.Link, args) -> int:
+def run(link: admin_link.Link, options: ServerOptions) -> int:
     """The admin console until one of its exits; the exit code for the forked child."""
     locale.setlocale(locale.LC_ALL, "")
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the network process handles it
@@ -64,12 +67,12 @@ def run(link: admin_link.Link, args) -> int:
     # tcsetattr from a background process would then stop us with SIGTTOU.
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:
-        console = Console(link, args)
+        console = Console(link, options)
     except curses.error as exc:          # TERM unknown, or one that cannot place text
         screen.restore_terminal()
         _say("chat.pyz: no admin console on this terminal (%s); "
              "reading admin lines from stdin instead" % exc)
-        from app import admin_headless
+        from app.ui import admin_headless
 
         return admin_headless.run(link)
     farewell = ""
@@ -212,9 +215,9 @@ def _rule() -> str:
 
 
 class Console:
-    def __init__(self, link: admin_link.Link, args) -> None:
+    def __init__(self, link: admin_link.Link, options: ServerOptions) -> None:
         self.link = link
-        self.listen = "%s:%d" % (args.bind or "*", args.port)
+        self.listen = "%s:%d" % (options.bind or "*", options.port)
         self.stdscr = curses.initscr()
         if not curses.tigetstr("cup"):
             raise curses.error("TERM=%s cannot move the cursor" % os.environ.get("TERM", ""))

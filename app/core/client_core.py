@@ -15,10 +15,10 @@ import random
 from collections import OrderedDict, deque
 from typing import List, NamedTuple, Optional, Tuple, Union
 
-from app import protocol, text
-from app.auth import RoomKey
-from app.protocol import Event, ProtocolError
-from app.session import ReliableStream
+from app.core import protocol, text
+from app.core.auth import RoomKey
+from app.core.protocol import Event, ProtocolError
+from app.core.session import ReliableStream
 
 PING_INTERVAL = 2.0        # a ping after this long without sending anything
 SERVER_TIMEOUT = 8.0       # silence after which the server is considered lost

@@ -19,9 +19,9 @@ Mechanisms (numbers from PROTOCOL_NOTES.md, tuned for a LAN):
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
-from app import protocol
-from app.auth import ReplayWindow
-from app.protocol import Frame, Header
+from app.core import protocol
+from app.core.auth import ReplayWindow
+from app.core.protocol import Frame, Header
 
 RTO_INITIAL = 0.3        # a LAN: no need for TCP's 1 s
 RTO_MIN = 0.2

@@ -31,8 +31,8 @@ member as it comes (the naive course server) cannot make.
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
-from app import protocol
-from app.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
+from app.core import protocol
+from app.core.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
 
 ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it waits for acks
 TIMEOUT_BURST = 4        # datagrams resent at a time-out (the oldest unacked ones) ...

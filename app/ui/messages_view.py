@@ -13,7 +13,7 @@ avoids).
 from collections import deque
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from app.text import wrap
+from app.ui.width import wrap
 
 Segment = Tuple[str, str]
 Row = List[Segment]

@@ -17,8 +17,8 @@ import time
 import zlib
 from typing import Callable, List, Optional, Tuple
 
-from app import protocol as P
-from app.text import sanitize_text
+from app.core import protocol as P
+from app.core.text import sanitize_text
 
 Segment = Tuple[str, str]
 Line = List[Segment]

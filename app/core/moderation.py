@@ -7,7 +7,7 @@ person was using, since changing names is easy.
 import ipaddress
 from typing import Dict, List, NamedTuple, Optional
 
-from app import text
+from app.core import text
 
 
 class Rule(NamedTuple):

@@ -8,9 +8,9 @@ import errno
 import socket
 from typing import List, Optional, Tuple
 
-from app import protocol
-from app.auth import RoomKey
-from app.client_core import ClientCore, ClientEvent, Status
+from app.core import protocol
+from app.core.auth import RoomKey
+from app.core.client_core import ClientCore, ClientEvent, Status
 
 RECV_BUFFER = 1 << 20
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due

@@ -16,11 +16,15 @@ import socket
 import sys
 import termios
 import time
+from typing import Callable, Optional
 
-from app import admin_link, cli, discovery, protocol
-from app.admin_link import Link
-from app.hub import Hub, HubConfig, LogEntry, addr_text
-from app.signals import SignalPipe
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.core.hub import Hub, HubConfig, LogEntry, addr_text
+from app.core.options import ServerOptions
+from app.net import admin_link, discovery
+from app.net.admin_link import Link
+from app.net.signals import SignalPipe
 
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
@@ -77,25 +81,31 @@ def bind_error(exc: OSError, bind: str, port: int) -> str:
     return "cannot listen on %s: %s" % (where, exc.strerror or exc)
 
 
-def run(args) -> int:
+ConsoleRunner = Callable[[Link, bool, ServerOptions], int]
+
+
+def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
+    """Serve the room until told to stop. `run_console(link, headless, options)`
+    is the admin side, run in the forked child (app.cli chooses it: this
+    module never imports a front end)."""
     try:
-        sock = open_socket(args.bind, args.port)
+        sock = open_socket(options.bind, options.port)
     except OSError as exc:
-        print("chat.pyz: " + bind_error(exc, args.bind, args.port), file=sys.stderr)
-        return cli.EXIT_ERROR
+        print("chat.pyz: " + bind_error(exc, options.bind, options.port), file=sys.stderr)
+        return ExitCode.ERROR
     except socket.gaierror as exc:
-        print("chat.pyz: cannot use --bind %s: %s" % (args.bind, exc), file=sys.stderr)
-        return cli.EXIT_ERROR
+        print("chat.pyz: cannot use --bind %s: %s" % (options.bind, exc), file=sys.stderr)
+        return ExitCode.ERROR
     transcript = None
-    if getattr(args, "log", None):
+    if options.log:
         try:
-            transcript = Transcript(args.log)
+            transcript = Transcript(options.log)
         except OSError as exc:
             sock.close()
-            print("chat.pyz: cannot write the log %s: %s" % (args.log, exc.strerror),
+            print("chat.pyz: cannot write the log %s: %s" % (options.log, exc.strerror),
                   file=sys.stderr)
-            return cli.EXIT_ERROR
-    headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+            return ExitCode.ERROR
+    headless = options.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
     net_end, admin_end = admin_link.pair()
     sys.stdout.flush()
@@ -105,11 +115,11 @@ def run(args) -> int:
         net_end.close()
         code = 1
         try:
-            code = _run_admin(Link(admin_end), headless, args)
+            code = run_console(Link(admin_end), headless, options)
         finally:
             os._exit(code)
     admin_end.close()
-    server = NetworkProcess(sock, Link(net_end), pid, args, transcript)
+    server = NetworkProcess(sock, Link(net_end), pid, options, transcript)
     server.tty_modes = tty_modes
     return server.serve()
 
@@ -134,16 +144,6 @@ class Transcript:
             pass                      # a full disk must not stop the room
 
 
-def _run_admin(link: Link, headless: bool, args) -> int:
-    if headless:
-        from app import admin_headless
-
-        return admin_headless.run(link)
-    from app import admin_tui
-
-    return admin_tui.run(link, args)
-
-
 def _tty_modes():
     try:
         return termios.tcgetattr(sys.stdin.fileno())
@@ -154,8 +154,8 @@ def _tty_modes():
 class NetworkProcess:
     tty_modes = None     # the terminal's modes before the console began, to mend them
 
-    def __init__(self, sock: socket.socket, link: Link, admin_pid: int, args,
-                 transcript: "Transcript" = None) -> None:
+    def __init__(self, sock: socket.socket, link: Link, admin_pid: int,
+                 options: ServerOptions, transcript: Optional["Transcript"] = None) -> None:
         self.sock = sock
         self.transcript = transcript
         self.subscribed = False
@@ -165,7 +165,7 @@ class NetworkProcess:
         self.messages_seen = (0.0, 0)     # (time, messages) at the last state report
         self.link = link
         self.admin_pid = admin_pid
-        self.args = args
+        self.options = options
         self.stop_reason = ""
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             try:
@@ -179,10 +179,10 @@ class NetworkProcess:
         now = time.monotonic()
         self.clock_offset = time.time() - now    # event times are wall-clock seconds
         self.hub = Hub(self.wall(now), os.urandom(32),
-                       HubConfig(history_lines=args.history,
-                                 max_sessions=getattr(args, "max_clients", 2000),
-                                 max_per_ip=getattr(args, "max_per_ip", 32)),
-                       room_key=getattr(args, "room_key", None))
+                       HubConfig(history_lines=options.history,
+                                 max_sessions=options.max_clients,
+                                 max_per_ip=options.max_per_ip),
+                       room_key=options.room_key)
 
     def wall(self, monotonic: float) -> float:
         return monotonic + self.clock_offset
@@ -219,7 +219,7 @@ class NetworkProcess:
             if self.subscribed and self.now() >= self.next_state:
                 self._send_state()
         self._shut_down()
-        return cli.EXIT_OK
+        return ExitCode.OK
 
     def _on_signals(self, signums) -> None:
         for signum in signums:

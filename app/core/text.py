@@ -1,17 +1,18 @@
-"""Text rules shared by client and server: names, terminal-safe text, display widths.
+"""Text rules shared by client and server: names, terminal-safe text, splitting.
 
 Pure: no IO, no curses, stdlib only. Names are checked by the server (the reason
 strings go to the user); sanitize_text runs on every line before it reaches a
-terminal; the width functions must agree with ncurses, which places cells by
-glibc's per-code-point wcwidth (see docs: TWO_PROCESS_CURSES.md "Wide characters").
+terminal. How wide text is on a terminal is the front ends' business
+(app/ui/width.py).
 """
-import functools
 import re
 import unicodedata
 from itertools import chain
 from typing import List, Optional, Tuple
 
-MAX_NAME_CHARS = 16          # same as protocol.MAX_NAME_CHARS (code points, after NFKC)
+from app.core import protocol
+
+MAX_NAME_CHARS = protocol.MAX_NAME_CHARS   # code points, after NFKC
 MAX_MARK_RUN = 2             # combining marks allowed in a row, in names and in text
 
 # "Combining mark" here means the zero-width marks (Mn, Me) that stack in one cell
@@ -20,7 +21,7 @@ MAX_MARK_RUN = 2             # combining marks allowed in a row, in names and in
 _MARK_CATEGORIES = frozenset(("Mn", "Me"))
 
 
-def _is_mark(ch: str) -> bool:
+def is_mark(ch: str) -> bool:
     return unicodedata.category(ch) in _MARK_CATEGORIES
 
 
@@ -84,7 +85,7 @@ def confusable_key(name: str) -> str:
     folded = normalize_name(name).translate(_CONFUSABLE_UPPER).casefold()
     # Decompose so accents become separate marks, and drop them: "ádmin" ~ "admin".
     bare = "".join(ch for ch in unicodedata.normalize("NFD", folded)
-                   if ch in _KEPT_MARKS or not _is_mark(ch))
+                   if ch in _KEPT_MARKS or not is_mark(ch))
     return unicodedata.normalize("NFC", bare.translate(_CONFUSABLE_LOWER))
 
 
@@ -175,7 +176,7 @@ def _limit_marks(match) -> str:
     """Keep at most MAX_MARK_RUN combining marks in a row within a matched run."""
     kept, run = [], 0
     for ch in match.group():
-        run = run + 1 if _is_mark(ch) else 0
+        run = run + 1 if is_mark(ch) else 0
         if run <= MAX_MARK_RUN:
             kept.append(ch)
     return "".join(kept)
@@ -193,126 +194,6 @@ def sanitize_text(text: str) -> str:
     return _MAYBE_MARK_FLOOD.sub(_limit_marks, text)
 
 
-# ------------------------------------------------------------------ display width
-
-_wcwidth = None                     # libc's wcwidth once probed and usable, else False
-
-
-def _libc_wcwidth():
-    """libc's wcwidth, or False when it is missing or useless under the current locale."""
-    global _wcwidth
-    if _wcwidth is None:
-        _wcwidth = False
-        try:
-            import ctypes
-            try:
-                fn = ctypes.CDLL(None).wcwidth
-            except (OSError, AttributeError):
-                fn = ctypes.CDLL("libc.so.6").wcwidth  # find_library would spawn ldconfig
-            fn.argtypes = [ctypes.c_wchar]
-            fn.restype = ctypes.c_int
-            # Under a C/POSIX LC_CTYPE glibc answers -1 for every non-ASCII character.
-            # Then use the built-in rule for everything, never a mix of two tables.
-            if fn("中") == 2 and fn("a") == 1 and fn("\u0301") == 0:
-                _wcwidth = fn
-        except (ImportError, OSError, AttributeError):
-            pass
-    return _wcwidth
-
-
-def _builtin_width(ch: str) -> int:
-    """glibc's rule, approximated from unicodedata when libc cannot be asked."""
-    if (unicodedata.category(ch) in ("Mn", "Me", "Cf", "Cc", "Cs")
-            or unicodedata.combining(ch)
-            or "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff"):  # Hangul jamo
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-@functools.lru_cache(maxsize=8192)  # bounded: hostile text can hold any code point
-def char_width(ch: str) -> int:
-    """Columns ncurses gives one code point: libc wcwidth, else a built-in rule.
-
-    The caller sets locale.setlocale(LC_CTYPE, "") before the first call (Python 3
-    already does at startup); libc is probed once then. Characters libc calls
-    unprintable (-1: controls, or code points newer than its tables) get the
-    built-in rule, which gives 0 for controls and surrogates: sanitize_text
-    removes those before display, and 0 keeps sums and wrapping well defined.
-    """
-    fn = _libc_wcwidth()
-    if fn:
-        width = fn(ch)
-        if width >= 0:
-            return width
-    return _builtin_width(ch)
-
-
-def text_width(s: str) -> int:
-    """Display columns of a string: the sum of char_width."""
-    if s.isascii() and s.isprintable():
-        return len(s)
-    return sum(map(char_width, s))
-
-
-def truncate_to_width(s: str, width: int) -> str:
-    """The longest prefix of s that fits in width columns (trailing marks included)."""
-    if text_width(s) <= width:
-        return s
-    used = 0
-    for i, ch in enumerate(s):
-        used += char_width(ch)
-        if used > width:
-            return s[:i]
-    return s
-
-
-def _space_break_ok(s: str, i: int) -> bool:
-    # A space carrying a combining mark is that mark's base: don't break there.
-    return i + 1 >= len(s) or not _is_mark(s[i + 1])
-
-
-def wrap(s: str, width: int) -> List[str]:
-    """Wrap one line to lines of at most width columns.
-
-    Never splits a wide character or separates a mark from its base. Breaks at the
-    last space when that keeps the line at least two thirds full (like irssi); the
-    break space itself is dropped. width < 2 is clamped to 2, so a wide character
-    always fits. wrap("", w) == [""].
-    """
-    width = max(width, 2)
-    if text_width(s) <= width:
-        return [s]
-    min_break_col = width - width // 3
-    lines = []
-    start = used = 0                # current line is s[start:i], `used` columns wide
-    brk = brk_col = -1              # last breakable space in the line, and its column
-    i, n = 0, len(s)
-    while i < n:
-        ch = s[i]
-        w = char_width(ch)
-        if used + w <= width:
-            if ch == " " and i > start and _space_break_ok(s, i):
-                brk, brk_col = i, used
-            used += w
-            i += 1
-            continue
-        # s[i] does not fit: end the line (never empty: s[i] fits on an empty line).
-        if ch == " " and _space_break_ok(s, i):
-            lines.append(s[start:i])        # break at this very space, dropping it
-            start = i = i + 1
-        elif brk >= 0 and brk_col >= min_break_col:
-            lines.append(s[start:brk])      # break at the last space, dropping it
-            start = brk + 1
-        else:
-            lines.append(s[start:i])        # hard break before s[i]
-            start = i
-        used = text_width(s[start:i])
-        brk = brk_col = -1                  # no breakable space after the old brk
-    if start < n:
-        lines.append(s[start:])
-    return lines
-
-
 # ------------------------------------------------------------- splitting messages
 
 def _utf8_char_at(data: bytes, k: int) -> str:
@@ -322,7 +203,7 @@ def _utf8_char_at(data: bytes, k: int) -> str:
 
 
 def _mark_at(data: bytes, k: int) -> bool:
-    return k < len(data) and data[k] >= 0x80 and _is_mark(_utf8_char_at(data, k))
+    return k < len(data) and data[k] >= 0x80 and is_mark(_utf8_char_at(data, k))
 
 
 def split_utf8(text: str, max_bytes: int) -> List[str]:

@@ -28,7 +28,9 @@ import sys
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from app import __version__, protocol
+from app import __version__
+from app.core import protocol
+from app.core.exit_codes import ExitCode
 
 try:
     import fcntl
@@ -200,7 +202,7 @@ def decode_answer(data: bytes) -> Optional[Answer]:
         except UnicodeDecodeError:
             return None
         pos += length
-    from app.text import sanitize_text
+    from app.core.text import sanitize_text
 
     name, software = (sanitize_text(s).strip() for s in strings)
     return Answer(version, nonce, server_id, port, online, name, software, flags)
@@ -651,8 +653,6 @@ def choose(found: Sequence[Found], port: int, timeout: float = DISCOVER_TIMEOUT,
     lines for stderr). One usable server: connect; several: list them and ask
     for HOST (exit 4); only other protocol versions: say so (exit 3); none: what
     to try (exit 4)."""
-    from app import cli
-
     usable = [f for f in found if f.compatible]
     if len(usable) == 1:
         chosen = usable[0]
@@ -663,17 +663,17 @@ def choose(found: Sequence[Found], port: int, timeout: float = DISCOVER_TIMEOUT,
             if not f.compatible:         # unusable anyway: say why it is not chosen
                 lines.append("chat.pyz: (not %s at %s: it %s)" % (
                     f.name, host_port_text(f.host, f.port), version_text(f)))
-        return chosen, cli.EXIT_OK, lines
+        return chosen, ExitCode.OK, lines
     if usable:
         lines = ["chat.pyz: %d chat servers answered on UDP port %d; choose one and start "
                  "again with its address:" % (len(found), port)]
         for f in found:
             lines.append("  %-40s # %s" % (client_command(f.host, f.port), describe(f)))
-        return None, cli.EXIT_UNREACHABLE, lines
+        return None, ExitCode.UNREACHABLE, lines
     if found:
-        return None, cli.EXIT_REFUSED, ["chat.pyz: the chat server %s at %s %s" % (
+        return None, ExitCode.REFUSED, ["chat.pyz: the chat server %s at %s %s" % (
             f.name, host_port_text(f.host, f.port), version_text(f)) for f in found]
-    return None, cli.EXIT_UNREACHABLE, ["chat.pyz: " + nothing_found_text(port, timeout,
+    return None, ExitCode.UNREACHABLE, ["chat.pyz: " + nothing_found_text(port, timeout,
                                                                           searched)]
 
 

@@ -11,7 +11,7 @@ import hmac
 import struct
 from typing import Optional
 
-from app import protocol
+from app.core import protocol
 
 # A fixed, public salt: both sides must derive the same key without a round
 # trip. It makes chat.pyz keys differ from other programs' for the same

@@ -11,37 +11,40 @@ import signal
 import sys
 import time
 
-from app import cli, protocol, render
-from app.client_net import ClientConnection, ConnectError, Status
-from app.signals import SignalPipe
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.core.options import ClientOptions
+from app.net.client_net import ClientConnection, ConnectError, Status
+from app.net.signals import SignalPipe
+from app.ui import render
 
 READ_SIZE = 65536
 
 
-def run(args) -> int:
-    if not args.name:
+def run(options: ClientOptions) -> int:
+    if not options.name:
         print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
-        return cli.EXIT_USAGE
-    if args.host is None:                      # no HOST: find the server on the LAN
-        from app import discovery
+        return ExitCode.USAGE
+    if options.host is None:                      # no HOST: find the server on the LAN
+        from app.net import discovery
 
-        host, code, lines = discovery.find_for_client(args.port)
+        host, code, lines = discovery.find_for_client(options.port)
         for line in lines:
             print(line, file=sys.stderr, flush=True)
         if host is None:
             return code
-        args.host = host
+        options = options.with_host(host)
     now = time.monotonic
     try:
-        conn = ClientConnection(args.host, args.port, args.name, now(),
-                                room_key=getattr(args, "room_key", None))
+        conn = ClientConnection(options.host, options.port, options.name, now(),
+                                room_key=options.room_key)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
-        return cli.EXIT_UNREACHABLE
+        return ExitCode.UNREACHABLE
     except ValueError as exc:
         print("chat.pyz: cannot use that name: %s" % exc, file=sys.stderr)
-        return cli.EXIT_REFUSED
-    return PlainClient(conn, args).loop()
+        return ExitCode.REFUSED
+    return PlainClient(conn, options).loop()
 
 
 def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int) -> str:
@@ -52,9 +55,9 @@ def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int)
 
 
 class PlainClient:
-    def __init__(self, conn: ClientConnection, args) -> None:
+    def __init__(self, conn: ClientConnection, options: ClientOptions) -> None:
         self.conn = conn
-        self.args = args
+        self.options = options
         self.started = time.monotonic()
         self.stdin_open = True
         self.eof_at = None
@@ -83,21 +86,21 @@ class PlainClient:
             self._show_events()
             if self.stop_signal:
                 self._leave()
-                return cli.EXIT_OK
+                return ExitCode.OK
             self._check_connect_timeout()
             if not self.stdin_open and self.exit_code is None:
                 # EOF: leave once joined and what we typed is sent (piped input
                 # arrives before the handshake is done).
                 if self.conn.state == "joined":
                     self._leave()
-                    return cli.EXIT_OK
+                    return ExitCode.OK
                 if self.eof_at is None:
                     self.eof_at = time.monotonic()
                 elif (self.conn.ever_joined
-                      and time.monotonic() - self.eof_at > self.args.connect_timeout):
+                      and time.monotonic() - self.eof_at > self.options.connect_timeout):
                     self._err("the server did not come back; %d lines were not delivered"
                               % len(self.conn.core.pending))
-                    self.exit_code = cli.EXIT_UNREACHABLE
+                    self.exit_code = ExitCode.UNREACHABLE
         self.conn.close()
         return self.exit_code
 
@@ -151,13 +154,13 @@ class PlainClient:
     def _check_connect_timeout(self) -> None:
         if self.conn.ever_joined or self.exit_code is not None:
             return
-        if time.monotonic() - self.started > self.args.connect_timeout:
+        if time.monotonic() - self.started > self.options.connect_timeout:
             why = self.conn.hint or "no answer"
             self._err("no chat server at %s: %s after %.0f s (is the server running? does a "
                       "firewall block UDP port %d?)" % (self.conn.server_text, why,
-                                                         self.args.connect_timeout,
-                                                         self.args.port))
-            self.exit_code = cli.EXIT_UNREACHABLE
+                                                         self.options.connect_timeout,
+                                                         self.options.port))
+            self.exit_code = ExitCode.UNREACHABLE
 
     def _show_events(self) -> None:
         for event in self.conn.take_events():
@@ -167,8 +170,8 @@ class PlainClient:
             if event.origin == self.conn.instance and event.kind in (
                     protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_PRIVATE):
                 continue                  # our own message, echoed by the server
-            line = event_text(event, self.args.lang, self.conn.name, self.conn.instance)
-            if self.args.timestamps:
+            line = event_text(event, self.options.lang, self.conn.name, self.conn.instance)
+            if self.options.timestamps:
                 line = time.strftime("[%H:%M:%S] ", time.localtime(event.time)) + line
             self.out.write(line + "\n")
         self.out.flush()
@@ -176,10 +179,10 @@ class PlainClient:
     def _on_status(self, status: Status) -> None:
         if status.state == "refused":
             self._err(status.detail or "refused by the server")
-            self.exit_code = cli.EXIT_REFUSED
+            self.exit_code = ExitCode.REFUSED
         elif status.state == "closed" and status.detail not in ("leaving", "left"):
             self._err(status.detail)
-            self.exit_code = cli.EXIT_OK
+            self.exit_code = ExitCode.OK
         elif status.state == "reconnecting" and status.detail:
             self._err("connection lost (%s); reconnecting" % status.detail)
 

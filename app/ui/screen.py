@@ -28,7 +28,7 @@ import struct
 import termios
 from typing import Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
-from app.signals import SignalPipe  # noqa: F401  (the front ends use screen.SignalPipe)
+from app.net.signals import SignalPipe  # noqa: F401  (the front ends use screen.SignalPipe)
 
 SENTINEL = "~"                      # what "the other process's cell" looks like to us
 BRACKETED_PASTE_ON = b"\x1b[?2004h"

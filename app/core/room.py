@@ -8,8 +8,8 @@ reconnects catch up on exactly what it missed.
 from collections import deque
 from typing import Deque, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
 
-from app import protocol
-from app.protocol import Event
+from app.core import protocol
+from app.core.protocol import Event
 
 # Events a newcomer sees as history: chat and admin notices, not join/leave noise.
 HISTORY_KINDS = frozenset((protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_ADMIN))

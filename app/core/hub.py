@@ -14,20 +14,20 @@ Trust rules (see docs/PROTOCOL.md and docs/SECURITY.md):
     admin notices and join/leave events are made only here.
 """
 import hashlib
-import hmac
 import heapq
+import hmac
 import random
 from collections import OrderedDict, deque
 from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
 
-from app import protocol, text
-from app.auth import RoomKey, is_tagged
-from app.flood import TokenBucket
-from app.moderation import Moderation, looks_like_ip, normal_ip
-from app.protocol import Event, ProtocolError
-from app.room import Room
-from app.room_stream import RoomCursor, RoomSender
-from app.session import ReliableStream
+from app.core import options, protocol, text
+from app.core.auth import RoomKey, is_tagged
+from app.core.flood import TokenBucket
+from app.core.moderation import Moderation, looks_like_ip, normal_ip
+from app.core.protocol import Event, ProtocolError
+from app.core.room import Room
+from app.core.room_stream import RoomCursor, RoomSender
+from app.core.session import ReliableStream
 
 Address = Tuple  # (host, port) or (host, port, flow, scope)
 
@@ -39,8 +39,8 @@ MALFORMED_LOG_INTERVAL = 1.0
 
 
 class HubConfig(NamedTuple):
-    history_lines: int = 20
-    max_sessions: int = 2000
+    history_lines: int = options.DEFAULT_HISTORY
+    max_sessions: int = options.DEFAULT_MAX_CLIENTS
     session_timeout: float = 10.0    # silence after which a client is gone
     queue_cap: int = 4096            # unacked events after which a client is dropped
     motd: str = ""
@@ -51,7 +51,7 @@ class HubConfig(NamedTuple):
     hello_burst: float = 30.0
     who_rate: float = 1.0            # member-list requests per second per person ...
     who_burst: float = 5.0           # ... after a few at once
-    max_per_ip: int = 32             # sessions per address (0: no limit); loopback exempt
+    max_per_ip: int = options.DEFAULT_MAX_PER_IP   # sessions per address (0: no limit); loopback exempt
 
 
 class LogEntry(NamedTuple):
