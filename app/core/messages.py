@@ -1,0 +1,83 @@
+"""Messages between the processes of one program, and their one codec.
+
+Two pairs of processes talk: the client's sender and receiver (forked after
+login), and the server's network process and its admin console. Each message
+is a small frozen dataclass registered here with @message; `encode` and
+`decode` are the only codec, and app.net.channel.Channel the only carrier.
+
+On the wire (a local SOCK_SEQPACKET socket pair, never the network) a message
+is one UTF-8 JSON object: {"t": <type name>, <field>: <value>, ...}. Field
+values are JSON's own (str, int, float, bool, None, lists, objects); a list
+comes back as a tuple, so a message decodes to an equal, hashable value.
+A message the other side does not know, or with missing or extra fields, is
+a MessageError: the receiver drops it (both sides are the same build, so this
+is a bug, not an attack: the socket pair is private to the two processes).
+"""
+import dataclasses
+import json
+from typing import Any, Dict, Tuple, Type, TypeVar
+
+MAX_MESSAGE = 1 << 16          # bytes of one encoded message at most (one datagram)
+
+
+class MessageError(ValueError):
+    """Bytes that are not a message of the registered vocabulary."""
+
+
+_TYPES: Dict[str, Type[Any]] = {}
+_FIELDS: Dict[Type[Any], Tuple[str, ...]] = {}
+M = TypeVar("M")
+
+
+def message(cls: Type[M]) -> Type[M]:
+    """Class decorator: a frozen dataclass registered under its class name."""
+    name = cls.__name__
+    if name in _TYPES:
+        raise TypeError("two messages are called %s" % name)
+    made: Any = dataclasses.dataclass(frozen=True)(cls)
+    _TYPES[name] = made
+    _FIELDS[made] = tuple(f.name for f in dataclasses.fields(made))
+    return made  # type: ignore[no-any-return]
+
+
+def encode(value: Any) -> bytes:
+    """A registered message as bytes (TypeError for anything else)."""
+    fields = _FIELDS.get(type(value))
+    if fields is None:
+        raise TypeError("%r is not a registered message" % (value,))
+    record: Dict[str, Any] = {"t": type(value).__name__}
+    for name in fields:
+        record[name] = getattr(value, name)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _frozen(value: Any) -> Any:
+    """JSON's lists as tuples (inside objects too): decoded messages compare
+    equal to the values that were sent."""
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _frozen(item) for key, item in value.items()}
+    return value
+
+
+def decode(data: bytes) -> Any:
+    """The message in `data`; MessageError if it is not one."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MessageError("not JSON: %s" % exc) from None
+    if not isinstance(record, dict):
+        raise MessageError("not a JSON object")
+    cls = _TYPES.get(record.pop("t", None))
+    if cls is None:
+        raise MessageError("unknown message type")
+    if set(record) != set(_FIELDS[cls]):
+        raise MessageError("%s with fields %s" % (cls.__name__, sorted(record)))
+    return cls(**{name: _frozen(value) for name, value in record.items()})
+
+
+def registered() -> Dict[str, Type[Any]]:
+    """The vocabulary: message type name -> class (for tests and docs)."""
+    return dict(_TYPES)
+

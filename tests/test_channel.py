@@ -1,0 +1,127 @@
+"""The one codec (app.core.messages) and the one carrier (app.net.channel)
+of the messages between two processes: round trips, bad bytes, a real fork."""
+import os
+import time
+from typing import Optional, Tuple
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core import messages
+from app.net import channel
+
+
+@messages.message
+class Sample:
+    """A message of every field kind the vocabularies use."""
+    text: str
+    number: int
+    ratio: float
+    flag: bool
+    maybe: Optional[str]
+    items: Tuple[str, ...]
+    rows: Tuple[Tuple[str, int], ...]
+
+
+texts = st.text(max_size=40)
+samples = st.builds(Sample, texts, st.integers(-2 ** 53, 2 ** 53),
+                    st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+                    st.none() | texts, st.lists(texts, max_size=5).map(tuple),
+                    st.lists(st.tuples(texts, st.integers(0, 1000)), max_size=5).map(tuple))
+
+
+@given(samples)
+def test_codec_round_trip(sample):
+    assert messages.decode(messages.encode(sample)) == sample
+
+
+def test_encoded_message_is_one_readable_json_object():
+    data = messages.encode(Sample("张三", 1, 0.5, True, None, ("a",), (("b", 2),)))
+    assert data.startswith(b'{"t":"Sample",') and "张三".encode() in data
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\xff\xfe", b"[1, 2]", b'{"t": "NoSuchMessage"}', b'{"text": "no type"}',
+    b'{"t": "Sample", "text": "missing fields"}',
+    b'{"t":"Sample","text":"","number":1,"ratio":0,"flag":true,"maybe":null,'
+    b'"items":[],"rows":[],"extra":1}',
+])
+def test_bad_bytes_are_a_message_error(data):
+    with pytest.raises(messages.MessageError):
+        messages.decode(data)
+
+
+def test_only_registered_values_are_encoded():
+    with pytest.raises(TypeError):
+        messages.encode({"t": "Sample"})
+
+
+def test_a_name_is_registered_once():
+    with pytest.raises(TypeError):
+        @messages.message
+        class Sample:          # noqa: F811 (the point: a second class of that name)
+            text: str
+
+
+def _receive_until(end, count, deadline=5.0):
+    got = []
+    stop = time.monotonic() + deadline
+    while len(got) < count and time.monotonic() < stop:
+        batch = end.receive()
+        if batch is None:
+            break
+        got += batch
+    return got
+
+
+def test_channel_carries_messages_across_fork_and_reports_the_peer_gone():
+    parent, child = channel.pair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            parent.close()
+            got = _receive_until(child, 1)
+            child.send(Sample(got[0].text + "!", got[0].number + 1, 0.0, False, None, (), ()))
+            code = 0
+        finally:
+            os._exit(code)
+    child.close()
+    parent.send(Sample("你好", 41, 0.0, False, None, (), ()))
+    reply = _receive_until(parent, 1)
+    assert [(m.text, m.number) for m in reply] == [("你好!", 42)]
+    assert os.waitpid(pid, 0)[1] == 0
+    stop = time.monotonic() + 5
+    while parent.receive() is not None and time.monotonic() < stop:
+        time.sleep(0.01)
+    assert parent.receive() is None and parent.closed
+
+
+def test_undecodable_datagram_is_counted_and_dropped():
+    one, two = channel.pair()
+    one.sock.send(b"not json")
+    one.send(Sample("ok", 1, 0.0, False, None, (), ()))
+    got = _receive_until(two, 1)
+    assert [m.text for m in got] == ["ok"] and two.undecodable == 1
+
+
+def test_a_slow_peer_queues_and_flush_delivers_in_order():
+    one, two = channel.pair()
+    sent = 0
+    while not one.wants_write and sent < 100000:    # fill the socket's buffer
+        one.send(Sample("x" * 1000, sent, 0.0, False, None, (), ()))
+        sent += 1
+    assert one.wants_write
+    got = []
+    stop = time.monotonic() + 10
+    while len(got) < sent and time.monotonic() < stop:
+        got += two.receive() or []
+        one.flush()
+    assert [m.number for m in got] == list(range(sent))
+
+
+def test_oversized_message_is_refused_before_sending():
+    one, _ = channel.pair()
+    with pytest.raises(ValueError):
+        one.send(Sample("x" * messages.MAX_MESSAGE, 0, 0.0, False, None, (), ()))
