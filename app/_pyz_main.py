@@ -180,7 +180,7 @@ def main():
                 "SHIV_ROOT=$PWD/.chat-cache ./chat.pyz"
             )
         os.environ["SHIV_ROOT"] = root
-    import _bootstrap
+    import _bootstrap  # type: ignore[import-not-found]  # shiv's, beside us in the zip
 
     _bootstrap.bootstrap()
 

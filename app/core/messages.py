@@ -37,7 +37,7 @@ def message(cls: Type[M]) -> Type[M]:
     made: Any = dataclasses.dataclass(frozen=True)(cls)
     _TYPES[name] = made
     _FIELDS[made] = tuple(f.name for f in dataclasses.fields(made))
-    return made  # type: ignore[no-any-return]
+    return made
 
 
 def encode(value: Any) -> bytes:

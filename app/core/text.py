@@ -8,7 +8,7 @@ terminal. How wide text is on a terminal is the front ends' business
 import re
 import unicodedata
 from itertools import chain
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Match, Optional, Pattern, Tuple
 
 from app.core import protocol
 
@@ -125,9 +125,9 @@ def check_name(raw: str) -> Tuple[Optional[str], Optional[str]]:
 
 # ---------------------------------------------------------------------- chat text
 
-def _char_class(code_points, extra=""):
+def _char_class(code_points: Iterable[int], extra: str = "") -> str:
     """A regex character class matching exactly the given (sorted) code points."""
-    ranges = []                     # [first, last] runs keep the class compact
+    ranges: List[List[int]] = []    # [first, last] runs keep the class compact
     for cp in code_points:
         if ranges and ranges[-1][1] == cp - 1:
             ranges[-1][1] = cp
@@ -136,7 +136,7 @@ def _char_class(code_points, extra=""):
     return "[%s%s]" % ("".join("\\U%08x-\\U%08x" % (a, b) for a, b in ranges), extra)
 
 
-def _build_sanitize_patterns():
+def _build_sanitize_patterns() -> Tuple[Pattern[str], Pattern[str], Pattern[str]]:
     """Regexes: characters to drop, characters to blank, runs that may hold a mark flood."""
     # C0 controls (ESC among them), DEL, C1 controls.
     drop = set(range(0x00, 0x20)) | set(range(0x7F, 0xA0))
@@ -172,7 +172,7 @@ def _build_sanitize_patterns():
 _DROP, _BLANK, _MAYBE_MARK_FLOOD = _build_sanitize_patterns()
 
 
-def _limit_marks(match) -> str:
+def _limit_marks(match: Match[str]) -> str:
     """Keep at most MAX_MARK_RUN combining marks in a row within a matched run."""
     kept, run = [], 0
     for ch in match.group():

@@ -6,7 +6,7 @@ view(width) gives what to draw: horizontal scrolling by display width, keeping
 the last column free so the cursor can sit after the last character (the
 bottom-right cell of a terminal cannot be written without scrolling it).
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from app.core.text import sanitize_text
 from app.ui.width import char_width
@@ -193,7 +193,7 @@ def _width(chars: Sequence[str]) -> int:
     return sum(max(char_width(ch), 0) for ch in chars)
 
 
-KEYS = {
+KEYS: Dict[str, Callable[..., None]] = {
     "left": LineEditor.left, "^B": LineEditor.left,
     "right": LineEditor.right, "^F": LineEditor.right,
     "home": LineEditor.home, "^A": LineEditor.home,

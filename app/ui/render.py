@@ -15,7 +15,7 @@ with ESC sequences or control characters cannot reach the terminal.
 """
 import time
 import zlib
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from app.core import protocol as P
 from app.core.text import sanitize_text
@@ -26,7 +26,7 @@ Line = List[Segment]
 NAME_COLOURS = 6            # red green yellow blue magenta cyan: readable on dark and light
 
 # Every text the client shows, by language. Room texts are the course's own.
-TEXTS = {
+TEXTS: Dict[str, Dict[str, Any]] = {
     "zh": {
         "join": "%(name)s 进入了聊天室",
         "leave": "%(name)s 退出了聊天室",

@@ -132,7 +132,7 @@ def draw_rows(window: "curses.window", rows, attrs: dict) -> None:
 
 def cup(y: int, x: int) -> bytes:
     """The terminal's cursor-address sequence, padding removed (we write it raw)."""
-    seq = curses.tparm(curses.tigetstr("cup"), max(0, y), max(0, x))
+    seq = curses.tparm(curses.tigetstr("cup") or b"", max(0, y), max(0, x))
     return _PADDING.sub(b"", seq)
 
 
