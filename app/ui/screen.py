@@ -1,6 +1,6 @@
 """Curses helpers for two processes that share one terminal (client and admin console).
 
-TWO_PROCESS_CURSES.md in the design notes explains why each piece exists; in
+docs/DESIGN.md ("The two-process curses client") explains why each piece exists; in
 short, after fork() each process has a private ncurses model of the whole screen
 and never sees what the other wrote. What keeps the glass right:
 
