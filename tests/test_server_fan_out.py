@@ -1,6 +1,6 @@
-"""The server's fan-out over a real UDP socket (app/net/server.py _send_output): it
-sends a room's ROOM datagrams a slice at a time and looks at its socket in
-between; a line that came meanwhile joins the fan-out, and bare room acks wait
+"""The server's fan-out over a real UDP socket (app/net/server.py _send_output,
+paced by app/core/pacing.py): it sends a room's ROOM datagrams a slice at a
+time and looks at its socket in between; a line that came meanwhile joins the fan-out, and bare room acks wait
 for its end. Real sockets on 127.0.0.1, one process: the test drives the
 server's own drain and send steps, so what is in the socket when is exact."""
 import random
@@ -9,12 +9,13 @@ import time
 
 import pytest
 
+from app.core import pacing
 from app.core import protocol as P
 from app.core.client_core import JOINED, ClientCore
 from app.core.options import ServerOptions
 from app.net import admin_link, server
 
-MEMBERS = 3 * server.FAN_OUT_SLICE + 10
+MEMBERS = 3 * pacing.FAN_OUT_SLICE + 10
 
 
 class Member:
@@ -108,22 +109,24 @@ def test_a_line_that_comes_during_a_fan_out_joins_it_and_acks_wait_for_its_end(r
     acker.core.room_stream.ack_due = time.monotonic()
     acker.send()                            # and a bare room ack behind it
     held = []
+    pacers = []
     take = process._take_held_acks
 
-    def noting_held():
-        held.append(len(process.held_acks))
-        take()
+    def noting_held(pacer):
+        held.append(len(pacer.held))
+        pacers.append(pacer)
+        take(pacer)
     process._take_held_acks = noting_held
     process._send_output()                  # one fan-out, which the line joins
 
-    assert held == [1] and process.held_acks == []   # held, then taken at the end
+    assert held == [1] and pacers[0].held == []     # held, then taken at the end
     assert replay.highest == heard_before + 1
     for member in members:
         member.receive()
     runs = [m for m in members if any(d[:6] == P.ROOM_RUN_PREFIX for d in m.got)]
     # The first slice had the first line alone; everyone after it got both
     # lines in one datagram.
-    assert len(runs) >= MEMBERS - server.FAN_OUT_SLICE - 1
+    assert len(runs) >= MEMBERS - pacing.FAN_OUT_SLICE - 1
     assert all(len([d for d in m.got if d[3] == P.ROOM]) == 1 for m in runs)
     run_until(process, members, lambda: all(
         c.acked == c.sent for c in process.hub.room_stream.cursors.values()))
@@ -136,7 +139,7 @@ def test_a_fan_out_stops_taking_in_lines_after_a_while(room, monkeypatch):
     # timers run between fan-outs)
     process, members = room
     settled(process, members)
-    monkeypatch.setattr(server, "FAN_OUT_JOINS_FOR", 0.0)
+    monkeypatch.setattr(pacing, "FAN_OUT_JOINS_FOR", 0.0)
     two_lines_the_second_during_the_fan_out_of_the_first(process, members)
     process._send_output()
     assert not process.hub.fanning_out
