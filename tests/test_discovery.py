@@ -1,9 +1,10 @@
 """LAN discovery (docs/LAN.md): the pure codec and responder
 (app/core/discovery_wire.py), the texts and choice (app/ui/discovery_texts.py),
-the prober (app/net/discovery.py); discovery on loopback against the built chat.pyz, and between network namespaces the tests
-make themselves (veth pairs, 10.77.x.y/24): one server, one server reachable
-through two network cards (listed once), two servers (a list, exit 4), none
-(one clear message, exit 4), IPv6 link-local only.
+the prober (app/net/discovery.py); discovery on loopback against the built
+chat.pyz, and between network namespaces the tests make themselves (veth
+pairs, 10.77.x.y/24): one server, one server reachable through two network
+cards (listed once), two servers (a list, exit 4), none (one clear message,
+exit 4), IPv6 link-local only.
 
 Traffic stays on 127.0.0.1 or inside our own namespaces: the in-process probes
 in the root namespace go to explicit loopback targets only."""

@@ -6,7 +6,8 @@ from app.core.join_hints import Address, client_command, host_port_text, join_hi
 
 def test_client_command_leaves_out_the_default_port():
     assert client_command(None, 9797) == "chat.pyz client"
-    assert client_command("10.0.0.1", 9000, "./chat.pyz") == "./chat.pyz client 10.0.0.1 --port 9000"
+    assert client_command("10.0.0.1", 9000, "./chat.pyz") == (
+        "./chat.pyz client 10.0.0.1 --port 9000")
     assert host_port_text("fe80::1%eth0", 9797) == "[fe80::1%eth0]:9797"
     assert host_port_text("10.0.0.1", 9797) == "10.0.0.1:9797"
 
