@@ -4,9 +4,11 @@ on a simulated clock. Deterministic for a given seed; runs in milliseconds."""
 import heapq
 import itertools
 import random
+from typing import Any, List, Optional, Tuple
 
 from app.core.client_core import JOINED, ClientCore
 from app.core.hub import Hub, HubConfig
+from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 
 SERVER = ("10.0.0.1", 9797)
 START = 1_000_000.0
@@ -14,7 +16,7 @@ START = 1_000_000.0
 
 class SimNet:
     def __init__(self, seed=0, loss=0.0, dup=0.0, delay=(0.0002, 0.002),
-                 config=HubConfig(), room_key=None, send_cost=0.0, fan_out_slice=64):
+                 config=HubConfig(), room_key=None, send_cost=0.0, fan_out_slice=None):
         self.room_key = room_key
         self.rng = random.Random(seed)
         self.seed = seed
@@ -33,12 +35,15 @@ class SimNet:
         self.counter = itertools.count()
         self.sent_sizes = []       # (request size, reply size) bookkeeping for tests
         # With a send_cost, each datagram the server sends takes that long, and
-        # it sends a fan-out fan_out_slice datagrams at a time, taking in what
-        # came meanwhile in between (as app/net/server.py does); 0: sends are free.
+        # a fan-out goes as app/net/server.py sends it: paced by the core's
+        # FanOutPacer (app/core/pacing.py), a slice at a time (fan_out_slice, or
+        # the pacer's own), taking in what came meanwhile while the pacer says
+        # LOOK; 0: sends are free.
         self.send_cost = send_cost
         self.fan_out_slice = fan_out_slice
         self.server_free_at = START
         self.server_inbox = []     # (src, data) arrived while the server was sending
+        self.pacer: Optional[FanOutPacer] = None   # of the fan-out under way
 
     # ------------------------------------------------------------ setup
 
@@ -79,18 +84,47 @@ class SimNet:
                 self._transmit(addr, SERVER, data)
             self.events[addr].extend(client.take_events())
 
-    def _server_sends(self):
+    def _server_sends(self) -> None:
         if not self.send_cost:
             for data, addr in self.hub.take_output():
                 self._transmit(SERVER, addr, data)
             return
         if self.now < self.server_free_at:
             return                                   # still sending the last slice
-        leaves = self.now
-        for data, addr in self.hub.take_output(self.fan_out_slice):
+        pacer = self.pacer
+        if pacer is None:
+            pacer = self.pacer = FanOutPacer(self.now, self.fan_out_slice)
+        leaves = self._send_at(self.now, self.hub.take_output(pacer.slice))
+        if not self.hub.fanning_out:                 # the fan-out's end
+            self.pacer = None
+            if pacer.held:
+                self._take_in(pacer.take_held())
+                leaves = self._send_at(leaves, self.hub.take_output())
+        self.server_free_at = leaves
+
+    def _send_at(self, leaves: float, output: List[Tuple[bytes, Any]]) -> float:
+        for data, addr in output:
             leaves += self.send_cost
             self._transmit(SERVER, addr, data, leaves)
-        self.server_free_at = leaves
+        return leaves
+
+    def _take_in(self, datagrams: List[Tuple[bytes, Any]],
+                 pacer: Optional[FanOutPacer] = None) -> None:
+        """The server takes (data, src) in; bare room acks wait in `pacer`."""
+        for data, src in datagrams:
+            if pacer is None or not pacer.hold(data, src):
+                self.hub.on_datagram(self.now, data, src)
+        self.hub.flush(self.now)
+
+    def _server_receives(self) -> None:
+        """Between two slices of a fan-out, what the pacer says; else all."""
+        pacer = self.pacer
+        step = LOOK if pacer is None else pacer.after_slice(self.now)
+        if pacer is not None and step == TAKE_HELD:
+            self._take_in(pacer.take_held())
+        elif step == LOOK:
+            inbox, self.server_inbox = self.server_inbox, []
+            self._take_in([(data, src) for src, data in inbox], pacer)
 
     # ------------------------------------------------------------ clock
 
@@ -116,9 +150,7 @@ class SimNet:
             elif dst in self.clients:
                 self.clients[dst].on_datagram(self.now, data)
         if self.now >= self.server_free_at:
-            inbox, self.server_inbox = self.server_inbox, []
-            for src, data in inbox:
-                self.hub.on_datagram(self.now, data, src)
+            self._server_receives()
         self.hub.tick(self.now)
         for client in self.clients.values():
             client.tick(self.now)

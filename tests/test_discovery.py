@@ -1,8 +1,10 @@
-"""LAN discovery (app/net/discovery.py, docs/LAN.md): the pure codec, discovery on
-loopback against the built chat.pyz, and between network namespaces the tests
-make themselves (veth pairs, 10.77.x.y/24): one server, one server reachable
-through two network cards (listed once), two servers (a list, exit 4), none
-(one clear message, exit 4), IPv6 link-local only.
+"""LAN discovery (docs/LAN.md): the pure codec and responder
+(app/core/discovery_wire.py), the texts and choice (app/ui/discovery_texts.py),
+the prober (app/net/discovery.py); discovery on loopback against the built
+chat.pyz, and between network namespaces the tests make themselves (veth
+pairs, 10.77.x.y/24): one server, one server reachable through two network
+cards (listed once), two servers (a list, exit 4), none (one clear message,
+exit 4), IPv6 link-local only.
 
 Traffic stays on 127.0.0.1 or inside our own namespaces: the in-process probes
 in the root namespace go to explicit loopback targets only."""
@@ -19,9 +21,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import __version__
+from app.core import discovery_wire as wire
 from app.core import protocol
 from app.core.exit_codes import ExitCode
 from app.net import discovery
+from app.ui import discovery_texts as texts
 from tests.chatproc import HOST, WAIT, Proc, free_udp_port, start_client, start_server
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,59 +36,60 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ====================================================================== codec
 
-def info(name="lab-pc", online=3, port=9797, **kw):
-    return discovery.ServerInfo(b"\x01" * 8, name, port, online, **kw)
+def info(name="lab-pc", online=3, port=9797, flags=0):
+    return wire.ServerInfo(b"\x01" * 8, name, port, online, protocol.VERSION, __version__,
+                           flags)
 
 
 def test_probe_is_fixed_size_and_never_a_chat_datagram():
-    probe = discovery.encode_probe(b"12345678")
-    assert len(probe) == discovery.PROBE_SIZE == 128
+    probe = wire.encode_probe(b"12345678")
+    assert len(probe) == wire.PROBE_SIZE == 128
     assert probe[:4] == b"czd?" and probe[4] == 1 and probe[5] == protocol.VERSION
     assert probe[6:14] == b"12345678" and probe[14:] == bytes(114)
-    assert discovery.is_probe(probe)
-    assert discovery.decode_probe(probe) == discovery.Probe(protocol.VERSION, b"12345678")
-    answer = discovery.answer_for(probe, info())
+    assert wire.is_probe(probe)
+    assert wire.decode_probe(probe) == wire.Probe(protocol.VERSION, b"12345678")
+    answer = wire.answer_for(probe, info())
     for datagram in (probe, answer):
         assert protocol.peek_version(datagram) is None        # not "CZ" + a version byte
         with pytest.raises(protocol.ProtocolError):
             protocol.decode_header(datagram)
-    assert not discovery.is_probe(answer)
+    assert not wire.is_probe(answer)
 
 
 def test_answer_round_trip():
-    probe = discovery.encode_probe(b"abcdefgh")
-    answer = discovery.answer_for(probe, info("实验室-服务器", 42, 5000,
-                                              flags=discovery.FLAG_PASSWORD))
+    probe = wire.encode_probe(b"abcdefgh")
+    answer = wire.answer_for(probe, info("实验室-服务器", 42, 5000,
+                                              flags=wire.FLAG_PASSWORD))
     assert len(answer) <= len(probe)
-    got = discovery.decode_answer(answer)
-    assert got == discovery.Answer(protocol.VERSION, b"abcdefgh", b"\x01" * 8, 5000, 42,
-                                   "实验室-服务器", discovery.__version__,
-                                   discovery.FLAG_PASSWORD)
+    got = wire.decode_answer(answer)
+    assert got == wire.Answer(protocol.VERSION, b"abcdefgh", b"\x01" * 8, 5000, 42,
+                                   "实验室-服务器", __version__,
+                                   wire.FLAG_PASSWORD)
 
 
 def test_a_chat_datagram_is_not_a_probe_and_not_answered():
     hello = protocol.encode_header(protocol.HELLO) + bytes(100)
-    assert not discovery.is_probe(hello)
-    assert discovery.answer_for(hello, info()) is None
-    assert discovery.decode_answer(hello) is None
+    assert not wire.is_probe(hello)
+    assert wire.answer_for(hello, info()) is None
+    assert wire.decode_answer(hello) is None
 
 
 def test_short_probe_gets_a_cut_answer_or_none():
     long_name = "服" * 40                                       # 120 UTF-8 bytes
-    probe = discovery.encode_probe(b"n" * 8, size=40)
-    answer = discovery.answer_for(probe, info(long_name))
+    probe = wire.encode_probe(b"n" * 8, size=40)
+    answer = wire.answer_for(probe, info(long_name))
     assert len(answer) <= 40
-    got = discovery.decode_answer(answer)
+    got = wire.decode_answer(answer)
     assert got.name == "服" * 3 and got.software == ""          # 11 bytes of room
-    assert discovery.answer_for(probe[:discovery.ANSWER_MIN - 1], info()) is None
-    assert discovery.answer_for(probe[:discovery.ANSWER_MIN], info()) is not None
-    assert discovery.answer_for(probe[:13], info()) is None      # not even a nonce
+    assert wire.answer_for(probe[:wire.ANSWER_MIN - 1], info()) is None
+    assert wire.answer_for(probe[:wire.ANSWER_MIN], info()) is not None
+    assert wire.answer_for(probe[:13], info()) is None      # not even a nonce
 
 
 def test_hostile_answer_text_is_sanitised():
-    probe = discovery.encode_probe(b"n" * 8)
-    answer = discovery.answer_for(probe, info("evil\x1b[2J\nname"))
-    assert discovery.decode_answer(answer).name == "evil[2J name"
+    probe = wire.encode_probe(b"n" * 8)
+    answer = wire.answer_for(probe, info("evil\x1b[2J\nname"))
+    assert wire.decode_answer(answer).name == "evil[2J name"
 
 
 @settings(max_examples=400, deadline=None)
@@ -93,33 +99,33 @@ def test_hostile_answer_text_is_sanitised():
        flags=st.integers(0, 255))
 def test_answer_is_never_larger_than_the_probe(tail, name, software, online, port, version,
                                                flags):
-    data = discovery.PROBE_MAGIC + tail
-    answer = discovery.answer_for(data, discovery.ServerInfo(
+    data = wire.PROBE_MAGIC + tail
+    answer = wire.answer_for(data, wire.ServerInfo(
         b"\x07" * 8, name, port, online, version, software, flags))
-    if len(data) < discovery.ANSWER_MIN or len(data) > protocol.MAX_DATAGRAM:
+    if len(data) < wire.ANSWER_MIN or len(data) > protocol.MAX_DATAGRAM:
         assert answer is None
         return
     assert answer is not None and len(answer) <= len(data)
-    got = discovery.decode_answer(answer)
+    got = wire.decode_answer(answer)
     assert got.nonce == data[6:14] and got.port == port and got.version == version
     assert got.online == min(online, 0xFFFF) and got.flags == flags
-    sent = answer[discovery.ANSWER_FIXED.size + 1:][:answer[discovery.ANSWER_FIXED.size]]
+    sent = answer[wire.ANSWER_FIXED.size + 1:][:answer[wire.ANSWER_FIXED.size]]
     assert name.encode("utf-8", "replace").startswith(sent)     # a prefix, cut cleanly
-    assert len(sent) <= discovery.MAX_SERVER_NAME
+    assert len(sent) <= wire.MAX_SERVER_NAME
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
 def test_decoders_never_raise(data):
-    for datagram in (data, discovery.ANSWER_MAGIC + data, discovery.PROBE_MAGIC + data):
-        discovery.decode_answer(datagram)
-        discovery.decode_probe(datagram)
-        discovery.answer_for(datagram, info())
+    for datagram in (data, wire.ANSWER_MAGIC + data, wire.PROBE_MAGIC + data):
+        wire.decode_answer(datagram)
+        wire.decode_probe(datagram)
+        wire.answer_for(datagram, info())
 
 
 @given(st.text(max_size=80), st.integers(0, 100))
 def test_cut_utf8_is_a_clean_prefix(text, limit):
-    cut = discovery.cut_utf8(text, limit)
+    cut = wire.cut_utf8(text, limit)
     assert len(cut) <= limit
     assert text.encode("utf-8", "replace").startswith(cut)
     cut.decode("utf-8")                                           # whole characters
@@ -128,19 +134,19 @@ def test_cut_utf8_is_a_clean_prefix(text, limit):
 # ================================================================ choosing
 
 def found(name, host, version=protocol.VERSION, addresses=None, online=1, port=9797):
-    return discovery.Found(name, host, port, online, tuple(addresses or (host,)), version,
+    return wire.Found(name, host, port, online, tuple(addresses or (host,)), version,
                            "9.9.9" if version != protocol.VERSION else "0.1.0", name.encode())
 
 
 def test_choose_one_connects():
-    chosen, code, lines = discovery.choose([found("lab", "10.0.0.1")], 9797)
+    chosen, code, lines = texts.choose([found("lab", "10.0.0.1")], 9797)
     assert chosen.host == "10.0.0.1" and code == ExitCode.OK
     assert lines == ["chat.pyz: found the chat server lab at 10.0.0.1:9797 (1 online); "
                      "connecting"]
 
 
 def test_choose_several_lists_commands_and_exits_4():
-    chosen, code, lines = discovery.choose(
+    chosen, code, lines = texts.choose(
         [found("a", "10.0.0.1", addresses=("10.0.0.1", "10.1.0.1")),
          found("b", "fe80::1%eth0", port=9000)], 9797)
     assert chosen is None and code == ExitCode.UNREACHABLE == 4
@@ -151,7 +157,7 @@ def test_choose_several_lists_commands_and_exits_4():
 
 
 def test_choose_only_other_versions_says_so_and_exits_3():
-    chosen, code, lines = discovery.choose([found("new", "10.0.0.9", version=2)], 9797)
+    chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2)], 9797)
     assert chosen is None and code == ExitCode.REFUSED
     assert len(lines) == 1
     assert "speaks protocol version 2 (chat.pyz 9.9.9)" in lines[0]
@@ -159,14 +165,14 @@ def test_choose_only_other_versions_says_so_and_exits_3():
 
 
 def test_choose_prefers_the_compatible_server():
-    chosen, code, lines = discovery.choose([found("new", "10.0.0.9", version=2),
+    chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2),
                                             found("old", "10.0.0.8")], 9797)
     assert chosen.name == "old" and code == ExitCode.OK          # the only usable one
     assert "not new at 10.0.0.9:9797: it speaks protocol version 2" in lines[1]
 
 
 def test_choose_none_says_what_to_try():
-    chosen, code, lines = discovery.choose([], 9797, 2.0, ["10.0.0.255", "127.0.0.1"])
+    chosen, code, lines = texts.choose([], 9797, 2.0, ["10.0.0.255", "127.0.0.1"])
     assert chosen is None and code == 4 and len(lines) == 1
     assert "no chat server answered on UDP port 9797 within 2 s" in lines[0]
     assert "asked 10.0.0.255, 127.0.0.1" in lines[0]
@@ -190,7 +196,7 @@ class FakeServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((HOST, port))
         self.sock.settimeout(0.1)
-        self.info = discovery.ServerInfo(os.urandom(8), name, port, 7, version, "9.0.0")
+        self.info = wire.ServerInfo(os.urandom(8), name, port, 7, version, "9.0.0")
         self.running = True
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -201,7 +207,7 @@ class FakeServer:
                 data, addr = self.sock.recvfrom(2048)
             except socket.timeout:
                 continue
-            answer = discovery.answer_for(data, self.info)
+            answer = wire.answer_for(data, self.info)
             if answer:
                 self.sock.sendto(answer, addr)
 
@@ -235,8 +241,8 @@ def test_loopback_answer_says_the_room_has_a_password(pyz, procs, tmp_path):
     procs.append(start_server(pyz, port, tmp_path, "--password", "上课"))
     servers = discovery.discover(port, targets=[HOST])
     assert len(servers) == 1 and servers[0].password
-    assert "  password" in discovery.describe(servers[0])
-    _, code, lines = discovery.choose(servers, port)
+    assert "  password" in texts.describe(servers[0])
+    _, code, lines = texts.choose(servers, port)
     assert code == ExitCode.OK and "(0 online, room password); connecting" in lines[0]
 
 
@@ -244,7 +250,7 @@ def test_loopback_version_mismatch_is_reported(tmp_path):
     port = free_udp_port()
     fake = FakeServer(port, protocol.VERSION + 1, "future")
     try:
-        host, code, lines = discovery.find_for_client(port, targets=[HOST])
+        host, code, lines = texts.find_for_client(port, targets=[HOST])
     finally:
         fake.stop()
     assert host is None and code == ExitCode.REFUSED
@@ -255,8 +261,8 @@ def test_loopback_version_mismatch_is_reported(tmp_path):
 def test_answers_with_a_wrong_nonce_or_port_are_ignored():
     prober = discovery.Prober(9797, targets=[HOST], now=0.0)
     try:
-        good = discovery.encode_answer(discovery.Probe(1, prober.nonce), info(), 128)
-        bad = discovery.encode_answer(discovery.Probe(1, b"x" * 8), info(), 128)
+        good = wire.encode_answer(wire.Probe(1, prober.nonce), info(), 128)
+        bad = wire.encode_answer(wire.Probe(1, b"x" * 8), info(), 128)
         prober._on_datagram(0.1, bad, ("10.0.0.1", 9797))
         prober._on_datagram(0.1, good, ("10.0.0.1", 9798))
         prober._on_datagram(0.1, b"junk", ("10.0.0.1", 9797))
@@ -275,7 +281,7 @@ def test_server_counts_probes(pyz, procs, tmp_path):
     procs.append(server)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(WAIT)
-        probe = discovery.encode_probe(b"q" * 8)
+        probe = wire.encode_probe(b"q" * 8)
         sock.sendto(probe, (HOST, port))
         answer, source = sock.recvfrom(2048)
         assert source == (HOST, port) and len(answer) <= len(probe)

@@ -18,10 +18,11 @@ import termios
 import time
 from typing import Callable, Optional
 
-from app.core import protocol
+from app.core import discovery_wire, protocol
 from app.core.exit_codes import ExitCode
 from app.core.hub import Hub, HubConfig, LogEntry, addr_text
 from app.core.options import ServerOptions
+from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.net import admin_link, discovery
 from app.net.admin_link import Link
 from app.net.signals import SignalPipe
@@ -29,17 +30,8 @@ from app.net.signals import SignalPipe
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
-# Members a fan-out visits between two looks at the socket (~0.1 ms of sends):
-# a line that comes meanwhile joins the fan-out (room_stream.py) instead of
-# waiting for its end. A look costs ~1 us, so 64 sends are a 1 % cost.
-FAN_OUT_SLICE = 64
-# Bare room acks that come during a fan-out wait for its end (they would only
-# make the members not yet reached wait), but never more than this many.
-HELD_ACKS_MAX = 256
-# A fan-out takes in lines for at most this long; then it ends without looking
-# at the socket (so a room that talks faster than it can be sent to still gets
-# its timers run between fan-outs).
-FAN_OUT_JOINS_FOR = 0.02
+# A fan-out's pacing (slices, looks at the socket, held acks) is
+# app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
 LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
@@ -175,7 +167,6 @@ class NetworkProcess:
         sock.setblocking(False)
         self.incoming = select.poll()      # the socket alone: looked at during a fan-out
         self.incoming.register(sock, select.POLLIN)
-        self.held_acks: list = []           # (data, addr) held during a fan-out
         now = time.monotonic()
         self.clock_offset = time.time() - now    # event times are wall-clock seconds
         self.hub = Hub(self.wall(now), os.urandom(32),
@@ -230,7 +221,9 @@ class NetworkProcess:
             else:
                 self.stop_reason = signal.Signals(signum).name
 
-    def _drain_socket(self, during_fan_out: bool = False) -> None:
+    def _drain_socket(self, pacer: Optional[FanOutPacer] = None) -> None:
+        """What is in the socket (DRAIN_LIMIT at most) into the hub; during a
+        fan-out (`pacer`) bare room acks wait in the pacer."""
         hub = self.hub
         now = self.now()
         for _ in range(DRAIN_LIMIT):
@@ -243,39 +236,43 @@ class NetworkProcess:
             if len(data) > protocol.MAX_DATAGRAM:
                 hub.stats["malformed"] += 1
                 continue
-            if data[:3] == discovery.PROBE_MAGIC[:3]:   # LAN discovery (docs/LAN.md), not the hub's
-                if discovery.is_probe(data):  # (a stray answer is neither ours nor junk)
+            if data[:3] == discovery_wire.PROBE_MAGIC[:3]:   # LAN discovery (docs/LAN.md)
+                if discovery_wire.is_probe(data):  # (a stray answer is neither ours nor junk)
                     hub.stats["probes"] = hub.stats.get("probes", 0) + 1
-                    discovery.reply(self.sock, data, addr, len(hub.members()),
-                                    hub.room_key is not None)
+                    answer = discovery.responder(now).answer(
+                        now, data, self.sock.getsockname()[1], len(hub.members()),
+                        hub.room_key is not None)
+                    if answer is not None:
+                        self._send([(answer, addr)])
                 continue
-            if during_fan_out and protocol.is_bare_room_ack(data):
-                self.held_acks.append((data, addr))
+            if pacer is not None and pacer.hold(data, addr):
                 continue
             hub.on_datagram(now, data, addr)
         hub.flush(now)
 
-    def _take_held_acks(self) -> None:
+    def _take_held_acks(self, pacer: FanOutPacer) -> None:
         hub, now = self.hub, self.now()
-        for data, addr in self.held_acks:
+        for data, addr in pacer.take_held():
             hub.on_datagram(now, data, addr)
-        self.held_acks = []
         hub.flush(now)
 
     def _send_output(self) -> None:
+        """What the hub has to send; a fan-out a slice at a time, as the
+        pacer says (app/core/pacing.py)."""
         hub = self.hub
-        look_until = time.monotonic() + FAN_OUT_JOINS_FOR
+        pacer = FanOutPacer(time.monotonic())
         while True:
-            self._send(hub.take_output(FAN_OUT_SLICE))
+            self._send(hub.take_output(pacer.slice))
             if not hub.fanning_out:
                 break
-            if len(self.held_acks) >= HELD_ACKS_MAX:
-                self._take_held_acks()
-            elif time.monotonic() < look_until and self.incoming.poll(0):
+            step = pacer.after_slice(time.monotonic())
+            if step == TAKE_HELD:
+                self._take_held_acks(pacer)
+            elif step == LOOK and self.incoming.poll(0):
                 # A line that came meanwhile joins this fan-out (room_stream.py).
-                self._drain_socket(during_fan_out=True)
-        if self.held_acks:
-            self._take_held_acks()
+                self._drain_socket(pacer)
+        if pacer.held:
+            self._take_held_acks(pacer)
             self._send(hub.take_output())     # what they released, all of it
 
     def _send(self, output) -> None:

@@ -26,9 +26,9 @@ def run(options: ClientOptions) -> int:
         print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
         return ExitCode.USAGE
     if options.host is None:                      # no HOST: find the server on the LAN
-        from app.net import discovery
+        from app.ui import discovery_texts
 
-        host, code, lines = discovery.find_for_client(options.port)
+        host, code, lines = discovery_texts.find_for_client(options.port)
         for line in lines:
             print(line, file=sys.stderr, flush=True)
         if host is None:

@@ -81,9 +81,9 @@ def _find_host(port: int) -> Tuple[Optional[str], int]:
     """No HOST given: look for the server on the LAN before curses starts, so the
     search's report stays on the normal screen. (host, _) when found, else
     (None, exit code)."""
-    from app.net import discovery
+    from app.ui import discovery_texts
 
-    host, code, lines = discovery.find_for_client(port, pick=_pick_server)
+    host, code, lines = discovery_texts.find_for_client(port, pick=_pick_server)
     for line in lines:
         sys.stderr.write(line + "\n")
     return host, code
@@ -92,11 +92,11 @@ def _find_host(port: int) -> Tuple[Optional[str], int]:
 def _pick_server(servers, read=input, write=sys.stderr.write):
     """Several servers answered: a numbered pick list on the normal screen (before
     curses starts, so it also works for screen readers). None: the user declined."""
-    from app.net import discovery
+    from app.ui import discovery_texts
 
     write("chat.pyz: %d chat servers answered:\n" % len(servers))
     for number, server in enumerate(servers, 1):
-        write("  %d) %s\n" % (number, discovery.describe(server)))
+        write("  %d) %s\n" % (number, discovery_texts.describe(server)))
     while True:
         write("choose 1-%d (Enter: 1, q: quit): " % len(servers))
         try:
