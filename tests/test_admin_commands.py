@@ -257,8 +257,8 @@ RESULTS = [Announced(True), Kicked("张三"), NoSuchMember("x"), Banned("b2", ":
 
 
 def test_every_command_and_result_crosses_the_channel_unchanged():
-    assert {type(c) for c in COMMANDS} == set(admin.COMMANDS)
-    assert {type(r) for r in RESULTS} == set(admin.RESULTS)
+    assert {type(c) for c in COMMANDS} == set(admin.COMMAND_TYPES)
+    assert {type(r) for r in RESULTS} == set(admin.RESULT_TYPES)
     for command in COMMANDS:
         sent = messages.decode(messages.encode(ConsoleCommand.of(command)))
         assert sent.command() == command

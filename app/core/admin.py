@@ -132,8 +132,8 @@ class Unknown:
 
 Command = Union[Say, Kick, Ban, Unban, ListBans, Mute, Unmute, Motd, ListMembers, Stats, Quit]
 Parsed = Union[Command, Help, Usage, Unknown]
-COMMANDS: Tuple[Type[Command], ...] = (Say, Kick, Ban, Unban, ListBans, Mute, Unmute, Motd,
-                                       ListMembers, Stats, Quit)
+COMMAND_TYPES: Tuple[Type[Command], ...] = (Say, Kick, Ban, Unban, ListBans, Mute, Unmute,
+                                            Motd, ListMembers, Stats, Quit)
 
 _SIMPLE: Dict[str, Parsed] = {"/list": ListMembers(), "/who": ListMembers(),
                               "/bans": ListBans(), "/stats": Stats(), "/quit": Quit(),
@@ -288,9 +288,10 @@ class CommandFailed:
 
 Result = Union[Announced, Kicked, NoSuchMember, Banned, Unbanned, NotBanned, BanList, Muted,
                Unmuted, NotMuted, MotdSet, MemberList, StatsReport, Stopping, CommandFailed]
-RESULTS: Tuple[Type[Result], ...] = (Announced, Kicked, NoSuchMember, Banned, Unbanned,
-                                     NotBanned, BanList, Muted, Unmuted, NotMuted, MotdSet,
-                                     MemberList, StatsReport, Stopping, CommandFailed)
+RESULT_TYPES: Tuple[Type[Result], ...] = (Announced, Kicked, NoSuchMember, Banned, Unbanned,
+                                          NotBanned, BanList, Muted, Unmuted, NotMuted,
+                                          MotdSet, MemberList, StatsReport, Stopping,
+                                          CommandFailed)
 
 
 # ---------------------------------------------------------------- apply

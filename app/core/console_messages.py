@@ -51,8 +51,8 @@ def _rebuild(table: Dict[str, Type[V]], kind: str, values: Tuple[Any, ...]) -> O
     return cls(*values)
 
 
-_COMMANDS: Dict[str, Type[admin.Command]] = {cls.__name__: cls for cls in admin.COMMANDS}
-_RESULTS: Dict[str, Type[admin.Result]] = {cls.__name__: cls for cls in admin.RESULTS}
+_COMMANDS: Dict[str, Type[admin.Command]] = {c.__name__: c for c in admin.COMMAND_TYPES}
+_RESULTS: Dict[str, Type[admin.Result]] = {c.__name__: c for c in admin.RESULT_TYPES}
 
 
 @message

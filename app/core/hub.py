@@ -746,7 +746,8 @@ class Hub:
         self.stats["leaves"] += 1
         if code == protocol.LEAVE_TIMEOUT:
             self.stats["timeouts"] += 1
-        what = {protocol.LEAVE_TIMEOUT: LogKind.TIMEOUT, protocol.LEAVE_KICKED: LogKind.KICK,
+        what = {protocol.LEAVE_QUIT: LogKind.LEAVE, protocol.LEAVE_TIMEOUT: LogKind.TIMEOUT,
+                protocol.LEAVE_KICKED: LogKind.KICK,
                 protocol.LEAVE_BANNED: LogKind.BAN}.get(code, LogKind.LEAVE)
         self._log(now, what, session.name, session.addr, detail)
         self._broadcast(self.room.record(now, protocol.EV_LEAVE, name=session.name,

@@ -6,7 +6,8 @@ self-pipe. The admin side (curses console, or headless stdin/stdout) is a
 forked child joined by a channel (app.net.channel; the messages are
 app.core.console_messages): it sends commands, the core applies them
 (app.core.admin) and the results go back for the console to word. If it
-dies the room carries on and logs to stdout; SIGINT/SIGTERM/`/quit` tell every client the server is closing.
+dies the room carries on and logs to stdout; SIGINT/SIGTERM/`/quit` tell
+every client the server is closing.
 """
 import errno
 import json
