@@ -18,7 +18,9 @@ import pytest
 from chatproc import HOST, free_udp_port, start_client
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
-from app.net import admin_link
+from app.core.admin import LogKind
+from app.core.console_messages import ConsoleState
+from app.ui.admin_text import HELP_LINES
 from app.ui.admin_tui import (
     CONFIRM,
     NETWORK_GONE,
@@ -41,41 +43,46 @@ RULE = "\u2502 "
 
 # ---------------------------------------------------------------- pure parts
 
-def body(message):
-    return "".join(text for text, _ in log_line(message, 0)[1:])
+def body(what, name="", addr="", detail="", when=0.0):
+    return "".join(text for text, _ in log_line((when, what, name, addr, detail), 0)[1:])
 
 
 def test_log_lines_for_each_event():
-    assert body({"what": "join", "name": "张三", "addr": "127.0.0.1:5"}) == \
-        "张三 进入了聊天室  127.0.0.1:5"
-    assert body({"what": "leave", "name": "张三"}) == "张三 退出了聊天室"
-    assert body({"what": "timeout", "name": "张三", "detail": "stopped acknowledging"}) == \
+    assert body(LogKind.JOIN, "张三", "127.0.0.1:5") == "张三 进入了聊天室  127.0.0.1:5"
+    assert body(LogKind.LEAVE, "张三") == "张三 退出了聊天室"
+    assert body(LogKind.TIMEOUT, "张三", detail="stopped acknowledging") == \
         "张三 退出了聊天室 (timed out: stopped acknowledging)"
-    assert body({"what": "kick", "name": "张三", "detail": "刷屏"}) == "张三 退出了聊天室 (kicked: 刷屏)"
-    assert body({"what": "ban", "name": "lisi", "addr": "127.0.0.1:9"}) == \
-        "lisi 退出了聊天室 (banned)"
-    assert body({"what": "ban", "name": "lisi", "addr": "console", "detail": "3 min noisy"}) \
-        == "ban lisi: 3 minutes noisy"
-    assert body({"what": "chat", "name": "张三", "detail": "大家好"}) == "张三 : 大家好"
-    assert body({"what": "emote", "name": "张三", "detail": "挥手"}) == "* 张三 挥手"
-    assert body({"what": "admin", "addr": "console", "detail": "下课"}) == "管理员消息: 下课"
-    assert body({"what": "malformed", "addr": "1.2.3.4:5", "detail": "short"}) == \
+    assert body(LogKind.KICK, "张三", detail="刷屏") == "张三 退出了聊天室 (kicked: 刷屏)"
+    assert body(LogKind.BAN, "lisi", "127.0.0.1:9") == "lisi 退出了聊天室 (banned)"
+    assert body(LogKind.BAN, "lisi", "console", "3 min noisy") == "ban lisi: 3 minutes noisy"
+    assert body(LogKind.CHAT, "张三", detail="大家好") == "张三 : 大家好"
+    assert body(LogKind.EMOTE, "张三", detail="挥手") == "* 张三 挥手"
+    assert body(LogKind.PRIVATE, "张三", "1.2.3.4:5", "to lisi") == \
+        "张三 sent a private message to lisi"
+    assert body(LogKind.ADMIN, addr="console", detail="下课") == "管理员消息: 下课"
+    assert body(LogKind.RESUME, "张三", "1.2.3.4:6", "was 1.2.3.4:5") == \
+        "张三 is back from 1.2.3.4:6 (was 1.2.3.4:5)"
+    assert body(LogKind.MALFORMED, addr="1.2.3.4:5", detail="short") == \
         "malformed datagram from 1.2.3.4:5 (short)"
-    assert body({"what": "throttle", "name": "张三"}) == "张三 is sending too fast: throttled"
-    assert body({"what": "refuse", "name": "lisi", "addr": "1.2.3.4:5", "detail": "banned"}) \
-        == "refused lisi from 1.2.3.4:5 (banned)"
-    assert body({"what": "stop", "detail": "quit"}) == "server stopping (quit)"
+    assert body(LogKind.THROTTLE, "张三") == "张三 is sending too fast: throttled"
+    assert body(LogKind.REFUSE, "lisi", "1.2.3.4:5", "banned") == \
+        "refused lisi from 1.2.3.4:5 (banned)"
+    assert body(LogKind.REFUSE, "", "1.2.3.4:5") == "refused a client from 1.2.3.4:5"
+    assert body(LogKind.SHUTDOWN, addr="console") == "telling every client the server is closing"
+    assert body(LogKind.START, addr="*:9797", detail="listening") == "listening"
+    assert body(LogKind.CONSOLE, addr="-", detail="going on headless") == "going on headless"
+    assert body(LogKind.STOP, addr="-", detail="quit") == "server stopping (quit)"
+    # As it comes over the channel: a plain str for the kind.
+    assert body("chat", "张三", detail="大家好") == "张三 : 大家好"
     # An event this console does not know: as the headless log has it, undated.
-    assert body({"time": 1.0, "what": "rename", "name": "", "addr": "x:1",
-                 "detail": "to lisi"}) == "rename - x:1 to lisi"
+    assert body("rename", "", "x:1", "to lisi", when=1.0) == "rename - x:1 to lisi"
     # Nothing from the network reaches the terminal raw.
-    assert body({"what": "chat", "name": "x", "detail": "a\x1b[2Jb"}) == "x : a[2Jb"
-    assert log_line({"what": "chat"}, 0)[0][1] == "time"
+    assert body(LogKind.CHAT, "x", detail="a\x1b[2Jb") == "x : a[2Jb"
+    assert log_line((0.0, "chat", "", "", ""), 0)[0][1] == "time"
 
 
 def test_online_rows_two_a_person_and_cut_with_a_count():
-    online = [{"name": "张三", "addr": "127.0.0.1:4000", "idle": 3, "said": 12},
-              {"name": "lisi", "addr": "127.0.0.1:4001", "idle": 75, "said": 0}]
+    online = (("张三", "127.0.0.1:4000", 3, 12), ("lisi", "127.0.0.1:4001", 75, 0))
     assert [text for text, _ in online_rows(online, 24, 10)] == [
         "online 2                ",
         "张三             said 12",
@@ -94,11 +101,10 @@ def test_small_formatters():
     assert spread("a", "b", 5) == "a   b"
     assert (clock(3725), idle(59), idle(3600 * 2 + 60)) == ("1:02:05", "59s", "2h01m")
     assert online_width(80) == 26 and online_width(63) == 0 and online_width(200) == 34
-    state = {"listen": "0.0.0.0:9797", "uptime": 65, "online": [{}, {}], "rate": 1.25,
-             "stats": {"malformed": 7}}
+    state = ConsoleState("0.0.0.0:9797", 65, (("a", "x:1", 0, 0), ("b", "x:2", 0, 0)), 7, 1.25)
     assert status_text(state, "*:9797") == \
         " 0.0.0.0:9797 | up 0:01:05 | online 2 | 1.2 msg/s | dropped 7"
-    assert status_text({}, "*:9797") == " *:9797 | starting"
+    assert status_text(None, "*:9797") == " *:9797 | starting"
     assert status_text(state, "*:9797", 60) == \
         "0.0.0.0:9797|up 0:01:05|online 2|1.2 msg/s|dropped 7"
 
@@ -230,7 +236,7 @@ def pane(lines, cols):
 def expected_pane(people, rows, cols):
     """people: (name, addr, said) in the pane's order."""
     width = online_width(cols) - 2
-    online = [{"name": n, "addr": a, "said": s, "idle": 0} for n, a, s in people]
+    online = tuple((n, a, 0, s) for n, a, s in people)
     shown = [RULE + text for text, _ in online_rows(online, width, rows)]
     shown += [RULE] * (rows - len(shown))
     return [re.sub(r" +\d+s$", " Ns", row.rstrip()) for row in shown]
@@ -382,7 +388,7 @@ def test_stats_and_status_line_move_as_clients_chat(room):
 def test_help_usage_unknown_and_a_cancelled_quit(room):
     r = room()
     r.type_line("/help")
-    r.said(admin_link.HELP_LINES[-1])
+    r.said(HELP_LINES[-1])
     r.type_line("/kick")
     r.said("usage: /kick NAME [reason]")
     r.type_line("/frobnicate")

@@ -125,3 +125,51 @@ def test_oversized_message_is_refused_before_sending():
     one, _ = channel.pair()
     with pytest.raises(ValueError):
         one.send(Sample("x" * messages.MAX_MESSAGE, 0, 0.0, False, None, (), ()))
+
+
+# ---------------------------------------------------------------- the console pair
+
+def _drain(end, peer, enough, deadline=5.0):
+    """Messages from `end` until enough(messages) holds (flushing `peer`'s queue)."""
+    got = []
+    stop = time.monotonic() + deadline
+    while not enough(got) and time.monotonic() < stop:
+        peer.flush()
+        got += end.receive() or []
+    return got
+
+
+def test_console_pair_commands_results_and_log_batches():
+    """The network process's side of the console vocabulary, over a real pair:
+    commands are applied by the core and answered in order; a busy room's log
+    goes in batches, even of the widest entries, none too big to send."""
+    from app.core import admin
+    from app.core.console_messages import ConsoleCommand, ConsoleLog
+    from app.core.hub import LogEntry
+    from app.core.options import ServerOptions
+    from app.net import server
+
+    sock = server.open_socket("127.0.0.1", 0)
+    net_end, console_end = channel.pair()
+    process = server.NetworkProcess(sock, net_end, 0, ServerOptions())
+    try:
+        for command in (admin.Motd("欢迎"), admin.Kick("nobody"), admin.Quit()):
+            console_end.send(ConsoleCommand.of(command))
+        for message in _drain(net_end, console_end, lambda got: len(got) >= 3):
+            process._admin_message(message)
+        answers = _drain(console_end, net_end, lambda got: len(got) >= 3)
+        assert [m.result() for m in answers] == [
+            admin.MotdSet("欢迎"), admin.NoSuchMember("nobody"), admin.Stopping()]
+        assert process.stop_reason == "quit" and process.hub.motd == "欢迎"
+
+        widest = LogEntry(1.5, admin.LogKind.CHAT, "😀" * 16, "[ffff::1]:65535", "😀" * 240)
+        process._send_log([widest] * 2000)
+        batches = _drain(console_end, net_end,
+                         lambda got: sum(len(m.entries) for m in got) >= 2000)
+        assert all(isinstance(m, ConsoleLog) for m in batches)
+        assert [e for m in batches for e in m.entries] == [widest] * 2000
+        assert process.console_oversized == 0 and 10 < len(batches) < 200
+    finally:
+        sock.close()
+        net_end.close()
+        console_end.close()

@@ -1,6 +1,7 @@
 """End to end through the built chat.pyz: a headless server and line-mode
 clients, real UDP on 127.0.0.1, real processes."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -185,7 +186,26 @@ def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
     assert again.wait_exit() == 3
     assert "3 more minutes" in again.stderr_text()
     server.send("/frobnicate")
-    server.wait_line(lambda line: "unknown command /frobnicate" in line)
+    server.wait_line(lambda line: line == "unknown command /frobnicate; /help lists the commands")
+    # Each result worded as the consoles word it (app/ui/admin_text.py), in order.
+    for command, reply in (("/bans", "ban name lisi: 3 min left (noisy)"),
+                           ("/kick nobody", "nobody called nobody is here"),
+                           ("/kick", "usage: /kick NAME [reason]"),
+                           ("/ban lisi 0", "usage: /ban NAME|IP [minutes] [reason]"),
+                           ("/help", "/help                       this list"),
+                           ("/unmute lisi", "unmuted lisi"),
+                           ("/unmute lisi", "lisi is not muted"),
+                           ("/unban nobody", "nobody is not banned")):
+        server.send(command)
+        server.wait_line(lambda line: line == reply)
+    server.send("/list")
+    server.wait_line(lambda line: line == "1 online")
+    server.wait_line(lambda line: re.fullmatch(r"  张三  127\.0\.0\.1:\d+  idle \d+s  said 0",
+                                               line))
+    server.send("/stats")
+    server.wait_line(lambda line: re.fullmatch(r"online 1; datagrams \d+, joins 2, leaves 1, "
+                                               r"malformed 0, messages 0, refused 1, "
+                                               r"throttled 0, timeouts 0", line))
     zhang.send("你好")
     server.wait_line(lambda line: " chat 张三 " in line)
     assert "lisi : anyone?" not in zhang.collect()

@@ -14,7 +14,7 @@ from app.core import pacing
 from app.core import protocol as P
 from app.core.client_core import JOINED, ClientCore
 from app.core.options import ServerOptions
-from app.net import admin_link, server
+from app.net import channel, server
 
 MEMBERS = 3 * pacing.FAN_OUT_SLICE + 10
 
@@ -51,9 +51,9 @@ class Member:
 @pytest.fixture
 def room():
     sock = server.open_socket("127.0.0.1", 0)
-    net_end, admin_end = admin_link.pair()
+    net_end, admin_end = channel.pair()
     options = ServerOptions(history=50, max_clients=2000, max_per_ip=2000)
-    process = server.NetworkProcess(sock, admin_link.Link(net_end), 0, options)
+    process = server.NetworkProcess(sock, net_end, 0, options)
     members = [Member("m%d" % i, sock.getsockname()) for i in range(MEMBERS)]
     yield process, members
     for member in members:

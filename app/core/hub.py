@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
 
 from app.core import options, protocol, text
+from app.core.admin import Banned, LogKind
 from app.core.auth import RoomKey, is_tagged
 from app.core.flood import TokenBucket
 from app.core.moderation import Moderation, looks_like_ip, normal_ip
@@ -56,7 +57,7 @@ class HubConfig(NamedTuple):
 
 class LogEntry(NamedTuple):
     time: float
-    what: str          # join, leave, chat, admin, refuse, malformed, ...
+    what: LogKind
     name: str
     addr: str
     detail: str
@@ -223,7 +224,7 @@ class Hub:
         if now - self._malformed_logged_at >= MALFORMED_LOG_INTERVAL:
             count, self._malformed_unlogged = self._malformed_unlogged, 0
             self._malformed_logged_at = now
-            self._log(now, "malformed", "", addr,
+            self._log(now, LogKind.MALFORMED, "", addr,
                       why if count == 1 else "%s (%d dropped since the last report)"
                       % (why, count))
 
@@ -382,7 +383,7 @@ class Hub:
 
     def _refuse(self, now: float, addr: Address, code: int, reason: str, name: str) -> None:
         self.stats["refused"] += 1
-        self._log(now, "refuse", name, addr, reason)
+        self._log(now, LogKind.REFUSE, name, addr, reason)
         self._send(protocol.encode_header(protocol.REFUSE)
                    + protocol.encode_refuse(code, reason), addr)
 
@@ -410,7 +411,7 @@ class Hub:
             missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
         for event in missed if missed is not None else self.room.history():
             self._queue(now, session, protocol.encode_event(event))
-        self._log(now, "join", session.name, session.addr, "")
+        self._log(now, LogKind.JOIN, session.name, session.addr, "")
         self._history_queued(now, session)
         self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
 
@@ -435,7 +436,7 @@ class Hub:
             missed = self.room.missed(hello.epoch, hello.room_seq, new.instance)
         for event in missed if missed is not None else self.room.history():
             self._queue(now, new, protocol.encode_event(event))
-        self._log(now, "resume", new.name, new.addr, "was " + addr_text(old.addr))
+        self._log(now, LogKind.RESUME, new.name, new.addr, "was " + addr_text(old.addr))
         self._history_queued(now, new)
 
     def _send_welcome(self, now: float, session: ServerSession) -> None:
@@ -514,7 +515,7 @@ class Hub:
         retransmissions then slow it down: flow control, nothing dropped)."""
         if not session.held:
             self.stats["throttled"] += 1
-            self._log(now, "throttle", session.name, session.addr, "")
+            self._log(now, LogKind.THROTTLE, session.name, session.addr, "")
             self._notice(now, session, protocol.NOTICE_THROTTLED,
                          "%.0f lines a second at most; the rest follow as the room allows"
                          % self.config.msg_rate)
@@ -547,7 +548,7 @@ class Hub:
             self._private(now, session, said, line)
             return
         kind = protocol.EV_EMOTE if said.kind == protocol.EMOTE else protocol.EV_CHAT
-        self._log(now, "chat" if kind == protocol.EV_CHAT else "emote",
+        self._log(now, LogKind.CHAT if kind == protocol.EV_CHAT else LogKind.EMOTE,
                   session.name, session.addr, line)
         self._broadcast(self.room.record(now, kind, name=session.name, text=line,
                                          origin=session.instance, msg_id=said.msg_id))
@@ -573,7 +574,7 @@ class Hub:
         self._queue(now, target, body)
         if target is not sender:
             self._queue(now, sender, body)
-        self._log(now, "private", sender.name, sender.addr, "to " + target.name)
+        self._log(now, LogKind.PRIVATE, sender.name, sender.addr, "to " + target.name)
 
     def _on_who(self, now: float, session: ServerSession) -> None:
         """A member list costs the server a reply as big as the room: at most
@@ -662,7 +663,7 @@ class Hub:
         if not line:
             return False
         for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
-            self._log(now, "admin", "", ("console", 0), piece)
+            self._log(now, LogKind.ADMIN, "", ("console", 0), piece)
             self._broadcast(self.room.record(now, protocol.EV_ADMIN, text=piece))
         return True
 
@@ -675,41 +676,40 @@ class Hub:
     def find(self, name: str) -> Optional[ServerSession]:
         return self.room.members.get(text.name_key(text.normalize_name(name)))
 
-    def kick(self, now: float, name: str, reason: str = "") -> bool:
+    def kick(self, now: float, name: str, reason: str = "") -> Optional[str]:
+        """Remove the member called `name`; their name as the room spells it,
+        or None if nobody is called that."""
         reason = short_reason(reason)
         session = self.find(name)
         if session is None:
-            return False
+            return None
         why = "kicked by the admin" + (": " + reason if reason else "")
         self.blocked_tokens[session.token] = (now + KICK_BLOCK, why)
         self._farewell(now, session, protocol.BYE_KICKED, why)
         self._drop(now, session, protocol.LEAVE_KICKED, reason)
-        return True
+        return session.name
 
-    def ban(self, now: float, target: str, minutes: float, reason: str = "") -> str:
+    def ban(self, now: float, target: str, minutes: float, reason: str = "") -> Banned:
         """Ban a name (and the address it is using) or an address, for `minutes`;
-        whoever it covers is removed now. Returns what was done, for the console."""
+        whoever it covers is removed now. Returns what was done."""
         reason = short_reason(reason)
         if looks_like_ip(target):
             self.moderation.ban_ip(now, target, minutes, reason)
-            ip = normal_ip(target)
-            gone = [s for s in self.members() if normal_ip(s.addr[0]) == ip]
-            what = "address %s" % ip
+            name, address = "", normal_ip(target)
+            gone = [s for s in self.members() if normal_ip(s.addr[0]) == address]
         else:
             self.moderation.ban_name(now, target, minutes, reason)
             session = self.find(target)
             gone = [session] if session is not None else []
             if session is not None:
                 self.moderation.ban_ip(now, session.addr[0], minutes, reason)
-            what = "name %s" % target + (" and address %s" % normal_ip(gone[0].addr[0])
-                                         if gone else "")
+            name, address = target, normal_ip(gone[0].addr[0]) if gone else ""
         why = self.moderation.ban_reason(now, gone[0].addr[0], gone[0].name) if gone else ""
         for session in gone:
             self._farewell(now, session, protocol.BYE_BANNED, why or "banned")
             self._drop(now, session, protocol.LEAVE_BANNED, reason)
-        self._log(now, "ban", target, ("console", 0), "%d min %s" % (minutes, reason))
-        return "banned %s for %d minutes%s" % (
-            what, minutes, "; removed " + ", ".join(s.name for s in gone) if gone else "")
+        self._log(now, LogKind.BAN, target, ("console", 0), "%d min %s" % (minutes, reason))
+        return Banned(name, address, minutes, tuple(s.name for s in gone))
 
     def members(self) -> List[ServerSession]:
         return list(self.room.members.values())
@@ -719,7 +719,7 @@ class Hub:
         for session in list(self.by_addr.values()):
             self._farewell(now, session, protocol.BYE_SERVER_CLOSING, "the server is closing")
             self._forget(session)
-        self._log(now, "shutdown", "", ("console", 0), "")
+        self._log(now, LogKind.SHUTDOWN, "", ("console", 0), "")
 
     def _farewell(self, now: float, session: ServerSession, code: int, why: str) -> None:
         bye = protocol.encode_header(protocol.BYE, session.id) + protocol.encode_bye(code, why)
@@ -746,8 +746,9 @@ class Hub:
         self.stats["leaves"] += 1
         if code == protocol.LEAVE_TIMEOUT:
             self.stats["timeouts"] += 1
-        what = {protocol.LEAVE_QUIT: "leave", protocol.LEAVE_TIMEOUT: "timeout",
-                protocol.LEAVE_KICKED: "kick", protocol.LEAVE_BANNED: "ban"}.get(code, "leave")
+        what = {protocol.LEAVE_QUIT: LogKind.LEAVE, protocol.LEAVE_TIMEOUT: LogKind.TIMEOUT,
+                protocol.LEAVE_KICKED: LogKind.KICK,
+                protocol.LEAVE_BANNED: LogKind.BAN}.get(code, LogKind.LEAVE)
         self._log(now, what, session.name, session.addr, detail)
         self._broadcast(self.room.record(now, protocol.EV_LEAVE, name=session.name,
                                          code=code, text=detail))
@@ -757,7 +758,7 @@ class Hub:
     def _send(self, data: bytes, addr: Address) -> None:
         self.outbox.append((data, addr))
 
-    def _log(self, now: float, what: str, name: str, addr: Address, detail: str) -> None:
+    def _log(self, now: float, what: LogKind, name: str, addr: Address, detail: str) -> None:
         self.log.append(LogEntry(now, what, name, addr_text(addr), detail))
 
     def tick(self, now: float) -> None:

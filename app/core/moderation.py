@@ -5,9 +5,22 @@ of letter case does not escape it; a ban by name also bans the address the
 person was using, since changing names is easy.
 """
 import ipaddress
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from app.core import text
+
+
+class BanRow(NamedTuple):
+    """A ban in force, for the admin's listing."""
+    kind: str               # "name" or "address"
+    label: str
+    minutes_left: int
+    reason: str
+
+
+class MuteRow(NamedTuple):
+    label: str
+    minutes_left: int
 
 
 class Rule(NamedTuple):
@@ -88,14 +101,12 @@ class Moderation:
             for key in [k for k, rule in table.items() if rule.until <= now]:
                 del table[key]
 
-    def listing(self, now: float) -> List[str]:
+    def in_force(self, now: float) -> Tuple[List[BanRow], List[MuteRow]]:
+        """The bans (by name, then by address) and the mutes not yet over."""
         self.expire(now)
-        lines = []
-        for kind, table in (("name", self.banned_names), ("address", self.banned_ips)):
-            for rule in table.values():
-                lines.append("ban %s %s: %d min left%s" % (
-                    kind, rule.label, minutes_left(now, rule.until),
-                    " (%s)" % rule.reason if rule.reason else ""))
-        for rule in self.muted.values():
-            lines.append("mute %s: %d min left" % (rule.label, minutes_left(now, rule.until)))
-        return lines
+        bans = [BanRow(kind, rule.label, minutes_left(now, rule.until), rule.reason)
+                for kind, table in (("name", self.banned_names), ("address", self.banned_ips))
+                for rule in table.values()]
+        mutes = [MuteRow(rule.label, minutes_left(now, rule.until))
+                 for rule in self.muted.values()]
+        return bans, mutes

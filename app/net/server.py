@@ -3,8 +3,11 @@
 The network process owns the UDP socket and the Hub (the pure room logic) and
 runs one `selectors` loop over the socket, the local admin link and a signal
 self-pipe. The admin side (curses console, or headless stdin/stdout) is a
-forked child joined by admin_link; if it dies the room carries on and logs to
-stdout; SIGINT/SIGTERM/`/quit` tell every client the server is closing.
+forked child joined by a channel (app.net.channel; the messages are
+app.core.console_messages): it sends commands, the core applies them
+(app.core.admin) and the results go back for the console to word. If it
+dies the room carries on and logs to stdout; SIGINT/SIGTERM/`/quit` tell
+every client the server is closing.
 """
 import errno
 import json
@@ -16,24 +19,35 @@ import socket
 import sys
 import termios
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Sequence
 
-from app.core import discovery_wire, protocol
+from app.core import admin, discovery_wire, protocol
+from app.core.admin import LogKind
+from app.core.console_messages import (
+    ConsoleBye,
+    ConsoleCommand,
+    ConsoleHints,
+    ConsoleLog,
+    ConsoleResult,
+    ConsoleState,
+    ConsoleSubscribe,
+)
 from app.core.exit_codes import ExitCode
-from app.core.hub import Hub, HubConfig, LogEntry, addr_text
+from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
-from app.net import admin_link, discovery
-from app.net.admin_link import Link
+from app.net import channel, discovery
+from app.net.admin_link import log_text
+from app.net.channel import Channel
 from app.net.signals import SignalPipe
 
-SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (PROTOCOL_NOTES.md)
+SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (docs/DESIGN.md, "Why the numbers are what they are")
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
-LOG_BATCH = 16000          # bytes of log entries per admin-link message (limit 64 KiB)
+LOG_BATCH = 16000          # bytes of log entries per ConsoleLog message (limit 64 KiB)
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
 LOG_INTERVAL = 0.05        # the console gets the room's log at most this often (_pass_log)
 
@@ -73,11 +87,11 @@ def bind_error(exc: OSError, bind: str, port: int) -> str:
     return "cannot listen on %s: %s" % (where, exc.strerror or exc)
 
 
-ConsoleRunner = Callable[[Link, bool, ServerOptions], int]
+ConsoleRunner = Callable[[Channel, bool, ServerOptions], int]
 
 
 def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
-    """Serve the room until told to stop. `run_console(link, headless, options)`
+    """Serve the room until told to stop. `run_console(channel, headless, options)`
     is the admin side, run in the forked child (app.cli chooses it: this
     module never imports a front end)."""
     try:
@@ -99,7 +113,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
             return ExitCode.ERROR
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
-    net_end, admin_end = admin_link.pair()
+    net_end, admin_end = channel.pair()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:                                   # the admin side
@@ -107,11 +121,11 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
         net_end.close()
         code = 1
         try:
-            code = run_console(Link(admin_end), headless, options)
+            code = run_console(admin_end, headless, options)
         finally:
             os._exit(code)
     admin_end.close()
-    server = NetworkProcess(sock, Link(net_end), pid, options, transcript)
+    server = NetworkProcess(sock, net_end, pid, options, transcript)
     server.tty_modes = tty_modes
     return server.serve()
 
@@ -146,16 +160,17 @@ def _tty_modes():
 class NetworkProcess:
     tty_modes = None     # the terminal's modes before the console began, to mend them
 
-    def __init__(self, sock: socket.socket, link: Link, admin_pid: int,
+    def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None) -> None:
         self.sock = sock
         self.transcript = transcript
         self.subscribed = False
         self.next_state = 0.0
-        self.log_backlog: list = []       # log entries the console has not been sent yet
+        self.log_backlog: List[LogEntry] = []   # log entries the console has not been sent yet
         self.log_due = 0.0                # ... which go when time.monotonic() reaches this
         self.messages_seen = (0.0, 0)     # (time, messages) at the last state report
         self.link = link
+        self.console_oversized = 0        # messages too big for the channel, not sent
         self.admin_pid = admin_pid
         self.options = options
         self.stop_reason = ""
@@ -294,10 +309,7 @@ class NetworkProcess:
         self._on_signals(self.signals.take())
         messages = self.link.receive()
         for message in messages or []:
-            try:
-                self._admin_command(message)
-            except Exception as exc:          # a console mistake must never stop the room
-                self.link.send("reply", lines=["that command failed: %r" % (exc,)])
+            self._admin_message(message)
         if messages is None:
             sel.unregister(self.link.fileno())
             self._reap_admin()
@@ -307,46 +319,35 @@ class NetworkProcess:
                 self.stop_reason = "SIGHUP"
                 return
             self._mend_terminal()
-            self._note("console", "-", "the admin console ended; going on headless")
+            self._note(LogKind.CONSOLE, "-", "the admin console ended; going on headless")
 
-    def _admin_command(self, message: dict) -> None:
-        op = message.get("op")
-        now = self.now()
-        if op == "say":
-            self.hub.admin_say(now, str(message.get("text", "")))
-        elif op == "kick":
-            name = str(message.get("name", ""))
-            if not self.hub.kick(now, name, str(message.get("reason", ""))):
-                self.link.send("reply", lines=["nobody called %s is here" % name])
-        elif op == "list":
-            self.link.send("reply", lines=self._list_lines(now))
-        elif op == "stats":
-            stats = ", ".join("%s %d" % item for item in sorted(self.hub.stats.items()))
-            self.link.send("reply", lines=["online %d; %s" % (len(self.hub.members()), stats)])
-        elif op == "ban":
-            self.link.send("reply", lines=[self.hub.ban(
-                now, str(message.get("target", "")), _minutes(message),
-                str(message.get("reason", "")))])
-        elif op in ("unban", "unmute"):
-            who = str(message.get("target" if op == "unban" else "name", ""))
-            lift = self.hub.moderation.unban if op == "unban" else self.hub.moderation.unmute
-            done, undone = {"unban": ("unbanned %s", "%s is not banned"),
-                            "unmute": ("unmuted %s", "%s is not muted")}[op]
-            self.link.send("reply", lines=[(done if lift(who) else undone) % who])
-        elif op == "bans":
-            self.link.send("reply", lines=self.hub.moderation.listing(now) or ["no bans, no mutes"])
-        elif op == "mute":
-            name = str(message.get("name", ""))
-            self.hub.moderation.mute(now, name, _minutes(message))
-            self.link.send("reply", lines=["muted %s for %d minutes" % (name, _minutes(message))])
-        elif op == "motd":
-            motd = self.hub.set_motd(str(message.get("text", "")))
-            self.link.send("reply", lines=["motd: %s" % (motd or "(none)")])
-        elif op == "subscribe":
+    def _admin_message(self, message: object) -> None:
+        if isinstance(message, ConsoleCommand):
+            command = message.command()
+            if command is not None:            # (None: not of this build's vocabulary)
+                self._tell_console(ConsoleResult.of(self._admin_command(command)))
+        elif isinstance(message, ConsoleSubscribe):
             self.subscribed = True
             self.next_state = 0.0
-        elif op == "quit":
+
+    def _admin_command(self, command: admin.Command) -> admin.Result:
+        """The core applies it; Stopping (after Quit) stops this loop."""
+        try:
+            result = admin.apply(self.hub, self.now(), command)
+        except Exception as exc:          # a console mistake must never stop the room
+            return admin.CommandFailed(repr(exc))
+        if isinstance(result, admin.Stopping):
             self.stop_reason = "quit"
+        return result
+
+    def _tell_console(self, message: object) -> None:
+        """One message to the console. One over the channel's size limit (the
+        list of a room of a thousand and more, say) is dropped, not sent: the
+        room must not stop for it."""
+        try:
+            self.link.send(message)
+        except ValueError:
+            self.console_oversized += 1
 
     def _send_state(self) -> None:
         """The console's online list and status line, once a second."""
@@ -357,24 +358,9 @@ class NetworkProcess:
         rate = (messages - before) / (now - then) if then else 0.0
         self.messages_seen = (now, messages)
         host, port = self.sock.getsockname()[:2]
-        online = [{"name": s.name, "addr": self._addr(s.addr), "idle": int(now - s.last_heard),
-                   "said": s.said} for s in self.hub.members()]
-        self.link.send("state", listen="%s:%d" % (host, port),
-                       uptime=int(now - self.hub.started), online=online,
-                       stats=dict(self.hub.stats), rate=round(rate, 1))
-
-    def _list_lines(self, now: float):
-        members = self.hub.members()
-        lines = ["%d online" % len(members)]
-        for session in members:
-            lines.append("  %s  %s  idle %ds  said %d" % (
-                session.name, self._addr(session.addr), int(now - session.last_heard),
-                session.said))
-        return lines
-
-    @staticmethod
-    def _addr(addr) -> str:
-        return addr_text(addr)
+        self._tell_console(ConsoleState("%s:%d" % (host, port), int(now - self.hub.started),
+                                    admin.member_rows(self.hub, now),
+                                    self.hub.stats["malformed"], round(rate, 1)))
 
     def _pass_log(self, now_too: bool = False) -> None:
         """The hub's log: into the transcript at once, to the console at most
@@ -385,7 +371,7 @@ class NetworkProcess:
         entries = self.hub.take_log()
         if self.transcript is not None:
             for entry in entries:
-                if entry.what != "malformed":
+                if entry.what != LogKind.MALFORMED:
                     self.transcript.write(entry)
         self.log_backlog.extend(entries)
         now = time.monotonic()
@@ -394,26 +380,26 @@ class NetworkProcess:
             self.log_backlog = []
             self.log_due = now + LOG_INTERVAL
 
-    def _send_log(self, entries) -> None:
+    def _send_log(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
             return
         if self.link.closed:
-            self._print("".join(admin_link.log_text(entry._asdict()) + "\n"
-                                for entry in entries))
+            self._print("".join(log_text(entry) + "\n" for entry in entries))
             return
-        # A busy room logs thousands of chat lines a second: one link message
-        # each costs a JSON document and a syscall on both sides. Send them as
-        # lists in "logs" messages of up to LOG_BATCH bytes (Link.receive
-        # unpacks them); the console formats them, not this busy process.
-        batch, size = [], 0
+        # A busy room logs thousands of chat lines a second: one message each
+        # costs a JSON document and a syscall on both sides. Send them in
+        # ConsoleLog batches of up to LOG_BATCH bytes; the console words them,
+        # not this busy process.
+        batch: List[LogEntry] = []
+        size = 0
         for entry in entries:
             batch.append(entry)           # a LogEntry is a tuple: JSON writes it as a list
             size += len(entry.name) + len(entry.addr) + len(entry.detail) + LOG_ENTRY_OVERHEAD
             if size > LOG_BATCH:
-                self.link.send("logs", entries=batch)
+                self._tell_console(ConsoleLog(tuple(batch)))
                 batch, size = [], 0
         if batch:
-            self.link.send("logs", entries=batch)
+            self._tell_console(ConsoleLog(tuple(batch)))
 
     @staticmethod
     def _print(text: str) -> None:
@@ -455,7 +441,7 @@ class NetworkProcess:
         except (termios.error, OSError, curses.error):
             pass
 
-    def _note(self, what: str, addr: str, detail: str) -> None:
+    def _note(self, what: LogKind, addr: str, detail: str) -> None:
         """A line of the server's own (start, stop, console), with the fields the
         console formats it from."""
         self._pass_log(now_too=True)      # the room's events before it
@@ -465,14 +451,14 @@ class NetworkProcess:
         host, port = self.sock.getsockname()[:2]
         rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         where = "all interfaces" if host in ("::", "0.0.0.0") else host
-        self._note("start", "%s:%d" % (where, port),
+        self._note(LogKind.START, "%s:%d" % (where, port),
                    "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
                    "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
         hints = discovery.join_hints(host, port)      # under the start line, unstamped
         if self.link.closed:
             self._print("".join(hint + "\n" for hint in hints))
         else:
-            self.link.send("reply", lines=hints)
+            self._tell_console(ConsoleHints(tuple(hints)))
 
     # ------------------------------------------------------------ exit
 
@@ -496,8 +482,8 @@ class NetworkProcess:
             time.sleep(0.05)
             self.hub.tick(self.now())
             self._send_output()
-        self._note("stop", "-", self.stop_reason)
-        self.link.send("bye")
+        self._note(LogKind.STOP, "-", self.stop_reason)
+        self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()
         self.sock.close()
@@ -516,9 +502,3 @@ class NetworkProcess:
                 pass
             self.admin_pid = 0
 
-
-def _minutes(message: dict) -> float:
-    try:
-        return max(0.1, float(message.get("minutes", 10)))
-    except (TypeError, ValueError):
-        return 10.0

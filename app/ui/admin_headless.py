@@ -1,19 +1,30 @@
 """The server's admin side without a terminal UI (`--headless`, or no tty).
 
 Reads admin lines from stdin: plain text goes to everyone as 管理员消息, /list,
-/kick, /stats, /quit, /help are commands. Prints the network process's log
-lines on stdout. EOF on stdin does not stop the server (nohup, systemd).
+/kick, /stats, /quit, /help are commands (app.core.admin.parse). Prints the
+network process's log lines and the results of commands (admin_text) on
+stdout. EOF on stdin does not stop the server (nohup, systemd).
 """
 import os
 import selectors
 import signal
 import sys
+from typing import Any, List, Sequence
 
-from app.net import admin_link
-from app.net.admin_link import Link
+from app.core import admin
+from app.core.console_messages import (
+    ConsoleBye,
+    ConsoleCommand,
+    ConsoleHints,
+    ConsoleLog,
+    ConsoleResult,
+)
+from app.net.admin_link import log_text
+from app.net.channel import Channel
+from app.ui.admin_text import HELP_LINES, result_lines, unknown_line, usage_line
 
 
-def run(link: Link) -> int:
+def run(link: Channel) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # the network process handles it
     sel = selectors.DefaultSelector()
     sel.register(link.fileno(), selectors.EVENT_READ, "link")
@@ -27,7 +38,7 @@ def run(link: Link) -> int:
         for key, _ in sel.select():
             if key.data == "link":
                 messages = link.receive()
-                lines = []                            # one write for all of them
+                lines: List[str] = []                 # one write for all of them
                 bye = any([_show(message, lines) for message in messages or []])
                 _print(lines)
                 if bye or messages is None:
@@ -37,13 +48,13 @@ def run(link: Link) -> int:
                 if not data:
                     sel.unregister(stdin_fd)          # EOF: keep serving, log only
                     continue
-                lines = (partial + data).split(b"\n")
-                partial = lines.pop()
-                for raw in lines:
+                raw_lines = (partial + data).split(b"\n")
+                partial = raw_lines.pop()
+                for raw in raw_lines:
                     _command(link, raw.decode("utf-8", "replace"))
 
 
-def _print(lines) -> None:
+def _print(lines: Sequence[str]) -> None:
     if not lines:
         return
     try:
@@ -53,25 +64,28 @@ def _print(lines) -> None:
         pass
 
 
-def _show(message: dict, lines: list) -> bool:
+def _show(message: Any, lines: List[str]) -> bool:
     """Add what the network process says to `lines`; True when it says goodbye."""
-    op = message.get("op")
-    if op == "log":
-        lines.append(admin_link.log_text(message))
-    elif op == "reply":
-        lines.extend(str(line) for line in message.get("lines", []))
-    return op == "bye"
+    if isinstance(message, ConsoleLog):
+        lines.extend(log_text(entry) for entry in message.entries)
+    elif isinstance(message, ConsoleResult):
+        result = message.result()
+        if result is not None:
+            lines.extend(result_lines(result))
+    elif isinstance(message, ConsoleHints):
+        lines.extend(message.lines)
+    return isinstance(message, ConsoleBye)
 
 
-def _command(link: Link, line: str) -> None:
-    op, fields = admin_link.parse_command(line)
-    if op == "none":
+def _command(link: Channel, line: str) -> None:
+    command = admin.parse(line)
+    if command is None:
         return
-    if op == "help":
-        _print(admin_link.HELP_LINES)
-    elif op == "usage":
-        _print(["usage: " + fields["text"]])
-    elif op == "unknown":
-        _print(["unknown command %s; /help lists the commands" % fields["text"]])
+    if isinstance(command, admin.Help):
+        _print(HELP_LINES)
+    elif isinstance(command, admin.Usage):
+        _print([usage_line(command)])
+    elif isinstance(command, admin.Unknown):
+        _print([unknown_line(command)])
     else:
-        link.send(op, **fields)
+        link.send(ConsoleCommand.of(command))

@@ -1,8 +1,10 @@
 """The server's curses admin console (`chat.pyz server` on a terminal).
 
-The network process forks this side and feeds it over admin_link: "log" for room
-events, "reply" for command results, "state" once a second (we "subscribe"),
-"bye" when it stops. The screen:
+The network process forks this side and talks with it over a channel
+(app.core.console_messages): ConsoleLog for room events, ConsoleResult for
+what our commands did, ConsoleState once a second (we subscribe), ConsoleBye
+when it stops. Lines are parsed by app.core.admin and worded by admin_text,
+as in admin_headless. The screen:
 
     event log (joins, leaves, chat, admin      | online 2
     actions, warnings, command replies)        |  张三            said 3
@@ -27,18 +29,27 @@ unknown or dumb) gets admin_headless instead.
 import curses
 import locale
 import os
-import re
 import selectors
 import signal
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from app.core import protocol
+from app.core import admin, protocol
+from app.core.admin import LogKind
+from app.core.console_messages import (
+    ConsoleBye,
+    ConsoleCommand,
+    ConsoleHints,
+    ConsoleLog,
+    ConsoleResult,
+    ConsoleState,
+    ConsoleSubscribe,
+)
 from app.core.options import ServerOptions
 from app.core.text import sanitize_text
-from app.net import admin_link
-from app.ui import screen
+from app.net.channel import Channel
+from app.ui import admin_text, screen
 from app.ui.line_editor import LineEditor, one_line
 from app.ui.messages_view import MessagesView
 from app.ui.width import text_width, truncate_to_width
@@ -51,7 +62,6 @@ READ_SIZE = 65536
 STAMP_COLS = 9              # "HH:MM:SS "
 PROMPT = "> "
 CONFIRM = "Stop the server and disconnect everyone? (y/n) "
-DATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")   # the headless log's stamp
 STOPPED = "chat.pyz: the server has stopped"
 NETWORK_GONE = "chat.pyz: the server's network process has stopped"
 
@@ -59,7 +69,7 @@ Segment = Tuple[str, str]
 Line = List[Segment]
 
 
-def run(link: admin_link.Link, options: ServerOptions) -> int:
+def run(link: Channel, options: ServerOptions) -> int:
     """The admin console until one of its exits; the exit code for the forked child."""
     locale.setlocale(locale.LC_ALL, "")
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the network process handles it
@@ -122,72 +132,33 @@ def spread(left: str, right: str, width: int) -> str:
     return left + " " * (width - text_width(left) - text_width(right)) + right
 
 
-def log_line(message: dict, when: float) -> Line:
-    """A "log" message from the network process as a display line."""
-    what = str(message.get("what", ""))
-    name, addr, detail = (sanitize_text(str(message.get(key, "")))
-                          for key in ("name", "addr", "detail"))
-    because = " (%s)" % detail if detail else ""
-    if what == "join":
-        body, style = "%s 进入了聊天室  %s" % (name, addr), "room"
-    elif what in ("leave", "timeout", "kick") or (what == "ban" and addr != "console"):
-        why = {"leave": "", "timeout": "timed out", "kick": "kicked", "ban": "banned"}[what]
-        why = ": ".join(part for part in (why, detail) if part)
-        body = "%s 退出了聊天室%s" % (name, " (%s)" % why if why else "")
-        style = "room" if what == "leave" else "action"
-    elif what == "chat":
-        body, style = "%s : %s" % (name, detail), ""
-    elif what == "emote":
-        body, style = "* %s %s" % (name, detail), ""
-    elif what == "private":
-        body, style = "%s sent a private message %s" % (name, detail), ""
-    elif what == "admin":
-        body, style = "管理员消息: %s" % detail, "admin"
-    elif what == "ban":
-        body, style = "ban %s: %s" % (name, detail.replace(" min", " minutes", 1)), "action"
-    elif what == "resume":
-        body, style = "%s is back from %s%s" % (name, addr, because), "room"
-    elif what == "refuse":
-        body, style = "refused %s from %s%s" % (name or "a client", addr, because), "warn"
-    elif what == "malformed":
-        body, style = "malformed datagram from %s%s" % (addr, because), "warn"
-    elif what == "throttle":
-        body, style = "%s is sending too fast: throttled" % name, "warn"
-    elif what == "shutdown":
-        body, style = "telling every client the server is closing", "action"
-    elif what in ("start", "stop", "console"):
-        body, style = (detail if what != "stop" else "server stopping" + because), "action"
-    else:
-        body = DATED.sub("", sanitize_text(admin_link.log_text(message)))
-        style = ""                   # an event new to this console: as the headless log has it
-    return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"), (body, style)]
+def log_line(entry: Sequence[Any], when: float) -> Line:
+    """A room log entry (time, what, name, addr, detail) as a display line,
+    stamped `when` (we got it)."""
+    return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"),
+            admin_text.log_body(entry)]
 
 
-def online_rows(online: Sequence[dict], width: int, height: int) -> List[Segment]:
+def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Segment]:
     """The online pane: a heading, then two rows a person (name and messages sent;
     address and idle time), cut to `height` rows with a count of those left out."""
     rows = [(spread("online %d" % len(online), "", width), "head")]
-    for person in online:
-        rows.append((spread(sanitize_text(str(person.get("name", ""))),
-                            "said %d" % person.get("said", 0), width), ""))
-        rows.append((spread("  " + str(person.get("addr", "")),
-                            idle(person.get("idle", 0)), width), "dim"))
+    for name, addr, idle_seconds, said in online:
+        rows.append((spread(sanitize_text(name), "said %d" % said, width), ""))
+        rows.append((spread("  " + addr, idle(idle_seconds), width), "dim"))
     if len(rows) > height:
         shown = max(0, (height - 2) // 2)
         rows = rows[:1 + 2 * shown] + [("+%d more (/list)" % (len(online) - shown), "dim")]
     return rows[:height]
 
 
-def status_text(state: dict, fallback_listen: str, width: int = 1000) -> str:
+def status_text(state: Optional[ConsoleState], fallback_listen: str, width: int = 1000) -> str:
     """The status line's fields, closer together when `width` is short."""
-    fields = [state.get("listen", fallback_listen)]
-    if not state:
-        fields.append("starting")
+    if state is None:
+        fields = [fallback_listen, "starting"]
     else:
-        fields += ["up " + clock(state.get("uptime", 0)),
-                   "online %d" % len(state.get("online", [])),
-                   "%.1f msg/s" % state.get("rate", 0.0),
-                   "dropped %d" % state.get("stats", {}).get("malformed", 0)]
+        fields = [state.listen, "up " + clock(state.uptime), "online %d" % len(state.online),
+                  "%.1f msg/s" % state.rate, "dropped %d" % state.dropped]
     text = " " + " | ".join(fields)
     return text if text_width(text) <= width else "|".join(fields)
 
@@ -215,7 +186,7 @@ def _rule() -> str:
 
 
 class Console:
-    def __init__(self, link: admin_link.Link, options: ServerOptions) -> None:
+    def __init__(self, link: Channel, options: ServerOptions) -> None:
         self.link = link
         self.listen = "%s:%d" % (options.bind or "*", options.port)
         self.stdscr = curses.initscr()
@@ -234,7 +205,7 @@ class Console:
         self.signals = screen.SignalPipe((signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP))
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
         self.view = MessagesView(1, 1)
-        self.state: dict = {}
+        self.state: Optional[ConsoleState] = None
         self.recent: List[str] = []   # speakers, most recent first (Tab offers them first)
         self.confirming = False
         self.quit_by: Optional[float] = None   # deadline once /quit was confirmed
@@ -250,10 +221,10 @@ class Console:
         sel.register(self.link.fileno(), selectors.EVENT_READ, "link")
         sel.register(0, selectors.EVENT_READ, "keys")
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
-        self.link.send("subscribe")
+        self.link.send(ConsoleSubscribe())
         while True:
             self.paint()
-            link_events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.link.queue
+            link_events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.link.wants_write
                                                   else 0)
             sel.modify(self.link.fileno(), link_events, "link")
             ready = {key.data for key, _ in sel.select(self._timeout())}
@@ -266,7 +237,7 @@ class Console:
                 self.link.flush()
                 messages = self.link.receive()
                 for message in messages or []:
-                    if message.get("op") == "bye":
+                    if isinstance(message, ConsoleBye):
                         return STOPPED
                     self.on_message(message)
                 if messages is None:
@@ -292,15 +263,20 @@ class Console:
 
     # ------------------------------------------------------------ from the network
 
-    def on_message(self, message: dict) -> None:
-        op = message.get("op")
-        if op == "log":
-            self.view.add(log_line(message, time.time()))
-            if message.get("what") in ("chat", "emote"):
-                self._spoke(str(message.get("name", "")))
-        elif op == "reply":
-            self.show(*(str(line) for line in message.get("lines", [])), style="reply")
-        elif op == "state":
+    def on_message(self, message: Any) -> None:
+        if isinstance(message, ConsoleLog):
+            now = time.time()
+            for entry in message.entries:
+                self.view.add(log_line(entry, now))
+                if entry[1] in (LogKind.CHAT, LogKind.EMOTE):
+                    self._spoke(entry[2])
+        elif isinstance(message, ConsoleResult):
+            result = message.result()
+            if result is not None:
+                self.show(*admin_text.result_lines(result), style="reply")
+        elif isinstance(message, ConsoleHints):
+            self.show(*message.lines, style="reply")
+        elif isinstance(message, ConsoleState):
             self.state = message
 
     def _spoke(self, name: str) -> None:
@@ -324,7 +300,7 @@ class Console:
             if kind == "text" and value[:1] in ("y", "Y"):
                 self.quit_by = time.monotonic() + QUIT_WAIT
                 self.show("stopping the server...", style="action")
-                self.link.send("quit")
+                self.link.send(ConsoleCommand.of(admin.Quit()))
             else:
                 self.show("/quit cancelled", style="echo")
             return
@@ -354,31 +330,30 @@ class Console:
         speakers first)."""
         before = self.editor.text[:self.editor.cursor]
         if before.startswith("/") and " " not in before:
-            return admin_link.COMMANDS
-        online = [str(p.get("name", "")) for p in self.state.get("online", [])]
+            return admin_text.COMMANDS
+        online = [row[0] for row in self.state.online] if self.state else []
         return [n for n in self.recent if n in online] + \
             [n for n in online if n not in self.recent]
 
     def submit(self, line: str) -> None:
         """What admin_headless does with a line, plus /quit's confirmation."""
-        op, fields = admin_link.parse_command(line)
-        if op == "none":
+        command = admin.parse(line)
+        if command is None:
             return
         self.view.follow()
-        if op != "say":
+        if not isinstance(command, admin.Say):
             self.view.add([(time.strftime("%H:%M:%S ", time.localtime()), "time"),
                            (PROMPT + sanitize_text(line.strip()), "echo")])
-        if op == "help":
-            self.show(*admin_link.HELP_LINES)
-        elif op == "usage":
-            self.show("usage: " + fields["text"], style="warn")
-        elif op == "unknown":
-            self.show("unknown command %s; /help lists the commands, Tab completes them"
-                      % fields["text"], style="warn")
-        elif op == "quit":
+        if isinstance(command, admin.Help):
+            self.show(*admin_text.HELP_LINES)
+        elif isinstance(command, admin.Usage):
+            self.show(admin_text.usage_line(command), style="warn")
+        elif isinstance(command, admin.Unknown):
+            self.show(admin_text.unknown_line(command, tab=True), style="warn")
+        elif isinstance(command, admin.Quit):
             self.confirming = True
         else:
-            self.link.send(op, **fields)
+            self.link.send(ConsoleCommand.of(command))
 
     # ------------------------------------------------------------ screen
 
@@ -422,7 +397,7 @@ class Console:
     def _draw_online(self) -> None:
         window = self.wins["online"]
         height, width = window.getmaxyx()
-        rows = online_rows(self.state.get("online", []), width - 2, height)
+        rows = online_rows(self.state.online if self.state else (), width - 2, height)
         rows += [("", "")] * (height - len(rows))
         screen.draw_rows(window, [[(self.rule, "dim"), row] for row in rows], self.attrs)
 

@@ -1,0 +1,336 @@
+"""The admin's commands, what they did, and the kinds of the room's log. Pure.
+
+Both consoles (curses and headless) read a line with `parse`, which gives a
+command value (or a parse problem: Help, Usage, Unknown, or None for a blank
+line); the network process lets `apply` run a command against its Hub and
+sends the result value back; the console words it (app/ui/admin_text.py).
+Nothing here is English for a person to read: the defaults and limits of the
+syntax are defined here once, the words live in the UI.
+
+The command and result values cross between the two processes inside
+app.core.console_messages (ConsoleCommand, ConsoleResult): their fields are
+JSON's own values, and a tuple of rows comes back as a tuple of plain tuples.
+"""
+import dataclasses
+import enum
+from typing import TYPE_CHECKING, Dict, NamedTuple, Optional, Tuple, Type, Union
+
+if TYPE_CHECKING:                # hub.py imports this module (LogKind, Banned)
+    from app.core.hub import Hub
+
+DEFAULT_BAN_MINUTES = 10.0
+DEFAULT_MUTE_MINUTES = 5.0
+MIN_MINUTES = 0.1              # a shorter ban or mute is made this long
+MAX_MINUTES = 60 * 24 * 365    # a longer one is a typing mistake: usage
+
+
+class LogKind(str, enum.Enum):
+    """What a room log entry (hub.LogEntry.what) is about. The values are the
+    words of the --log transcript ("event") and of the headless log: fixed."""
+
+    JOIN = "join"
+    LEAVE = "leave"
+    TIMEOUT = "timeout"
+    KICK = "kick"
+    BAN = "ban"                # a member removed by a ban, or (addr "console") the ban itself
+    CHAT = "chat"
+    EMOTE = "emote"
+    PRIVATE = "private"
+    ADMIN = "admin"            # the admin's announcement
+    RESUME = "resume"
+    REFUSE = "refuse"
+    MALFORMED = "malformed"
+    THROTTLE = "throttle"
+    SHUTDOWN = "shutdown"
+    START = "start"            # the network process's own lines (server.py _note) ...
+    STOP = "stop"
+    CONSOLE = "console"        # ... the admin console ended
+
+    def __str__(self) -> str:
+        return self.value      # "%s" and str() give the word, as a plain str would
+
+
+# ---------------------------------------------------------------- commands
+
+@dataclasses.dataclass(frozen=True)
+class Say:
+    """Plain text: an announcement to everyone (管理员消息)."""
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Kick:
+    name: str
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Ban:
+    target: str                # a name or an IP address
+    minutes: float = DEFAULT_BAN_MINUTES
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Unban:
+    target: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ListBans:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Mute:
+    name: str
+    minutes: float = DEFAULT_MUTE_MINUTES
+
+
+@dataclasses.dataclass(frozen=True)
+class Unmute:
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Motd:
+    text: str                  # empty: no message of the day
+
+
+@dataclasses.dataclass(frozen=True)
+class ListMembers:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Quit:
+    """Stop the server (the curses console asks first)."""
+
+
+# What parse gives that never goes to the network process: the console answers.
+
+@dataclasses.dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """A command without what it needs, or with bad minutes."""
+    command: str               # "/kick", "/unban", "/unmute", "/ban" or "/mute"
+
+
+@dataclasses.dataclass(frozen=True)
+class Unknown:
+    command: str               # as typed, lower case
+
+
+Command = Union[Say, Kick, Ban, Unban, ListBans, Mute, Unmute, Motd, ListMembers, Stats, Quit]
+Parsed = Union[Command, Help, Usage, Unknown]
+COMMAND_TYPES: Tuple[Type[Command], ...] = (Say, Kick, Ban, Unban, ListBans, Mute, Unmute,
+                                            Motd, ListMembers, Stats, Quit)
+
+_SIMPLE: Dict[str, Parsed] = {"/list": ListMembers(), "/who": ListMembers(),
+                              "/bans": ListBans(), "/stats": Stats(), "/quit": Quit(),
+                              "/help": Help()}
+_NEEDS_WORDS = ("/kick", "/unban", "/unmute", "/ban", "/mute")
+
+
+def parse(line: str) -> Optional[Parsed]:
+    """An admin's input line as a command; None for a blank line."""
+    stripped = line.strip()
+    if not stripped:
+        return None
+    if not stripped.startswith("/"):
+        return Say(stripped)
+    command, _, rest = stripped.partition(" ")
+    command = command.lower()
+    rest = rest.strip()
+    words = rest.split(None, 1)
+    simple = _SIMPLE.get(command)
+    if simple is not None:
+        return simple
+    if command == "/motd":
+        return Motd(rest)
+    if command in _NEEDS_WORDS and not words:
+        return Usage(command)
+    if command == "/kick":
+        return Kick(words[0], words[1] if len(words) > 1 else "")
+    if command == "/unban":
+        return Unban(words[0])
+    if command == "/unmute":
+        return Unmute(words[0])
+    if command in ("/ban", "/mute"):
+        default = DEFAULT_BAN_MINUTES if command == "/ban" else DEFAULT_MUTE_MINUTES
+        timed = _target_minutes_reason(rest, default)
+        if timed is None:
+            return Usage(command)
+        target, minutes, reason = timed
+        return Ban(target, minutes, reason) if command == "/ban" else Mute(target, minutes)
+    return Unknown(command)
+
+
+def _target_minutes_reason(rest: str, default: float) -> Optional[Tuple[str, float, str]]:
+    """'TARGET [minutes] [reason]' -> (TARGET, minutes, reason); None for minutes
+    out of range. A second word that is no number starts the reason."""
+    words = rest.split(None, 2)
+    if len(words) == 1:
+        return words[0], default, ""
+    try:
+        minutes = float(words[1])
+    except ValueError:
+        return words[0], default, " ".join(words[1:])
+    if not 0 < minutes <= MAX_MINUTES:          # NaN too
+        return None
+    return words[0], max(MIN_MINUTES, minutes), words[2] if len(words) > 2 else ""
+
+
+# ---------------------------------------------------------------- results
+
+class MemberRow(NamedTuple):
+    """One person online (/list, and the console's online pane)."""
+    name: str
+    addr: str                  # as the log writes it (hub.addr_text)
+    idle: int                  # seconds since we last heard from them
+    said: int                  # lines said since they joined
+
+
+# Rows arrive at the console as plain tuples in this order (JSON has no names).
+MemberRows = Tuple[Tuple[str, str, int, int], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Announced:
+    sent: bool                 # False: nothing left of the line once made safe
+
+
+@dataclasses.dataclass(frozen=True)
+class Kicked:
+    name: str                  # as the room spells it
+
+
+@dataclasses.dataclass(frozen=True)
+class NoSuchMember:
+    name: str                  # as the admin typed it
+
+
+@dataclasses.dataclass(frozen=True)
+class Banned:
+    name: str                  # the name banned; "" for a ban of an address alone
+    address: str               # the address banned with it ("" if none: nobody had the name)
+    minutes: float
+    removed: Tuple[str, ...]   # the members it put out
+
+
+@dataclasses.dataclass(frozen=True)
+class Unbanned:
+    target: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NotBanned:
+    target: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BanList:
+    bans: Tuple[Tuple[str, str, int, str], ...]    # moderation.BanRow: names, then addresses
+    mutes: Tuple[Tuple[str, int], ...]             # moderation.MuteRow
+
+
+@dataclasses.dataclass(frozen=True)
+class Muted:
+    name: str
+    minutes: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Unmuted:
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NotMuted:
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MotdSet:
+    motd: str                  # as joiners will see it (made safe, cut); "" for none
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberList:
+    rows: MemberRows
+
+
+@dataclasses.dataclass(frozen=True)
+class StatsReport:
+    online: int
+    counters: Tuple[Tuple[str, int], ...]          # (counter, value), by counter name
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopping:
+    """Quit: the network process tells everyone and stops."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandFailed:
+    """The command raised (a bug): the room goes on; this is its repr."""
+    error: str
+
+
+Result = Union[Announced, Kicked, NoSuchMember, Banned, Unbanned, NotBanned, BanList, Muted,
+               Unmuted, NotMuted, MotdSet, MemberList, StatsReport, Stopping, CommandFailed]
+RESULT_TYPES: Tuple[Type[Result], ...] = (Announced, Kicked, NoSuchMember, Banned, Unbanned,
+                                          NotBanned, BanList, Muted, Unmuted, NotMuted,
+                                          MotdSet, MemberList, StatsReport, Stopping,
+                                          CommandFailed)
+
+
+# ---------------------------------------------------------------- apply
+
+def apply(hub: "Hub", now: float, command: Command) -> Result:
+    """Do what `command` says to the room; what was done."""
+    if isinstance(command, Say):
+        return Announced(hub.admin_say(now, command.text))
+    if isinstance(command, Kick):
+        kicked = hub.kick(now, command.name, command.reason)
+        return NoSuchMember(command.name) if kicked is None else Kicked(kicked)
+    if isinstance(command, Ban):
+        return hub.ban(now, command.target, command.minutes, command.reason)
+    if isinstance(command, Unban):
+        lifted = hub.moderation.unban(command.target)
+        return Unbanned(command.target) if lifted else NotBanned(command.target)
+    if isinstance(command, ListBans):
+        bans, mutes = hub.moderation.in_force(now)
+        return BanList(tuple(bans), tuple(mutes))
+    if isinstance(command, Mute):
+        hub.moderation.mute(now, command.name, command.minutes)
+        return Muted(command.name, command.minutes)
+    if isinstance(command, Unmute):
+        lifted = hub.moderation.unmute(command.name)
+        return Unmuted(command.name) if lifted else NotMuted(command.name)
+    if isinstance(command, Motd):
+        return MotdSet(hub.set_motd(command.text))
+    if isinstance(command, ListMembers):
+        return MemberList(member_rows(hub, now))
+    if isinstance(command, Stats):
+        return StatsReport(len(hub.members()), tuple(sorted(hub.stats.items())))
+    if isinstance(command, Quit):
+        return Stopping()
+    raise TypeError("not an admin command: %r" % (command,))
+
+
+def member_rows(hub: "Hub", now: float) -> Tuple[MemberRow, ...]:
+    """Everyone online, in the order they joined."""
+    from app.core.hub import addr_text     # here: hub.py imports this module at its top
+
+    return tuple(MemberRow(s.name, addr_text(s.addr), int(now - s.last_heard), s.said)
+                 for s in hub.members())

@@ -1,0 +1,273 @@
+"""The admin's commands (app.core.admin): the one parser both consoles use, and
+`apply` against a real Hub with real ClientCore members joined over the
+simulated network (tests/simnet.py); the results as the consoles word them
+(app.ui.admin_text), and as they cross the console channel."""
+import pytest
+from simnet import SimNet
+
+from app.core import admin, messages
+from app.core import protocol as P
+from app.core.admin import (
+    Announced,
+    Ban,
+    BanList,
+    Banned,
+    Help,
+    Kick,
+    Kicked,
+    ListBans,
+    ListMembers,
+    LogKind,
+    MemberList,
+    Motd,
+    MotdSet,
+    Mute,
+    Muted,
+    NoSuchMember,
+    NotBanned,
+    NotMuted,
+    Quit,
+    Say,
+    Stats,
+    StatsReport,
+    Stopping,
+    Unban,
+    Unbanned,
+    Unknown,
+    Unmute,
+    Unmuted,
+    Usage,
+)
+from app.core.client_core import CLOSED, JOINED, REFUSED
+from app.core.console_messages import ConsoleCommand, ConsoleResult
+from app.ui.admin_text import HELP_LINES, result_lines, unknown_line, usage_line
+
+CHAT = {P.EV_CHAT}
+
+
+# ---------------------------------------------------------------- parse
+
+@pytest.mark.parametrize("line, parsed", [
+    ("", None), ("   \t ", None),
+    ("下课前提交作业", Say("下课前提交作业")),
+    ("  hello  world  ", Say("hello  world")),
+    ("/list", ListMembers()), ("/who", ListMembers()), ("/LIST", ListMembers()),
+    ("/bans", ListBans()), ("/stats", Stats()), ("/quit", Quit()), ("/help", Help()),
+    ("/motd 欢迎来到实验室", Motd("欢迎来到实验室")), ("/motd", Motd("")),
+    ("/kick 张三", Kick("张三", "")), ("/kick 张三 刷屏 太多", Kick("张三", "刷屏 太多")),
+    ("/unban 10.0.0.5", Unban("10.0.0.5")), ("/unban lisi", Unban("lisi")),
+    ("/unmute lisi", Unmute("lisi")),
+    ("/ban lisi", Ban("lisi", 10, "")),
+    ("/ban lisi 3", Ban("lisi", 3, "")),
+    ("/ban lisi 3 noisy and rude", Ban("lisi", 3, "noisy and rude")),
+    ("/ban lisi noisy", Ban("lisi", 10, "noisy")),          # no number: it is the reason
+    ("/ban 10.0.0.5 0.5", Ban("10.0.0.5", 0.5, "")),
+    ("/ban lisi 0.01", Ban("lisi", admin.MIN_MINUTES, "")),  # at least MIN_MINUTES
+    ("/mute lisi", Mute("lisi", 5)),
+    ("/mute lisi 30", Mute("lisi", 30)),
+    ("/mute lisi 30 because", Mute("lisi", 30)),           # a mute has no reason
+    ("/kick", Usage("/kick")), ("/unban", Usage("/unban")), ("/unmute  ", Usage("/unmute")),
+    ("/ban", Usage("/ban")), ("/mute", Usage("/mute")),
+    ("/ban lisi 0", Usage("/ban")), ("/ban lisi -3", Usage("/ban")),
+    ("/ban lisi 600000", Usage("/ban")), ("/mute lisi nan", Usage("/mute")),
+    ("/mute lisi inf", Usage("/mute")),
+    ("/frobnicate now", Unknown("/frobnicate")), ("/Kick\tx", Unknown("/kick\tx")),
+])
+def test_parse(line, parsed):
+    assert admin.parse(line) == parsed
+
+
+def test_defaults_are_the_ones_the_help_gives():
+    assert (admin.DEFAULT_BAN_MINUTES, admin.DEFAULT_MUTE_MINUTES) == (10, 5)
+    assert Ban("x") == Ban("x", admin.DEFAULT_BAN_MINUTES, "")
+    assert Mute("x") == Mute("x", admin.DEFAULT_MUTE_MINUTES)
+    assert "(default 10 min)" in HELP_LINES[3] and "(default 5 min)" in HELP_LINES[6]
+    assert admin.parse("/ban x") == Ban("x") and admin.parse("/mute x") == Mute("x")
+
+
+def test_parse_problems_are_worded_by_the_ui():
+    assert usage_line(admin.parse("/kick")) == "usage: /kick NAME [reason]"
+    assert usage_line(admin.parse("/ban x 0")) == "usage: /ban NAME|IP [minutes] [reason]"
+    assert usage_line(admin.parse("/mute")) == "usage: /mute NAME [minutes]"
+    assert usage_line(admin.parse("/unban")) == "usage: /unban NAME|IP"
+    assert usage_line(admin.parse("/unmute")) == "usage: /unmute NAME"
+    assert unknown_line(admin.parse("/frobnicate")) == \
+        "unknown command /frobnicate; /help lists the commands"
+    assert unknown_line(Unknown("/x"), tab=True) == \
+        "unknown command /x; /help lists the commands, Tab completes them"
+
+
+def test_log_kinds_keep_their_words():
+    assert [k.value for k in LogKind] == [
+        "join", "leave", "timeout", "kick", "ban", "chat", "emote", "private", "admin",
+        "resume", "refuse", "malformed", "throttle", "shutdown", "start", "stop", "console"]
+    assert str(LogKind.CHAT) == "%s" % LogKind.CHAT == "chat" == LogKind.CHAT
+
+
+# ---------------------------------------------------------------- apply
+
+def room(seed, names=("a1", "b2")):
+    net = SimNet(seed)
+    return net, net.join_all(list(names))
+
+
+def kinds(net):
+    return [entry.what for entry in net.hub.take_log()]
+
+
+def test_say_reaches_everyone_and_an_empty_one_nothing():
+    net, (a, b) = room(1)
+    assert admin.apply(net.hub, net.now, Say("下课")) == Announced(True)
+    assert admin.apply(net.hub, net.now, Say("\x1b\x07")) == Announced(False)
+    net.run(1.0)
+    assert [e.text for e in net.room_events(b, {P.EV_ADMIN})] == ["下课"]
+    assert result_lines(Announced(True)) == []
+
+
+def test_kick_by_name_in_any_case_and_nobody():
+    net, (a, b) = room(2, ("a1", "Bob"))
+    net.hub.take_log()
+    assert admin.apply(net.hub, net.now, Kick("BOB", "spam")) == Kicked("Bob")
+    net.run(2.0)
+    assert net.clients[b].state in (CLOSED, REFUSED)
+    assert [(e.name, e.code, e.text) for e in net.room_events(a, {P.EV_LEAVE})] == \
+        [("Bob", P.LEAVE_KICKED, "spam")]
+    assert LogKind.KICK in kinds(net)
+    assert admin.apply(net.hub, net.now, Kick("nobody")) == NoSuchMember("nobody")
+    assert result_lines(NoSuchMember("nobody")) == ["nobody called nobody is here"]
+    assert result_lines(Kicked("Bob")) == []
+
+
+def test_ban_by_name_removes_them_and_bans_their_address_too():
+    net, (a, b) = room(3)
+    result = admin.apply(net.hub, net.now, Ban("b2", 3, "noisy"))
+    assert result == Banned("b2", b[0], 3, ("b2",))
+    assert result_lines(result) == [
+        "banned name b2 and address %s for 3 minutes; removed b2" % b[0]]
+    log = net.hub.take_log()
+    assert [(e.what, e.name, e.detail) for e in log if e.addr == "console"] == \
+        [(LogKind.BAN, "b2", "3 min noisy")]
+    net.run(1.0)
+    assert [e.code for e in net.room_events(a, {P.EV_LEAVE})] == [P.LEAVE_BANNED]
+    _, again = net.add_client("b2")                 # another address, the same name
+    assert net.run_until(lambda: again.state == REFUSED, 10)
+    assert "3 more minutes (noisy)" in again.refusal[1]
+    listing = admin.apply(net.hub, net.now, ListBans())
+    assert listing == BanList((("name", "b2", 3, "noisy"), ("address", b[0], 3, "noisy")), ())
+    assert result_lines(listing) == ["ban name b2: 3 min left (noisy)",
+                                     "ban address %s: 3 min left (noisy)" % b[0]]
+
+
+def test_ban_of_a_name_nobody_has_and_of_an_address():
+    net, (a, b) = room(4)
+    absent = admin.apply(net.hub, net.now, Ban("ghost", 10, ""))
+    assert absent == Banned("ghost", "", 10, ())
+    assert result_lines(absent) == ["banned name ghost for 10 minutes"]
+    by_ip = admin.apply(net.hub, net.now, Ban("::ffff:" + a[0], 0.5, ""))
+    assert by_ip == Banned("", a[0], 0.5, ("a1",))
+    assert result_lines(by_ip) == ["banned address %s for 0 minutes; removed a1" % a[0]]
+    net.run(1.0)
+    assert net.clients[a].state in (CLOSED, REFUSED) and net.clients[b].state == JOINED
+    assert admin.apply(net.hub, net.now, Unban(a[0])) == Unbanned(a[0])
+    assert admin.apply(net.hub, net.now, Unban("GHOST")) == Unbanned("GHOST")
+    assert admin.apply(net.hub, net.now, Unban("ghost")) == NotBanned("ghost")
+    assert admin.apply(net.hub, net.now, ListBans()) == BanList((), ())
+    assert result_lines(BanList((), ())) == ["no bans, no mutes"]
+    assert result_lines(Unbanned("x")) == ["unbanned x"]
+    assert result_lines(NotBanned("x")) == ["x is not banned"]
+    _, back = net.add_client("a1", ip=a[0])
+    assert net.run_until(lambda: back.state == JOINED, 10)
+
+
+def test_mute_then_unmute():
+    net, (a, b) = room(5)
+    assert admin.apply(net.hub, net.now, Mute("B2")) == Muted("B2", 5)
+    assert result_lines(Muted("B2", 5)) == ["muted B2 for 5 minutes"]
+    net.clients[b].say("can you hear me")
+    net.run(1.0)
+    assert net.room_events(a, CHAT) == []
+    assert [e.code for e in net.room_events(b, {P.EV_NOTICE})] == [P.NOTICE_MUTED]
+    assert admin.apply(net.hub, net.now, ListBans()) == BanList((), (("B2", 5),))
+    assert result_lines(BanList((), (("B2", 5),))) == ["mute B2: 5 min left"]
+    assert admin.apply(net.hub, net.now, Unmute("b2")) == Unmuted("b2")
+    assert admin.apply(net.hub, net.now, Unmute("b2")) == NotMuted("b2")
+    assert result_lines(Unmuted("b2")) == ["unmuted b2"]
+    assert result_lines(NotMuted("b2")) == ["b2 is not muted"]
+    net.clients[b].say("back")
+    net.run(1.0)
+    assert [e.text for e in net.room_events(a, CHAT)] == ["back"]
+
+
+def test_motd_is_made_safe_and_shown_to_joiners():
+    net, _ = room(6)
+    assert admin.apply(net.hub, net.now, Motd("  欢迎\x1b[31m  ")) == MotdSet("欢迎[31m")
+    assert result_lines(MotdSet("欢迎")) == ["motd: 欢迎"]
+    c, = net.join_all(["c3"])
+    net.run(1.0)
+    assert [e.text for e in net.events[c] if getattr(e, "code", None) == P.NOTICE_MOTD] == \
+        ["欢迎[31m"]
+    assert admin.apply(net.hub, net.now, Motd("")) == MotdSet("")
+    assert result_lines(MotdSet("")) == ["motd: (none)"]
+
+
+def test_list_and_stats():
+    net, (a, b) = room(7)
+    net.clients[a].say("hi")
+    net.run(1.0)
+    listed = admin.apply(net.hub, net.now, ListMembers())
+    assert isinstance(listed, MemberList)
+    assert sorted((name, addr, said) for name, addr, _, said in listed.rows) == \
+        [("a1", "%s:%d" % a, 1), ("b2", "%s:%d" % b, 0)]
+    assert all(0 <= idle <= 2 for _, _, idle, _ in listed.rows)
+    assert result_lines(MemberList((("a1", "10.0.1.1:40000", 3, 1),))) == \
+        ["1 online", "  a1  10.0.1.1:40000  idle 3s  said 1"]
+    stats = admin.apply(net.hub, net.now, Stats())
+    assert isinstance(stats, StatsReport) and stats.online == 2
+    counters = dict(stats.counters)
+    assert (counters["joins"], counters["messages"]) == (2, 1)
+    assert [name for name, _ in stats.counters] == sorted(counters)
+    assert result_lines(StatsReport(2, (("joins", 2), ("messages", 1)))) == \
+        ["online 2; joins 2, messages 1"]
+
+
+def test_quit_is_stopping_and_the_room_is_untouched():
+    net, _ = room(8)
+    assert admin.apply(net.hub, net.now, Quit()) == Stopping()
+    assert len(net.hub.members()) == 2 and result_lines(Stopping()) == []
+    assert result_lines(admin.CommandFailed("KeyError('x')")) == \
+        ["that command failed: KeyError('x')"]
+
+
+def test_apply_refuses_what_is_not_a_command():
+    net, _ = room(9, ())
+    with pytest.raises(TypeError):
+        admin.apply(net.hub, net.now, Help())
+
+
+# ---------------------------------------------------------------- the channel
+
+COMMANDS = [Say("大家好"), Kick("张三", "刷屏"), Ban("10.0.0.5", 2.5, "x"), Unban("lisi"),
+            ListBans(), Mute("lisi", 5), Unmute("lisi"), Motd(""), ListMembers(), Stats(),
+            Quit()]
+RESULTS = [Announced(True), Kicked("张三"), NoSuchMember("x"), Banned("b2", "::1", 3, ("b2",)),
+           Unbanned("x"), NotBanned("x"), BanList((("name", "b", 3, ""),), (("c", 1),)),
+           Muted("x", 5), Unmuted("x"), NotMuted("x"), MotdSet("欢迎"),
+           MemberList((("a", "1.2.3.4:5", 1, 2),)), StatsReport(1, (("joins", 1),)),
+           Stopping(), admin.CommandFailed("boom")]
+
+
+def test_every_command_and_result_crosses_the_channel_unchanged():
+    assert {type(c) for c in COMMANDS} == set(admin.COMMAND_TYPES)
+    assert {type(r) for r in RESULTS} == set(admin.RESULT_TYPES)
+    for command in COMMANDS:
+        sent = messages.decode(messages.encode(ConsoleCommand.of(command)))
+        assert sent.command() == command
+    for result in RESULTS:
+        back = messages.decode(messages.encode(ConsoleResult.of(result)))
+        assert back.result() == result and result_lines(back.result()) == result_lines(result)
+
+
+def test_a_command_of_another_build_is_none():
+    assert ConsoleCommand("Reboot", ()).command() is None
+    assert ConsoleCommand("Kick", ("only a name",)).command() is None
+    assert ConsoleResult("Exploded", ()).result() is None
