@@ -377,6 +377,9 @@ def test_sessions_go_through_every_phase_and_are_forgotten_once(seed):
 
     net.loss = net.dup = 0.0
     kicked = net.hub.find("classic")
+    for i in range(20):                        # over the burst: lines held when it goes
+        net.clients[classic].say("held %d" % i)
+    assert watch.run_until(lambda: kicked.held, 10)
     assert net.hub.kick(net.now, "classic")
     assert kicked.phase is PH.GONE and holders(net.hub, kicked) == []
     with pytest.raises(IllegalTransition):
