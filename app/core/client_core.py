@@ -251,10 +251,11 @@ class ClientCore:
 
     def rename(self, name: str, now: float) -> None:
         """Try again under another name after a refusal. Raises ValueError with
-        the reason when the name cannot be valid (checked here, before sending)."""
+        the reason when the name cannot be valid (checked here, before sending),
+        IllegalTransition when the client was not refused (a front end's bug)."""
         name = valid_name(name)
         self._fire(ConnectionTrigger.RENAMED_REJOINING if self.ever_joined
-                   else ConnectionTrigger.RENAMED)      # (IllegalTransition unless refused)
+                   else ConnectionTrigger.RENAMED)
         self.name = name
         self.refusal = None
         self.attempt = 0

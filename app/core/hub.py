@@ -74,8 +74,9 @@ class SessionPhase(enum.Enum):
                            # own stream: the room stream waits until that is acked
     LIVE = "live"          # gets the room's news as it comes
     LEAVING = "leaving"    # said BYE while lines of its were held (rate limit): they are
-                           # said at the rate, then it leaves; takes no new lines and
-                           # does not time out meanwhile
+                           # said at the rate, then it leaves; takes no new lines, does
+                           # not time out meanwhile, and a room stream that was not live
+                           # yet stays so (a leaving client acks nothing more anyway)
     GONE = "gone"          # forgotten (left, dropped, replaced by its resume, shut down)
 
 
