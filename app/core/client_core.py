@@ -11,12 +11,14 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
   * the client remembers the last room sequence number it saw, and on
     rejoining asks for what came after it.
 """
+import enum
 import random
 from collections import OrderedDict, deque
 from typing import List, NamedTuple, Optional, Tuple, Union
 
 from app.core import protocol, text
 from app.core.auth import RoomKey
+from app.core.machine import Transitions
 from app.core.protocol import Event, ProtocolError
 from app.core.session import ReliableStream
 
@@ -61,17 +63,68 @@ def room_ack_delay(session_id: int) -> float:
     return ROOM_ACK_DELAY * (1 - ROOM_ACK_SPREAD + 2 * ROOM_ACK_SPREAD * spread)
 
 
-CONNECTING = "connecting"
-JOINED = "joined"
-RECONNECTING = "reconnecting"
-REFUSED = "refused"
-CLOSED = "closed"
+class ConnectionState(str, enum.Enum):
+    """The client's connection. A str: the front ends compare it with these
+    strings and pass it between their processes (JSON) as one of them."""
+    CONNECTING = "connecting"       # saying HELLO, never joined yet
+    JOINED = "joined"
+    RECONNECTING = "reconnecting"   # saying HELLO again (lost the server, or renamed)
+    REFUSED = "refused"             # the server said no (`refusal`): waiting for a new name
+    CLOSED = "closed"               # we left, or the admin removed us: nothing more is sent
+                                    # but our BYE repeats
+
+    # Printed as its string on every Python ("%s", str(), format()), as before.
+    __str__ = str.__str__
+    __format__ = str.__format__  # type: ignore[assignment]
+
+
+class ConnectionTrigger(enum.Enum):
+    WELCOMED = "welcomed"           # a WELCOME while saying HELLO
+    REFUSED = "refused"             # a REFUSE while saying HELLO
+    LOST = "lost"                   # RESET, the server's silence, or its BYE (closing)
+    REMOVED = "removed"             # its BYE: kicked or banned
+    RENAMED = "renamed"             # a new name after a refusal, never joined before ...
+    RENAMED_REJOINING = "renamed_rejoining"    # ... or once joined
+    LEAVE = "leave"                 # the user leaves (from any state)
+
+
+_S, _T = ConnectionState, ConnectionTrigger
+CONNECTION_TRANSITIONS: "Transitions[ConnectionState, ConnectionTrigger]" = Transitions(
+    "client connection", {
+        (_S.CONNECTING, _T.WELCOMED): _S.JOINED,
+        (_S.RECONNECTING, _T.WELCOMED): _S.JOINED,
+        (_S.CONNECTING, _T.REFUSED): _S.REFUSED,
+        (_S.RECONNECTING, _T.REFUSED): _S.REFUSED,
+        (_S.JOINED, _T.LOST): _S.RECONNECTING,
+        # A BYE for our session id: kicked while joined, or its repeats after that
+        # (or after we gave up on the server and were trying to rejoin). A
+        # refused client is waiting for a new name: a late BYE tells it nothing.
+        (_S.JOINED, _T.REMOVED): _S.CLOSED,
+        (_S.RECONNECTING, _T.REMOVED): _S.CLOSED,
+        (_S.CLOSED, _T.REMOVED): _S.CLOSED,
+        (_S.REFUSED, _T.RENAMED): _S.CONNECTING,
+        (_S.REFUSED, _T.RENAMED_REJOINING): _S.RECONNECTING,
+        (_S.CONNECTING, _T.LEAVE): _S.CLOSED,
+        (_S.JOINED, _T.LEAVE): _S.CLOSED,
+        (_S.RECONNECTING, _T.LEAVE): _S.CLOSED,
+        (_S.REFUSED, _T.LEAVE): _S.CLOSED,
+        (_S.CLOSED, _T.LEAVE): _S.CLOSED,
+    })
+# States in which the client says HELLO and listens for CHALLENGE/WELCOME/REFUSE.
+HANDSHAKING = frozenset((ConnectionState.CONNECTING, ConnectionState.RECONNECTING))
+
+# The names the tests and front ends use.
+CONNECTING = ConnectionState.CONNECTING
+JOINED = ConnectionState.JOINED
+RECONNECTING = ConnectionState.RECONNECTING
+REFUSED = ConnectionState.REFUSED
+CLOSED = ConnectionState.CLOSED
 
 
 class Status(NamedTuple):
-    state: str
+    state: ConnectionState
     online: int
-    detail: str
+    detail: str             # why (the server's reason, a network hint, "resumed", ...)
 
 
 ClientEvent = Union[Event, Status]
@@ -96,8 +149,8 @@ class ClientCore:
         # so nobody can claim it without the token (the server checks).
         self.instance_bytes = protocol.instance_of(self.token)
         self.instance = int.from_bytes(self.instance_bytes, "big")
-        self.state = CONNECTING
-        self.detail = ""
+        self.state = ConnectionState.CONNECTING   # changed by _fire only
+        self.detail = ""              # why it is in that state (shown, never tested here)
         self.online = 0
         self.refusal: Optional[Tuple[int, str]] = None
         self.ever_joined = False
@@ -137,11 +190,19 @@ class ClientCore:
 
     # ------------------------------------------------------------ state
 
-    def _set_state(self, state: str, detail: str = "") -> None:
+    def _fire(self, trigger: ConnectionTrigger, detail: str = "") -> None:
+        """The one place the state changes: by the table (IllegalTransition if
+        it has no such change). A Status goes to the front end when the state
+        or the reason changed."""
+        state = CONNECTION_TRANSITIONS.next(self.state, trigger)
         if state != self.state or detail != self.detail:
             self.state = state
             self.detail = detail
             self.events.append(Status(state, self.online, detail))
+
+    def _allows(self, trigger: ConnectionTrigger) -> bool:
+        """Whether a datagram that means `trigger` counts now (else it is ignored)."""
+        return CONNECTION_TRANSITIONS.allows(self.state, trigger)
 
     def _set_online(self, online: int) -> None:
         if online != self.online:
@@ -152,11 +213,12 @@ class ClientCore:
         """The server is gone (or forgot us): keep our lines, say HELLO again."""
         self.attempt = 0
         self.next_hello = now + self.rng.uniform(0.0, 0.3)   # spread a restart storm
-        self._set_state(RECONNECTING, why)
+        self._fire(ConnectionTrigger.LOST, why)
 
     # ------------------------------------------------------------ sending
 
-    def say(self, line: str, kind: int = protocol.SAY, target: str = "") -> List[int]:
+    def say(self, line: str, kind: protocol.FrameKind = protocol.SAY,
+            target: str = "") -> List[int]:
         """Queue a chat line (split when longer than the protocol allows)."""
         if kind == protocol.PRIVATE:
             normalised = text.check_name(target)[0]
@@ -181,7 +243,7 @@ class ClientCore:
     def who(self) -> None:
         self._queue(protocol.WHO, b"")
 
-    def _queue(self, kind: int, body: bytes) -> None:
+    def _queue(self, kind: protocol.FrameKind, body: bytes) -> None:
         if self.state == JOINED and self.stream is not None:
             self.stream.queue(kind, body)
         else:
@@ -189,22 +251,25 @@ class ClientCore:
 
     def rename(self, name: str, now: float) -> None:
         """Try again under another name after a refusal. Raises ValueError with
-        the reason when the name cannot be valid (checked here, before sending)."""
-        self.name = valid_name(name)
+        the reason when the name cannot be valid (checked here, before sending),
+        IllegalTransition when the client was not refused (a front end's bug)."""
+        name = valid_name(name)
+        self._fire(ConnectionTrigger.RENAMED_REJOINING if self.ever_joined
+                   else ConnectionTrigger.RENAMED)
+        self.name = name
         self.refusal = None
         self.attempt = 0
         self.next_hello = now
-        self._set_state(RECONNECTING if self.ever_joined else CONNECTING)
 
     def leave(self, now: float) -> None:
         """Say goodbye: BYE a few times until the server acknowledges."""
         if self.state == JOINED:
             self.bye_left = BYE_REPEATS
             self.next_bye = now
-            self._set_state(CLOSED, "leaving")
+            self._fire(ConnectionTrigger.LEAVE, "leaving")
             self.tick(now)
         else:
-            self._set_state(CLOSED, "left")
+            self._fire(ConnectionTrigger.LEAVE, "left")
 
     # ------------------------------------------------------------ input
 
@@ -257,7 +322,7 @@ class ClientCore:
 
     def _dispatch(self, now: float, data: bytes) -> None:
         if (protocol.peek_version(data) not in (None, protocol.VERSION)
-                and self.state in (CONNECTING, RECONNECTING)
+                and self._allows(ConnectionTrigger.REFUSED)
                 and len(data) > protocol.HEADER_SIZE and data[3] == protocol.REFUSE):
             # REFUSE keeps its layout in every version: a newer server can tell us.
             self._refused(protocol.decode_refuse(data[protocol.HEADER_SIZE:]))
@@ -266,14 +331,14 @@ class ClientCore:
         kind = header.type
         if kind == protocol.CHALLENGE:
             nonce, cookie = protocol.decode_challenge(body)
-            if nonce == self.nonce and self.state in (CONNECTING, RECONNECTING):
+            if nonce == self.nonce and self.state in HANDSHAKING:
                 self.cookie, self.cookie_at = cookie, now
                 self._send_hello(now)
         elif kind == protocol.WELCOME:
-            if self.state in (CONNECTING, RECONNECTING):
+            if self._allows(ConnectionTrigger.WELCOMED):
                 self._welcomed(now, header, protocol.decode_welcome(body))
         elif kind == protocol.REFUSE:
-            if self.state in (CONNECTING, RECONNECTING):
+            if self._allows(ConnectionTrigger.REFUSED):
                 self._refused(protocol.decode_refuse(body))
         elif header.session != self.session_id or self.session_id == 0:
             return                               # not for our current session
@@ -288,23 +353,24 @@ class ClientCore:
         elif kind == protocol.ROOM:
             raise ProtocolError("ROOM datagram with flags set")
         elif kind == protocol.RESET:
-            if self.state == JOINED:
+            if self._allows(ConnectionTrigger.LOST):
                 self._lost(now, "the server restarted")
         elif kind == protocol.BYE:
             bye = protocol.decode_bye(body)
-            if bye.code == protocol.BYE_SERVER_CLOSING and self.state == JOINED:
+            if bye.code == protocol.BYE_SERVER_CLOSING and self._allows(ConnectionTrigger.LOST):
                 self.attempt = 1
                 self.next_hello = now + self.rng.uniform(0.5, 1.5)
-                self._set_state(RECONNECTING, bye.reason or "the server is closing")
-            elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED):
-                self._set_state(CLOSED, bye.reason or "removed by the admin")
+                self._fire(ConnectionTrigger.LOST, bye.reason or "the server is closing")
+            elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED) \
+                    and self._allows(ConnectionTrigger.REMOVED):
+                self._fire(ConnectionTrigger.REMOVED, bye.reason or "removed by the admin")
         elif kind == protocol.BYE_ACK and self.bye_left:
             self.bye_left = 0
 
     def _handshaking_refusal(self, data: bytes) -> bool:
         """An untagged REFUSE is accepted while joining: a server that cannot
         check our tag (wrong or no password) has no other way to tell us."""
-        return (self.state in (CONNECTING, RECONNECTING) and len(data) > protocol.HEADER_SIZE
+        return (self.state in HANDSHAKING and len(data) > protocol.HEADER_SIZE
                 and data[:2] == protocol.MAGIC and data[3] == protocol.REFUSE)
 
     def _welcomed(self, now: float, header: protocol.Header, welcome: protocol.Welcome) -> None:
@@ -317,7 +383,7 @@ class ClientCore:
             for kind, body in self.pending:     # typed while we thought we were cut off
                 self.stream.queue(kind, body)
             self.pending = []
-            self._set_state(JOINED, "resumed")
+            self._fire(ConnectionTrigger.WELCOMED, "resumed")
             return
         carried = self.stream.unacked_messages() if self.stream is not None else []
         again = []
@@ -351,11 +417,11 @@ class ClientCore:
         self.attempt = 0
         self.last_heard = now
         self.online = welcome.online
-        self._set_state(JOINED, "resumed" if welcome.resumed else "")
+        self._fire(ConnectionTrigger.WELCOMED, "resumed" if welcome.resumed else "")
 
     def _refused(self, refuse: protocol.Refuse) -> None:
         self.refusal = (refuse.code, text.sanitize_text(refuse.reason))
-        self._set_state(REFUSED, self.refusal[1])
+        self._fire(ConnectionTrigger.REFUSED, self.refusal[1])
 
     def _on_frame(self, frame: protocol.Frame) -> None:
         if frame.kind == protocol.EVENT:
@@ -422,7 +488,7 @@ class ClientCore:
 
     def tick(self, now: float) -> None:
         self.clock = now
-        if self.state in (CONNECTING, RECONNECTING) and now >= self.next_hello:
+        if self.state in HANDSHAKING and now >= self.next_hello:
             self._send_hello(now)
             delay = min(HELLO_BACKOFF_MAX, 0.25 * 2 ** self.attempt)
             self.attempt += 1
@@ -443,7 +509,7 @@ class ClientCore:
 
     def next_deadline(self) -> Optional[float]:
         """When tick must run next (None: never, the client is done)."""
-        if self.state in (CONNECTING, RECONNECTING):
+        if self.state in HANDSHAKING:
             return self.next_hello
         if self.state == JOINED and self.stream is not None:
             times = [self.last_heard + SERVER_TIMEOUT, self.last_sent + PING_INTERVAL]

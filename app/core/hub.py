@@ -13,6 +13,7 @@ Trust rules (see docs/PROTOCOL.md and docs/SECURITY.md):
   * names come from the server's session table, never from a chat datagram;
     admin notices and join/leave events are made only here.
 """
+import enum
 import hashlib
 import heapq
 import hmac
@@ -24,6 +25,7 @@ from app.core import options, protocol, text
 from app.core.admin import Banned, LogKind
 from app.core.auth import RoomKey, is_tagged
 from app.core.flood import TokenBucket
+from app.core.machine import Transitions
 from app.core.moderation import Moderation, looks_like_ip, normal_ip
 from app.core.protocol import Event, ProtocolError
 from app.core.room import Room
@@ -63,13 +65,65 @@ class LogEntry(NamedTuple):
     detail: str
 
 
+class SessionPhase(enum.Enum):
+    """Where a server session is in its life. The phase alone says which of the
+    hub's tables hold it: every phase but GONE is in by_addr and _by_id (and,
+    once admitted, in the room's members and maybe the room stream); GONE is in
+    none, and nothing touches a GONE session again."""
+    NEW = "new"            # made at a verified HELLO, about to be admitted (same call)
+    SYNCING = "syncing"    # in the room; its history (or what it missed) is queued in its
+                           # own stream: the room stream waits until that is acked
+    LIVE = "live"          # gets the room's news as it comes
+    LEAVING = "leaving"    # said BYE while lines of its were held (rate limit): they are
+                           # said at the rate, then it leaves; takes no new lines, does
+                           # not time out meanwhile, and a room stream that was not live
+                           # yet stays so (a leaving client acks nothing more anyway)
+    GONE = "gone"          # forgotten (left, dropped, replaced by its resume, shut down)
+
+
+class SessionTrigger(enum.Enum):
+    ADMIT = "admit"              # joined (or resumed): its history is queued
+    SYNCED = "synced"            # its stream acked that history (at once without a room stream)
+    BYE_HELD = "bye_held"        # BYE while lines are held
+    FORGET = "forget"            # taken out of every table: _forget, exactly once
+
+
+_P, _T = SessionPhase, SessionTrigger
+SESSION_TRANSITIONS: "Transitions[SessionPhase, SessionTrigger]" = Transitions("server session", {
+    (_P.NEW, _T.ADMIT): _P.SYNCING,
+    (_P.SYNCING, _T.SYNCED): _P.LIVE,
+    (_P.SYNCING, _T.BYE_HELD): _P.LEAVING,
+    (_P.LIVE, _T.BYE_HELD): _P.LEAVING,
+    (_P.LEAVING, _T.BYE_HELD): _P.LEAVING,       # its BYE again (our BYE_ACK was lost)
+    (_P.SYNCING, _T.FORGET): _P.GONE,
+    (_P.LIVE, _T.FORGET): _P.GONE,
+    (_P.LEAVING, _T.FORGET): _P.GONE,
+})
+# The phases the hot paths test, as module names (one look-up, not two).
+SYNCING, LEAVING, GONE = SessionPhase.SYNCING, SessionPhase.LEAVING, SessionPhase.GONE
+
+
+class Capabilities(NamedTuple):
+    """What the client said at HELLO that it takes: fixed for the session's life
+    (not a phase: it is how the session is served, whatever its phase)."""
+    batching: bool = False     # EVENTS frames (FLAG_EVENTS)
+    room: bool = False         # ROOM datagrams (FLAG_ROOM)
+    room_runs: bool = False    # ... and runs of them (FLAG_ROOM_RUN too)
+
+    @classmethod
+    def from_hello(cls, flags: int) -> "Capabilities":
+        room = bool(flags & protocol.FLAG_ROOM)
+        return cls(bool(flags & protocol.FLAG_EVENTS), room,
+                   room and bool(flags & protocol.FLAG_ROOM_RUN))
+
+
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
-                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "leaving",
-                 "batching", "room", "room_runs", "cursor", "who_bucket", "who_refused")
+                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "phase",
+                 "caps", "cursor", "who_bucket", "who_refused")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
-                 now: float, bucket: TokenBucket) -> None:
+                 now: float, bucket: TokenBucket, caps: Capabilities = Capabilities()) -> None:
         self.id = sid
         self.addr = addr
         self.name = name
@@ -81,16 +135,19 @@ class ServerSession:
         self.last_heard = now
         self.joined_at = now
         self.said = 0
-        self.resumed = False
+        self.resumed = False          # took over its own earlier session (WELCOME says so)
         self.bucket = bucket
         self.who_bucket: Optional[TokenBucket] = None
         self.who_refused = False      # told once that it asks for the list too often
-        self.batching = False          # takes EVENTS frames (its HELLO had FLAG_EVENTS)
-        self.room = False              # takes ROOM datagrams (its HELLO had FLAG_ROOM)
-        self.room_runs = False         # ... and runs of them (FLAG_ROOM_RUN too)
+        self.phase = SessionPhase.NEW
+        self.caps = caps
         self.cursor: Optional[RoomCursor] = None   # where it is in the room stream
         self.held: Deque[protocol.Said] = deque()   # over the rate: released as it refills
-        self.leaving = False          # said BYE while lines were held: gone once they are out
+
+    def advance(self, trigger: SessionTrigger) -> SessionPhase:
+        """The one place a phase changes: by the table, or IllegalTransition."""
+        self.phase = SESSION_TRANSITIONS.next(self.phase, trigger)
+        return self.phase
 
 
 def short_reason(reason: str) -> str:
@@ -184,8 +241,7 @@ class Hub:
             return False
         if session.stream.fresh(pkt):
             session.last_heard = now
-            if self._by_id.get(sid) is session:
-                self._on_room_ack(now, session, (room_ack, room_sack))
+            self._on_room_ack(now, session, (room_ack, room_sack))
         return True
 
     def _authenticate(self, now: float, data: bytes, addr: Address) -> Optional[bytes]:
@@ -206,7 +262,8 @@ class Hub:
             raise ProtocolError("no valid room-password tag")
         return opened
 
-    def _refuse_unverified(self, data: bytes, addr: Address, code: int, reason: str) -> None:
+    def _refuse_unverified(self, data: bytes, addr: Address, code: protocol.RefuseCode,
+                           reason: str) -> None:
         """A REFUSE to an address we know nothing about: untagged (the peer may not
         have our key) and never larger than what it sent."""
         room = len(data) - protocol.HEADER_SIZE - 3
@@ -261,17 +318,19 @@ class Hub:
             frames = protocol.decode_frames(body)
             for frame in session.stream.on_datagram(now, header, frames):
                 self._on_message(now, session, frame)
+                if session.phase is GONE:
+                    return                         # a message of its had it dropped
             if header.type == protocol.PING:
                 self._send(session.stream.header(protocol.PONG), addr)
             self._dirty[session.id] = session
-            if session.cursor is not None and self._by_id.get(session.id) is session:
+            if session.cursor is not None:
                 self._on_room_ack(now, session, room_ack)
         elif header.type == protocol.BYE:
             self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
             if session.held:
                 # Lines we acked but still hold (rate limit) are said first, at the
                 # rate; the leave follows the last of them (_release_held).
-                session.leaving = True
+                session.advance(SessionTrigger.BYE_HELD)
                 session.stream.recv_window = 0
             else:
                 self._drop(now, session, protocol.LEAVE_QUIT)
@@ -347,10 +406,9 @@ class Hub:
                 return
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
-        session = self._new_session(now, addr, name, hello)
-        session.batching = bool(flags & protocol.FLAG_EVENTS)
-        session.room = bool(flags & protocol.FLAG_ROOM)
-        session.room_runs = session.room and bool(flags & protocol.FLAG_ROOM_RUN)
+            if holder is not None and holder.phase is GONE:
+                holder = None              # dropped with it (its queue overflowed): a join
+        session = self._new_session(now, addr, name, hello, Capabilities.from_hello(flags))
         if holder is not None:
             self._take_over(now, holder, session, hello)
         else:
@@ -381,39 +439,30 @@ class Hub:
                 return member.name
         return None
 
-    def _refuse(self, now: float, addr: Address, code: int, reason: str, name: str) -> None:
+    def _refuse(self, now: float, addr: Address, code: protocol.RefuseCode, reason: str,
+                name: str) -> None:
         self.stats["refused"] += 1
         self._log(now, LogKind.REFUSE, name, addr, reason)
         self._send(protocol.encode_header(protocol.REFUSE)
                    + protocol.encode_refuse(code, reason), addr)
 
-    def _new_session(self, now: float, addr: Address, name: str,
-                     hello: protocol.Hello) -> ServerSession:
+    def _new_session(self, now: float, addr: Address, name: str, hello: protocol.Hello,
+                     caps: Capabilities) -> ServerSession:
         sid = 0
         while sid == 0 or sid in self._by_id:
             sid = self.rng.getrandbits(32)
         bucket = TokenBucket(self.config.msg_rate, self.config.msg_burst, now)
-        session = ServerSession(sid, addr, name, hello.instance, hello.token, now, bucket)
+        session = ServerSession(sid, addr, name, hello.instance, hello.token, now, bucket, caps)
         self.by_addr[addr] = session
         self._by_id[sid] = session
         return session
 
     def _admit(self, now: float, session: ServerSession, hello: protocol.Hello) -> None:
         self._flush_broadcasts()                   # what came before goes to the old members
-        self.room.members[session.key] = session
         self.stats["joins"] += 1
-        self._join_room_stream(session)
-        self._send_welcome(now, session)
-        if self.motd:
-            self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
-        missed = None
-        if hello.room_seq:
-            missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
-        for event in missed if missed is not None else self.room.history():
-            self._queue(now, session, protocol.encode_event(event))
-        self._log(now, LogKind.JOIN, session.name, session.addr, "")
-        self._history_queued(now, session)
-        self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
+        if self._enter(now, session, hello, motd=True):
+            self._log(now, LogKind.JOIN, session.name, session.addr, "")
+            self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
 
     def _take_over(self, now: float, old: ServerSession, new: ServerSession,
                    hello: protocol.Hello) -> None:
@@ -428,16 +477,34 @@ class Hub:
         if new.held:
             self._throttled[new.id] = new
         new.joined_at = old.joined_at
-        self.room.members[new.key] = new
-        self._join_room_stream(new)
-        self._send_welcome(now, new)
+        if self._enter(now, new, hello):
+            self._log(now, LogKind.RESUME, new.name, new.addr, "was " + addr_text(old.addr))
+
+    def _enter(self, now: float, session: ServerSession, hello: protocol.Hello,
+               motd: bool = False) -> bool:
+        """Into the room: WELCOME, (the message of the day,) then its history or
+        what it missed, in its own stream; the room stream follows once that is
+        acked. False: the history overflowed its queue and it was dropped."""
+        session.advance(SessionTrigger.ADMIT)
+        self.room.members[session.key] = session
+        self._join_room_stream(session)
+        self._send_welcome(now, session)
+        if motd and self.motd:
+            self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
         missed = None
         if hello.room_seq:
-            missed = self.room.missed(hello.epoch, hello.room_seq, new.instance)
+            missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
         for event in missed if missed is not None else self.room.history():
-            self._queue(now, new, protocol.encode_event(event))
-        self._log(now, LogKind.RESUME, new.name, new.addr, "was " + addr_text(old.addr))
-        self._history_queued(now, new)
+            self._queue(now, session, protocol.encode_event(event))
+            if session.phase is GONE:
+                return False                       # (a --history longer than queue_cap)
+        if session.cursor is None:
+            # Its history is ahead of any news in its own stream: nothing to wait for.
+            session.advance(SessionTrigger.SYNCED)
+        else:
+            session.cursor.after = session.stream.next_seq - 1
+            self._maybe_go_live(now, session)
+        return True
 
     def _send_welcome(self, now: float, session: ServerSession) -> None:
         welcome = protocol.Welcome(self.room.epoch, self.room.seq, now, session.resumed,
@@ -456,20 +523,18 @@ class Hub:
         """The member gets the ROOM datagrams made from now on. The next one may
         hold events from just before it joined: it shows those not older than
         its history (it drops the others by room_seq, PROTOCOL.md 7.5)."""
-        if session.room:
-            session.cursor = self.room_stream.add(session.id, session.addr, session.room_runs)
-
-    def _history_queued(self, now: float, session: ServerSession) -> None:
-        if session.cursor is not None:
-            session.cursor.after = session.stream.next_seq - 1
-            self._maybe_go_live(now, session)
+        if session.caps.room:
+            session.cursor = self.room_stream.add(session.id, session.addr,
+                                                  session.caps.room_runs)
 
     def _maybe_go_live(self, now: float, session: ServerSession) -> None:
         """A member gets the room stream once its own stream has acknowledged
         the history (or missed events) queued when it joined: history first,
         then the news."""
         cursor = session.cursor
-        if cursor is not None and not cursor.live and session.stream.acked_through(cursor.after):
+        if session.phase is SYNCING and cursor is not None \
+                and session.stream.acked_through(cursor.after):
+            session.advance(SessionTrigger.SYNCED)
             if not self.room_stream.go_live(now, cursor, self.outbox):
                 self._room_stuck(now, session)
 
@@ -525,16 +590,15 @@ class Hub:
 
     def _release_held(self, now: float) -> None:
         for sid, session in list(self._throttled.items()):
-            if self._by_id.get(sid) is not session:
-                del self._throttled[sid]
-                continue
-            while session.held and session.bucket.take(now):
+            while session.held and session.phase is not GONE and session.bucket.take(now):
                 self._said(now, session, session.held.popleft())
+            if session.phase is GONE:
+                continue            # dropped meanwhile (a line's private copy overflowed a queue)
             session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
             self._dirty[sid] = session
             if not session.held:
                 del self._throttled[sid]
-                if session.leaving:
+                if session.phase is LEAVING:
                     self._drop(now, session, protocol.LEAVE_QUIT)
 
     def _said(self, now: float, session: ServerSession, said: protocol.Said) -> None:
@@ -605,7 +669,7 @@ class Hub:
                 chunk.append(name)
                 size += len(name.encode()) + 1
 
-    def _notice(self, now: float, session: ServerSession, code: int, line: str,
+    def _notice(self, now: float, session: ServerSession, code: protocol.NoticeCode, line: str,
                 target: str = "") -> None:
         self._queue(now, session, protocol.encode_event(
             Event(0, now, protocol.EV_NOTICE, code=code, online=len(self.room.members),
@@ -643,7 +707,7 @@ class Hub:
         dirty = self._dirty
         for session in members:
             queue = session.stream.queue
-            if session.batching:
+            if session.caps.batching:
                 for batch, count in batches:
                     queue(protocol.EVENTS, batch, count)
             else:                                  # a client without FLAG_EVENTS
@@ -717,11 +781,14 @@ class Hub:
     def shutdown(self, now: float) -> None:
         """Tell every client the server is closing; forget them (no leave noise)."""
         for session in list(self.by_addr.values()):
+            if session.phase is GONE:
+                continue            # dropped as an earlier one was forgotten (stuck)
             self._farewell(now, session, protocol.BYE_SERVER_CLOSING, "the server is closing")
             self._forget(session)
         self._log(now, LogKind.SHUTDOWN, "", ("console", 0), "")
 
-    def _farewell(self, now: float, session: ServerSession, code: int, why: str) -> None:
+    def _farewell(self, now: float, session: ServerSession, code: protocol.ByeCode,
+                  why: str) -> None:
         bye = protocol.encode_header(protocol.BYE, session.id) + protocol.encode_bye(code, why)
         self._send(bye, session.addr)
         for repeat in range(1, FAREWELL_REPEATS):
@@ -730,18 +797,25 @@ class Hub:
     # ======================================================== departures
 
     def _forget(self, session: ServerSession) -> None:
+        """Out of every table that holds a session: the only place that takes one
+        out, once per session (a second time is an IllegalTransition)."""
+        session.advance(SessionTrigger.FORGET)
+        # What the room said before it went still goes to it (GONE already:
+        # if that overflows its queue, the drop is not said twice).
         self._flush_broadcasts()
         self.by_addr.pop(session.addr, None)
         self._by_id.pop(session.id, None)
         self._dirty.pop(session.id, None)
         self._scheduled.pop(session.id, None)
+        self._throttled.pop(session.id, None)
         self.room_stream.remove(session.id)
         if self.room.members.get(session.key) is session:
             del self.room.members[session.key]
 
-    def _drop(self, now: float, session: ServerSession, code: int, detail: str = "") -> None:
-        if self.by_addr.get(session.addr) is not session:
-            return
+    def _drop(self, now: float, session: ServerSession, code: protocol.LeaveCode,
+              detail: str = "") -> None:
+        if session.phase is GONE:
+            return                  # dropped already in this pass (stuck, then timed out)
         self._forget(session)
         self.stats["leaves"] += 1
         if code == protocol.LEAVE_TIMEOUT:
@@ -767,7 +841,7 @@ class Hub:
             self._next_sweep = now + SWEEP_INTERVAL
             limit = now - self.config.session_timeout
             for session in [s for s in self.by_addr.values()
-                            if s.last_heard < limit and not s.leaving]:
+                            if s.last_heard < limit and s.phase is not LEAVING]:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
             self.blocked_tokens = {t: v for t, v in self.blocked_tokens.items() if v[0] > now}
@@ -782,7 +856,9 @@ class Hub:
             for _, data, addr in due:
                 self._send(data, addr)
         for sid in self.room_stream.tick(now, self.outbox):
-            self._room_stuck(now, self._by_id[sid])
+            stuck = self._by_id.get(sid)
+            if stuck is not None:           # (not dropped with an earlier one of them)
+                self._room_stuck(now, stuck)
         while self._timers and self._timers[0][0] <= now:
             deadline, sid = heapq.heappop(self._timers)
             if self._scheduled.get(sid) == deadline:
@@ -801,10 +877,10 @@ class Hub:
             self._room_pending = []
             self.room_stream.add_batches(now, batches)
         dirty, self._dirty = self._dirty, {}
-        by_id, scheduled, outbox = self._by_id, self._scheduled, self.outbox
+        scheduled, outbox = self._scheduled, self.outbox
         for sid, session in dirty.items():
-            if by_id.get(sid) is not session:
-                continue                           # dropped while it was dirty
+            if session.phase is GONE:
+                continue                           # (_forget takes it out of _dirty: a guard)
             stream, addr = session.stream, session.addr
             for data in stream.flush(now):
                 outbox.append((data, addr))

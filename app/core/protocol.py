@@ -4,6 +4,7 @@ Pure: no sockets, no clocks. docs/PROTOCOL.md is the contract this module
 implements; change both together. Every decoder checks sizes and fields before
 use and raises ProtocolError (never anything else) on a malformed datagram.
 """
+import enum
 import hashlib
 import struct
 from typing import List, NamedTuple, Optional, Tuple
@@ -19,82 +20,166 @@ MAX_NAME_BYTES = 64          # 16 code points of at most 4 UTF-8 bytes
 MAX_TEXT_BYTES = 960         # one chat line, UTF-8; longer input is split by clients
 MAX_REASON_BYTES = 400
 
-# Datagram types (header byte 3).
-HELLO = 1
-CHALLENGE = 2
-WELCOME = 3
-REFUSE = 4
-DATA = 5
-PING = 6
-PONG = 7
-BYE = 8
-BYE_ACK = 9
-RESET = 10
-ROOM = 11                    # server -> client: room events shared by every member (6.8)
-DATAGRAM_TYPES = frozenset(range(1, 12))
+class WireCode(enum.IntEnum):
+    """A number on the wire. Its members are ints everywhere (struct packs them,
+    they compare and hash equal to the plain ints the decoders return), and
+    they print as their number on every Python, as they did before they were
+    members (3.11's ReprEnum does this; 3.8 needs it said)."""
 
-# Header flags.
-FLAG_TAGGED = 0x0001         # the last TAG_SIZE bytes are an authentication tag
-FLAG_EVENTS = 0x0002         # on HELLO: this client takes EVENTS frames (kind 17)
-FLAG_ROOM = 0x0004           # on HELLO: this client takes ROOM datagrams (type 11)
-FLAG_ROOM_ACK = 0x0008       # on a client's DATA/PING/PONG: the body starts with ROOM_ACK
-FLAG_ROOM_RUN = 0x0010       # on HELLO/WELCOME: runs taken / may come; on ROOM: this is a run
+    __str__ = int.__repr__
+    __format__ = int.__format__  # type: ignore[assignment]
 
-# Reliable message kinds, client -> server.
-SAY = 1
-EMOTE = 2
-PRIVATE = 3
-WHO = 4
+
+class DatagramType(WireCode):
+    """Header byte 3."""
+    HELLO = 1
+    CHALLENGE = 2
+    WELCOME = 3
+    REFUSE = 4
+    DATA = 5
+    PING = 6
+    PONG = 7
+    BYE = 8
+    BYE_ACK = 9
+    RESET = 10
+    ROOM = 11                    # server -> client: room events shared by every member (6.8)
+
+
+class HeaderFlag(WireCode):
+    """Header flag bits. Not an IntFlag: `header.flags & FLAG_ROOM` runs for
+    every datagram, and with an IntFlag it would run Python code and make a
+    new member; an IntEnum leaves & and | to int (the result is a plain int)."""
+    TAGGED = 0x0001              # the last TAG_SIZE bytes are an authentication tag
+    EVENTS = 0x0002              # on HELLO: this client takes EVENTS frames (kind 17)
+    ROOM = 0x0004                # on HELLO: this client takes ROOM datagrams (type 11)
+    ROOM_ACK = 0x0008            # on a client's DATA/PING/PONG: the body starts with ROOM_ACK
+    ROOM_RUN = 0x0010            # on HELLO/WELCOME: runs taken / may come; on ROOM: this is a run
+
+
+class FrameKind(WireCode):
+    """A reliable message's kind (frame header)."""
+    SAY = 1                      # client -> server
+    EMOTE = 2
+    PRIVATE = 3
+    WHO = 4
+    EVENT = 16                   # server -> client
+    EVENTS = 17                  # several room events in one frame: ([u16 length][event])*,
+                                 # sent only to clients whose HELLO had FLAG_EVENTS
+
+
+class EventKind(WireCode):
+    """What an EVENT is about."""
+    JOIN = 1
+    LEAVE = 2
+    CHAT = 3
+    EMOTE = 4
+    ADMIN = 5
+    PRIVATE = 6
+    NOTICE = 7
+    WHO = 8
+
+
+class EventFlag(WireCode):
+    """Event flag bits (an IntEnum for the reason HeaderFlag is one)."""
+    HISTORY = 0x01               # replayed from history to a newcomer
+
+
+class LeaveCode(WireCode):
+    """Why someone left (EV_LEAVE's code)."""
+    QUIT = 0
+    TIMEOUT = 1
+    KICKED = 2
+    BANNED = 3
+    SERVER_CLOSING = 4
+
+
+class NoticeCode(WireCode):
+    """EV_NOTICE's code."""
+    INFO = 0
+    THROTTLED = 1
+    NO_SUCH_USER = 2
+    MUTED = 3
+    MOTD = 4
+    REJECTED = 5                 # a message the server would not accept (empty, too long)
+
+
+class RefuseCode(WireCode):
+    """Why a HELLO was refused (REFUSE's code)."""
+    NAME_TAKEN = 1
+    NAME_INVALID = 2
+    BANNED = 3
+    FULL = 4
+    BAD_VERSION = 5
+    WRONG_PASSWORD = 6
+    THROTTLED = 7
+
+
+class ByeCode(WireCode):
+    """BYE's code."""
+    LEAVING = 0                  # client -> server: I am leaving
+    SERVER_CLOSING = 1           # server -> client from here on
+    KICKED = 2
+    BANNED = 3
+
+
+# The names docs/PROTOCOL.md, the tests and the rest of the code use: the
+# members themselves, module-level.
+HELLO, CHALLENGE, WELCOME, REFUSE = (DatagramType.HELLO, DatagramType.CHALLENGE,
+                                     DatagramType.WELCOME, DatagramType.REFUSE)
+DATA, PING, PONG = DatagramType.DATA, DatagramType.PING, DatagramType.PONG
+BYE, BYE_ACK, RESET, ROOM = (DatagramType.BYE, DatagramType.BYE_ACK, DatagramType.RESET,
+                             DatagramType.ROOM)
+# Plain ints: decode_header tests every datagram's type against it.
+DATAGRAM_TYPES = frozenset(int(t) for t in DatagramType)
+
+FLAG_TAGGED = HeaderFlag.TAGGED
+FLAG_EVENTS = HeaderFlag.EVENTS
+FLAG_ROOM = HeaderFlag.ROOM
+FLAG_ROOM_ACK = HeaderFlag.ROOM_ACK
+FLAG_ROOM_RUN = HeaderFlag.ROOM_RUN
+
+SAY, EMOTE, PRIVATE, WHO = FrameKind.SAY, FrameKind.EMOTE, FrameKind.PRIVATE, FrameKind.WHO
 CLIENT_KINDS = frozenset((SAY, EMOTE, PRIVATE, WHO))
-# Reliable message kinds, server -> client.
-EVENT = 16
-EVENTS = 17                  # several room events in one frame: ([u16 length][event])*,
-                             # sent only to clients whose HELLO had FLAG_EVENTS
+EVENT, EVENTS = FrameKind.EVENT, FrameKind.EVENTS
 SERVER_KINDS = frozenset((EVENT, EVENTS))
 
-# Event kinds (inside an EVENT message).
-EV_JOIN = 1
-EV_LEAVE = 2
-EV_CHAT = 3
-EV_EMOTE = 4
-EV_ADMIN = 5
-EV_PRIVATE = 6
-EV_NOTICE = 7
-EV_WHO = 8
-EVENT_KINDS = frozenset(range(1, 9))
+EV_JOIN = EventKind.JOIN
+EV_LEAVE = EventKind.LEAVE
+EV_CHAT = EventKind.CHAT
+EV_EMOTE = EventKind.EMOTE
+EV_ADMIN = EventKind.ADMIN
+EV_PRIVATE = EventKind.PRIVATE
+EV_NOTICE = EventKind.NOTICE
+EV_WHO = EventKind.WHO
+EVENT_KINDS = frozenset(EventKind)
 
-# Event flags.
-EVF_HISTORY = 0x01           # replayed from history to a newcomer
+EVF_HISTORY = EventFlag.HISTORY
 
-# EV_LEAVE codes.
-LEAVE_QUIT = 0
-LEAVE_TIMEOUT = 1
-LEAVE_KICKED = 2
-LEAVE_BANNED = 3
-LEAVE_SERVER_CLOSING = 4
+LEAVE_QUIT = LeaveCode.QUIT
+LEAVE_TIMEOUT = LeaveCode.TIMEOUT
+LEAVE_KICKED = LeaveCode.KICKED
+LEAVE_BANNED = LeaveCode.BANNED
+LEAVE_SERVER_CLOSING = LeaveCode.SERVER_CLOSING
 
-# EV_NOTICE codes.
-NOTICE_INFO = 0
-NOTICE_THROTTLED = 1
-NOTICE_NO_SUCH_USER = 2
-NOTICE_MUTED = 3
-NOTICE_MOTD = 4
-NOTICE_REJECTED = 5          # a message the server would not accept (empty, too long)
+NOTICE_INFO = NoticeCode.INFO
+NOTICE_THROTTLED = NoticeCode.THROTTLED
+NOTICE_NO_SUCH_USER = NoticeCode.NO_SUCH_USER
+NOTICE_MUTED = NoticeCode.MUTED
+NOTICE_MOTD = NoticeCode.MOTD
+NOTICE_REJECTED = NoticeCode.REJECTED
 
-# REFUSE codes.
-REFUSE_NAME_TAKEN = 1
-REFUSE_NAME_INVALID = 2
-REFUSE_BANNED = 3
-REFUSE_FULL = 4
-REFUSE_BAD_VERSION = 5
-REFUSE_WRONG_PASSWORD = 6
-REFUSE_THROTTLED = 7
+REFUSE_NAME_TAKEN = RefuseCode.NAME_TAKEN
+REFUSE_NAME_INVALID = RefuseCode.NAME_INVALID
+REFUSE_BANNED = RefuseCode.BANNED
+REFUSE_FULL = RefuseCode.FULL
+REFUSE_BAD_VERSION = RefuseCode.BAD_VERSION
+REFUSE_WRONG_PASSWORD = RefuseCode.WRONG_PASSWORD
+REFUSE_THROTTLED = RefuseCode.THROTTLED
 
-# BYE codes (server -> client).
-BYE_LEAVING = 0              # client -> server: I am leaving
-BYE_SERVER_CLOSING = 1
-BYE_KICKED = 2
-BYE_BANNED = 3
+BYE_LEAVING = ByeCode.LEAVING
+BYE_SERVER_CLOSING = ByeCode.SERVER_CLOSING
+BYE_KICKED = ByeCode.KICKED
+BYE_BANNED = ByeCode.BANNED
 
 HEADER = struct.Struct("!2sBBHIIII")      # magic ver type flags session pkt ack sack
 FRAME = struct.Struct("!IBH")             # seq kind length
@@ -218,7 +303,7 @@ def _utf8(raw: bytes) -> str:
 
 # ---------------------------------------------------------------- header
 
-def encode_header(dtype: int, session: int = 0, pkt: int = 0, ack: int = 0,
+def encode_header(dtype: DatagramType, session: int = 0, pkt: int = 0, ack: int = 0,
                   sack: int = 0, flags: int = 0) -> bytes:
     return HEADER.pack(MAGIC, VERSION, dtype, flags, session, pkt, ack, sack)
 
@@ -298,6 +383,7 @@ def split_room_run(body: bytes) -> List[bytes]:
 # ---------------------------------------------------------------- frames
 
 def encode_frame(seq: int, kind: int, body: bytes) -> bytes:
+    # (an int: a client re-queues the kinds of its unacked frames as it read them back)
     return FRAME.pack(seq, kind, len(body)) + body
 
 
@@ -364,8 +450,13 @@ def decode_welcome(body: bytes) -> Welcome:
     return Welcome(epoch, room_seq, server_time, bool(resumed), online, name, motd)
 
 
-def encode_refuse(code: int, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
+def encode_refuse(code: RefuseCode, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
     """A REFUSE body; `limit` caps the reason's bytes (cut on a character boundary)."""
+    return _encode_coded(code, reason, limit)
+
+
+def _encode_coded(code: int, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
+    """The layout REFUSE and BYE share: a code, then the reason cut to fit."""
     raw = reason.encode("utf-8")[:max(0, min(limit, MAX_REASON_BYTES))]
     raw = raw.decode("utf-8", "ignore").encode("utf-8")
     return REFUSE_FIXED.pack(code) + struct.pack("!H", len(raw)) + raw
@@ -381,9 +472,9 @@ def decode_refuse(body: bytes) -> Refuse:
     return Refuse(code, reason)
 
 
-def encode_bye(code: int, reason: str = "") -> bytes:
+def encode_bye(code: ByeCode, reason: str = "") -> bytes:
     """A BYE body: the same layout as REFUSE (code, reason cut to fit)."""
-    return encode_refuse(code, reason)
+    return _encode_coded(code, reason)
 
 
 def decode_bye(body: bytes) -> Refuse:

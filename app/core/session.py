@@ -245,7 +245,7 @@ class ReliableStream:
         self.unacked_received = 0
         return self.ack_fields() if self.ahead else (self.recv_next - 1, 0)
 
-    def header(self, dtype: int) -> bytes:
+    def header(self, dtype: protocol.DatagramType) -> bytes:
         """A header of type `dtype` carrying the current acks (which it settles),
         and the rider's acks after it when there is a rider."""
         self.pkt = (self.pkt + 1) & 0xFFFFFFFF

@@ -10,7 +10,7 @@ from typing import List, Optional, Tuple
 
 from app.core import protocol
 from app.core.auth import RoomKey
-from app.core.client_core import ClientCore, ClientEvent, Status
+from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Status
 
 RECV_BUFFER = 1 << 20
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due
@@ -142,7 +142,8 @@ class ClientConnection:
         self.sock.close()
 
     @property
-    def state(self) -> str:
+    def state(self) -> ConnectionState:
+        """The core's state: a str, equal to "joined" etc. (see ConnectionState)."""
         return self.core.state
 
     @property
