@@ -7,13 +7,16 @@ sends the result value back; the console words it (app/ui/admin_text.py).
 Nothing here is English for a person to read: the defaults and limits of the
 syntax are defined here once, the words live in the UI.
 
-The command and result values cross between the two processes inside
-app.core.console_messages (ConsoleCommand, ConsoleResult): their fields are
-JSON's own values, and a tuple of rows comes back as a tuple of plain tuples.
+The command and result values are themselves messages (app.core.messages):
+the console sends a command over its channel, the network process answers
+with the result. Their fields are JSON's own values, so a tuple of rows comes
+back as a tuple of plain tuples.
 """
 import dataclasses
 import enum
 from typing import TYPE_CHECKING, Dict, NamedTuple, Optional, Tuple, Type, Union
+
+from app.core.messages import message
 
 if TYPE_CHECKING:                # hub.py imports this module (LogKind, Banned)
     from app.core.hub import Hub
@@ -52,62 +55,62 @@ class LogKind(str, enum.Enum):
 
 # ---------------------------------------------------------------- commands
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Say:
     """Plain text: an announcement to everyone (管理员消息)."""
     text: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Kick:
     name: str
     reason: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Ban:
     target: str                # a name or an IP address
     minutes: float = DEFAULT_BAN_MINUTES
     reason: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Unban:
     target: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class ListBans:
     pass
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Mute:
     name: str
     minutes: float = DEFAULT_MUTE_MINUTES
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Unmute:
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Motd:
     text: str                  # empty: no message of the day
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class ListMembers:
     pass
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Stats:
     pass
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Quit:
     """Stop the server (the curses console asks first)."""
 
@@ -204,22 +207,22 @@ class MemberRow(NamedTuple):
 MemberRows = Tuple[Tuple[str, str, int, int], ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Announced:
     sent: bool                 # False: nothing left of the line once made safe
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Kicked:
     name: str                  # as the room spells it
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class NoSuchMember:
     name: str                  # as the admin typed it
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Banned:
     name: str                  # the name banned; "" for a ban of an address alone
     address: str               # the address banned with it ("" if none: nobody had the name)
@@ -227,60 +230,60 @@ class Banned:
     removed: Tuple[str, ...]   # the members it put out
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Unbanned:
     target: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class NotBanned:
     target: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class BanList:
     bans: Tuple[Tuple[str, str, int, str], ...]    # moderation.BanRow: names, then addresses
     mutes: Tuple[Tuple[str, int], ...]             # moderation.MuteRow
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Muted:
     name: str
     minutes: float
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Unmuted:
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class NotMuted:
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class MotdSet:
     motd: str                  # as joiners will see it (made safe, cut); "" for none
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class MemberList:
     rows: MemberRows
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class StatsReport:
     online: int
     counters: Tuple[Tuple[str, int], ...]          # (counter, value), by counter name
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class Stopping:
     """Quit: the network process tells everyone and stops."""
 
 
-@dataclasses.dataclass(frozen=True)
+@message
 class CommandFailed:
     """The command raised (a bug): the room goes on; this is its repr."""
     error: str
@@ -330,7 +333,7 @@ def apply(hub: "Hub", now: float, command: Command) -> Result:
 
 def member_rows(hub: "Hub", now: float) -> Tuple[MemberRow, ...]:
     """Everyone online, in the order they joined."""
-    from app.core.hub import addr_text     # here: hub.py imports this module at its top
+    from app.core.hub import addr_text  # here: hub.py imports this module at its top
 
     return tuple(MemberRow(s.name, addr_text(s.addr), int(now - s.last_heard), s.said)
                  for s in hub.members())

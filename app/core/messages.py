@@ -2,11 +2,14 @@
 
 Two pairs of processes talk: the client's sender and receiver (forked after
 login), and the server's network process and its admin console. Each message
-is a small frozen dataclass registered here with @message; `encode` and
-`decode` are the only codec, and app.net.channel.Channel the only carrier.
+is a small frozen dataclass registered with @message where it is declared;
+`encode` and `decode` are the only codec, and app.net.channel.Channel the only
+carrier.
 
 On the wire (a local SOCK_SEQPACKET socket pair, never the network) a message
-is one UTF-8 JSON object: {"t": <type name>, <field>: <value>, ...}. Field
+is one UTF-8 JSON object: {"t": <type name>, <field>: <value>, ...}, the type
+name being the class's module and name (e.g. "app.core.admin.Kick": two
+vocabularies may both have a Quit). Field
 values are JSON's own (str, int, float, bool, None, lists, objects); a list
 comes back as a tuple, so a message decodes to an equal, hashable value.
 A message the other side does not know, or with missing or extra fields, is
@@ -26,17 +29,19 @@ class MessageError(ValueError):
 
 _TYPES: Dict[str, Type[Any]] = {}
 _FIELDS: Dict[Type[Any], Tuple[str, ...]] = {}
+_NAMES: Dict[Type[Any], str] = {}
 M = TypeVar("M")
 
 
 def message(cls: Type[M]) -> Type[M]:
-    """Class decorator: a frozen dataclass registered under its class name."""
-    name = cls.__name__
+    """Class decorator: a frozen dataclass registered under its module and name."""
+    name = "%s.%s" % (cls.__module__, cls.__qualname__)
     if name in _TYPES:
         raise TypeError("two messages are called %s" % name)
     made: Any = dataclasses.dataclass(frozen=True)(cls)
     _TYPES[name] = made
     _FIELDS[made] = tuple(f.name for f in dataclasses.fields(made))
+    _NAMES[made] = name
     return made
 
 
@@ -45,7 +50,7 @@ def encode(value: Any) -> bytes:
     fields = _FIELDS.get(type(value))
     if fields is None:
         raise TypeError("%r is not a registered message" % (value,))
-    record: Dict[str, Any] = {"t": type(value).__name__}
+    record: Dict[str, Any] = {"t": _NAMES[type(value)]}
     for name in fields:
         record[name] = getattr(value, name)
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -25,10 +25,8 @@ from app.core import admin, discovery_wire, protocol
 from app.core.admin import LogKind
 from app.core.console_messages import (
     ConsoleBye,
-    ConsoleCommand,
     ConsoleHints,
     ConsoleLog,
-    ConsoleResult,
     ConsoleState,
     ConsoleSubscribe,
 )
@@ -322,10 +320,8 @@ class NetworkProcess:
             self._note(LogKind.CONSOLE, "-", "the admin console ended; going on headless")
 
     def _admin_message(self, message: object) -> None:
-        if isinstance(message, ConsoleCommand):
-            command = message.command()
-            if command is not None:            # (None: not of this build's vocabulary)
-                self._tell_console(ConsoleResult.of(self._admin_command(command)))
+        if isinstance(message, admin.COMMAND_TYPES):
+            self._tell_console(self._admin_command(message))
         elif isinstance(message, ConsoleSubscribe):
             self.subscribed = True
             self.next_state = 0.0

@@ -14,10 +14,8 @@ from typing import Any, List, Sequence
 from app.core import admin
 from app.core.console_messages import (
     ConsoleBye,
-    ConsoleCommand,
     ConsoleHints,
     ConsoleLog,
-    ConsoleResult,
 )
 from app.net.admin_link import log_text
 from app.net.channel import Channel
@@ -68,10 +66,8 @@ def _show(message: Any, lines: List[str]) -> bool:
     """Add what the network process says to `lines`; True when it says goodbye."""
     if isinstance(message, ConsoleLog):
         lines.extend(log_text(entry) for entry in message.entries)
-    elif isinstance(message, ConsoleResult):
-        result = message.result()
-        if result is not None:
-            lines.extend(result_lines(result))
+    elif isinstance(message, admin.RESULT_TYPES):
+        lines.extend(result_lines(message))
     elif isinstance(message, ConsoleHints):
         lines.extend(message.lines)
     return isinstance(message, ConsoleBye)
@@ -88,4 +84,4 @@ def _command(link: Channel, line: str) -> None:
     elif isinstance(command, admin.Unknown):
         _print([unknown_line(command)])
     else:
-        link.send(ConsoleCommand.of(command))
+        link.send(command)

@@ -1,7 +1,7 @@
 """The server's curses admin console (`chat.pyz server` on a terminal).
 
 The network process forks this side and talks with it over a channel
-(app.core.console_messages): ConsoleLog for room events, ConsoleResult for
+(app.core.console_messages): ConsoleLog for room events, an admin result for
 what our commands did, ConsoleState once a second (we subscribe), ConsoleBye
 when it stops. Lines are parsed by app.core.admin and worded by admin_text,
 as in admin_headless. The screen:
@@ -39,10 +39,8 @@ from app.core import admin, protocol
 from app.core.admin import LogKind
 from app.core.console_messages import (
     ConsoleBye,
-    ConsoleCommand,
     ConsoleHints,
     ConsoleLog,
-    ConsoleResult,
     ConsoleState,
     ConsoleSubscribe,
 )
@@ -270,10 +268,8 @@ class Console:
                 self.view.add(log_line(entry, now))
                 if entry[1] in (LogKind.CHAT, LogKind.EMOTE):
                     self._spoke(entry[2])
-        elif isinstance(message, ConsoleResult):
-            result = message.result()
-            if result is not None:
-                self.show(*admin_text.result_lines(result), style="reply")
+        elif isinstance(message, admin.RESULT_TYPES):
+            self.show(*admin_text.result_lines(message), style="reply")
         elif isinstance(message, ConsoleHints):
             self.show(*message.lines, style="reply")
         elif isinstance(message, ConsoleState):
@@ -300,7 +296,7 @@ class Console:
             if kind == "text" and value[:1] in ("y", "Y"):
                 self.quit_by = time.monotonic() + QUIT_WAIT
                 self.show("stopping the server...", style="action")
-                self.link.send(ConsoleCommand.of(admin.Quit()))
+                self.link.send(admin.Quit())
             else:
                 self.show("/quit cancelled", style="echo")
             return
@@ -353,7 +349,7 @@ class Console:
         elif isinstance(command, admin.Quit):
             self.confirming = True
         else:
-            self.link.send(ConsoleCommand.of(command))
+            self.link.send(command)
 
     # ------------------------------------------------------------ screen
 
