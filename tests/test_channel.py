@@ -1,5 +1,6 @@
 """The one codec (app.core.messages) and the one carrier (app.net.channel)
 of the messages between two processes: round trips, bad bytes, a real fork."""
+import dataclasses
 import os
 import time
 from typing import Optional, Tuple
@@ -13,6 +14,7 @@ from app.net import channel
 
 
 @messages.message
+@dataclasses.dataclass(frozen=True)
 class Sample:
     """A message of every field kind the vocabularies use."""
     text: str
@@ -59,10 +61,21 @@ def test_only_registered_values_are_encoded():
 
 def test_a_name_is_registered_once():
     """A second class of the same module and name would make decoding ambiguous."""
-    twin = type("Sample", (), {"__annotations__": {"text": str}, "__module__": __name__,
-                               "__qualname__": "Sample"})
-    with pytest.raises(TypeError):
+    twin = dataclasses.dataclass(frozen=True)(type(
+        "Sample", (), {"__annotations__": {"text": str}, "__module__": __name__,
+                       "__qualname__": "Sample"}))
+    with pytest.raises(TypeError, match="two messages"):
         messages.message(twin)
+
+
+def test_a_message_is_a_frozen_dataclass():
+    class Plain:
+        text: str
+
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        messages.message(Plain)
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        messages.message(dataclasses.dataclass(Plain))
 
 
 def _receive_until(end, count, deadline=5.0):

@@ -98,6 +98,7 @@ def test_the_state_is_the_same_string_everywhere_it_goes():
         assert "state_" + state == "state_" + state.value      # the tui's text keys
 
     @messages.message
+    @dataclasses.dataclass(frozen=True)
     class StatesTestStatus:
         state: str
         online: int

@@ -56,18 +56,21 @@ class LogKind(str, enum.Enum):
 # ---------------------------------------------------------------- commands
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Say:
     """Plain text: an announcement to everyone (管理员消息)."""
     text: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Kick:
     name: str
     reason: str = ""
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Ban:
     target: str                # a name or an IP address
     minutes: float = DEFAULT_BAN_MINUTES
@@ -75,42 +78,50 @@ class Ban:
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Unban:
     target: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ListBans:
     pass
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Mute:
     name: str
     minutes: float = DEFAULT_MUTE_MINUTES
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Unmute:
     name: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Motd:
     text: str                  # empty: no message of the day
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ListMembers:
     pass
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Stats:
     pass
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Quit:
     """Stop the server (the curses console asks first)."""
 
@@ -208,21 +219,25 @@ MemberRows = Tuple[Tuple[str, str, int, int], ...]
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Announced:
     sent: bool                 # False: nothing left of the line once made safe
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Kicked:
     name: str                  # as the room spells it
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class NoSuchMember:
     name: str                  # as the admin typed it
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Banned:
     name: str                  # the name banned; "" for a ban of an address alone
     address: str               # the address banned with it ("" if none: nobody had the name)
@@ -231,59 +246,70 @@ class Banned:
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Unbanned:
     target: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class NotBanned:
     target: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class BanList:
     bans: Tuple[Tuple[str, str, int, str], ...]    # moderation.BanRow: names, then addresses
     mutes: Tuple[Tuple[str, int], ...]             # moderation.MuteRow
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Muted:
     name: str
     minutes: float
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Unmuted:
     name: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class NotMuted:
     name: str
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class MotdSet:
     motd: str                  # as joiners will see it (made safe, cut); "" for none
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class MemberList:
     rows: MemberRows
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class StatsReport:
     online: int
     counters: Tuple[Tuple[str, int], ...]          # (counter, value), by counter name
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class Stopping:
     """Quit: the network process tells everyone and stops."""
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class CommandFailed:
     """The command raised (a bug): the room goes on; this is its repr."""
     error: str

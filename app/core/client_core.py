@@ -14,7 +14,7 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
 import enum
 import random
 from collections import OrderedDict, deque
-from typing import List, NamedTuple, Optional, Tuple, Union
+from typing import Deque, List, NamedTuple, Optional, Tuple, Union
 
 from app.core import protocol, text
 from app.core.auth import RoomKey
@@ -164,10 +164,10 @@ class ClientCore:
         self.next_msg_id = 1
         self.epoch = 0
         self.last_seq = 0
-        self.seen: "OrderedDict[Tuple[int, int], None]" = OrderedDict()
+        self.seen: "OrderedDict[Tuple[int, int, int], None]" = OrderedDict()   # (origin, msg_id, kind)
         # Lines said lately, acknowledged or not: a server that crashed may have
         # acknowledged a line without passing it to everyone (section 10).
-        self.recent: "deque[Tuple[float, int, bytes]]" = deque(maxlen=REPLAY_MEMORY)
+        self.recent: Deque[Tuple[float, int, bytes]] = deque(maxlen=REPLAY_MEMORY)
         self.events: List[ClientEvent] = []
         self.out: List[bytes] = []
         self.malformed = 0

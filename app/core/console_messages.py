@@ -23,6 +23,7 @@ network -> console
   ConsoleHints       lines to show as they are, under the start line (how to join)
   ConsoleBye         the server is stopping: nothing more will come
 """
+import dataclasses
 from typing import Tuple
 
 from app.core import admin
@@ -34,17 +35,20 @@ LogRow = Tuple[float, str, str, str, str]
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ConsoleSubscribe:
     """console -> network: ConsoleState once a second from now on."""
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ConsoleLog:
     """network -> console: room log entries, oldest first."""
     entries: Tuple[LogRow, ...]
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ConsoleState:
     """network -> console (subscribed): the room now."""
     listen: str                 # the UDP socket's address, host:port
@@ -55,11 +59,13 @@ class ConsoleState:
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ConsoleHints:
     """network -> console: lines to show as they are (joining hints at start)."""
     lines: Tuple[str, ...]
 
 
 @message
+@dataclasses.dataclass(frozen=True)
 class ConsoleBye:
     """network -> console: the server stops; the console should end."""

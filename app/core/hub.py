@@ -181,7 +181,7 @@ class Hub:
         self.room_key = room_key
         self.secret = secret
         self.rng = rng or random.SystemRandom()
-        self.room = Room(self.rng.getrandbits(32) or 1, config.history_lines)
+        self.room: Room[ServerSession] = Room(self.rng.getrandbits(32) or 1, config.history_lines)
         self.room_stream = RoomSender(config.queue_cap)
         self.started = now
         self.by_addr: Dict[Address, ServerSession] = {}
@@ -221,9 +221,9 @@ class Hub:
             self._malformed(now, addr, "bad magic")
             return
         try:
-            data = self._authenticate(now, data, addr)
-            if data is not None:
-                self._dispatch(now, data, addr)
+            opened = self._authenticate(now, data, addr)
+            if opened is not None:
+                self._dispatch(now, opened, addr)
         except ProtocolError as exc:
             self._malformed(now, addr, str(exc))
 
@@ -241,7 +241,7 @@ class Hub:
             return False
         if session.stream.fresh(pkt):
             session.last_heard = now
-            self._on_room_ack(now, session, (room_ack, room_sack))
+            self._on_room_ack(now, session, session.cursor, (room_ack, room_sack))
         return True
 
     def _authenticate(self, now: float, data: bytes, addr: Address) -> Optional[bytes]:
@@ -324,7 +324,7 @@ class Hub:
                 self._send(session.stream.header(protocol.PONG), addr)
             self._dirty[session.id] = session
             if session.cursor is not None:
-                self._on_room_ack(now, session, room_ack)
+                self._on_room_ack(now, session, session.cursor, room_ack)
         elif header.type == protocol.BYE:
             self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
             if session.held:
@@ -372,7 +372,7 @@ class Hub:
             return
         name, reason = text.check_name(hello.name)
         if name is None:
-            self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason, hello.name)
+            self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason or "", hello.name)
             return
         blocked = self.blocked_tokens.get(hello.token)
         if blocked is not None and blocked[0] > now:
@@ -538,9 +538,10 @@ class Hub:
             if not self.room_stream.go_live(now, cursor, self.outbox):
                 self._room_stuck(now, session)
 
-    def _on_room_ack(self, now: float, session: ServerSession, room_ack) -> None:
+    def _on_room_ack(self, now: float, session: ServerSession, cursor: RoomCursor,
+                     room_ack: Optional[Tuple[int, int]]) -> None:
         if room_ack is not None and not self.room_stream.on_ack(
-                now, session.cursor, room_ack[0], room_ack[1], self.outbox):
+                now, cursor, room_ack[0], room_ack[1], self.outbox):
             self._room_stuck(now, session)
             return
         self._maybe_go_live(now, session)

@@ -2,7 +2,8 @@
 
 Two pairs of processes talk: the client's sender and receiver (forked after
 login), and the server's network process and its admin console. Each message
-is a small frozen dataclass registered with @message where it is declared;
+is a small frozen dataclass registered with @message where it is declared
+(`@message` above `@dataclasses.dataclass(frozen=True)`);
 `encode` and `decode` are the only codec, and app.net.channel.Channel the only
 carrier.
 
@@ -18,7 +19,7 @@ is a bug, not an attack: the socket pair is private to the two processes).
 """
 import dataclasses
 import json
-from typing import Any, Dict, Tuple, Type, TypeVar
+from typing import Any, Dict, Tuple, Type, TypeVar, cast
 
 MAX_MESSAGE = 1 << 16          # bytes of one encoded message at most (one datagram)
 
@@ -34,15 +35,18 @@ M = TypeVar("M")
 
 
 def message(cls: Type[M]) -> Type[M]:
-    """Class decorator: a frozen dataclass registered under its module and name."""
+    """Class decorator over @dataclasses.dataclass(frozen=True) (written out,
+    so type checkers see the dataclass): registers it under its module and name."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen:
+        raise TypeError("a message is a frozen dataclass: %s is not" % cls.__qualname__)
     name = "%s.%s" % (cls.__module__, cls.__qualname__)
     if name in _TYPES:
         raise TypeError("two messages are called %s" % name)
-    made: Any = dataclasses.dataclass(frozen=True)(cls)
-    _TYPES[name] = made
-    _FIELDS[made] = tuple(f.name for f in dataclasses.fields(made))
-    _NAMES[made] = name
-    return made
+    _TYPES[name] = cls
+    _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cast(Any, cls)))
+    _NAMES[cls] = name
+    return cls
 
 
 def encode(value: Any) -> bytes:

@@ -6,7 +6,7 @@ recent events lets a newcomer see the last chat lines and lets a client that
 reconnects catch up on exactly what it missed.
 """
 from collections import deque
-from typing import Deque, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
+from typing import Deque, Dict, FrozenSet, Generic, Iterable, List, NamedTuple, Optional, TypeVar
 
 from app.core import protocol
 from app.core.protocol import Event
@@ -22,13 +22,16 @@ class Logged(NamedTuple):
     audience: Optional[FrozenSet[int]]
 
 
-class Room:
+Member = TypeVar("Member")   # the server's session object (hub.ServerSession)
+
+
+class Room(Generic[Member]):
     def __init__(self, epoch: int, history_lines: int = 20, ring_size: int = 2000) -> None:
         self.epoch = epoch
         self.history_lines = history_lines
         self.seq = 0
         self.ring: Deque[Logged] = deque(maxlen=ring_size)
-        self.members: Dict[str, object] = {}     # name key -> the server's session object
+        self.members: Dict[str, Member] = {}     # name key -> the server's session object
 
     def record(self, now: float, kind: int, *, name: str = "", target: str = "",
                text: str = "", code: int = 0, origin: int = 0, msg_id: int = 0,

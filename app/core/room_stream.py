@@ -78,7 +78,8 @@ class RoomCursor:
 
     def copy(self, tail: bytes, count: int) -> bytes:
         """Its copy of a datagram of `count` numbers (a run if more than one)."""
-        return (self.head if count == 1 else self.run_head) + tail
+        # (count > 1 only for a cursor made with runs: run_head is set then)
+        return (self.head if count == 1 else self.run_head) + tail  # type: ignore[operator]
 
 
 class RoomSender:

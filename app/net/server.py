@@ -19,7 +19,7 @@ import socket
 import sys
 import termios
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, cast
 
 from app.core import admin, discovery_wire, protocol
 from app.core.admin import LogKind
@@ -321,7 +321,7 @@ class NetworkProcess:
 
     def _admin_message(self, message: object) -> None:
         if isinstance(message, admin.COMMAND_TYPES):
-            self._tell_console(self._admin_command(message))
+            self._tell_console(self._admin_command(cast(admin.Command, message)))
         elif isinstance(message, ConsoleSubscribe):
             self.subscribed = True
             self.next_state = 0.0

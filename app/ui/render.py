@@ -130,7 +130,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
 
 # Why the server refused us, by REFUSE code: the server's own reason (English,
 # with the details) follows in parentheses.
-REFUSAL_WORDS = {
+REFUSAL_WORDS: Dict[str, Dict[int, str]] = {
     "zh": {P.REFUSE_NAME_TAKEN: "名字已被占用", P.REFUSE_NAME_INVALID: "名字不可用",
            P.REFUSE_BANNED: "你已被禁止进入", P.REFUSE_FULL: "聊天室已满",
            P.REFUSE_BAD_VERSION: "版本不兼容", P.REFUSE_WRONG_PASSWORD: "聊天室密码不对",
@@ -154,13 +154,13 @@ def refusal_reason(refusal: Optional[Tuple[int, str]], lang: str) -> str:
     return "%s (%s)" % (words, detail) if detail else words
 
 
-_LEAVE_SUFFIX = {
+_LEAVE_SUFFIX: Dict[int, str] = {
     P.LEAVE_TIMEOUT: "leave_timeout",
     P.LEAVE_KICKED: "leave_kicked",
     P.LEAVE_BANNED: "leave_banned",
     P.LEAVE_SERVER_CLOSING: "leave_closing",
 }
-_NOTICE_KEY = {
+_NOTICE_KEY: Dict[int, str] = {
     P.NOTICE_THROTTLED: "notice_throttled",
     P.NOTICE_NO_SUCH_USER: "notice_no_such_user",
     P.NOTICE_MUTED: "notice_muted",
