@@ -8,7 +8,7 @@ who is "online", extra "events" (protocol.Event fields) right after joining, and
 a "stream" of N chat lines at R lines/s. It echoes our own lines like the
 server does and appends every call (say, private, leave, ...) to script["log"]
 as JSON lines, so a test can see what the client sent. The UI code under test is
-the real app/ui/client_tui.py; only the network is scripted.
+the real app/ui/client_tui.py (and app/ui/client/); only the network is scripted.
 """
 import json
 import os
