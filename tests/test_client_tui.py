@@ -526,6 +526,48 @@ def test_ctrl_l_redraws_damage(tmp_path):
         term.wait_screen(lines, cursor)
 
 
+def test_a_stopped_sender_neither_stalls_the_receiver_nor_loses_its_messages(tmp_path):
+    """SIGSTOP the sender, then stream 2000 lines, each from a new speaker: every line
+    changes the Tab names the receiver sends up, far more than the socket holds.
+    The receiver must go on reading and painting (its sends queue: no blocking, no
+    spinning on a full socket), and after SIGCONT the sender must catch up in order:
+    at the end Tab offers the last speaker, then the one before."""
+    count = 2000
+    script = {"stream": {"count": count, "rate": 1000, "start": 1.0,
+                         "names": ["ab%04d" % i for i in range(count)]}}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.wait_for(lambda l, c: l[22] == status_line(80, 1) and c == (2, 23),
+                      what="the sender's last paint before the stream")
+        sender = term.proc.pid
+        receiver = children_of(sender)[0]
+        os.kill(sender, signal.SIGSTOP)
+        try:
+            wait_message(term, count - 1)     # drawn by the receiver alone
+            assert any(c["call"] == "stream_done" for c in calls(tmp_path))
+            before, started = cpu_seconds(receiver), time.monotonic()
+            term.wait_for(lambda l, c: time.monotonic() - started > 1.0, timeout=3,
+                          what="1 s with the sender stopped")
+            busy = (cpu_seconds(receiver) - before) / (time.monotonic() - started)
+            assert busy < 0.1, "the receiver spins on its full channel"
+        finally:
+            os.kill(sender, signal.SIGCONT)
+        # Keys typed while the backlog drains see the names of that moment: ask again
+        # until the last speaker (who spoke only last) comes first.
+        last = "> ab%04d:" % (count - 1)
+        deadline = time.monotonic() + 15
+        while True:
+            term.type("^U", "ab", "tab")
+            lines, _ = term.wait_for(lambda l, c: l[23].rstrip().endswith(":"),
+                                     what="a completion")
+            if lines[23].rstrip() == last:
+                break
+            assert time.monotonic() < deadline, "the sender never got the last names"
+        term.type("tab")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> ab%04d:" % (count - 2),
+                      what="then the one before")
+
+
 def test_idle_client_uses_almost_no_cpu(tmp_path):
     with fake_client(tmp_path, {"online": ["张三"]}) as term:
         joined(term)

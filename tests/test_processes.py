@@ -58,13 +58,16 @@ def test_shared_cursor_written_by_the_child_is_read_by_the_parent():
 
 
 def test_await_messages_times_out_then_hears_then_sees_the_end():
-    def body(end):
-        time.sleep(0.3)         # the parent's first wait runs out meanwhile
-        end.send(SayLine("你好"))
+    def body(end):               # answers only once spoken to: the first wait must time out
+        heard = processes.await_messages(end, 5.0)
+        end.send(SayLine("你好" if heard == [SayLine("go")] else "bad"))
         return 0
 
     child = processes.fork_child(body)
+    started = time.monotonic()
     assert processes.await_messages(child.channel, 0.05) == []
+    assert time.monotonic() - started >= 0.05
+    child.channel.send(SayLine("go"))
     assert processes.await_messages(child.channel, 5.0) == [SayLine("你好")]
     assert processes.await_messages(child.channel, 5.0) is None
     assert os.WEXITSTATUS(wait_exit(child.pid)) == 0
@@ -73,7 +76,10 @@ def test_await_messages_times_out_then_hears_then_sees_the_end():
 def test_waiting_flushes_a_backlog_whole_and_in_order():
     """The parent queues more than the socket holds, then waits: the wait sends the
     rest while the child reads; the child echoes how many it got, in order."""
+    go_read, go_write = os.pipe()       # the child reads nothing before the burst is sent
+
     def body(end):
+        os.read(go_read, 1)
         got = []
         stop = time.monotonic() + 10
         while len(got) < BURST and time.monotonic() < stop:
@@ -85,9 +91,13 @@ def test_waiting_flushes_a_backlog_whole_and_in_order():
         return 0
 
     child = processes.fork_child(body)
-    for i in range(BURST):
-        child.channel.send(line(i))
-    assert child.channel.wants_write, "the burst should outgrow the socket buffer"
+    try:
+        for i in range(BURST):
+            child.channel.send(line(i))
+        assert child.channel.wants_write, "the burst should outgrow the socket buffer"
+    finally:
+        os.write(go_write, b"x")
+        os.close(go_write)
     reply = processes.await_messages(child.channel, 10.0)
     assert reply == [SayLine("ok")]
     assert os.WEXITSTATUS(wait_exit(child.pid)) == 0
