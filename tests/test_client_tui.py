@@ -25,7 +25,8 @@ from chatproc import HOST, free_udp_port, start_client, start_server
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
 from app.core import protocol as P
-from app.ui import client_tui, line_editor, render
+from app.ui import line_editor, render
+from app.ui.client.sender import MAX_INPUT_BYTES
 from app.ui.line_editor import LineEditor
 from app.ui.screen import KeyDecoder, Layout
 from app.ui.width import text_width
@@ -36,22 +37,6 @@ ME = "me"
 
 
 # ---------------------------------------------------------------- pure parts
-
-def test_parse_command():
-    zh = "zh"
-    assert client_tui.parse_command("hello", zh) == ("say", "hello")
-    assert client_tui.parse_command("   ", zh) is None
-    assert client_tui.parse_command("//etc", zh) == ("say", "/etc")
-    assert client_tui.parse_command("/quit", zh) == ("quit",)
-    assert client_tui.parse_command("/WHO", zh) == ("who",)
-    assert client_tui.parse_command("/help", zh) == ("help",)
-    assert client_tui.parse_command("/me 挥手", zh) == ("emote", "挥手")
-    assert client_tui.parse_command("/msg 张三  你好 呀", zh) == ("msg", "张三", "你好 呀")
-    assert client_tui.parse_command("/msg 张三", zh) == ("hint", "用法: /msg 名字 内容")
-    assert client_tui.parse_command("/me", "en") == ("hint", "usage: /me action")
-    assert client_tui.parse_command("/foo bar", zh) == \
-        ("hint", "未知命令 /foo，输入 /help 查看命令")
-
 
 def test_multi_line_paste_becomes_one_line():
     assert line_editor.one_line("line1\r\nline2\nline3\n") == "line1 line2 line3"
@@ -401,7 +386,7 @@ def test_too_long_paste_is_refused_visibly(tmp_path):
     with fake_client(tmp_path, {}) as term:
         joined(term)
         term.paste("x" * 10000)
-        term.wait_text("输入过长 (10000 字节，上限 %d)" % client_tui.MAX_INPUT_BYTES)
+        term.wait_text("输入过长 (10000 字节，上限 %d)" % MAX_INPUT_BYTES)
         assert term.snapshot()[0][23].rstrip() == ">"
 
 
@@ -445,9 +430,10 @@ def test_hostile_names_and_huge_messages_cannot_break_the_layout(tmp_path):
         {"kind": P.EV_CHAT, "name": "张三", "text": "长" * 300 + "x" * 400, "origin": 3},
         {"kind": P.EV_CHAT, "name": "张三", "text": "end", "origin": 3}]}
     with fake_client(tmp_path, script, lines=12, cols=40) as term:
-        lines, cursor = term.wait_text("张三 : end")
-        assert lines[10] == status_line(40, 2)
-        assert lines[11].rstrip() == ">" and cursor == (2, 11)
+        # Both processes paint after the join, in either order: wait for both.
+        lines, cursor = term.wait_for(
+            lambda l, c: any("张三 : end" in row for row in l) and l[10] == status_line(40, 2)
+            and l[11].rstrip() == ">" and c == (2, 11), what="the last line and the status")
         assert all(text_width(l) == 40 for l in lines)
         term.type("abc")
         term.wait_for(lambda l, c: l[11].rstrip() == "> abc" and l[:11] == lines[:11],
@@ -538,6 +524,48 @@ def test_ctrl_l_redraws_damage(tmp_path):
             term.stream.feed(b"\x1b[5;5HGARBAGE\x1b[23;1HJUNK")
         term.type("^L")
         term.wait_screen(lines, cursor)
+
+
+def test_a_stopped_sender_neither_stalls_the_receiver_nor_loses_its_messages(tmp_path):
+    """SIGSTOP the sender, then stream 2000 lines, each from a new speaker: every line
+    changes the Tab names the receiver sends up, far more than the socket holds.
+    The receiver must go on reading and painting (its sends queue: no blocking, no
+    spinning on a full socket), and after SIGCONT the sender must catch up in order:
+    at the end Tab offers the last speaker, then the one before."""
+    count = 2000
+    script = {"stream": {"count": count, "rate": 1000, "start": 1.0,
+                         "names": ["ab%04d" % i for i in range(count)]}}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.wait_for(lambda l, c: l[22] == status_line(80, 1) and c == (2, 23),
+                      what="the sender's last paint before the stream")
+        sender = term.proc.pid
+        receiver = children_of(sender)[0]
+        os.kill(sender, signal.SIGSTOP)
+        try:
+            wait_message(term, count - 1)     # drawn by the receiver alone
+            assert any(c["call"] == "stream_done" for c in calls(tmp_path))
+            before, started = cpu_seconds(receiver), time.monotonic()
+            term.wait_for(lambda l, c: time.monotonic() - started > 1.0, timeout=3,
+                          what="1 s with the sender stopped")
+            busy = (cpu_seconds(receiver) - before) / (time.monotonic() - started)
+            assert busy < 0.1, "the receiver spins on its full channel"
+        finally:
+            os.kill(sender, signal.SIGCONT)
+        # Keys typed while the backlog drains see the names of that moment: ask again
+        # until the last speaker (who spoke only last) comes first.
+        last = "> ab%04d:" % (count - 1)
+        deadline = time.monotonic() + 15
+        while True:
+            term.type("^U", "ab", "tab")
+            lines, _ = term.wait_for(lambda l, c: l[23].rstrip().endswith(":"),
+                                     what="a completion")
+            if lines[23].rstrip() == last:
+                break
+            assert time.monotonic() < deadline, "the sender never got the last names"
+        term.type("tab")
+        term.wait_for(lambda l, c: l[23].rstrip() == "> ab%04d:" % (count - 2),
+                      what="then the one before")
 
 
 def test_idle_client_uses_almost_no_cpu(tmp_path):

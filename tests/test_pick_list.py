@@ -1,6 +1,6 @@
 """The pick list the curses client shows when several servers answer."""
-from app.net.discovery import Found
-from app.ui.client_tui import _pick_server
+from app.core.discovery_wire import Found
+from app.ui.client.login import pick_server
 
 
 def servers():
@@ -18,7 +18,7 @@ def pick(answers):
             raise answer
         return answer
 
-    return _pick_server(servers(), read, shown.append), "".join(shown)
+    return pick_server(servers(), read, shown.append), "".join(shown)
 
 
 def test_lists_every_server_with_a_number_and_takes_the_choice():

@@ -5,10 +5,10 @@
 The fake has ClientConnection's interface (app/net/client_net.py) and plays a JSON
 script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
 who is "online", extra "events" (protocol.Event fields) right after joining, and
-a "stream" of N chat lines at R lines/s. It echoes our own lines like the
+a "stream" of N chat lines at R lines/s (from "names" in turn, if given). It echoes our own lines like the
 server does and appends every call (say, private, leave, ...) to script["log"]
 as JSON lines, so a test can see what the client sent. The UI code under test is
-the real app/ui/client_tui.py; only the network is scripted.
+the real app/ui/client_tui.py (and app/ui/client/); only the network is scripted.
 """
 import json
 import os
@@ -84,7 +84,8 @@ class FakeConnection:
             return 60.0
         due = int((now - self.stream_at) * stream["rate"]) + 1
         while self.streamed < min(due, stream["count"]):
-            name = STREAM_NAMES[self.streamed % len(STREAM_NAMES)]
+            names = stream.get("names", STREAM_NAMES)
+            name = names[self.streamed % len(names)]
             self._event(P.EV_CHAT, name=name, text=stream_text(self.streamed),
                         origin=7, msg_id=self.streamed + 1)
             self.streamed += 1

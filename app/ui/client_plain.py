@@ -10,6 +10,7 @@ import selectors
 import signal
 import sys
 import time
+from typing import Optional
 
 from app.core import protocol
 from app.core.exit_codes import ExitCode
@@ -22,10 +23,12 @@ READ_SIZE = 65536
 
 
 def run(options: ClientOptions) -> int:
-    if not options.name:
+    name = options.name
+    if not name:
         print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
         return ExitCode.USAGE
-    if options.host is None:                      # no HOST: find the server on the LAN
+    host = options.host
+    if host is None:                              # no HOST: find the server on the LAN
         from app.ui import discovery_texts
 
         host, code, lines = discovery_texts.find_for_client(options.port)
@@ -36,7 +39,7 @@ def run(options: ClientOptions) -> int:
         options = options.with_host(host)
     now = time.monotonic
     try:
-        conn = ClientConnection(options.host, options.port, options.name, now(),
+        conn = ClientConnection(host, options.port, name, now(),
                                 room_key=options.room_key)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
@@ -60,10 +63,10 @@ class PlainClient:
         self.options = options
         self.started = time.monotonic()
         self.stdin_open = True
-        self.eof_at = None
+        self.eof_at: Optional[float] = None
         self.partial = b""
         self.stop_signal = False
-        self.exit_code = None
+        self.exit_code: Optional[int] = None
         self.out = sys.stdout
         self.signals = SignalPipe((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 
@@ -145,7 +148,8 @@ class PlainClient:
         deadline = time.monotonic() + limit
         sel = selectors.DefaultSelector()
         sel.register(self.conn.fileno(), selectors.EVENT_READ)
-        while core.state == "joined" and core.stream.queued and time.monotonic() < deadline:
+        while (core.state == "joined" and core.stream is not None and core.stream.queued
+               and time.monotonic() < deadline):
             sel.select(min(self.conn.tick(time.monotonic()), 0.05))
             self.conn.on_readable(time.monotonic())
             self._show_events()

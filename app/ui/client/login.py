@@ -1,0 +1,201 @@
+"""Before the fork: finding the server, and joining the room under a name.
+
+`find_host` searches the LAN when no HOST was given (before curses starts, so
+its report and the pick list stay on the normal screen). `Login` then asks for
+a name, connects, and asks again after a refusal, until joined or given up.
+"""
+import selectors
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.core.options import ClientOptions
+from app.core.text import check_name
+from app.net.client_net import ClientConnection, ConnectError
+from app.ui import render
+from app.ui.client.terminal import Terminal
+from app.ui.line_editor import LineEditor, one_line
+
+if TYPE_CHECKING:
+    from app.core.discovery_wire import Found
+
+UNREACHABLE_AFTER = 2.0    # seconds of silence before login says the server is unreachable
+
+# ClientConnection's constructor (host, port, name, now, room_key=...); tests pass
+# a scripted fake with the same interface.
+ConnectionFactory = Callable[..., ClientConnection]
+
+
+def find_host(port: int) -> Tuple[Optional[str], int]:
+    """No HOST given: look for the server on the LAN before curses starts, so the
+    search's report stays on the normal screen. (host, _) when found, else
+    (None, exit code)."""
+    from app.ui import discovery_texts   # only when searching: most runs name the host
+
+    host, code, lines = discovery_texts.find_for_client(port, pick=pick_server)
+    for line in lines:
+        sys.stderr.write(line + "\n")
+    return host, code
+
+
+def pick_server(servers: Sequence["Found"], read: Callable[[], str] = input,
+                write: Callable[[str], Any] = sys.stderr.write) -> Optional["Found"]:
+    """Several servers answered: a numbered pick list on the normal screen (before
+    curses starts, so it also works for screen readers). None: the user declined."""
+    from app.ui import discovery_texts
+
+    write("chat.pyz: %d chat servers answered:\n" % len(servers))
+    for number, server in enumerate(servers, 1):
+        write("  %d) %s\n" % (number, discovery_texts.describe(server)))
+    while True:
+        write("choose 1-%d (Enter: 1, q: quit): " % len(servers))
+        try:
+            answer = read().strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            write("\n")
+            return None
+        if answer in ("q", "quit"):
+            return None
+        if not answer:
+            return servers[0]
+        if answer.isdigit() and 1 <= int(answer) <= len(servers):
+            return servers[int(answer) - 1]
+
+
+class Login:
+    """Ask for a name, connect, re-ask after a refusal, until joined or left."""
+
+    def __init__(self, term: Terminal, options: ClientOptions,
+                 factory: ConnectionFactory) -> None:
+        self.term = term
+        self.options = options
+        self.factory = factory
+        self.conn: Optional[ClientConnection] = None
+        self.editor = LineEditor(max_bytes=protocol.MAX_NAME_BYTES)
+        self.asking = not options.name
+        self.name = options.name or ""
+        self.started = time.monotonic()
+        self.pending: List[protocol.Event] = []   # room events that came with the WELCOME
+        self.refused = False
+
+    def tr(self, key: str, **values: Any) -> str:
+        return render.tr(self.term.lang, key, **values)
+
+    def run(self) -> Optional[int]:
+        """None once joined (self.conn, self.pending), else the exit code."""
+        term = self.term
+        if self.asking:
+            term.say_local(self.tr("ask_name"))
+        else:
+            self._try_name(self.name)
+        sel = selectors.DefaultSelector()
+        sel.register(0, selectors.EVENT_READ, "keys")
+        sel.register(term.signals.fileno(), selectors.EVENT_READ, "signals")
+        while True:
+            if self.conn is None and not self.asking:
+                return ExitCode.UNREACHABLE            # the address cannot be used at all
+            if self.conn is not None:
+                if self.conn.fileno() not in sel.get_map():
+                    sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
+                self._events(self.conn)
+                if self.conn.state == "joined":
+                    term.say_local(self.tr("joined_as", name=self.conn.name, server=term.server))
+                    return None
+            self._paint()
+            timeout = None
+            if self.conn is not None:
+                timeout = self.conn.tick(time.monotonic())
+                if not self.asking:
+                    timeout = min(timeout, 1.0)        # the "still trying (N s)" counter
+            ready = {key.data for key, _ in sel.select(term.key_timeout(timeout))}
+            if "net" in ready and self.conn is not None:
+                self.conn.on_readable(time.monotonic())
+            if "signals" in ready:
+                for signum in term.signals.take():
+                    if signum != signal.SIGWINCH:
+                        return self._give_up()
+                    term.resize()
+            if "keys" in ready or term.keys.pending:
+                try:
+                    keys = term.read_keys("keys" in ready)
+                except EOFError:
+                    return self._give_up()
+                for kind, value in keys:
+                    if kind == "key" and value in ("^C", "^D"):
+                        return self._give_up()
+                    if self.asking:
+                        self._edit(kind, value)
+
+    def _edit(self, kind: str, value: str) -> None:
+        if kind == "text" or kind == "paste":
+            self.editor.insert(one_line(value))
+        elif value == "enter":
+            self._try_name(self.editor.submit())
+        else:
+            self.editor.handle(value)
+
+    def _try_name(self, raw: str) -> None:
+        name, reason = check_name(raw)
+        if name is None:
+            self.term.say_local(self.tr("bad_name", reason=reason))
+            self.editor.set_text(raw)
+            self.asking = True
+            return
+        self.name, self.asking, self.started = name, False, time.monotonic()
+        self.term.say_local(self.tr("connecting", server=self.term.server))
+        if self.conn is None:
+            try:
+                self.conn = self.factory(self.options.host, self.options.port, name,
+                                         time.monotonic(), room_key=self.options.room_key)
+            except ConnectError as exc:   # an unknown host name, an unusable address
+                self.term.error = str(exc)
+            except ValueError as exc:     # a name the protocol core will not send
+                self.term.say_local(self.tr("bad_name", reason=exc))
+                self.editor.set_text(raw)
+                self.asking = True
+        else:
+            self.conn.rename(name, time.monotonic())
+
+    def _events(self, conn: ClientConnection) -> None:
+        for event in conn.take_events():
+            if not isinstance(event, protocol.Event):
+                if event.state == "refused":
+                    self.refused = True
+                    self.term.say_local(self.tr("refused", reason=render.refusal_reason(
+                        conn.refusal, self.options.lang) or event.detail))
+                    self.term.say_local(self.tr("try_again"))
+                    self.asking = True
+                    self.editor.set_text(self.name)
+            else:
+                self.pending.append(event)
+
+    def _paint(self) -> None:
+        term = self.term
+        if not term.layout.usable:
+            return
+        if self.asking or self.conn is None:
+            status = term.server
+        elif time.monotonic() - self.started >= UNREACHABLE_AFTER:
+            status = self.tr("unreachable", server=term.server,
+                             seconds=time.monotonic() - self.started)
+            hint = getattr(self.conn, "hint", "")
+            status += (" (%s)" % hint) if hint else ""
+        else:
+            status = self.tr("connecting", server=term.server)
+        term.draw_pane()
+        term.draw_status(" " + status)
+        term.draw_input(self.tr("name_prompt") if self.asking else "", self.editor)
+        term.painter.paint(term.wins)
+
+    def _give_up(self) -> int:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+        if self.refused:
+            return ExitCode.REFUSED
+        return ExitCode.UNREACHABLE if conn is not None and conn.state == "connecting" \
+            else ExitCode.OK
+

@@ -1,0 +1,237 @@
+"""The receiver: the forked child of the curses client.
+
+It owns the ClientConnection (one process must own the reliable session: acks,
+retransmits, reconnects) and the message pane, and runs one selectors loop over
+the UDP socket, the channel from the sender and its signal pipe. It tells the
+sender the connection's state and the names for Tab completion (messages.py).
+"""
+import curses
+import selectors
+import signal
+import time
+from typing import Any, List, Sequence, Set, Union
+
+from app.core import protocol
+from app.core.client_core import ClientEvent, Status
+from app.core.options import ClientOptions
+from app.core.text import split_utf8
+from app.net.channel import Channel
+from app.net.client_net import ClientConnection
+from app.net.processes import SharedCursor, await_messages, watch
+from app.ui import render, screen
+from app.ui.client.messages import (ConnectionStatus, EmoteLine, LeaveRoom, PrivateLine,
+                                    ReceiverLeaving, ReceiverReady, RepaintWindows, SayLine,
+                                    ScrollPane, ShowHelp, ShowNote, TabNames, WhoQuery)
+from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
+from app.ui.client.terminal import Terminal
+
+GOODBYE_WAIT = 0.4         # the receiver waits this long for the server's BYE_ACK
+SIGNAL_WAIT = 0.3          # after a signal, how long it waits to learn if the sender lives
+RECENT_SPEAKERS = 50       # speakers remembered for Tab completion
+
+ChatLine = Union[SayLine, EmoteLine, PrivateLine]
+
+
+class Receiver(Side):
+    """The child: the connection, the message pane, nothing else on the screen."""
+
+    def __init__(self, term: Terminal, conn: ClientConnection, options: ClientOptions,
+                 channel: Channel, cursor: SharedCursor) -> None:
+        super().__init__(term, options, channel, cursor)
+        self.conn = conn
+        self.in_history = False
+        self.silent_who = 0            # our own /who queries, for Tab completion only
+        self.present: Set[str] = set()
+        self.recent: List[str] = []    # speakers, most recent first
+        self.names_sent: List[str] = []
+        self.bell = False
+        self.dirty = True
+        self.status = Status(conn.state, conn.online, "")
+
+    def own_windows(self) -> Windows:
+        return receiver_windows(self.term.wins)
+
+    def other_windows(self) -> Windows:
+        return sender_windows(self.term.wins)
+
+    def run(self, pending: Sequence[ClientEvent]) -> int:
+        """The loop, until the sender says LeaveRoom, a signal, or the sender's end
+        closes; the child's exit code."""
+        term = self.term
+        self.after_fork()
+        self.channel.send(ReceiverReady())
+        self.conn.who()
+        self.silent_who += 1
+        self._on_events(pending)
+        self._send_state()
+        sel = selectors.DefaultSelector()
+        sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
+        sel.register(term.signals.fileno(), selectors.EVENT_READ, "signals")
+        while True:
+            timeout = self.conn.tick(time.monotonic())
+            self._on_events(self.conn.take_events())
+            if self.dirty:
+                self._paint()
+            watch(sel, self.channel, "sender")
+            for key, events in sel.select(timeout):
+                if key.data == "net":
+                    self.conn.on_readable(time.monotonic())
+                elif key.data == "signals":
+                    for signum in term.signals.take():
+                        if signum != signal.SIGWINCH:
+                            return self._leave_on_signal()
+                        self.resize()
+                        self.dirty = True
+                elif key.data == "sender":
+                    if events & selectors.EVENT_WRITE:
+                        self.channel.flush()
+                    if not events & selectors.EVENT_READ:
+                        continue
+                    received = self.channel.receive()
+                    if received is None:            # the sender died: the terminal is ours
+                        self._leave()
+                        screen.restore_terminal()
+                        return 0
+                    for message in received:
+                        if isinstance(message, LeaveRoom):
+                            return self._leave()
+                        self._on_message(message)
+
+    def _leave(self) -> int:
+        """Leave the room at once (the others see it now, not after a time-out)."""
+        self.channel.send(ReceiverLeaving())     # an orderly exit, not a crash
+        try:
+            self.conn.goodbye(time.monotonic, GOODBYE_WAIT)
+        except OSError:
+            pass
+        return 0
+
+    def _leave_on_signal(self) -> int:
+        """SIGTERM, SIGHUP, SIGINT: leave, and restore the terminal if the sender is dying
+        too (a SIGKILLed session leader makes the kernel send us SIGHUP, sometimes before
+        its end of the channel is closed). A live sender answers our ReceiverLeaving with
+        LeaveRoom (or has sent it already) and restores the terminal itself."""
+        self._leave()
+        if await_messages(self.channel, SIGNAL_WAIT) is None:
+            screen.restore_terminal()
+        return 0
+
+    # ------------------------------------------------------------ from the sender
+
+    def _on_message(self, message: Any) -> None:
+        """Apply one message from the sender (LeaveRoom is the loop's: it ends it)."""
+        if isinstance(message, (SayLine, EmoteLine, PrivateLine)):
+            self._send_chat(message)
+        elif isinstance(message, WhoQuery):
+            self.conn.who()
+        elif isinstance(message, ShowHelp):
+            for line in render.TEXTS[self.lang]["help"]:
+                self.term.say_local(line)
+        elif isinstance(message, ShowNote):
+            self.term.say_local(message.text)
+        elif isinstance(message, ScrollPane):
+            if message.pages < 0:
+                self.term.view.page_up()
+            else:
+                self.term.view.page_down()
+        elif isinstance(message, RepaintWindows):
+            self.redraw()
+        self.dirty = True
+
+    def _send_chat(self, message: ChatLine) -> None:
+        text = message.text
+        parts = len(split_utf8(text, protocol.MAX_TEXT_BYTES))
+        if parts > 1:   # the connection splits it; say so rather than surprise anyone
+            self.term.say_local(self.tr("split", count=parts))
+        if isinstance(message, SayLine):
+            self.conn.say(text)
+        elif isinstance(message, EmoteLine):
+            self.conn.emote(text)
+        else:
+            self.conn.private(message.name, text)
+        self.term.view.follow()        # sending means reading the newest again
+
+    # ------------------------------------------------------------ from the network
+
+    def _on_events(self, events: Sequence[ClientEvent]) -> None:
+        for event in events:
+            if not isinstance(event, protocol.Event):
+                self._on_status(event)
+                continue
+            self.dirty = True
+            if event.kind == protocol.EV_WHO:
+                self.present = set(n for n in event.text.split("\n") if n)
+                self._send_names()
+                if self.silent_who:
+                    self.silent_who -= 1
+                    continue
+            self._track(event)
+            history = bool(event.flags & protocol.EVF_HISTORY)
+            if self.in_history and not history:
+                self.term.view.add(render.history_divider(self.lang))
+            self.in_history = history
+            self.term.view.add(render.render(event, self.lang, self.conn.name,
+                                             self.conn.instance))
+            if render.wants_bell(event, self.options.bell, self.conn.name, self.conn.instance):
+                self.bell = True
+
+    def _track(self, event: protocol.Event) -> None:
+        """Names for Tab: who is here, and who spoke last."""
+        name = event.name
+        if not name or event.flags & protocol.EVF_HISTORY and event.kind != protocol.EV_CHAT:
+            return
+        if event.kind == protocol.EV_JOIN:
+            self.present.add(name)
+        elif event.kind == protocol.EV_LEAVE:
+            self.present.discard(name)
+            if name in self.recent:
+                self.recent.remove(name)
+        elif event.kind in (protocol.EV_CHAT, protocol.EV_EMOTE):
+            if name in self.recent:
+                self.recent.remove(name)
+            self.recent.insert(0, name)
+            del self.recent[RECENT_SPEAKERS:]
+        self._send_names()
+
+    def _send_names(self) -> None:
+        me = self.conn.name
+        names = [n for n in self.recent if n != me]
+        names += sorted(n for n in self.present if n != me and n not in names)
+        if names != self.names_sent:
+            self.names_sent = names
+            self.channel.send(TabNames(tuple(names)))
+
+    def _on_status(self, status: Status) -> None:
+        before = self.status.state
+        self.status = status
+        if status.state == "reconnecting" and before != "reconnecting":
+            self.term.say_local(self.tr("state_reconnecting") +
+                                (" (%s)" % status.detail if status.detail else ""))
+        elif status.state == "joined" and before == "reconnecting":
+            self.term.say_local(self.tr("state_joined"))
+        elif status.state == "closed" and status.detail not in ("leaving", "left"):
+            self.term.say_local(self.tr("closed", reason=status.detail))
+        self.dirty = True
+        self._send_state()
+
+    def _send_state(self) -> None:
+        status = self.status
+        self.channel.send(ConnectionStatus(status.state, status.online, status.detail,
+                                          self.conn.name))
+
+    # ------------------------------------------------------------ screen
+
+    def _paint(self) -> None:
+        self.dirty = False
+        term = self.term
+        if term.size_changed():
+            self.resize()
+        if not term.layout.usable:
+            return
+        term.draw_pane()
+        bell = b"\a" if self.bell else b""
+        self.bell = False
+        try:
+            term.painter.paint(self.own_windows(), park=self.cursor.get, extra=bell)
+        except (OSError, curses.error):
+            pass                         # the terminal is gone (SIGHUP): leaving soon

@@ -1,0 +1,178 @@
+"""The sender: the parent process of the curses client after the fork.
+
+It reads keys, edits the input line, draws the status line and the input line,
+and publishes the input cursor (SharedCursor) for the receiver to park the glass
+cursor on. Submitted lines are parsed into commands (commands.py) and passed to
+the receiver, as are scroll keys and Ctrl-L; the receiver sends back the
+connection's state and the names for Tab completion.
+"""
+import curses
+import os
+import selectors
+import signal
+from typing import Any, Sequence, Tuple
+
+from app.core import protocol
+from app.core.exit_codes import ExitCode
+from app.core.options import ClientOptions
+from app.core.text import sanitize_text
+from app.net.processes import Child, SharedCursor, watch
+from app.ui.client.commands import parse_command
+from app.ui.client.messages import (ConnectionStatus, LeaveRoom, ReceiverLeaving, ReceiverReady,
+                                    RepaintWindows, ScrollPane, ShowNote, TabNames)
+from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
+from app.ui.client.terminal import Terminal
+from app.ui.line_editor import LineEditor, one_line
+
+QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
+MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
+STATES = ("connecting", "joined", "reconnecting", "refused", "closed")   # with a text
+
+
+class Sender(Side):
+    """The parent: keys in, status line and input line out, commands to the receiver."""
+
+    def __init__(self, term: Terminal, options: ClientOptions, child: Child,
+                 cursor: SharedCursor) -> None:
+        super().__init__(term, options, child.channel, cursor)
+        self.child = child
+        self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
+        self.names: Sequence[str] = ()
+        self.state = ConnectionStatus("joined", 0, "", "")
+        self.child_died = False        # its end closed without ReceiverLeaving: a crash
+        self.child_left = False        # it said ReceiverLeaving
+        self.child_gone = False        # stopped and reaped
+
+    def own_windows(self) -> Windows:
+        return sender_windows(self.term.wins)
+
+    def other_windows(self) -> Windows:
+        return receiver_windows(self.term.wins)
+
+    def run(self) -> int:
+        """The loop, until a quit key, /quit, a signal, or the receiver's end; the exit
+        code (1 when the receiver died)."""
+        term = self.term
+        self.after_fork()
+        sel = selectors.DefaultSelector()
+        sel.register(0, selectors.EVENT_READ, "keys")
+        sel.register(term.signals.fileno(), selectors.EVENT_READ, "signals")
+        dirty = True
+        while True:
+            if dirty:
+                self._paint()
+            dirty = False
+            watch(sel, self.channel, "receiver")
+            ready = sel.select(term.key_timeout(None))
+            keys_ready = False
+            for key, events in ready:
+                if key.data == "receiver":
+                    if events & selectors.EVENT_WRITE:
+                        self.channel.flush()
+                    if not events & selectors.EVENT_READ:
+                        continue
+                    received = self.channel.receive()
+                    if received is None:           # the receiver ended
+                        self.child_died = not self.child_left
+                        return 1 if self.child_died else ExitCode.OK
+                    for message in received:
+                        self._on_message(message)
+                    dirty = True
+                elif key.data == "signals":
+                    for signum in term.signals.take():
+                        if signum != signal.SIGWINCH:
+                            return ExitCode.OK
+                        self.resize()
+                    dirty = True
+                elif key.data == "keys":
+                    keys_ready = True
+            if keys_ready or term.keys.pending:
+                try:
+                    keys = term.read_keys(keys_ready)
+                except EOFError:
+                    return ExitCode.OK
+                for kind, value in keys:
+                    if not self._on_key(kind, value):
+                        return ExitCode.OK
+                dirty = True
+
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, ReceiverLeaving):   # it got a signal: show it we are alive
+            self.child_left = True
+            self.channel.send(LeaveRoom())
+        elif isinstance(message, ReceiverReady):   # it has its own lock descriptor now
+            try:
+                os.unlink(self.term.lock_path)
+            except OSError:
+                pass
+        elif isinstance(message, ConnectionStatus):
+            self.state = message
+        elif isinstance(message, TabNames):
+            self.names = message.names
+        elif isinstance(message, RepaintWindows):
+            self.redraw()
+
+    def _on_key(self, kind: str, value: str) -> bool:
+        """Apply one key; False to quit."""
+        editor = self.editor
+        if kind in ("text", "paste"):
+            text = one_line(value) if kind == "paste" else sanitize_text(value)
+            if not editor.insert(text):
+                size = len((editor.text + text).encode("utf-8"))
+                self.channel.send(ShowNote(self.tr("too_long", size=size,
+                                                   limit=MAX_INPUT_BYTES)))
+        elif value == "enter":
+            return self._submit(editor.submit())
+        elif value == "^C" or (value == "^D" and not editor.chars):
+            return False
+        elif value == "^D":
+            editor.delete()
+        elif value in ("pgup", "pgdn"):
+            self.channel.send(ScrollPane(-1 if value == "pgup" else 1))
+        elif value == "^L":
+            self.channel.send(RepaintWindows())
+            self.redraw()
+        else:
+            editor.handle(value, self.names)
+        return True
+
+    def _submit(self, line: str) -> bool:
+        """A submitted line: False for /quit; any other command goes to the receiver,
+        which applies it."""
+        command = parse_command(line, self.lang)
+        if command is None:
+            return True
+        if isinstance(command, LeaveRoom):
+            return False                       # stop_child tells the receiver
+        self.channel.send(command)
+        return True
+
+    def _status_text(self) -> Tuple[str, str]:
+        state = self.state
+        shown = self.tr("state_" + state.state) if state.state in STATES else state.state
+        left = " %s | %s | %s" % (self.term.server, self.tr("online", count=state.online),
+                                  shown)
+        return left, state.name + " "
+
+    def _paint(self) -> None:
+        term = self.term
+        if term.size_changed():
+            self.resize()
+        if not term.layout.usable:
+            return
+        term.draw_status(*self._status_text())
+        term.draw_input("> ", self.editor)
+        try:
+            term.painter.paint(self.own_windows(), after=self.cursor.set)
+        except (OSError, curses.error):
+            pass
+
+    def stop_child(self) -> None:
+        """Tell the receiver to leave; SIGKILL it after QUIT_WAIT; reap it either way."""
+        if self.child_gone:
+            return
+        self.child_gone = True
+        if not self.child_died:
+            self.channel.send(LeaveRoom())
+            self.child.wait_for_exit(QUIT_WAIT)   # its exit closes its end: EOF
+        self.child.reap()
