@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build chat.pyz with shiv, reproducibly.
 #   ./build.sh          build ./chat.pyz
-#   ./build.sh test     build, then run the whole test suite in a private venv
+#   ./build.sh test     type-check app/ (mypy), build, then run the whole test suite
+#                       in a private venv
 # Extra arguments after `test` go to pytest (e.g. ./build.sh test -k plain).
 # SHIV=/path/to/shiv uses that shiv instead of making the build venv (the
 # reproducibility test builds copies of the tree with the repo's own shiv).
@@ -67,7 +68,9 @@ case "${1:-build}" in
         ;;
     test)
         shift
-        make_venv "$BUILD_DIR/venv-test" pytest==8.3.4 pyte==0.8.2 hypothesis==6.122.3 pytest-timeout==2.3.1
+        make_venv "$BUILD_DIR/venv-test" pytest==8.3.4 pyte==0.8.2 hypothesis==6.122.3 \
+            pytest-timeout==2.3.1 mypy==1.13.0
+        "$BUILD_DIR/venv-test/bin/mypy" --config-file .ci/mypy.ini --cache-dir "$BUILD_DIR/mypy-cache" app
         build_pyz
         CHAT_PYZ="$PWD/chat.pyz" exec "$BUILD_DIR/venv-test/bin/python" -m pytest tests "$@"
         ;;
