@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core import text
-from app.core.moderation import Moderation, looks_like_ip, minutes_left, normal_ip
+from app.core.moderation import BanRow, Moderation, MuteRow, looks_like_ip, minutes_left, normal_ip
 
 T0 = 1000.0
 
@@ -89,7 +89,7 @@ def test_an_address_ban_holds_in_every_spelling(banned: str, joining: str) -> No
 def test_a_mapped_address_is_listed_as_ipv4() -> None:
     rules = Moderation()
     rules.ban_ip(T0, "::ffff:10.0.0.5", 3)
-    assert rules.listing(T0) == ["ban address 10.0.0.5: 3 min left"]
+    assert rules.in_force(T0) == ([BanRow("address", "10.0.0.5", 3, "")], [])
 
 
 def test_a_ban_ends_at_its_time() -> None:
@@ -129,7 +129,7 @@ def test_unban_by_name_or_address() -> None:
     assert rules.unban("::ffff:10.0.0.5")                            # any spelling
     assert not rules.unban("10.0.0.5")
     assert rules.ban_reason(T0, "10.0.0.5", "alice") is None
-    assert rules.listing(T0) == []
+    assert rules.in_force(T0) == ([], [])
 
 
 def test_unban_lifts_a_name_and_an_address_that_are_spelled_alike() -> None:
@@ -172,18 +172,16 @@ def test_a_mute_is_not_a_ban() -> None:
 
 # ---------------------------------------------------------------- listing
 
-def test_listing_shows_live_rules_with_what_the_admin_typed() -> None:
+def test_in_force_shows_live_rules_with_what_the_admin_typed() -> None:
     rules = Moderation()
     rules.ban_name(T0, "Alice", 10, "spam")
     rules.ban_ip(T0, "::ffff:10.0.0.5", 90)
     rules.mute(T0, "张三", 3)
     rules.ban_name(T0, "gone", 1)
-    assert rules.listing(T0 + 60) == [
-        "ban name Alice: 9 min left (spam)",
-        "ban address 10.0.0.5: 89 min left",
-        "mute 张三: 2 min left",
-    ]
-    assert rules.listing(T0 + 90 * 60) == []
+    assert rules.in_force(T0 + 60) == (
+        [BanRow("name", "Alice", 9, "spam"), BanRow("address", "10.0.0.5", 89, "")],
+        [MuteRow("张三", 2)])
+    assert rules.in_force(T0 + 90 * 60) == ([], [])
 
 
 def test_expire_forgets_only_what_is_over() -> None:
@@ -211,4 +209,4 @@ def test_a_ban_holds_exactly_until_its_time(minutes: float, later: float) -> Non
     live = now < T0 + minutes * 60
     assert (rules.ban_reason(now, "10.1.2.3", "x") is not None) is live
     assert (rules.ban_reason(now, "10.9.9.9", "Someone") is not None) is live
-    assert bool(rules.listing(now)) is live
+    assert bool(rules.in_force(now)[0]) is live
