@@ -2,6 +2,7 @@
 of the messages between two processes: round trips, bad bytes, a real fork."""
 import dataclasses
 import os
+import selectors
 import time
 from typing import Optional, Tuple
 
@@ -187,3 +188,13 @@ def test_console_pair_commands_results_and_log_batches():
         sock.close()
         net_end.close()
         console_end.close()
+
+
+def test_on_ready_flushes_when_writable_and_reads_when_readable():
+    one, two = channel.pair()
+    one.send(Sample("a", 1, 0.0, False, None, (), ()))
+    assert two.on_ready(selectors.EVENT_WRITE) == []                 # not readable: nothing read
+    got = two.on_ready(selectors.EVENT_READ)
+    assert [m.text for m in got] == ["a"]
+    one.close()
+    assert two.on_ready(selectors.EVENT_READ) is None                # the peer is gone

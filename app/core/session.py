@@ -4,7 +4,8 @@ Pure: no sockets and no clock; every call takes `now` (seconds, monotonic) and t
 owner sends the bytes that `flush` returns. Each side of a session runs one
 ReliableStream, which both sends its own messages and receives the peer's.
 
-Mechanisms (numbers from PROTOCOL_NOTES.md, tuned for a LAN):
+Mechanisms (the numbers are argued in docs/DESIGN.md, "Why the numbers are what
+they are"; tuned for a LAN):
   * every message has a sequence number (1, 2, ...); every datagram carries the
     cumulative ack (highest in-order seq received) and a 32-bit selective-ack
     bitmap, so a lost ack is repaired by the next datagram;

@@ -11,6 +11,7 @@ bounded queue (the oldest go first when a peer stops reading for good), and
 goes out at the next send or flush. `wants_write` tells a selectors loop to
 wait for the socket to be writable.
 """
+import selectors
 import socket
 from collections import deque
 from typing import Any, Deque, List, Optional, Tuple
@@ -84,6 +85,16 @@ class Channel:
                 received.append(messages.decode(data))
             except messages.MessageError:
                 self.undecodable += 1
+
+    def on_ready(self, events: int) -> Optional[List[Any]]:
+        """A selector says this channel is ready (`events`, a selectors mask):
+        send what waits if it is writable; the messages that came if it is
+        readable ([] if it is not); None at EOF."""
+        if events & selectors.EVENT_WRITE:
+            self.flush()
+        if not events & selectors.EVENT_READ:
+            return []
+        return self.receive()
 
     def close(self) -> None:
         self.closed = True

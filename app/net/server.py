@@ -35,7 +35,7 @@ from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.net import channel, discovery
-from app.net.admin_link import log_text
+from app.net.admin_log import log_text
 from app.net.channel import Channel
 from app.net.signals import SignalPipe
 

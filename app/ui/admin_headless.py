@@ -17,7 +17,7 @@ from app.core.console_messages import (
     ConsoleHints,
     ConsoleLog,
 )
-from app.net.admin_link import log_text
+from app.net.admin_log import log_text
 from app.net.channel import Channel
 from app.ui.admin_text import HELP_LINES, result_lines, unknown_line, usage_line
 

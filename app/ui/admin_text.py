@@ -3,7 +3,7 @@ room's log entries as the curses console shows them. Both consoles (admin_tui,
 admin_headless) use these; the core (app.core.admin) gives values only.
 
 The headless log's dated line (`2026-11-26 19:10:47 chat 张三 ...`) is
-app.net.admin_link.log_text: the network process prints it too, once its
+app.net.admin_log.log_text: the network process prints it too, once its
 console is gone.
 """
 import re
@@ -12,7 +12,7 @@ from typing import Any, List, Sequence, Tuple
 from app.core import admin
 from app.core.admin import LogKind
 from app.core.text import sanitize_text
-from app.net.admin_link import log_text
+from app.net.admin_log import log_text
 
 HELP_LINES = [
     "plain text                  sent to everyone as 管理员消息: text",

@@ -47,16 +47,14 @@ from app.core.console_messages import (
 from app.core.options import ServerOptions
 from app.core.text import sanitize_text
 from app.net.channel import Channel
-from app.ui import admin_text, screen
+from app.ui import admin_text, screen, stdin
 from app.ui.line_editor import LineEditor, one_line
 from app.ui.messages_view import MessagesView
 from app.ui.width import text_width, truncate_to_width
 
-ESC_WAIT = 0.05             # a lone ESC is the Escape key if nothing follows this soon
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
 ONLINE_MIN_COLS = 64        # narrower than this: no online pane
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits long lines
-READ_SIZE = 65536
 STAMP_COLS = 9              # "HH:MM:SS "
 PROMPT = "> "
 CONFIRM = "Stop the server and disconnect everyone? (y/n) "
@@ -242,7 +240,7 @@ class Console:
                     return NETWORK_GONE
             if "keys" in ready or self.keys.pending:
                 try:
-                    data = os.read(0, READ_SIZE) if "keys" in ready else b""
+                    data = os.read(0, stdin.READ_SIZE) if "keys" in ready else b""
                 except OSError:
                     data = b""
                 if "keys" in ready and not data:
@@ -253,7 +251,7 @@ class Console:
                 return "chat.pyz: the network process did not answer /quit; leaving it"
 
     def _timeout(self) -> Optional[float]:
-        timeout = ESC_WAIT if self.keys.pending else None
+        timeout = stdin.ESC_WAIT if self.keys.pending else None
         if self.quit_by:
             left = max(0.0, self.quit_by - time.monotonic())
             timeout = left if timeout is None else min(timeout, left)

@@ -17,9 +17,8 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
-from app.ui import render
+from app.ui import render, stdin
 
-READ_SIZE = 65536
 
 
 def run(options: ClientOptions) -> int:
@@ -108,7 +107,7 @@ class PlainClient:
         return self.exit_code
 
     def _read_stdin(self, fd: int) -> bool:
-        data = os.read(fd, READ_SIZE)
+        data = os.read(fd, stdin.READ_SIZE)
         if not data:
             if self.partial:
                 self._submit(self.partial)

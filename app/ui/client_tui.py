@@ -13,7 +13,7 @@ app/ui/client/messages.py; EOF on it means the other process died. The sender
 publishes the input cursor in shared memory (app.net.processes.SharedCursor).
 Only the parent calls endwin() (unless it died first); the child ends with
 os._exit. How both draw on one terminal without damage is screen.py's job (see
-TWO_PROCESS_CURSES.md).
+docs/DESIGN.md, "The two-process curses client").
 
 `run(options, connection_factory)`: the factory is ClientConnection's constructor
 (host, port, name, now, room_key=...); tests pass a scripted fake with the same

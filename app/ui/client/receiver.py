@@ -83,11 +83,7 @@ class Receiver(Side):
                         self.resize()
                         self.dirty = True
                 elif key.data == "sender":
-                    if events & selectors.EVENT_WRITE:
-                        self.channel.flush()
-                    if not events & selectors.EVENT_READ:
-                        continue
-                    received = self.channel.receive()
+                    received = self.channel.on_ready(events)
                     if received is None:            # the sender died: the terminal is ours
                         self._leave()
                         screen.restore_terminal()

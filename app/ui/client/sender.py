@@ -67,17 +67,13 @@ class Sender(Side):
             keys_ready = False
             for key, events in ready:
                 if key.data == "receiver":
-                    if events & selectors.EVENT_WRITE:
-                        self.channel.flush()
-                    if not events & selectors.EVENT_READ:
-                        continue
-                    received = self.channel.receive()
+                    received = self.channel.on_ready(events)
                     if received is None:           # the receiver ended
                         self.child_died = not self.child_left
                         return 1 if self.child_died else ExitCode.OK
                     for message in received:
                         self._on_message(message)
-                    dirty = True
+                    dirty = dirty or bool(received)
                 elif key.data == "signals":
                     for signum in term.signals.take():
                         if signum != signal.SIGWINCH:

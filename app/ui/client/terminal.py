@@ -12,15 +12,13 @@ import tempfile
 from typing import Dict, List, Optional, Tuple
 
 from app.core.options import ClientOptions
-from app.ui import render, screen
+from app.ui import render, screen, stdin
 from app.ui.line_editor import LineEditor
 from app.ui.messages_view import MessagesView
 from app.ui.width import text_width, truncate_to_width
 
-ESC_WAIT = 0.05            # a lone ESC is the Escape key if nothing follows this soon
 LEAVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 WATCHED_SIGNALS = (signal.SIGWINCH,) + LEAVE_SIGNALS
-READ_SIZE = 65536
 
 
 def _attributes() -> Dict[str, int]:
@@ -135,7 +133,7 @@ class Terminal:
         if not ready:
             return self.keys.flush()
         try:
-            data = os.read(0, READ_SIZE)
+            data = os.read(0, stdin.READ_SIZE)
         except OSError:
             data = b""
         if not data:
@@ -144,5 +142,5 @@ class Terminal:
 
     def key_timeout(self, timeout: Optional[float]) -> Optional[float]:
         if self.keys.pending:
-            return ESC_WAIT if timeout is None else min(timeout, ESC_WAIT)
+            return stdin.ESC_WAIT if timeout is None else min(timeout, stdin.ESC_WAIT)
         return timeout
