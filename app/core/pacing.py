@@ -17,6 +17,7 @@ At the fan-out's end the shell takes the held acks (`take_held`) and sends
 what they released. Why hold them: an ack only frees window space; handled
 mid-fan-out it makes the members not yet reached wait for its sends.
 """
+import enum
 from typing import Any, List, Optional, Tuple
 
 from app.core import protocol
@@ -30,9 +31,16 @@ HELD_ACKS_MAX = 256
 # Seconds a fan-out takes in lines at most.
 FAN_OUT_JOINS_FOR = 0.02
 
-GO_ON = "go on"
-LOOK = "look"
-TAKE_HELD = "take held"
+
+
+class PaceStep(enum.Enum):
+    """What the shell does before the next slice of a fan-out."""
+    GO_ON = "go on"
+    LOOK = "look"
+    TAKE_HELD = "take held"
+
+
+GO_ON, LOOK, TAKE_HELD = PaceStep.GO_ON, PaceStep.LOOK, PaceStep.TAKE_HELD
 
 Datagram = Tuple[bytes, Any]     # (data, the sender's address)
 
@@ -51,7 +59,7 @@ class FanOutPacer:
         self.look_until = now + FAN_OUT_JOINS_FOR
         self.held: List[Datagram] = []
 
-    def after_slice(self, now: float) -> str:
+    def after_slice(self, now: float) -> PaceStep:
         """What to do before the next slice: TAKE_HELD, LOOK or GO_ON."""
         if len(self.held) >= self.held_max:
             return TAKE_HELD

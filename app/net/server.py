@@ -279,9 +279,9 @@ class NetworkProcess:
             if not hub.fanning_out:
                 break
             step = pacer.after_slice(time.monotonic())
-            if step == TAKE_HELD:
+            if step is TAKE_HELD:
                 self._take_held_acks(pacer)
-            elif step == LOOK and self.incoming.poll(0):
+            elif step is LOOK and self.incoming.poll(0):
                 # A line that came meanwhile joins this fan-out (room_stream.py).
                 self._drain_socket(pacer)
         if pacer.held:
