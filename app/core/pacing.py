@@ -32,7 +32,6 @@ HELD_ACKS_MAX = 256
 FAN_OUT_JOINS_FOR = 0.02
 
 
-
 class PaceStep(enum.Enum):
     """What the shell does before the next slice of a fan-out."""
     GO_ON = "go on"
