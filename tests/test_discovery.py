@@ -139,7 +139,7 @@ def found(name, host, version=protocol.VERSION, addresses=None, online=1, port=9
 
 
 def test_choose_one_connects():
-    chosen, code, lines = texts.choose([found("lab", "10.0.0.1")], 9797)
+    chosen, code, lines = texts.choose([found("lab", "10.0.0.1")], 9797, "en")
     assert chosen.host == "10.0.0.1" and code == ExitCode.OK
     assert lines == ["chat.pyz: found the chat server lab at 10.0.0.1:9797 (1 online); "
                      "connecting"]
@@ -148,7 +148,7 @@ def test_choose_one_connects():
 def test_choose_several_lists_commands_and_exits_4():
     chosen, code, lines = texts.choose(
         [found("a", "10.0.0.1", addresses=("10.0.0.1", "10.1.0.1")),
-         found("b", "fe80::1%eth0", port=9000)], 9797)
+         found("b", "fe80::1%eth0", port=9000)], 9797, "en")
     assert chosen is None and code == ExitCode.UNREACHABLE == 4
     text = "\n".join(lines)
     assert "2 chat servers answered" in text
@@ -157,7 +157,7 @@ def test_choose_several_lists_commands_and_exits_4():
 
 
 def test_choose_only_other_versions_says_so_and_exits_3():
-    chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2)], 9797)
+    chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2)], 9797, "en")
     assert chosen is None and code == ExitCode.REFUSED
     assert len(lines) == 1
     assert "speaks protocol version 2 (chat.pyz 9.9.9)" in lines[0]
@@ -166,13 +166,24 @@ def test_choose_only_other_versions_says_so_and_exits_3():
 
 def test_choose_prefers_the_compatible_server():
     chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2),
-                                            found("old", "10.0.0.8")], 9797)
+                                            found("old", "10.0.0.8")], 9797, "en")
     assert chosen.name == "old" and code == ExitCode.OK          # the only usable one
     assert "not new at 10.0.0.9:9797: it speaks protocol version 2" in lines[1]
 
 
+def test_choose_speaks_one_language_per_line():
+    chosen, code, lines = texts.choose([found("new", "10.0.0.9", version=2),
+                                        found("old", "10.0.0.8")], 9797, "zh")
+    assert lines[0] == "chat.pyz: 找到聊天服务器 old，地址 10.0.0.8:9797（在线 1 人），正在连接"
+    assert lines[1].startswith("chat.pyz: （没有选 new，地址 10.0.0.9:9797：它使用协议版本 2")
+    _, _, lines = texts.choose([], 9797, "zh", 2.0, ["10.0.0.255"])
+    assert lines[0].startswith("chat.pyz: 2 秒内 UDP 端口 9797 上没有聊天服务器回应（问过 10.0.0.255）")
+    for line in lines:
+        assert not any(word in line for word in ("online", "server", "answered", "firewall"))
+
+
 def test_choose_none_says_what_to_try():
-    chosen, code, lines = texts.choose([], 9797, 2.0, ["10.0.0.255", "127.0.0.1"])
+    chosen, code, lines = texts.choose([], 9797, "en", 2.0, ["10.0.0.255", "127.0.0.1"])
     assert chosen is None and code == 4 and len(lines) == 1
     assert "no chat server answered on UDP port 9797 within 2 s" in lines[0]
     assert "asked 10.0.0.255, 127.0.0.1" in lines[0]
@@ -241,8 +252,8 @@ def test_loopback_answer_says_the_room_has_a_password(pyz, procs, tmp_path):
     procs.append(start_server(pyz, port, tmp_path, "--password", "上课"))
     servers = discovery.discover(port, targets=[HOST])
     assert len(servers) == 1 and servers[0].password
-    assert "  password" in texts.describe(servers[0])
-    _, code, lines = texts.choose(servers, port)
+    assert "  password" in texts.describe(servers[0], "en")
+    _, code, lines = texts.choose(servers, port, "en")
     assert code == ExitCode.OK and "(0 online, room password); connecting" in lines[0]
 
 
@@ -250,7 +261,7 @@ def test_loopback_version_mismatch_is_reported(tmp_path):
     port = free_udp_port()
     fake = FakeServer(port, protocol.VERSION + 1, "future")
     try:
-        host, code, lines = texts.find_for_client(port, targets=[HOST])
+        host, code, lines = texts.find_for_client(port, "en", targets=[HOST])
     finally:
         fake.stop()
     assert host is None and code == ExitCode.REFUSED
@@ -411,8 +422,8 @@ def test_netns_client_without_host_finds_and_joins(pyz, procs, lab, tmp_path):
     client = ns_client(pyz, client_ns, tmp_path, "学生")
     procs.append(client)
     client.wait_line(lambda line: line == "学生 进入了聊天室")
-    assert "found the chat server" in client.stderr_text()
-    assert "at 10.77.1.1:9797 (0 online); connecting" in client.stderr_text()
+    assert "找到聊天服务器" in client.stderr_text()                  # --lang zh, the default
+    assert "地址 10.77.1.1:9797（在线 0 人），正在连接" in client.stderr_text()
     server.wait_line(lambda line: " join " in line and "10.77.1.2" in line)
 
 
@@ -431,7 +442,7 @@ def test_netns_two_network_cards_list_the_server_once(pyz, procs, lab, tmp_path)
     client = ns_client(pyz, client_ns, tmp_path, "乙")
     procs.append(client)
     client.wait_line(lambda line: line == "乙 进入了聊天室")
-    assert "chat servers answered" not in client.stderr_text()
+    assert "个聊天服务器回应" not in client.stderr_text()
 
 
 @needs_netns
@@ -445,7 +456,7 @@ def test_netns_two_servers_ask_the_user_to_choose(pyz, procs, lab, tmp_path):
     procs.append(client)
     assert client.wait_exit(timeout=WAIT) == ExitCode.UNREACHABLE
     err = client.stderr_text()
-    assert "2 chat servers answered on UDP port 9797" in err
+    assert "UDP 端口 9797 上有 2 个聊天服务器回应" in err
     assert "chat.pyz client 10.77.1.1 " in err and "chat.pyz client 10.77.2.1 " in err
     assert client.collect() == []
 
@@ -461,8 +472,8 @@ def test_netns_no_server_one_clear_message(pyz, procs, lab, tmp_path):
     assert 1.5 < time.monotonic() - started < 6
     err = client.stderr_text().strip().splitlines()
     assert len(err) == 1, err
-    assert "no chat server answered on UDP port 9797 within 2 s (asked 10.77.3.255" in err[0]
-    assert "chat.pyz client HOST" in err[0] and "let UDP port 9797 in" in err[0]
+    assert "2 秒内 UDP 端口 9797 上没有聊天服务器回应（问过 10.77.3.255" in err[0]
+    assert "chat.pyz client HOST" in err[0] and "放行 UDP 端口 9797" in err[0]
 
 
 @needs_netns
@@ -497,4 +508,4 @@ def test_netns_ipv6_link_local_only(pyz, procs, lab, tmp_path):
     client = ns_client(pyz, client_ns, tmp_path, "己")
     procs.append(client)
     client.wait_line(lambda line: line == "己 进入了聊天室")
-    assert "at [fe80::" in client.stderr_text() and "%vb1]:9797" in client.stderr_text()
+    assert "地址 [fe80::" in client.stderr_text() and "%vb1]:9797" in client.stderr_text()

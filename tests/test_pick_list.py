@@ -8,7 +8,7 @@ def servers():
             Found("lab-b", "10.0.1.7", 9797, 3, ("10.0.1.7",), 1, "0.1.0", b"b" * 8, True)]
 
 
-def pick(answers):
+def pick(answers, lang="en"):
     shown = []
     replies = iter(answers)
 
@@ -18,7 +18,7 @@ def pick(answers):
             raise answer
         return answer
 
-    return pick_server(servers(), read, shown.append), "".join(shown)
+    return pick_server(servers(), lang, read, shown.append), "".join(shown)
 
 
 def test_lists_every_server_with_a_number_and_takes_the_choice():
@@ -36,3 +36,12 @@ def test_enter_takes_the_first_and_nonsense_asks_again():
 def test_quit_eof_and_ctrl_c_decline():
     for answers in (["q"], [EOFError()], [KeyboardInterrupt()]):
         assert pick(answers)[0] is None
+
+
+def test_the_pick_list_speaks_the_clients_language():
+    chosen, shown = pick(["", ], lang="zh")
+    assert chosen.name == "lab-a"
+    assert "有 2 个聊天服务器回应" in shown and "1) lab-a  10.0.0.5:9797  在线 12 人" in shown
+    assert "2) lab-b  10.0.1.7:9797  在线 3 人  有房间密码" in shown
+    assert "请选择 1-2（回车：1，q：退出）：" in shown
+    assert "online" not in shown and "choose" not in shown         # one language per line

@@ -30,7 +30,7 @@ def run(options: ClientOptions) -> int:
     if host is None:                              # no HOST: find the server on the LAN
         from app.ui import discovery_texts
 
-        host, code, lines = discovery_texts.find_for_client(options.port)
+        host, code, lines = discovery_texts.find_for_client(options.port, options.lang)
         for line in lines:
             print(line, file=sys.stderr, flush=True)
         if host is None:

@@ -43,7 +43,7 @@ def run(options: ClientOptions, connection_factory: Optional[ConnectionFactory] 
     """The client's whole life; its exit code."""
     factory: ConnectionFactory = connection_factory or ClientConnection
     if options.host is None:
-        host, search_code = find_host(options.port)
+        host, search_code = find_host(options.port, options.lang)
         if host is None:
             return search_code
         options = options.with_host(host)

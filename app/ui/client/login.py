@@ -29,29 +29,30 @@ UNREACHABLE_AFTER = 2.0    # seconds of silence before login says the server is 
 ConnectionFactory = Callable[..., ClientConnection]
 
 
-def find_host(port: int) -> Tuple[Optional[str], int]:
+def find_host(port: int, lang: str) -> Tuple[Optional[str], int]:
     """No HOST given: look for the server on the LAN before curses starts, so the
     search's report stays on the normal screen. (host, _) when found, else
     (None, exit code)."""
     from app.ui import discovery_texts   # only when searching: most runs name the host
 
-    host, code, lines = discovery_texts.find_for_client(port, pick=pick_server)
+    host, code, lines = discovery_texts.find_for_client(
+        port, lang, pick=lambda servers: pick_server(servers, lang))
     for line in lines:
         sys.stderr.write(line + "\n")
     return host, code
 
 
-def pick_server(servers: Sequence["Found"], read: Callable[[], str] = input,
+def pick_server(servers: Sequence["Found"], lang: str, read: Callable[[], str] = input,
                 write: Callable[[str], Any] = sys.stderr.write) -> Optional["Found"]:
     """Several servers answered: a numbered pick list on the normal screen (before
     curses starts, so it also works for screen readers). None: the user declined."""
     from app.ui import discovery_texts
 
-    write("chat.pyz: %d chat servers answered:\n" % len(servers))
+    write("chat.pyz: %s\n" % discovery_texts.pick_list_header(len(servers), lang))
     for number, server in enumerate(servers, 1):
-        write("  %d) %s\n" % (number, discovery_texts.describe(server)))
+        write("  %d) %s\n" % (number, discovery_texts.describe(server, lang)))
     while True:
-        write("choose 1-%d (Enter: 1, q: quit): " % len(servers))
+        write(discovery_texts.pick_list_prompt(len(servers), lang))
         try:
             answer = read().strip().lower()
         except (EOFError, KeyboardInterrupt):
