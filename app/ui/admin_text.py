@@ -44,7 +44,7 @@ HELP_LINES = columns([
     ("/stats", "counters"),
     ("/quit", "tell every client the server is closing, then stop"),
     ("/help", "this list"),
-], gap=1)
+])
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
             "/stats", "/quit", "/help")            # what Tab completes
 USAGES = {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",

@@ -61,6 +61,7 @@ ONLINE_MIN_COLS = 64        # narrower than this: no online pane
 MARK_MUTED = "!"            # before a name in the roster: muted
 MARK_AWAY = "~"             # before a name in the roster: no line for admin.AWAY_SECONDS
 CELL_MIN = 10               # narrowest roster cell: a mark, 5 columns of name, " 59m"
+IDLE_COLS = 3               # idle times right-aligned in this many ("12s", "5m", "23h")
 CELL_GAP = 1                # between roster columns (the mark column adds a second blank)
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits long lines
 STAMP_COLS = 9              # "HH:MM:SS "
@@ -181,8 +182,8 @@ def _mark(person: admin.MemberRow) -> Segment:
 def roster_cell(person: admin.MemberRow, width: int) -> Line:
     """One person in exactly `width` display columns: mark, name, idle time at the
     right; a name too wide is cut (never half a Chinese character)."""
-    idle = admin_text.idle_text(person.idle)
-    room = max(0, width - 2 - text_width(idle))          # the mark, a space before idle
+    idle = admin_text.idle_text(person.idle).rjust(IDLE_COLS)      # ASCII: len is width
+    room = max(0, width - 2 - len(idle))      # the mark, a space; names cut the same in a column
     name = admin_text.pad(truncate_to_width(sanitize_text(person.name), room), room)
     away = person.idle >= admin.AWAY_SECONDS
     return [_mark(person), (name + " ", "dim" if away else ""), (idle, "dim")]
