@@ -219,8 +219,7 @@ def test_list_and_stats():
         [("a1", "%s:%d" % a, 1, False), ("b2", "%s:%d" % b, 0, False)]
     assert all(0 <= idle <= 2 for _, _, idle, _, _ in listed.rows)
     assert result_lines(MemberList((("a1", "10.0.1.1:40000", 3, 1, False),))) == \
-        ["1 online by name (idle: since their last line; away after 10 min)",
-         "  a1  10.0.1.1:40000  idle 3s  said 1"]
+        ["1 online", "  a1  10.0.1.1:40000  idle 3s  said 1"]
     stats = admin.apply(net.hub, net.now, Stats())
     assert isinstance(stats, StatsReport) and stats.online == 2
     counters = dict(stats.counters)

@@ -32,7 +32,7 @@ def columns(rows: Sequence[Sequence[str]], gap: int = 2) -> List[str]:
 
 HELP_LINES = columns([
     ("plain text", "sent to everyone as 管理员消息: text"),
-    ("/list", "who is online (by name; idle, muted, away)"),
+    ("/list", "who is online, by name (idle: since their last line)"),
     ("/kick NAME [reason]", "remove someone (they may rejoin after a minute)"),
     ("/ban NAME|IP [min] [reason]", "refuse a name and its address, or an address "
      "(default %d min)" % admin.DEFAULT_BAN_MINUTES),
@@ -44,7 +44,7 @@ HELP_LINES = columns([
     ("/stats", "counters"),
     ("/quit", "tell every client the server is closing, then stop"),
     ("/help", "this list"),
-])
+], gap=1)
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
             "/stats", "/quit", "/help")            # what Tab completes
 USAGES = {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",
@@ -117,9 +117,7 @@ def result_lines(result: admin.Result) -> List[str]:
 
 def _member_lines(rows: admin.MemberRows) -> List[str]:
     """/list: a count, then a person a line in columns (by name, as the rows come)."""
-    head = "%d online" % len(rows) + (
-        " by name (idle: since their last line; away after %d min)" % (
-            admin.AWAY_SECONDS // 60) if rows else "")
+    head = "%d online" % len(rows)
     people = [admin.MemberRow(*row) for row in rows]
     return [head] + ["  " + line.rstrip() for line in columns(
         [(sanitize_text(row.name), row.addr, "idle " + idle_text(row.idle),

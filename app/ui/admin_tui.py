@@ -149,8 +149,7 @@ def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]
     if text_width(head) + 1 + text_width(legend) > width:
         legend = ""
     body = max(0, height - 1)
-    across = max(1, min((width + CELL_GAP) // (CELL_MIN + CELL_GAP), -(-len(people) // body)
-                        if body else 1))
+    across = roster_columns(len(people), width, body)
     cell = (width - CELL_GAP * (across - 1)) // across
     room = across * body
     shown = people if len(people) <= room else people[:max(0, room - 1)]
@@ -170,6 +169,14 @@ def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]
         used = sum(text_width(text) for text, _ in row)
         rows.append(row + [(" " * (width - used), "")])
     return rows[:height]
+
+
+def roster_columns(count: int, width: int, rows: int) -> int:
+    """Columns for `count` people in `rows` rows: as few as hold them all, and
+    no more than `width` has room for (then some are left out)."""
+    fit = max(1, (width + CELL_GAP) // (CELL_MIN + CELL_GAP))
+    need = -(-count // rows) if rows else 1          # ceiling division
+    return max(1, min(fit, need))
 
 
 def _mark(person: admin.MemberRow) -> Segment:
