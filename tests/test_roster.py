@@ -19,7 +19,7 @@ import time
 import pytest
 from chatproc import HOST
 from simnet import SimNet
-from test_admin_tui import RULE, Room, cells
+from test_admin_tui import RULE, cells, room  # noqa: F401 (room: the console's fixture)
 
 from app.core import admin
 from app.core import protocol as P
@@ -246,19 +246,6 @@ def crowd():
 
     def make(port, names):
         made.append(Crowd(port, names))
-        return made[-1]
-
-    yield make
-    for one in made:
-        one.close()
-
-
-@pytest.fixture
-def room(pyz, tmp_path):
-    made = []
-
-    def make(**options):
-        made.append(Room(pyz, tmp_path, **options))
         return made[-1]
 
     yield make
