@@ -215,10 +215,10 @@ def test_list_and_stats():
     net.run(1.0)
     listed = admin.apply(net.hub, net.now, ListMembers())
     assert isinstance(listed, MemberList)
-    assert sorted((name, addr, said) for name, addr, _, said in listed.rows) == \
-        [("a1", "%s:%d" % a, 1), ("b2", "%s:%d" % b, 0)]
-    assert all(0 <= idle <= 2 for _, _, idle, _ in listed.rows)
-    assert result_lines(MemberList((("a1", "10.0.1.1:40000", 3, 1),))) == \
+    assert [(name, addr, said, muted) for name, addr, _, said, muted in listed.rows] == \
+        [("a1", "%s:%d" % a, 1, False), ("b2", "%s:%d" % b, 0, False)]
+    assert all(0 <= idle <= 2 for _, _, idle, _, _ in listed.rows)
+    assert result_lines(MemberList((("a1", "10.0.1.1:40000", 3, 1, False),))) == \
         ["1 online", "  a1  10.0.1.1:40000  idle 3s  said 1"]
     stats = admin.apply(net.hub, net.now, Stats())
     assert isinstance(stats, StatsReport) and stats.online == 2
@@ -251,7 +251,7 @@ COMMANDS = [Say("大家好"), Kick("张三", "刷屏"), Ban("10.0.0.5", 2.5, "x"
 RESULTS = [Announced(True), Kicked("张三"), NoSuchMember("x"), Banned("b2", "::1", 3, ("b2",)),
            Unbanned("x"), NotBanned("x"), BanList((("name", "b", 3, ""),), (("c", 1),)),
            Muted("x", 5), Unmuted("x"), NotMuted("x"), MotdSet("欢迎"),
-           MemberList((("a", "1.2.3.4:5", 1, 2),)), StatsReport(1, (("joins", 1),)),
+           MemberList((("a", "1.2.3.4:5", 1, 2, True),)), StatsReport(1, (("joins", 1),)),
            Stopping(), admin.CommandFailed("boom")]
 
 

@@ -26,7 +26,6 @@ from app.ui.admin_tui import (
     NETWORK_GONE,
     STOPPED,
     clock,
-    idle,
     log_line,
     online_rows,
     online_width,
@@ -81,27 +80,30 @@ def test_log_lines_for_each_event():
     assert log_line((0.0, "chat", "", "", ""), 0)[0][1] == "time"
 
 
-def test_online_rows_two_a_person_and_cut_with_a_count():
-    online = (("张三", "127.0.0.1:4000", 3, 12), ("lisi", "127.0.0.1:4001", 75, 0))
-    assert [text for text, _ in online_rows(online, 24, 10)] == [
-        "online 2                ",
-        "张三             said 12",
-        "  127.0.0.1:4000      3s",
-        "lisi              said 0",
-        "  127.0.0.1:4001   1m15s"]
-    assert [text for text, _ in online_rows(online, 24, 4)] == [
-        "online 2                ",
-        "张三             said 12",
-        "  127.0.0.1:4000      3s",
-        "+1 more (/list)"]
+def text_of(row):
+    return "".join(text for text, _ in row)
+
+
+def test_online_rows_one_a_person_and_cut_with_a_count():
+    online = (("lisi", "127.0.0.1:4001", 75, 0, False), ("张三", "127.0.0.1:4000", 3, 12, True),
+              ("王五", "127.0.0.1:4002", 700, 1, False))
+    assert [text_of(row) for row in online_rows(online, 24, 10)] == [
+        "online 3 ! muted  ~ away",
+        " lisi                 1m",
+        "!张三                 3s",
+        "~王五                11m"]
+    assert [text_of(row) for row in online_rows(online, 24, 2)] == [
+        "online 3 ! muted  ~ away",
+        " lisi    1m +2 more     "]
 
 
 def test_small_formatters():
     assert spread("左边很长很长的名字", "said 1", 14) == "左边很  said 1"   # never half a wide char
     assert spread("a", "b", 5) == "a   b"
-    assert (clock(3725), idle(59), idle(3600 * 2 + 60)) == ("1:02:05", "59s", "2h01m")
+    assert clock(3725) == "1:02:05"
     assert online_width(80) == 26 and online_width(63) == 0 and online_width(200) == 34
-    state = ConsoleState("0.0.0.0:9797", 65, (("a", "x:1", 0, 0), ("b", "x:2", 0, 0)), 7, 1.25)
+    state = ConsoleState("0.0.0.0:9797", 65, (("a", "x:1", 0, 0, False), ("b", "x:2", 0, 0, False)),
+                         7, 1.25)
     assert status_text(state, "*:9797") == \
         " 0.0.0.0:9797 | up 0:01:05 | online 2 | 1.2 msg/s | dropped 7"
     assert status_text(None, "*:9797") == " *:9797 | starting"
@@ -226,20 +228,22 @@ def wait_log(term, expected, cols=80, timeout=10.0):
         raise AssertionError("%s\nexpected log rows:\n%s" % (exc, "\n".join(expected)))
 
 
+IDLE = re.compile(r" +\d+[smhd](?= |$)")     # a roster cell's idle time, right-aligned
+
+
 def pane(lines, cols):
     """The online pane's rows, idle times masked."""
     side = online_width(cols)
-    return [re.sub(r" +\d+(m\d\d)?s$", " Ns", cells(row, cols - side).rstrip())
-            for row in lines[:-2]]
+    return [IDLE.sub(" N", cells(row, cols - side).rstrip()) for row in lines[:-2]]
 
 
 def expected_pane(people, rows, cols):
     """people: (name, addr, said) in the pane's order."""
     width = online_width(cols) - 2
-    online = tuple((n, a, 0, s) for n, a, s in people)
-    shown = [RULE + text for text, _ in online_rows(online, width, rows)]
+    online = tuple((n, a, 0, s, False) for n, a, s in people)
+    shown = [RULE + "".join(text for text, _ in row) for row in online_rows(online, width, rows)]
     shown += [RULE] * (rows - len(shown))
-    return [re.sub(r" +\d+s$", " Ns", row.rstrip()) for row in shown]
+    return [IDLE.sub(" N", row.rstrip()) for row in shown]
 
 
 def addresses(lines):
@@ -277,7 +281,7 @@ def test_announcement_reaches_everyone_and_the_history(room):
                                       "hh:mm:ss 张三 : 大家好",
                                       "hh:mm:ss 管理员消息: 下课前提交作业",
                                       "hh:mm:ss 王五 进入了聊天室  %s" % where["王五"]])
-    people = [("张三", where["张三"], 1), ("lisi", where["lisi"], 0), ("王五", where["王五"], 0)]
+    people = [("lisi", where["lisi"], 0), ("张三", where["张三"], 1), ("王五", where["王五"], 0)]
     r.term.wait_for(lambda l, c: pane(l, 80) == expected_pane(people, 22, 80),
                     what="the online pane")
     assert re.fullmatch(status_pattern(r.port, 3, 0), lines[22])

@@ -17,6 +17,7 @@ import enum
 from typing import TYPE_CHECKING, Dict, NamedTuple, Optional, Tuple, Type, Union
 
 from app.core.messages import message
+from app.core.text import name_key
 
 if TYPE_CHECKING:                # hub.py imports this module (LogKind, Banned)
     from app.core.hub import Hub
@@ -25,6 +26,7 @@ DEFAULT_BAN_MINUTES = 10.0
 DEFAULT_MUTE_MINUTES = 5.0
 MIN_MINUTES = 0.1              # a shorter ban or mute is made this long
 MAX_MINUTES = 60 * 24 * 365    # a longer one is a typing mistake: usage
+AWAY_SECONDS = 10 * 60         # no line for this long: away (/list and the roster say so)
 
 
 class LogKind(str, enum.Enum):
@@ -210,12 +212,25 @@ class MemberRow(NamedTuple):
     """One person online (/list, and the console's online pane)."""
     name: str
     addr: str                  # as the log writes it (hub.addr_text)
-    idle: int                  # seconds since we last heard from them
+    idle: int                  # seconds since their last line (or their join): keepalives
+                               # and acks are not activity; idle >= AWAY_SECONDS is away
     said: int                  # lines said since they joined
+    muted: bool                # a /mute is in force on their name
 
 
 # Rows arrive at the console as plain tuples in this order (JSON has no names).
-MemberRows = Tuple[Tuple[str, str, int, int], ...]
+MemberRows = Tuple[Tuple[str, str, int, int, bool], ...]
+
+
+def roster_key(name: str) -> Tuple[str, str]:
+    """The order of names in /list and the roster: by the room's name key (NFKC
+    and casefold: "Bob" as "bob", full-width "Ａnn" as "ann"), by code point.
+    So Latin names come before Chinese ones, and Chinese names are in the order of
+    Unicode's CJK Unified Ideographs block, which is radical-and-stroke order (the
+    Kangxi dictionary's), not pinyin: the standard library has no readings (Unihan's
+    kMandarin is not in unicodedata), and the program ships none. The name itself
+    breaks ties, so the order never depends on who joined first."""
+    return name_key(name), name
 
 
 @message
@@ -358,8 +373,9 @@ def apply(hub: "Hub", now: float, command: Command) -> Result:
 
 
 def member_rows(hub: "Hub", now: float) -> Tuple[MemberRow, ...]:
-    """Everyone online, in the order they joined."""
+    """Everyone online, by name (roster_key)."""
     from app.core.hub import addr_text  # here: hub.py imports this module at its top
 
-    return tuple(MemberRow(s.name, addr_text(s.addr), int(now - s.last_heard), s.said)
-                 for s in hub.members())
+    return tuple(MemberRow(s.name, addr_text(s.addr), max(0, int(now - s.said_at)), s.said,
+                           hub.moderation.mute_left(now, s.key) is not None)
+                 for s in sorted(hub.members(), key=lambda s: roster_key(s.name)))

@@ -53,7 +53,7 @@ class ConsoleState:
     """network -> console (subscribed): the room now."""
     listen: str                 # the UDP socket's address, host:port
     uptime: int                 # seconds since the server started
-    online: admin.MemberRows    # admin.MemberRow tuples, in the order they joined
+    online: admin.MemberRows    # admin.MemberRow tuples, by name (admin.roster_key)
     dropped: int                # malformed datagrams dropped since the start
     rate: float                 # chat lines a second since the last state
 

@@ -119,7 +119,7 @@ class Capabilities(NamedTuple):
 
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
-                 "last_heard", "joined_at", "said", "resumed", "bucket", "held", "phase",
+                 "last_heard", "joined_at", "said", "said_at", "resumed", "bucket", "held", "phase",
                  "caps", "cursor", "who_bucket", "who_refused")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
@@ -135,6 +135,9 @@ class ServerSession:
         self.last_heard = now
         self.joined_at = now
         self.said = 0
+        # When it last said a line (SAY, emote, private), or joined: the roster's
+        # idle time. Not last_heard: keepalives and acks say nothing.
+        self.said_at: float = now
         self.resumed = False          # took over its own earlier session (WELCOME says so)
         self.bucket = bucket
         self.who_bucket: Optional[TokenBucket] = None
@@ -471,7 +474,7 @@ class Hub:
         self._forget(old)
         new.name, new.key, new.skeleton = old.name, old.key, old.skeleton   # the room's spelling
         new.resumed = True
-        new.said = old.said
+        new.said, new.said_at = old.said, old.said_at
         new.bucket = old.bucket      # no fresh burst by reconnecting
         new.held = old.held
         if new.held:
@@ -608,6 +611,7 @@ class Hub:
             self._notice(now, session, protocol.NOTICE_REJECTED, "empty message")
             return
         session.said += 1
+        session.said_at = now
         self.stats["messages"] += 1
         if said.kind == protocol.PRIVATE:
             self._private(now, session, said, line)

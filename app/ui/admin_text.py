@@ -13,28 +13,60 @@ from app.core import admin
 from app.core.admin import LogKind
 from app.core.text import sanitize_text
 from app.net.admin_log import log_text
+from app.ui.width import text_width
 
-HELP_LINES = [
-    "plain text                  sent to everyone as 管理员消息: text",
-    "/list                       who is online",
-    "/kick NAME [reason]         remove someone (they may rejoin after a minute)",
-    "/ban NAME|IP [min] [reason] refuse a name and its address, or an address "
-    "(default %d min)" % admin.DEFAULT_BAN_MINUTES,
-    "/unban NAME|IP              lift a ban",
-    "/bans                       bans and mutes in force",
-    "/mute NAME [min]            silence someone (default %d min)" % admin.DEFAULT_MUTE_MINUTES,
-    "/unmute NAME                let them speak again",
-    "/motd [TEXT]                message shown to each joiner (empty: none)",
-    "/stats                      counters",
-    "/quit                       tell every client the server is closing, then stop",
-    "/help                       this list",
-]
+def pad(text: str, width: int) -> str:
+    """`text` with spaces after it to `width` display columns (a Chinese character
+    takes two: str.ljust counts it as one and the columns after it slip)."""
+    return text + " " * max(0, width - text_width(text))
+
+
+def columns(rows: Sequence[Sequence[str]], gap: int = 2) -> List[str]:
+    """Rows of fields as lines whose fields start at the same display column:
+    every field but the last padded to its column's widest, `gap` spaces apart."""
+    widths = [max(text_width(row[i]) for row in rows if i < len(row) - 1)
+              for i in range(max(len(row) for row in rows) - 1)] if rows else []
+    return ["".join(pad(field, widths[i] + gap) for i, field in enumerate(row[:-1])) + row[-1]
+            for row in rows]
+
+
+HELP_LINES = columns([
+    ("plain text", "sent to everyone as 管理员消息: text"),
+    ("/list", "who is online, by name (idle: since their last line)"),
+    ("/kick NAME [reason]", "remove someone (they may rejoin after a minute)"),
+    ("/ban NAME|IP [min] [reason]", "refuse a name and its address, or an address "
+     "(default %d min)" % admin.DEFAULT_BAN_MINUTES),
+    ("/unban NAME|IP", "lift a ban"),
+    ("/bans", "bans and mutes in force"),
+    ("/mute NAME [min]", "silence someone (default %d min)" % admin.DEFAULT_MUTE_MINUTES),
+    ("/unmute NAME", "let them speak again"),
+    ("/motd [TEXT]", "message shown to each joiner (empty: none)"),
+    ("/stats", "counters"),
+    ("/quit", "tell every client the server is closing, then stop"),
+    ("/help", "this list"),
+], gap=1)
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
             "/stats", "/quit", "/help")            # what Tab completes
 USAGES = {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",
           "/unmute": "/unmute NAME", "/ban": "/ban NAME|IP [minutes] [reason]",
           "/mute": "/mute NAME [minutes]"}
 DATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")   # the headless log's stamp
+
+
+def idle_text(seconds: float) -> str:
+    """Idle time in at most three or four columns, whole units rounded down:
+    12s, 5m, 2h, 3d."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
+
+
+def marks(row: admin.MemberRow) -> List[str]:
+    """What /list says about someone beyond their numbers."""
+    return (["muted"] if row.muted else []) + (["away"] if row.idle >= admin.AWAY_SECONDS
+                                                 else [])
 
 
 def usage_line(usage: admin.Usage) -> str:
@@ -74,15 +106,22 @@ def result_lines(result: admin.Result) -> List[str]:
     if isinstance(result, admin.MotdSet):
         return ["motd: %s" % (result.motd or "(none)")]
     if isinstance(result, admin.MemberList):
-        return ["%d online" % len(result.rows)] + [
-            "  %s  %s  idle %ds  said %d" % (name, addr, idle, said)
-            for name, addr, idle, said in result.rows]
+        return _member_lines(result.rows)
     if isinstance(result, admin.StatsReport):
         return ["online %d; %s" % (result.online,
                                    ", ".join("%s %d" % item for item in result.counters))]
     if isinstance(result, admin.CommandFailed):
         return ["that command failed: %s" % result.error]
     return []                    # Announced, Kicked, Stopping: the log says it
+
+
+def _member_lines(rows: admin.MemberRows) -> List[str]:
+    """/list: a count, then a person a line in columns (by name, as the rows come)."""
+    head = "%d online" % len(rows)
+    people = [admin.MemberRow(*row) for row in rows]
+    return [head] + ["  " + line.rstrip() for line in columns(
+        [(sanitize_text(row.name), row.addr, "idle " + idle_text(row.idle),
+          "said %d" % row.said, " ".join(marks(row))) for row in people])]
 
 
 def _ban_lines(listing: admin.BanList) -> List[str]:

@@ -6,9 +6,10 @@ what our commands did, ConsoleState once a second (we subscribe), ConsoleBye
 when it stops. Lines are parsed by app.core.admin and worded by admin_text,
 as in admin_headless. The screen:
 
-    event log (joins, leaves, chat, admin      | online 2
-    actions, warnings, command replies)        |  张三            said 3
-                                               |    127.0.0.1:41234   2s
+    event log (joins, leaves, chat, admin      | online 3  ! muted  ~ away
+    actions, warnings, command replies)        |  lisi                12s
+                                               | !张三                 5m
+                                               | ~王五                 2h
     status: address | uptime | online | msg/s | dropped datagrams
     > input: plain text goes out as 管理员消息, /commands as in admin_headless
 
@@ -17,6 +18,9 @@ through screen.KeyDecoder (raw mode: Ctrl-C is a key and asks before /quit),
 signals through screen.SignalPipe, the link and both of those in one selector;
 nothing runs between events. The online pane is hidden when the terminal is
 narrower than ONLINE_MIN_COLS (the status line keeps the count, /list the rest).
+The online pane is the roster (online_rows): a person a line, by name, idle time
+since their last line; in two or more columns when one would not hold everyone
+(32 people in 100x30 take two columns of 16).
 
 Exits, all through restore_terminal, then one line on stderr where there is
 something to say: /quit or Ctrl-C (Ctrl-D on an empty line) confirmed with y
@@ -54,6 +58,11 @@ from app.ui.width import text_width, truncate_to_width
 
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
 ONLINE_MIN_COLS = 64        # narrower than this: no online pane
+MARK_MUTED = "!"            # before a name in the roster: muted
+MARK_AWAY = "~"             # before a name in the roster: no line for admin.AWAY_SECONDS
+CELL_MIN = 10               # narrowest roster cell: a mark, 5 columns of name, " 59m"
+IDLE_COLS = 3               # idle times right-aligned in this many ("12s", "5m", "23h")
+CELL_GAP = 1                # between roster columns (the mark column adds a second blank)
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits long lines
 STAMP_COLS = 9              # "HH:MM:SS "
 PROMPT = "> "
@@ -106,15 +115,6 @@ def clock(seconds: float) -> str:
     return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def idle(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return "%ds" % seconds
-    if seconds < 3600:
-        return "%dm%02ds" % (seconds // 60, seconds % 60)
-    return "%dh%02dm" % (seconds // 3600, seconds // 60 % 60)
-
-
 def online_width(cols: int) -> int:
     """Columns of the online pane (its edge included) on a terminal `cols` wide."""
     return min(34, max(24, cols // 3)) if cols >= ONLINE_MIN_COLS else 0
@@ -135,17 +135,65 @@ def log_line(entry: Sequence[Any], when: float) -> Line:
             admin_text.log_body(entry)]
 
 
-def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Segment]:
-    """The online pane: a heading, then two rows a person (name and messages sent;
-    address and idle time), cut to `height` rows with a count of those left out."""
-    rows = [(spread("online %d" % len(online), "", width), "head")]
-    for name, addr, idle_seconds, said in online:
-        rows.append((spread(sanitize_text(name), "said %d" % said, width), ""))
-        rows.append((spread("  " + addr, idle(idle_seconds), width), "dim"))
-    if len(rows) > height:
-        shown = max(0, (height - 2) // 2)
-        rows = rows[:1 + 2 * shown] + [("+%d more (/list)" % (len(online) - shown), "dim")]
+def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]:
+    """The roster, `width` columns by at most `height` rows: a heading (the count,
+    and what the marks mean when someone has one), then one cell a person, in the
+    order given (by name: admin.member_rows), down the first column and on into
+    the next as `ls` does, in as many columns as the count needs and the width
+    allows; people beyond that are a count (/list has everyone)."""
+    people = [admin.MemberRow(*row) for row in online]
+    head = "online %d" % len(people)
+    legend = "  ".join(mark + " " + word for mark, word in
+                       ((MARK_MUTED, "muted"), (MARK_AWAY, "away"))
+                       if any(_mark(p)[0] == mark for p in people))
+    if text_width(head) + 1 + text_width(legend) > width:
+        legend = ""
+    body = max(0, height - 1)
+    across = roster_columns(len(people), width, body)
+    cell = (width - CELL_GAP * (across - 1)) // across
+    room = across * body
+    shown = people if len(people) <= room else people[:max(0, room - 1)]
+    cells = [roster_cell(person, cell) for person in shown]
+    if len(shown) < len(people):
+        more = "+%d more (/list)" % (len(people) - len(shown))
+        if text_width(more) > cell:
+            more = "+%d more" % (len(people) - len(shown))
+        cells.append([(admin_text.pad(truncate_to_width(more, cell), cell), "dim")])
+    down = -(-len(cells) // across)
+    rows: List[Line] = [[(spread(head, legend, width), "head")]]
+    for y in range(down):
+        row: Line = []
+        for x in range(across):
+            if x * down + y < len(cells):
+                row += ([(" " * CELL_GAP, "")] if x else []) + cells[x * down + y]
+        used = sum(text_width(text) for text, _ in row)
+        rows.append(row + [(" " * (width - used), "")])
     return rows[:height]
+
+
+def roster_columns(count: int, width: int, rows: int) -> int:
+    """Columns for `count` people in `rows` rows: as few as hold them all, and
+    no more than `width` has room for (then some are left out)."""
+    fit = max(1, (width + CELL_GAP) // (CELL_MIN + CELL_GAP))
+    need = -(-count // rows) if rows else 1          # ceiling division
+    return max(1, min(fit, need))
+
+
+def _mark(person: admin.MemberRow) -> Segment:
+    """The column before a name: muted first (the admin acts on it), then away."""
+    if person.muted:
+        return MARK_MUTED, "warn"
+    return (MARK_AWAY, "dim") if person.idle >= admin.AWAY_SECONDS else (" ", "")
+
+
+def roster_cell(person: admin.MemberRow, width: int) -> Line:
+    """One person in exactly `width` display columns: mark, name, idle time at the
+    right; a name too wide is cut (never half a Chinese character)."""
+    idle = admin_text.idle_text(person.idle).rjust(IDLE_COLS)      # ASCII: len is width
+    room = max(0, width - 2 - len(idle))      # the mark, a space; names cut the same in a column
+    name = admin_text.pad(truncate_to_width(sanitize_text(person.name), room), room)
+    away = person.idle >= admin.AWAY_SECONDS
+    return [_mark(person), (name + " ", "dim" if away else ""), (idle, "dim")]
 
 
 def status_text(state: Optional[ConsoleState], fallback_listen: str, width: int = 1000) -> str:
@@ -392,8 +440,8 @@ class Console:
         window = self.wins["online"]
         height, width = window.getmaxyx()
         rows = online_rows(self.state.online if self.state else (), width - 2, height)
-        rows += [("", "")] * (height - len(rows))
-        screen.draw_rows(window, [[(self.rule, "dim"), row] for row in rows], self.attrs)
+        rows += [[]] * (height - len(rows))
+        screen.draw_rows(window, [[(self.rule, "dim")] + row for row in rows], self.attrs)
 
     def _draw_status(self) -> None:
         right = "stopping... " if self.quit_by else ("scrolled back: PgDn "

@@ -70,8 +70,8 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "help": [
             "命令:",
             "  /who             谁在线",
-            "  /msg 名字 内容    私聊",
-            "  /me 动作          动作消息，例如 /me 挥手",
+            "  /msg 名字 内容   私聊",
+            "  /me 动作         动作消息，例如 /me 挥手",
             "  /quit            退出 (也可以 Ctrl-C，或空行上 Ctrl-D)",
             "  //文字           发送以 / 开头的文字",
             "按键: PgUp/PgDn 翻页  Tab 补全名字  上/下 输入历史  Ctrl-L 重画",
