@@ -127,7 +127,9 @@ def parse(argv: Optional[List[str]] = None):
 
 
 def run_console(link, headless: bool, options: ServerOptions) -> int:
-    """The server's admin side (in its forked process): headless or curses."""
+    """The server's admin side (in its forked process): headless or curses. The
+    server forks it again, headless, if the curses console dies on a terminal
+    that is still there."""
     if headless:
         from app.ui import admin_headless
 

@@ -19,6 +19,7 @@ from chatproc import HOST, free_udp_port, start_client
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
 from app.core.admin import LogKind
+from app.net.server import CONSOLE_REPLACED
 from app.core.console_messages import ConsoleState
 from app.ui.admin_text import HELP_LINES
 from app.ui.admin_tui import (
@@ -437,11 +438,14 @@ LONG = "/motd 第%d条 让这一行足够长以便在窄的终端里折行显示
 
 def expected_log_bottom(commands, width, height):
     """The last `height` rows of the log after `commands` (each echoed, then its
-    reply), wrapped as the console wraps them."""
+    reply), wrapped as the console wraps them: what does not fit goes on under
+    the text, past the time column."""
     rows = []
     for command in commands:
-        for line in ("hh:mm:ss > " + command, "         motd: " + command[6:]):
-            rows += [piece.rstrip() for piece in wrap(line, width)]
+        for stamp, text in (("hh:mm:ss ", "> " + command), ("         ", "motd: " + command[6:])):
+            pieces = wrap(text, width - len(stamp))
+            rows += [(stamp + pieces[0]).rstrip()] + \
+                [(" " * len(stamp) + piece).rstrip() for piece in pieces[1:]]
     return rows[-height:]
 
 
@@ -543,11 +547,12 @@ def test_every_exit_path_restores_the_terminal(room, how):
     # The console is gone, reaped by the network process (or by us above).
     term.wait_for(lambda l, c: process_state(console) is None, timeout=3,
                   what="the console gone and reaped")
-    if how == "console_sigterm":                  # the room carries on, headless
-        term.wait_text("the admin console ended; going on headless")
+    if how == "console_sigterm":                  # a line-mode console takes its place
+        term.wait_text(CONSOLE_REPLACED[:40])
         zhang.send("还在吗")
         term.wait_text(" chat 张三 127.0.0.1:")
         wait_asleep(term, network)
+        wait_asleep(term, children_of(network)[0])
         os.kill(network, signal.SIGTERM)
     if how != "network_killed":
         term.wait_for(lambda l, c: "the server is closing" in zhang.stderr_text(),
@@ -577,15 +582,17 @@ def test_console_killed_while_clients_chat_the_room_keeps_working(room):
     os.kill(r.console, signal.SIGKILL)
     lisi.send("第二句")
     zhang.wait_line(lambda line: line == "lisi : 第二句")
-    r.term.wait_text("the admin console ended; going on headless")
+    r.term.wait_text(CONSOLE_REPLACED[:40])
     r.term.wait_for(lambda l, c: process_state(r.console) is None, timeout=3,
                     what="the console reaped")
     late = r.join("王五")
     assert "lisi : 第二句" in late.seen
     zhang.send("第三句")
-    r.term.wait_text(" chat 张三 127.0.0.1:")
+    r.term.wait_text(" chat 张三 127.0.0.1:")        # printed by the line-mode console
     wait_asleep(r.term, r.network)
-    assert children_of(r.network) == []
+    [line_console] = children_of(r.network)
+    assert line_console != r.console
+    wait_asleep(r.term, line_console)
     # The network process mends what the killed console left: modes and screen.
     os.kill(r.network, signal.SIGTERM)
     code, modes = r.shell_after()

@@ -5,9 +5,11 @@ runs one `selectors` loop over the socket, the local admin link and a signal
 self-pipe. The admin side (curses console, or headless stdin/stdout) is a
 forked child joined by a channel (app.net.channel; the messages are
 app.core.console_messages): it sends commands, the core applies them
-(app.core.admin) and the results go back for the console to word. If it
-dies the room carries on and logs to stdout; SIGINT/SIGTERM/`/quit` tell
-every client the server is closing.
+(app.core.admin) and the results go back for the console to word. If the
+curses console dies while its terminal is still there, a line-mode console
+takes its place on that terminal (so the teacher never loses moderation); if
+a line-mode console dies, the room carries on without one and logs to stdout.
+SIGINT/SIGTERM/`/quit` tell every client the server is closing.
 """
 import errno
 import json
@@ -32,11 +34,13 @@ from app.core.console_messages import (
 )
 from app.core.exit_codes import ExitCode
 from app.core.hub import Hub, HubConfig, LogEntry
+from app.core.join_hints import host_port_text
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
-from app.net import channel, discovery
+from app.net import discovery
 from app.net.admin_log import log_text
 from app.net.channel import Channel
+from app.net.processes import Child, fork_child
 from app.net.signals import SignalPipe
 
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (docs/DESIGN.md, "Why the numbers are what they are")
@@ -48,6 +52,10 @@ CHILD_GRACE = 1.0
 LOG_BATCH = 16000          # bytes of log entries per ConsoleLog message (limit 64 KiB)
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
 LOG_INTERVAL = 0.05        # the console gets the room's log at most this often (_pass_log)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+CONSOLE_REPLACED = ("the admin console ended; admin lines are read from this terminal now "
+                    "(a line is an announcement, /help lists the commands)")
+CONSOLE_ENDED = "the admin console ended; going on headless"
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -85,6 +93,14 @@ def bind_error(exc: OSError, bind: str, port: int) -> str:
     return "cannot listen on %s: %s" % (where, exc.strerror or exc)
 
 
+def listen_text(host: str, port: int) -> str:
+    """The socket's address as the console's status line shows it: `*:9797` when
+    it listens on all interfaces (not the dual-stack socket's `:::9797`)."""
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]                   # an IPv4 address on a dual-stack socket
+    return host_port_text("*" if host in ("::", "0.0.0.0") else host, port)
+
+
 ConsoleRunner = Callable[[Channel, bool, ServerOptions], int]
 
 
@@ -111,21 +127,23 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
             return ExitCode.ERROR
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
-    net_end, admin_end = channel.pair()
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:                                   # the admin side
-        sock.close()
-        net_end.close()
-        code = 1
-        try:
-            code = run_console(admin_end, headless, options)
-        finally:
-            os._exit(code)
-    admin_end.close()
-    server = NetworkProcess(sock, net_end, pid, options, transcript)
+    console = fork_console(run_console, headless, options, sock.close)
+    server = NetworkProcess(sock, console.channel, console.pid, options, transcript)
     server.tty_modes = tty_modes
+    if tty_modes is not None:
+        server.console_runner = run_console      # to replace the curses console if it dies
     return server.serve()
+
+
+def fork_console(run_console: ConsoleRunner, headless: bool, options: ServerOptions,
+                 leave: Callable[[], None]) -> Child:
+    """Fork the admin side: `run_console(its channel, headless, options)` runs in
+    the child once `leave()` there has let go of what is the network process's
+    (at least the UDP socket: a console outliving us must not hold the port)."""
+    def console(link: Channel) -> int:
+        leave()
+        return run_console(link, headless, options)
+    return fork_child(console)
 
 
 class Transcript:
@@ -157,6 +175,9 @@ def _tty_modes():
 
 class NetworkProcess:
     tty_modes = None     # the terminal's modes before the console began, to mend them
+    # Set while a curses console is in place: forks the line-mode console that
+    # replaces it if it dies (app.cli's runner, with headless=True; the only one).
+    console_runner: Optional[ConsoleRunner] = None
 
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None) -> None:
@@ -169,7 +190,8 @@ class NetworkProcess:
         self.messages_seen = (0.0, 0)     # (time, messages) at the last state report
         self.link = link
         self.console_oversized = 0        # messages too big for the channel, not sent
-        self.admin_pid = admin_pid
+        self.console_pids = [admin_pid] if admin_pid else []   # consoles not reaped yet
+        self.hints: List[str] = []        # how to join (_announce_start)
         self.options = options
         self.stop_reason = ""
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -197,7 +219,7 @@ class NetworkProcess:
     # ------------------------------------------------------------ loop
 
     def serve(self) -> int:
-        self.signals = SignalPipe((signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD))
+        self.signals = SignalPipe(SIGNALS)
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "udp")
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
@@ -310,6 +332,8 @@ class NetworkProcess:
             self._admin_message(message)
         if messages is None:
             sel.unregister(self.link.fileno())
+            self.link.close()
+            self.subscribed = False
             self._reap_admin()
             if self._terminal_hung_up():
                 # The console saw the hang-up first (its terminal read failed) and
@@ -317,7 +341,33 @@ class NetworkProcess:
                 self.stop_reason = "SIGHUP"
                 return
             self._mend_terminal()
-            self._note(LogKind.CONSOLE, "-", "the admin console ended; going on headless")
+            runner, self.console_runner = self.console_runner, None
+            if runner is not None:
+                self._replace_console(sel, runner)
+            else:
+                self._note(LogKind.CONSOLE, "-", CONSOLE_ENDED)
+            self._show_hints()          # a teacher who lost the console's screen lost them too
+
+    def _replace_console(self, sel: selectors.BaseSelector, run_console: ConsoleRunner) -> None:
+        """The curses console ended and the terminal is still ours: a line-mode
+        console takes its place there (once: if it dies too, we go on without)."""
+        console = fork_console(run_console, True, self.options, self._leave_to_console)
+        self.link = console.channel
+        self.console_pids.append(console.pid)
+        sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
+        self._note(LogKind.CONSOLE, "-", CONSOLE_REPLACED)
+
+    def _leave_to_console(self) -> None:
+        """In a console forked from the running loop (the child's side): let go of
+        the room's socket, the transcript and our signal pipe, and take signals as
+        a new process does (a hang-up ends it; SIGINT it ignores itself)."""
+        self.sock.close()
+        if self.transcript is not None:
+            os.close(self.transcript.fd)
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        os.close(self.signals.read_fd)
+        os.close(self.signals.write_fd)
 
     def _admin_message(self, message: object) -> None:
         if isinstance(message, admin.COMMAND_TYPES):
@@ -354,7 +404,7 @@ class NetworkProcess:
         rate = (messages - before) / (now - then) if then else 0.0
         self.messages_seen = (now, messages)
         host, port = self.sock.getsockname()[:2]
-        self._tell_console(ConsoleState("%s:%d" % (host, port), int(now - self.hub.started),
+        self._tell_console(ConsoleState(listen_text(host, port), int(now - self.hub.started),
                                     admin.member_rows(self.hub, now),
                                     self.hub.stats["malformed"], round(rate, 1)))
 
@@ -450,22 +500,21 @@ class NetworkProcess:
         self._note(LogKind.START, "%s:%d" % (where, port),
                    "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
                    "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
-        hints = discovery.join_hints(host, port)      # under the start line, unstamped
+        self.hints = discovery.join_hints(host, port)   # under the start line, unstamped
+        self._show_hints()
+
+    def _show_hints(self) -> None:
         if self.link.closed:
-            self._print("".join(hint + "\n" for hint in hints))
+            self._print("".join(hint + "\n" for hint in self.hints))
         else:
-            self._tell_console(ConsoleHints(tuple(hints)))
+            self._tell_console(ConsoleHints(tuple(self.hints)))
 
     # ------------------------------------------------------------ exit
 
     def _reap_admin(self) -> None:
-        if self.admin_pid:
-            try:
-                pid, _ = os.waitpid(self.admin_pid, os.WNOHANG)
-            except ChildProcessError:
-                pid = self.admin_pid
-            if pid:
-                self.admin_pid = 0
+        """Collect the consoles that have ended (a replaced one may end after
+        its successor began)."""
+        self.console_pids = [pid for pid in self.console_pids if not _reaped(pid)]
 
     def _shut_down(self) -> None:
         """Tell the clients (BYE, repeated), tell the console, reap it, exit."""
@@ -486,15 +535,23 @@ class NetworkProcess:
 
     def _stop_admin(self) -> None:
         deadline = time.monotonic() + CHILD_GRACE
-        while self.admin_pid and time.monotonic() < deadline:
+        while self.console_pids and time.monotonic() < deadline:
             self._reap_admin()
-            if self.admin_pid:
+            if self.console_pids:
                 time.sleep(0.02)
-        if self.admin_pid:
+        for pid in self.console_pids:
             try:
-                os.kill(self.admin_pid, signal.SIGKILL)
-                os.waitpid(self.admin_pid, 0)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-            self.admin_pid = 0
+        self.console_pids = []
+
+
+def _reaped(pid: int) -> bool:
+    """Collect child `pid` if it has ended: True once it is gone."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 

@@ -3,7 +3,8 @@
 Reads admin lines from stdin: plain text goes to everyone as 管理员消息, /list,
 /kick, /stats, /quit, /help are commands (app.core.admin.parse). Prints the
 network process's log lines and the results of commands (admin_text) on
-stdout. EOF on stdin does not stop the server (nohup, systemd).
+stdout. EOF on stdin does not stop the server (nohup, systemd). Also the
+line-mode console on a terminal whose curses console died (app.net.server).
 """
 import os
 import selectors
@@ -42,7 +43,10 @@ def run(link: Channel) -> int:
                 if bye or messages is None:
                     return 0                          # goodbye, or the network process is gone
             else:
-                data = os.read(stdin_fd, 65536)
+                try:
+                    data = os.read(stdin_fd, 65536)
+                except OSError:                       # EIO: a terminal that hung up
+                    data = b""
                 if not data:
                     sel.unregister(stdin_fd)          # EOF: keep serving, log only
                     continue

@@ -24,9 +24,10 @@ since their last line; in two or more columns when one would not hold everyone
 
 Exits, all through restore_terminal, then one line on stderr where there is
 something to say: /quit or Ctrl-C (Ctrl-D on an empty line) confirmed with y
-(the network process tells the clients, then answers "bye"); SIGTERM (the room
-carries on headless); SIGHUP (the terminal is gone; the network process stops
-too); the network process gone (EOF on the link). SIGINT is the network
+(the network process tells the clients, then answers "bye"); SIGTERM (the
+network process puts a line-mode console, admin_headless, in our place on the
+terminal, as after a crash); SIGHUP (the terminal is gone; the network process
+stops too); the network process gone (EOF on the link). SIGINT is the network
 process's business, as in headless mode. A terminal curses cannot drive (TERM
 unknown or dumb) gets admin_headless instead.
 """
@@ -48,12 +49,13 @@ from app.core.console_messages import (
     ConsoleState,
     ConsoleSubscribe,
 )
+from app.core.join_hints import host_port_text
 from app.core.options import ServerOptions
 from app.core.text import sanitize_text
 from app.net.channel import Channel
 from app.ui import admin_text, screen, stdin
 from app.ui.line_editor import LineEditor, one_line
-from app.ui.messages_view import MessagesView
+from app.ui.messages_view import MessagesView, wrap_segments
 from app.ui.width import text_width, truncate_to_width
 
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
@@ -65,6 +67,7 @@ IDLE_COLS = 3               # idle times right-aligned in this many ("12s", "5m"
 CELL_GAP = 1                # between roster columns (the mark column adds a second blank)
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits long lines
 STAMP_COLS = 9              # "HH:MM:SS "
+HANG_MIN_COLS = 20          # a log pane narrower than the stamp and this wraps to column 0
 PROMPT = "> "
 CONFIRM = "Stop the server and disconnect everyone? (y/n) "
 STOPPED = "chat.pyz: the server has stopped"
@@ -133,6 +136,17 @@ def log_line(entry: Sequence[Any], when: float) -> Line:
     stamped `when` (we got it)."""
     return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"),
             admin_text.log_body(entry)]
+
+
+def hanging_rows(line: Sequence[Segment], width: int) -> List[Line]:
+    """A log pane line (its first segment the time column) as rows of at most
+    `width` columns: what does not fit continues under the text, not at column 0,
+    where it would read as an entry of its own."""
+    indent = text_width(line[0][0]) if line else 0
+    if width - indent < HANG_MIN_COLS:
+        return wrap_segments(line, width)
+    rows = wrap_segments(line[1:], width - indent)
+    return [[line[0]] + rows[0]] + [[(" " * indent, "")] + row for row in rows[1:]]
 
 
 def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]:
@@ -232,7 +246,7 @@ def _rule() -> str:
 class Console:
     def __init__(self, link: Channel, options: ServerOptions) -> None:
         self.link = link
-        self.listen = "%s:%d" % (options.bind or "*", options.port)
+        self.listen = host_port_text(options.bind or "*", options.port)
         self.stdscr = curses.initscr()
         if not curses.tigetstr("cup"):
             raise curses.error("TERM=%s cannot move the cursor" % os.environ.get("TERM", ""))
@@ -248,7 +262,7 @@ class Console:
         self.keys = screen.KeyDecoder()
         self.signals = screen.SignalPipe((signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP))
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
-        self.view = MessagesView(1, 1)
+        self.view = MessagesView(1, 1, wrap=hanging_rows)
         self.state: Optional[ConsoleState] = None
         self.recent: List[str] = []   # speakers, most recent first (Tab offers them first)
         self.confirming = False

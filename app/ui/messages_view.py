@@ -62,16 +62,19 @@ class _Entry:
 class MessagesView:
     """Scrollback of `capacity` lines shown in a pane of width x height cells.
 
-    `indicator(new_below)` gives the row shown at the bottom while scrolled back.
+    `indicator(new_below)` gives the row shown at the bottom while scrolled back;
+    `wrap(line, width)` makes a line's rows (wrap_segments unless told).
     """
 
     def __init__(self, width: int, height: int, capacity: int = CAPACITY,
-                 indicator: Optional[Callable[[int], Row]] = None):
+                 indicator: Optional[Callable[[int], Row]] = None,
+                 wrap: Callable[[Sequence[Segment], int], List[Row]] = wrap_segments):
         self._lines: deque = deque(maxlen=capacity)
         self._first = 0                 # absolute number of self._lines[0]
         self._anchor: Optional[Tuple[int, int]] = None   # (line number, row): bottom row shown
         self._arrived = 0               # lines added since scrolling back
         self._indicator = indicator or (lambda n: [("-- %d new below --" % n, "indicator")])
+        self._wrap = wrap
         self.width = max(1, width)
         self.height = max(1, height)
 
@@ -144,7 +147,7 @@ class MessagesView:
     def _wrapped(self, number: int) -> List[Row]:
         entry = self._lines[number - self._first]
         if entry.width != self.width:
-            entry.rows = wrap_segments(entry.segments, self.width)
+            entry.rows = self._wrap(entry.segments, self.width)
             entry.width = self.width
         return entry.rows
 
