@@ -29,6 +29,8 @@ from app.ui.client.terminal import Terminal
 GOODBYE_WAIT = 0.4         # the receiver waits this long for the server's BYE_ACK
 SIGNAL_WAIT = 0.3          # after a signal, how long it waits to learn if the sender lives
 RECENT_SPEAKERS = 50       # speakers remembered for Tab completion
+ACTIVITY_INTERVAL = 0.25   # the activity total goes to the sender at most this often: a
+                           # flood of lines must not become a flood of status repaints
 LASTLOG_SHOWN = 200        # /lastlog shows at most this many lines (the newest), so a
                            # search never pushes the scrollback it searched out of the pane
 
@@ -52,6 +54,7 @@ class Receiver(Side):
         self.status = Status(conn.state, conn.online, "")
         self.activity = 0              # messages from others so far (Activity)
         self.activity_sent = 0
+        self.activity_sent_at = float("-inf")
 
     def own_windows(self) -> Windows:
         return receiver_windows(self.term.wins)
@@ -75,7 +78,7 @@ class Receiver(Side):
         while True:
             timeout = self.conn.tick(time.monotonic())
             self._on_events(self.conn.take_events())
-            self._send_activity()
+            timeout = self._send_activity(time.monotonic(), timeout)
             if self.dirty:
                 self._paint()
             watch(sel, self.channel, "sender")
@@ -254,11 +257,17 @@ class Receiver(Side):
         self.dirty = True
         self._send_state()
 
-    def _send_activity(self) -> None:
-        """The activity total, once per loop at most (not once per line in a burst)."""
-        if self.activity != self.activity_sent:
-            self.activity_sent = self.activity
-            self.channel.send(Activity(self.activity))
+    def _send_activity(self, now: float, timeout: float) -> float:
+        """Send the activity total if it changed, at most every ACTIVITY_INTERVAL; the
+        loop's timeout, shortened so that a total held back is sent when it is due."""
+        if self.activity == self.activity_sent:
+            return timeout
+        due = self.activity_sent_at + ACTIVITY_INTERVAL
+        if now < due:
+            return min(timeout, due - now)
+        self.activity_sent, self.activity_sent_at = self.activity, now
+        self.channel.send(Activity(self.activity))
+        return timeout
 
     def _send_state(self) -> None:
         status = self.status
