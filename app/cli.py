@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--bell", choices=D.BELL_CHOICES, default=D.DEFAULT_BELL,
                         help="ring the bell on: nothing, mentions/private/admin (default), "
                              "every message")
+    client.add_argument("--log", metavar="FILE",
+                        help="append every line the message pane shows to FILE, with the "
+                             "date and time (line mode prints them on stdout instead)")
     add_password_option(client)
     return parser
 
@@ -117,7 +120,8 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
 def client_options(args: argparse.Namespace) -> ClientOptions:
     return ClientOptions(host=args.host, port=args.port, name=args.name, plain=args.plain,
                          timestamps=args.timestamps, connect_timeout=args.connect_timeout,
-                         lang=args.lang, bell=args.bell, room_key=room_key(args))
+                         lang=args.lang, bell=args.bell, room_key=room_key(args),
+                         log=args.log)
 
 
 def parse(argv: Optional[List[str]] = None):

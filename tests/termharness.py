@@ -100,13 +100,15 @@ class _Waiting:
         return self.wait_for(lambda lines, _: any(needle in l for l in lines), timeout,
                              repr(needle))
 
-    def wait_screen(self, expected_lines, expected_cursor=None, timeout=10.0):
-        """Wait until the whole screen (lines right-stripped) and the cursor are exact."""
+    def wait_screen(self, expected_lines, expected_cursor=None, timeout=10.0,
+                    normalise=lambda line: line):
+        """Wait until the whole screen (lines right-stripped) and the cursor are exact;
+        `normalise` is applied to each screen line first (e.g. to mask a clock)."""
         want = [l.rstrip() for l in expected_lines]
         want += [""] * (len(self.snapshot()[0]) - len(want))
 
         def same(lines, cursor):
-            return [l.rstrip() for l in lines] == want and \
+            return [normalise(l).rstrip() for l in lines] == want and \
                 (expected_cursor is None or tuple(cursor) == tuple(expected_cursor))
 
         try:

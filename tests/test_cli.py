@@ -1,7 +1,7 @@
 """The command line of the built chat.pyz."""
 import subprocess
 
-from app import __version__
+from app import __version__, cli
 
 
 def run(pyz, *args, **kw):
@@ -37,3 +37,8 @@ def test_python_file_argument_works_without_exec_bit(pyz, tmp_path):
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "chat.pyz " + __version__
+
+
+def test_client_log_option():
+    assert cli.parse(["client", "h", "--log", "/tmp/x.log"]).log == "/tmp/x.log"
+    assert cli.parse(["client", "h"]).log is None

@@ -10,13 +10,14 @@ from app.core import messages as codec
 from app.ui import render
 from app.ui.client import messages
 from app.ui.client.commands import parse_command
-from app.ui.client.messages import (ConnectionStatus, EmoteLine, LeaveRoom, PrivateLine,
-                                    ReceiverLeaving, ReceiverReady, RepaintWindows, SayLine,
-                                    ScrollPane, ShowHelp, ShowNote, TabNames, WhoQuery)
+from app.ui.client.messages import (Activity, ClearPane, ConnectionStatus, EmoteLine,
+                                    LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
+                                    RepaintWindows, SayLine, ScrollEnd, ScrollPane, SearchPane,
+                                    ShowHelp, ShowNote, TabNames, WhoQuery)
 
 VOCABULARY = (SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, LeaveRoom,
-              ScrollPane, RepaintWindows, ReceiverReady, ReceiverLeaving, ConnectionStatus,
-              TabNames)
+              ScrollPane, ScrollEnd, ClearPane, SearchPane, RepaintWindows, ReceiverReady,
+              ReceiverLeaving, ConnectionStatus, TabNames, Activity)
 
 
 # ---------------------------------------------------------------- the parser
@@ -39,6 +40,10 @@ VOCABULARY = (SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, Lea
     ("/msg 张三  你好 呀", PrivateLine("张三", "你好 呀")),
     ("/m 王小明 晚上好", PrivateLine("王小明", "晚上好")),
     ("/MSG Αλφα γεια", PrivateLine("Αλφα", "γεια")),
+    ("/clear", ClearPane()),
+    ("/CLEAR all", ClearPane()),
+    ("/lastlog 作业", SearchPane("作业")),
+    ("/lastlog  two words ", SearchPane("two words")),
 ])
 def test_commands_parse_to_their_values(line, command):
     parsed = parse_command(line, "zh")
@@ -56,6 +61,8 @@ def test_a_blank_line_is_nothing(line):
     ("/msg", "en", "usage: /msg NAME text"),
     ("/me", "en", "usage: /me action"),
     ("/me   ", "zh", render.tr("zh", "usage_me")),
+    ("/lastlog", "zh", "用法: /lastlog 文字"),
+    ("/lastlog   ", "en", "usage: /lastlog TEXT"),
     ("/foo bar", "zh", "未知命令 /foo，输入 /help 查看命令"),
     ("/Frob", "en", render.tr("en", "unknown_command", command="/frob")),
     ("/ spaced", "zh", render.tr("zh", "unknown_command", command="/")),
@@ -86,7 +93,8 @@ def test_every_message_is_registered_under_its_own_name():
 
 def test_every_command_value_is_a_message():
     """No twin types: what the parser returns is what goes down the channel."""
-    lines = ["hi", "/me x", "/msg a b", "/who", "/help", "/msg", "/quit"]
+    lines = ["hi", "/me x", "/msg a b", "/who", "/help", "/msg", "/quit", "/clear",
+             "/lastlog x"]
     for line in lines:
         assert type(parse_command(line, "en")) in VOCABULARY
 
@@ -101,13 +109,14 @@ names = st.text(min_size=1, max_size=20)
 values = st.one_of(
     st.builds(SayLine, texts), st.builds(EmoteLine, texts),
     st.builds(PrivateLine, names, texts), st.builds(ShowNote, texts),
-    st.builds(ScrollPane, st.sampled_from([-1, 1])),
+    st.builds(ScrollPane, st.sampled_from([-1, 1])), st.builds(ScrollEnd, st.booleans()),
+    st.builds(SearchPane, texts), st.builds(Activity, st.integers(0, 10 ** 9)),
     st.builds(ConnectionStatus, st.sampled_from(["connecting", "joined", "reconnecting",
                                                 "refused", "closed"]),
               st.integers(0, 100000), texts, names),
     st.builds(TabNames, st.lists(names, max_size=8).map(tuple)),
     st.sampled_from([WhoQuery(), ShowHelp(), LeaveRoom(), RepaintWindows(), ReceiverReady(),
-                     ReceiverLeaving()]))
+                     ReceiverLeaving(), ClearPane()]))
 
 
 @given(values)

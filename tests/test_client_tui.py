@@ -29,7 +29,7 @@ from app.ui import line_editor, render
 from app.ui.client.sender import MAX_INPUT_BYTES
 from app.ui.line_editor import LineEditor
 from app.ui.screen import KeyDecoder, Layout
-from app.ui.width import text_width
+from app.ui.width import text_width, truncate_to_width
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "tui_fake.py")
@@ -56,11 +56,37 @@ def test_key_decoder_spellings():
     assert decode(b"\x1b[D\x1b[C\x1bOA\x1b[B\x1b[1~\x1b[4~\x1b[H\x1b[F\x1bOH") == [
         ("key", k) for k in ("left", "right", "up", "down", "home", "end", "home", "end",
                              "home")]
-    assert decode(b"\x1b[3~\x1b[5~\x1b[6~\x1b[1;5C") == [
+    assert decode(b"\x1b[3~\x1b[5~\x1b[6~\x1b[1;2C") == [
         ("key", "delete"), ("key", "pgup"), ("key", "pgdn"), ("key", "right")]
     assert decode(b"\r\t\x7f\x08\x01\x17\x03\x04") == [
         ("key", k) for k in ("enter", "tab", "backspace", "backspace", "^A", "^W", "^C", "^D")]
     assert decode(b"\x1b[[A\x1b[15~x") == [("text", "x")]      # F1 (console), F5: ignored
+
+
+@pytest.mark.parametrize("data, key", [
+    (b"\x1b[1;5D", "ctrl-left"), (b"\x1b[1;5C", "ctrl-right"),      # xterm, VTE, tmux
+    (b"\x1b[1;5H", "ctrl-home"), (b"\x1b[1;5F", "ctrl-end"),
+    (b"\x1b[1;7D", "ctrl-left"), (b"\x1b[1;6C", "ctrl-right"),      # with Alt, Shift
+    (b"\x1b[5D", "ctrl-left"), (b"\x1bO5C", "ctrl-right"),          # old xterm, PuTTY
+    (b"\x1bOd", "ctrl-left"), (b"\x1bOc", "ctrl-right"),            # rxvt
+    (b"\x1b[7^", "ctrl-home"), (b"\x1b[8^", "ctrl-end"),
+    (b"\x1b[1;5~", "ctrl-home"), (b"\x1b[4;5~", "ctrl-end"),
+    (b"\x1b[1;3D", "left"), (b"\x1b[1;2C", "right"),                # Alt, Shift: plain
+    (b"\x1b[3;5~", "delete"),
+    (b"\x1bb", "M-b"), (b"\x1bf", "M-f"), (b"\x1bd", "M-d"), (b"\x1by", "M-y"),
+    (b"\x1bB", "M-B"), (b"\x1b\x7f", "M-backspace"), (b"\x19", "^Y"),
+])
+def test_key_decoder_word_and_pane_keys(data, key):
+    assert decode(data) == [("key", key)]
+    # Cut anywhere, the key still comes out whole, and text around it is text.
+    for cut in range(1, len(data)):
+        assert decode(b"a" + data[:cut], data[cut:] + b"z") == [
+            ("text", "a"), ("key", key), ("text", "z")]
+
+
+def test_key_decoder_escape_before_non_ascii_is_still_a_lone_escape():
+    assert decode("\x1b你".encode()) == [("key", "esc"), ("text", "你")]
+    assert decode(b"\x1b\x01") == [("key", "esc"), ("key", "^A")]
 
 
 def test_key_decoder_waits_for_cut_sequences_and_lone_escape():
@@ -101,9 +127,35 @@ def calls(tmp_path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def status_line(cols, online, name=ME, server="127.0.0.1:9797", state="已连接", lang="zh"):
+CLOCK = "HH:MM"                 # the status line's clock, as unclock() masks it
+
+
+def unclock(line):
+    """A screen line with the status line's clock (" 18:09 ") masked as CLOCK: the
+    expected screens do not depend on the minute they are compared in."""
+    return re.sub(r"(?<= )[0-2]\d:[0-5]\d(?= )", CLOCK, line, count=1)
+
+
+def masked(line):
+    """unclock, and the activity count ("新 12 ", "Act: 12 ") blanked: for the tests
+    whose room talks while they type (how many lines came after the last key is
+    timing); the count itself is tested with unclock alone."""
+    line = unclock(line)
+    return re.sub(r"(?:新|Act:) \d+ (?=%s)" % CLOCK, lambda m: " " * text_width(m.group()),
+                  line)
+
+
+def status_line(cols, online, name=ME, server="127.0.0.1:9797", state="已连接", lang="zh",
+                activity=0):
+    """The whole status line as the sender draws it (sender._status_right's rule: the
+    right third holds activity, clock and name, the clock dropped first)."""
     left = " %s | %s | %s" % (server, render.tr(lang, "online", count=online), state)
-    right = name + " "
+    act = [render.tr(lang, "activity", count=activity)] if activity else []
+    for parts in (act + [CLOCK], act, []):
+        right = " ".join(parts + [name]) + " "
+        if text_width(right) <= cols // 3:
+            break
+    left = truncate_to_width(left, cols - text_width(right) - 1)
     return left + " " * (cols - text_width(left) - text_width(right)) + right
 
 
@@ -139,6 +191,12 @@ def expected_screen(cols, rows, pane_lines, online, input_text, input_col, name=
     return pane + [status_line(cols, online, name), "> " + input_text], (2 + input_col, rows - 1)
 
 
+def wait_exact(term, lines, cursor=None, timeout=10.0):
+    """term.wait_screen with clock and activity masked (expected_screen's lines have
+    CLOCK and no activity; screens taken earlier are masked the same way)."""
+    return term.wait_screen([masked(l) for l in lines], cursor, timeout, normalise=masked)
+
+
 # ---------------------------------------------------------------- the paint protocol
 
 def test_stream_while_typing_ends_exact(tmp_path):
@@ -150,13 +208,14 @@ def test_stream_while_typing_ends_exact(tmp_path):
         for i, key in enumerate(keys):
             wait_message(term, 40 * i + 20)       # interleave the keys with the stream
             term.type(key)
-        lines, cursor = term.wait_screen(*expected_screen(
+        lines, cursor = wait_exact(term, *expected_screen(
             80, 24, [stream_line(i) for i in range(1000)], 2, "hello 世界", 10))
-        # Keys typed after the stream stopped change no message row.
+        # Keys typed after the stream stopped change no message row (the status line
+        # loses its activity count: a key was pressed).
         term.type("!", "left", "backspace", "right")
         after, _ = term.wait_for(lambda l, c: l[23].rstrip() == "> hello 世!" and c == (11, 23),
                                  what="edited input")
-        assert after[:23] == lines[:23]
+        assert after[:22] == lines[:22] and unclock(after[22]) == status_line(80, 2)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -176,7 +235,7 @@ def test_random_edit_stress(tmp_path, seed):
 
     def damage(lines):
         found = {("sentinel", y) for y, line in enumerate(lines) if "~" in line}
-        if lines[22] != status:
+        if masked(lines[22]) != status:
             found.add(("status", lines[22]))
         if not lines[23].startswith("> "):
             found.add(("input", lines[23]))
@@ -207,7 +266,7 @@ def test_random_edit_stress(tmp_path, seed):
             stop.set()
             sampler.join()
         text, col = model.view(78)
-        term.wait_screen(*expected_screen(80, 24, [stream_line(i) for i in range(2000)], 2,
+        wait_exact(term, *expected_screen(80, 24, [stream_line(i) for i in range(2000)], 2,
                                           text, col), timeout=20)
     assert len(samples) > 20
     persisting = [a & b for a, b in zip(samples, samples[1:]) if a & b]
@@ -222,7 +281,7 @@ def test_resize_sequence_while_streaming(tmp_path):
         for number, (rows, cols) in zip((100, 250, 400), ((30, 100), (16, 60), (20, 72))):
             wait_message(term, number)
             term.resize(rows, cols)
-        term.wait_screen(*expected_screen(72, 20, [stream_line(i) for i in range(800)], 2,
+        wait_exact(term, *expected_screen(72, 20, [stream_line(i) for i in range(800)], 2,
                                           "hi 世界", 7), timeout=15)
 
 
@@ -318,7 +377,7 @@ def test_unreachable_server_is_shown_and_retried(tmp_path):
     with fake_client(tmp_path, {"unreachable_for": 3.5}) as term:
         term.wait_text("无法连接 127.0.0.1:9797，正在重试")
         joined(term)
-        term.wait_text(status_line(80, 1).strip())
+        term.wait_for(lambda l, c: unclock(l[22]) == status_line(80, 1), what="status")
 
 
 def test_resize_during_login(tmp_path):
@@ -329,7 +388,7 @@ def test_resize_during_login(tmp_path):
         term.type("hi")
         lines, _ = term.wait_for(lambda l, c: len(l) == 16 and l[15].rstrip() == "> hi" and
                                  c == (4, 15), what="the new size after login")
-        assert lines[14] == status_line(60, 2)
+        assert unclock(lines[14]) == status_line(60, 2)
 
 
 def test_ctrl_c_leaves_the_login(tmp_path):
@@ -432,12 +491,13 @@ def test_hostile_names_and_huge_messages_cannot_break_the_layout(tmp_path):
     with fake_client(tmp_path, script, lines=12, cols=40) as term:
         # Both processes paint after the join, in either order: wait for both.
         lines, cursor = term.wait_for(
-            lambda l, c: any("张三 : end" in row for row in l) and l[10] == status_line(40, 2)
-            and l[11].rstrip() == ">" and c == (2, 11), what="the last line and the status")
+            lambda l, c: any("张三 : end" in row for row in l) and
+            unclock(l[10]) == status_line(40, 2, activity=3) and l[11].rstrip() == ">" and
+            c == (2, 11), what="the last line and the status")
         assert all(text_width(l) == 40 for l in lines)
-        term.type("abc")
-        term.wait_for(lambda l, c: l[11].rstrip() == "> abc" and l[:11] == lines[:11],
-                      what="typing after hostile input")
+        term.type("abc")                        # a key: the activity count goes
+        term.wait_for(lambda l, c: l[11].rstrip() == "> abc" and l[:10] == lines[:10] and
+                      unclock(l[10]) == status_line(40, 2), what="typing after hostile input")
 
 
 def test_admin_notices_stand_out(tmp_path):
@@ -481,7 +541,7 @@ def test_tiny_terminal_then_back(tmp_path):
         term.type("!")
         lines, _ = term.wait_for(lambda l, c: l[23].rstrip() == "> hi!" and c == (5, 23),
                                  what="input back after a tiny size")
-        assert lines[22] == status_line(80, 2) and "me 进入了聊天室" in "\n".join(lines)
+        assert unclock(lines[22]) == status_line(80, 2) and "me 进入了聊天室" in "\n".join(lines)
 
 
 def test_bell_on_mention_only_when_asked(tmp_path):
@@ -499,7 +559,8 @@ def test_bell_on_mention_only_when_asked(tmp_path):
 def test_english_texts(tmp_path):
     with fake_client(tmp_path, {"online": ["Zhang"]}, "--name", ME, "--lang", "en") as term:
         term.wait_text("me joined the room")
-        term.wait_text(status_line(80, 2, state="connected", lang="en").strip())
+        term.wait_for(lambda l, c: unclock(l[22]) == status_line(80, 2, state="connected",
+                                                                 lang="en"), what="status")
 
 
 @pytest.mark.parametrize("env", [{"TERM": "vt100"}, {"NO_COLOR": "1"}, {"TERM": "linux"},
@@ -509,7 +570,7 @@ def test_plain_terminals(tmp_path, env):
     with fake_client(tmp_path, script, env=env) as term:
         joined(term)
         term.type("hi 世界")
-        term.wait_screen(*expected_screen(80, 24, [stream_line(i) for i in range(100)], 2,
+        wait_exact(term, *expected_screen(80, 24, [stream_line(i) for i in range(100)], 2,
                                           "hi 世界", 7))
         if env.get("TERM") == "vt100" or "NO_COLOR" in env:
             assert not re.search(rb"\x1b\[[0-9;]*3[0-7]m", bytes(term.raw)), "colour used"
@@ -523,7 +584,7 @@ def test_ctrl_l_redraws_damage(tmp_path):
         with term._lock():                      # garbage from another program
             term.stream.feed(b"\x1b[5;5HGARBAGE\x1b[23;1HJUNK")
         term.type("^L")
-        term.wait_screen(lines, cursor)
+        wait_exact(term, lines, cursor)
 
 
 def test_a_stopped_sender_neither_stalls_the_receiver_nor_loses_its_messages(tmp_path):
@@ -537,7 +598,7 @@ def test_a_stopped_sender_neither_stalls_the_receiver_nor_loses_its_messages(tmp
                          "names": ["ab%04d" % i for i in range(count)]}}
     with fake_client(tmp_path, script) as term:
         joined(term)
-        term.wait_for(lambda l, c: l[22] == status_line(80, 1) and c == (2, 23),
+        term.wait_for(lambda l, c: unclock(l[22]) == status_line(80, 1) and c == (2, 23),
                       what="the sender's last paint before the stream")
         sender = term.proc.pid
         receiver = children_of(sender)[0]
@@ -589,8 +650,214 @@ def test_in_tmux_typing_while_streaming_and_resize(tmp_path):
         for number, (rows, cols) in zip((100, 250, 400), ((30, 100), (16, 60), (20, 72))):
             wait_message(term, number)
             term.resize(rows, cols)
-        term.wait_screen(*expected_screen(72, 20, [stream_line(i) for i in range(600)], 2,
+        wait_exact(term, *expected_screen(72, 20, [stream_line(i) for i in range(600)], 2,
                                           "hello 世界", 10), timeout=15)
+# ---------------------------------------------------------------- irssi/readline keys, pane tools
+
+ALT_B, ALT_F, ALT_D, ALT_Y = "\x1bb", "\x1bf", "\x1bd", "\x1by"
+CTRL_LEFT, CTRL_RIGHT = "\x1b[1;5D", "\x1b[1;5C"          # xterm
+RXVT_CTRL_LEFT, RXVT_CTRL_RIGHT = "\x1bOd", "\x1bOc"
+
+
+def input_is(term, text, col, rows=24):
+    """Wait for the input line to read `text` with the cursor `col` columns after "> "."""
+    return term.wait_for(lambda l, c: l[rows - 1].rstrip() == ("> " + text).rstrip() and
+                         c == (2 + col, rows - 1), what="input %r, cursor %d" % (text, col))
+
+
+def test_word_keys_move_and_delete_by_words(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.type("say hello 世界 now")
+        input_is(term, "say hello 世界 now", 18)
+        term.type(ALT_B)
+        input_is(term, "say hello 世界 now", 15)         # before "now"
+        term.type(ALT_B)
+        input_is(term, "say hello 世界 now", 10)         # before "世界": one word
+        term.type(CTRL_LEFT)
+        input_is(term, "say hello 世界 now", 4)          # before "hello"
+        term.type(ALT_D)
+        input_is(term, "say  世界 now", 4)               # "hello" deleted, not "d" typed
+        term.type(ALT_F)
+        input_is(term, "say  世界 now", 9)               # after "世界"
+        term.type(CTRL_RIGHT)
+        input_is(term, "say  世界 now", 13)
+        term.type(RXVT_CTRL_LEFT, RXVT_CTRL_LEFT)
+        input_is(term, "say  世界 now", 5)
+        term.type(RXVT_CTRL_RIGHT)
+        input_is(term, "say  世界 now", 9)
+        term.type("enter")
+        term.wait_text("me : say  世界 now")
+    assert [c["text"] for c in calls(tmp_path) if c["call"] == "say"] == ["say  世界 now"]
+
+
+def test_ctrl_y_yanks_and_alt_y_rotates(tmp_path):
+    with fake_client(tmp_path, {}) as term:
+        joined(term)
+        term.type("first", "^U", "second word", "^W")
+        input_is(term, "second ", 7)
+        term.type("^A", "^K")                            # ring: first, word, second
+        input_is(term, "", 0)
+        term.type("^Y")
+        input_is(term, "second ", 7)
+        term.type(ALT_Y)
+        input_is(term, "word", 4)
+        term.type(ALT_Y)
+        input_is(term, "first", 5)
+        term.type(" ", "^Y", "home", ALT_D, "end", "^Y")   # Alt-d's kill is the newest
+        input_is(term, " second first", 13)
+
+
+def test_ctrl_home_and_ctrl_end_in_the_pane(tmp_path):
+    script = {"stream": {"count": 100, "rate": 200, "start": 1.0}}
+    with fake_client(tmp_path, script) as term:
+        first, _ = joined(term)
+        oldest = first[0]                                # the pane is short: top-aligned
+        wait_message(term, 99)
+        term.type("\x1b[1;5H")                           # xterm Ctrl-Home
+        lines, _ = term.wait_for(lambda l, c: l[0] == oldest and "正在回看" in l[21] and
+                                 c == (2, 23), what="the oldest line at the top")
+        assert latest_message(lines) < 99
+        term.type("\x1b[8^")                             # rxvt Ctrl-End
+        term.wait_for(lambda l, c: latest_message(l) == 99 and "消息 0099" in l[21],
+                      what="the newest line at the bottom")
+        term.type("\x1b[7^")                             # rxvt Ctrl-Home
+        term.wait_for(lambda l, c: l[0] == oldest, what="the top again")
+        term.type("\x1b[1;5F")                           # xterm Ctrl-End
+        term.wait_for(lambda l, c: "消息 0099" in l[21], what="the bottom again")
+
+
+def test_activity_count_and_clock_in_the_status_line(tmp_path):
+    script = {"online": ["张三"], "stream": {"count": 5, "rate": 50, "start": 1.0}}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.type("hi", "enter")                         # the last key, before the stream
+        lines, _ = term.wait_text("me : hi")
+        assert latest_message(lines) == -1, "the stream began before our line"
+        # 5, not 6: our own line (echoed after the last key) is not activity.
+        lines, _ = term.wait_for(lambda l, c: latest_message(l) == 4 and
+                                 unclock(l[22]) == status_line(80, 2, activity=5),
+                                 what="5 messages from others since the last key")
+        clock = re.search(r" (\d\d:\d\d) me $", lines[22]).group(1)
+        # The clock is the local time (TZ=UTC here), allowing for a minute turning over.
+        now = time.time()
+        assert clock in {time.strftime("%H:%M", time.gmtime(now + d)) for d in (-60, 0)}
+        term.type("x")                                   # any key: seen
+        term.wait_for(lambda l, c: unclock(l[22]) == status_line(80, 2), what="count gone")
+
+
+def test_status_line_drops_the_clock_first_on_a_narrow_terminal(tmp_path):
+    script = {"online": ["张三"], "events": [
+        {"kind": P.EV_CHAT, "name": "张三", "text": "hi", "origin": 3}]}
+    with fake_client(tmp_path, script, "--name", "wu", lines=10, cols=36) as term:
+        term.wait_text("张三 : hi")
+        lines, _ = term.wait_for(lambda l, c: l[8].rstrip().endswith(" 新 1 wu"),
+                                 what="count and name, no clock")
+        assert unclock(lines[8]) == status_line(36, 2, name="wu", activity=1)
+        term.type("x")
+        term.wait_for(lambda l, c: unclock(l[8]).rstrip().endswith(" %s wu" % CLOCK) and
+                      unclock(l[8]) == status_line(36, 2, name="wu"),
+                      what="the clock when there is room")
+        term.resize(10, 24)                              # too narrow for the clock too
+        term.wait_for(lambda l, c: l[8].rstrip().endswith(" wu") and CLOCK not in unclock(l[8])
+                      and unclock(l[8]) == status_line(24, 2, name="wu"), what="name only")
+
+
+def test_clear_and_lastlog(tmp_path):
+    script = {"online": ["张三"], "events": [
+        {"kind": P.EV_CHAT, "name": "张三", "text": "Homework: 第三章", "origin": 3},
+        {"kind": P.EV_CHAT, "name": "lisi", "text": "好的", "origin": 5},
+        {"kind": P.EV_ADMIN, "name": "admin", "text": "下课前交 homework"}]}
+    with fake_client(tmp_path, script) as term:
+        term.wait_text("管理员消息: 下课前交 homework")
+        term.type("/lastlog HOMEWORK", "enter")
+        lines, _ = term.wait_text("-- 有 2 行包含 “HOMEWORK”:")
+        at = next(i for i, l in enumerate(lines) if "有 2 行包含" in l)
+        assert lines[at + 1].rstrip() == "-- [22:13] 张三 : Homework: 第三章"
+        assert lines[at + 2].rstrip() == "-- [22:13] 管理员消息: 下课前交 homework"
+        # The answer is not searched again: still 2, not 5.
+        term.type("/lastlog homework", "enter")
+        term.wait_text("-- 有 2 行包含 “homework”:")
+        term.type("/lastlog 没有的", "enter")
+        term.wait_text("-- 没有包含 “没有的” 的行")
+        term.type("/lastlog", "enter")
+        term.wait_text("-- 用法: /lastlog 文字")
+        term.type("abc", "^U")
+        input_is(term, "", 0)
+        term.type("/clear", "enter")
+        wait_exact(term, [""] * 22 + [status_line(80, 2), "> "], (2, 23))
+        term.type("/lastlog homework", "enter")          # the pane's lines are gone
+        term.wait_text("-- 没有包含 “homework” 的行")
+        term.type("/help", "enter")
+        term.wait_text("/lastlog 文字")
+        term.wait_text("/clear")
+
+
+def test_log_file_gets_every_shown_line(tmp_path):
+    log = tmp_path / "chat.log"
+    log.write_text("an earlier line\n")
+    script = {"online": ["张三"], "events": [
+        {"kind": P.EV_CHAT, "name": "张三", "text": "你好", "origin": 3}]}
+    with fake_client(tmp_path, script, "--name", ME, "--log", str(log)) as term:
+        term.wait_text("张三 : 你好")
+        term.type("hi 世界", "enter")
+        term.wait_text("me : hi 世界")
+        term.type("/quit", "enter")
+        assert term.wait_exit(3) == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "an earlier line"                 # appended
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert all(re.match(stamp, line) for line in lines[1:]), lines
+    texts = [re.sub(stamp, "", line) for line in lines[1:]]
+    assert "[22:13] me 进入了聊天室" in texts
+    assert texts.index("[22:13] 张三 : 你好") < texts.index("[22:13] me : hi 世界")
+    assert texts.count("[22:13] me : hi 世界") == 1
+
+
+@pytest.mark.parametrize("path", ["/nonexistent-dir/chat.log", "/"])
+def test_log_file_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path, path):
+    with fake_client(tmp_path, {}, "--name", ME, "--log", path) as term:
+        assert term.wait_exit(5) == 1
+        lines, _ = term.wait_text("chat.pyz: 无法打开日志文件 %s: " % path)
+        text = "\n".join(l.rstrip() for l in lines).strip()
+        assert len(text.splitlines()) == 1 and "Traceback" not in text, text
+    assert not calls(tmp_path)                          # it never tried to connect
+
+
+def test_stop_and_fg_repaint_both_windows_and_ctrl_l_works(tmp_path):
+    """SIGSTOP the client (both processes), act as a shell does meanwhile (its own tty
+    modes, its own output), then SIGCONT as `fg` does: the screen comes back whole
+    and the keys are raw again, so Ctrl-L redraws instead of echoing ^L."""
+    with fake_client(tmp_path, {"online": ["张三"]}) as term:
+        joined(term)
+        term.type("hi 世界")
+        lines, cursor = term.wait_for(lambda l, c: l[23].rstrip() == "> hi 世界" and
+                                      c == (9, 23) and
+                                      unclock(l[22]) == status_line(80, 2), what="typed")
+        group = term.proc.pid                            # a session leader: its group
+        pids = [group] + children_of(group)
+        assert len(pids) == 2
+        os.killpg(group, signal.SIGSTOP)
+        term.wait_for(lambda l, c: all(process_state(p) == "T" for p in pids), timeout=5,
+                      what="both processes stopped")
+        shell = termios.tcgetattr(term.slave)
+        shell[3] |= termios.ICANON | termios.ECHO | termios.ECHOCTL
+        termios.tcsetattr(term.slave, termios.TCSANOW, shell)
+        os.write(term.slave, b"\x1b[2J\x1b[H[1]+  Stopped    chat.pyz client\r\n$ fg\r\n")
+        term.wait_text("[1]+  Stopped")
+        os.killpg(group, signal.SIGCONT)
+        wait_exact(term, lines, cursor)                  # both windows repainted
+        modes = term.tty_modes()
+        assert not modes & termios.ICANON and not modes & termios.ECHO
+        os.write(term.slave, b"\x1b[5;5HGARBAGE\x1b[24;1HJUNK")
+        term.wait_text("GARBAGE")
+        term.type("^L")
+        wait_exact(term, lines, cursor)
+        assert b"^L" not in term.raw
+        term.type("!")                                   # and typing goes on
+        input_is(term, "hi 世界!", 8)
+
+
 # ---------------------------------------------------------------- the real chat.pyz
 
 def tui_client(pyz, port, *options, lines=24, cols=80):

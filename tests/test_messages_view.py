@@ -116,3 +116,40 @@ def test_custom_indicator():
     view.page_up()
     view.add([("x", "")])
     assert view.rows()[-1] == [("1 new", "indicator")]
+
+
+def test_oldest_shows_the_first_page_and_stays_there():
+    view = view_of(3000)
+    view.oldest()                              # Ctrl-Home
+    assert plain(view.rows()) == ["line 0", "line 1", "line 2", "line 3", "-- 0 new below --"]
+    view.add([("new", "")])
+    assert plain(view.rows())[:4] == ["line 0", "line 1", "line 2", "line 3"]
+    assert view.new_below == 1
+    view.follow()                              # Ctrl-End
+    assert plain(view.rows())[-1] == "new" and not view.scrolled
+    short = view_of(3)
+    short.oldest()                             # everything fits: nothing to scroll to
+    assert not short.scrolled
+
+
+def test_clear_forgets_every_line_and_follows_again():
+    view = view_of(30)
+    view.page_up()
+    view.clear()
+    assert plain(view.rows()) == [] and len(view) == 0 and not view.scrolled
+    view.add([("after", "")])
+    assert plain(view.rows()) == ["after"]
+    view.page_up()                             # one line: nothing to scroll
+    assert not view.scrolled
+
+
+def test_find_ignores_case_and_skips_unsearchable_lines():
+    view = MessagesView(20, 5)
+    view.add([("[09:00] ", "time"), ("Zhang", "name1"), (" : HomeWork due", "text")])
+    view.add([("交作业", "text")])
+    view.add([("homework? none", "text")], searchable=False)
+    view.add([("ΣΊΣΥΦΟΣ", "text")])
+    assert plain(view.find("homework")) == ["[09:00] Zhang : HomeWork due"]
+    assert plain(view.find("作业")) == ["交作业"]
+    assert plain(view.find("σίσυφος")) == ["ΣΊΣΥΦΟΣ"]
+    assert view.find("nothing") == []

@@ -43,6 +43,7 @@ class ClientOptions:
     lang: str = DEFAULT_LANGUAGE
     bell: str = DEFAULT_BELL
     room_key: Optional[RoomKey] = None
+    log: Optional[str] = None            # curses client: append each shown line to this file
 
     def with_host(self, host: str) -> "ClientOptions":
         """The same options aimed at the server discovery found."""

@@ -32,6 +32,7 @@ from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, fork_child
 from app.ui import render
 from app.ui.client.login import ConnectionFactory, Login, find_host
+from app.ui.client.pane_log import open_log
 from app.ui.client.receiver import Receiver
 from app.ui.client.sender import Sender
 from app.ui.client.terminal import Terminal
@@ -42,13 +43,18 @@ CRASH_LOG_VARIABLE = "CHAT_TUI_LOG"    # names a file for the receiver's traceba
 def run(options: ClientOptions, connection_factory: Optional[ConnectionFactory] = None) -> int:
     """The client's whole life; its exit code."""
     factory: ConnectionFactory = connection_factory or ClientConnection
+    log, reason = open_log(options.log)     # before anything else: a bad path is one line
+    if reason:
+        sys.stderr.write("chat.pyz: %s\n" % render.tr(options.lang, "log_failed",
+                                                      path=options.log, reason=reason))
+        return ExitCode.ERROR
     if options.host is None:
         host, search_code = find_host(options.port, options.lang)
         if host is None:
             return search_code
         options = options.with_host(host)
     locale.setlocale(locale.LC_ALL, "")
-    term = Terminal(options)
+    term = Terminal(options, log)
     login = Login(term, options, factory)
     code: Optional[int] = ExitCode.ERROR
     try:

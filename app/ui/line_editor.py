@@ -1,17 +1,38 @@
 """The input line: a buffer of code points and a cursor. Pure: no terminal here.
 
-Keys arrive as names ("left", "^W", ...; see KEYS) from the front end's key
-decoder; text arrives as str (one typed character, an IME commit, or a paste).
+Keys arrive as names ("left", "^W", "M-b", "ctrl-left", ...; see KEYS) from the
+front end's key decoder; text arrives as str (one typed character, an IME commit, or a paste).
 view(width) gives what to draw: horizontal scrolling by display width, keeping
 the last column free so the cursor can sit after the last character (the
 bottom-right cell of a terminal cannot be written without scrolling it).
 """
+import unicodedata
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from app.core.text import sanitize_text
 from app.ui.width import char_width
 
 HISTORY_SIZE = 100
+KILL_RING_SIZE = 10        # killed texts kept for Ctrl-Y / Alt-y, as readline's default
+
+# Word classes for Alt-b/f/d and Ctrl-Left/Right. A word is a run of characters of
+# one class: letters and digits of alphabetic scripts (Latin, Greek, Cyrillic, ...;
+# "_" too), or CJK (wide letters and digits: Han, kana, Hangul, fullwidth forms).
+# Chinese has no spaces and the stdlib has no dictionary to segment it, so a run of
+# CJK up to a space, a punctuation mark (，。) or a change of script counts as one
+# word: a clause is what Alt-f jumps over and Alt-d deletes ("你好世界 hi" is two
+# words, "hello世界" too). Everything else (spaces, punctuation, symbols) separates
+# words; a combining mark belongs to the word it follows.
+_SEPARATOR, _ALPHA, _CJK = 0, 1, 2
+
+
+def _word_class(ch: str) -> int:
+    category = unicodedata.category(ch)
+    if category[0] not in "LN" and ch != "_":
+        return _SEPARATOR
+    if unicodedata.east_asian_width(ch) in ("W", "F"):
+        return _CJK
+    return _ALPHA
 
 
 class LineEditor:
@@ -25,6 +46,9 @@ class LineEditor:
         self._draft = ""                 # the line being typed before browsing began
         self._hscroll = 0                # first char shown
         self._completion: Optional[Tuple[int, int, List[str], int]] = None
+        self._kills: List[str] = []      # the kill ring, newest last
+        self._last = ""                  # the previous key's name: kills in a row join
+        self._yanked: Optional[Tuple[int, int, int]] = None   # (start, end, ring index)
 
     # ---------------------------------------------------------------- state
 
@@ -49,6 +73,7 @@ class LineEditor:
         self.chars[self.cursor:self.cursor] = list(text)
         self.cursor += len(text)
         self._completion = None
+        self._last, self._yanked = "", None
         return True
 
     def handle(self, key: str, names: Sequence[str] = ()) -> bool:
@@ -59,10 +84,13 @@ class LineEditor:
             return False
         if key != "tab":
             self._completion = None
+        if key not in ("^Y", "M-y"):
+            self._yanked = None
         if key == "tab":
             self.complete(names)
         else:
             action(self)
+        self._last = key
         return True
 
     def left(self):
@@ -86,20 +114,97 @@ class LineEditor:
         del self.chars[self.cursor:self.cursor + 1]
 
     def kill_before(self):          # Ctrl-U
-        del self.chars[:self.cursor]
-        self.cursor = 0
+        self._kill(0, self.cursor)
 
     def kill_after(self):           # Ctrl-K
-        del self.chars[self.cursor:]
+        self._kill(self.cursor, len(self.chars))
 
     def kill_word(self):            # Ctrl-W: the word before the cursor and the spaces after it
-        start = self.cursor
+        start = self.cursor         # (words split at spaces only, as in readline and irssi)
         while start > 0 and self.chars[start - 1] == " ":
             start -= 1
         while start > 0 and self.chars[start - 1] != " ":
             start -= 1
-        del self.chars[start:self.cursor]
+        self._kill(start, self.cursor)
+
+    def kill_word_after(self):      # Alt-d: to the end of the word after the cursor
+        self._kill(self.cursor, self._word_end(self.cursor))
+
+    def kill_word_before(self):     # Alt-Backspace: to the start of the word before it
+        self._kill(self._word_start(self.cursor), self.cursor)
+
+    def _kill(self, start: int, end: int) -> None:
+        """Delete chars[start:end] into the kill ring. Kills in a row make one entry (as
+        in readline): Ctrl-W Ctrl-W then Ctrl-Y gives both words back."""
+        if start >= end:
+            return
+        text = "".join(self.chars[start:end])
+        if self._last in _KILL_KEYS and self._kills:
+            # Killed before the cursor: it goes in front of what was killed last.
+            joined = text + self._kills[-1] if end == self.cursor else self._kills[-1] + text
+            self._kills[-1] = joined
+        else:
+            self._kills.append(text)
+            del self._kills[:-KILL_RING_SIZE]
+        del self.chars[start:end]
         self.cursor = start
+
+    def yank(self):                 # Ctrl-Y: the last killed text, at the cursor
+        if not self._kills:
+            return
+        start = self.cursor
+        if self.insert(self._kills[-1]):
+            self._yanked = (start, self.cursor, len(self._kills) - 1)
+
+    def yank_pop(self):             # Alt-y right after Ctrl-Y: the text killed before it
+        if self._yanked is None:
+            return
+        start, end, index = self._yanked
+        index = (index - 1) % len(self._kills)
+        text = self._kills[index]
+        old = self.chars[start:end]
+        self.chars[start:end] = []
+        self.cursor = start
+        if not self.insert(text):          # too long for the line: leave the first yank
+            self.chars[start:start] = old
+            self.cursor = end
+            text, index = "".join(old), self._yanked[2]
+        self._yanked = (start, start + len(text), index)
+
+    # ---------------------------------------------------------------- words
+
+    def word_left(self):            # Alt-b, Ctrl-Left
+        self.cursor = self._word_start(self.cursor)
+
+    def word_right(self):           # Alt-f, Ctrl-Right
+        self.cursor = self._word_end(self.cursor)
+
+    def _word_end(self, pos: int) -> int:
+        """Past the separators after `pos`, then past the word there (see _word_class)."""
+        chars = self.chars
+        while pos < len(chars) and self._class_at(pos) == _SEPARATOR:
+            pos += 1
+        if pos < len(chars):
+            kind = self._class_at(pos)
+            while pos < len(chars) and self._class_at(pos) == kind:
+                pos += 1
+        return pos
+
+    def _word_start(self, pos: int) -> int:
+        """Back over the separators before `pos`, then to the start of the word there."""
+        while pos > 0 and self._class_at(pos - 1) == _SEPARATOR:
+            pos -= 1
+        if pos > 0:
+            kind = self._class_at(pos - 1)
+            while pos > 0 and self._class_at(pos - 1) == kind:
+                pos -= 1
+        return pos
+
+    def _class_at(self, index: int) -> int:
+        """The word class of chars[index]; a combining mark takes its base's class."""
+        while index > 0 and unicodedata.category(self.chars[index])[0] == "M":
+            index -= 1
+        return _word_class(self.chars[index])
 
     # ---------------------------------------------------------------- history
 
@@ -111,6 +216,7 @@ class LineEditor:
             del self._history[:-self._history_size]
         self.chars, self.cursor, self._hscroll = [], 0, 0
         self._browse, self._completion = None, None
+        self._last, self._yanked = "", None
         return line
 
     def history_prev(self):
@@ -203,10 +309,18 @@ KEYS: Dict[str, Callable[..., None]] = {
     "^U": LineEditor.kill_before,
     "^K": LineEditor.kill_after,
     "^W": LineEditor.kill_word,
+    "M-d": LineEditor.kill_word_after,
+    "M-backspace": LineEditor.kill_word_before,
+    "^Y": LineEditor.yank,
+    "M-y": LineEditor.yank_pop,
+    "M-b": LineEditor.word_left, "ctrl-left": LineEditor.word_left,
+    "M-f": LineEditor.word_right, "ctrl-right": LineEditor.word_right,
     "up": LineEditor.history_prev,
     "down": LineEditor.history_next,
     "tab": LineEditor.complete,
 }
+
+_KILL_KEYS = ("^U", "^K", "^W", "M-d", "M-backspace")
 
 
 def one_line(paste: str) -> str:

@@ -51,12 +51,13 @@ def _slice(line: Sequence[Segment], start: int, end: int) -> Row:
 
 
 class _Entry:
-    __slots__ = ("segments", "width", "rows")
+    __slots__ = ("segments", "width", "rows", "searchable")
 
-    def __init__(self, segments):
+    def __init__(self, segments, searchable: bool = True):
         self.segments = list(segments)
         self.width = 0
         self.rows: List[Row] = []
+        self.searchable = searchable
 
 
 class MessagesView:
@@ -80,10 +81,12 @@ class MessagesView:
 
     # ---------------------------------------------------------------- input
 
-    def add(self, segments: Sequence[Segment]) -> None:
+    def add(self, segments: Sequence[Segment], searchable: bool = True) -> None:
+        """A line at the bottom. `searchable` False keeps it out of find() (the
+        results of a search, which would otherwise match the next search)."""
         if len(self._lines) == self._lines.maxlen:
             self._first += 1
-        self._lines.append(_Entry(segments))
+        self._lines.append(_Entry(segments, searchable))
         if self._anchor is not None:
             self._arrived += 1
             self._clamp()
@@ -108,6 +111,26 @@ class MessagesView:
             self.follow()
         else:
             self._anchor = moved
+
+    def oldest(self) -> None:
+        """To the top of the scrollback (Ctrl-Home): the oldest line at the pane's top."""
+        if self._total_rows_at_least(self.height + 1) <= self.height:
+            return              # everything fits: nothing to scroll to
+        self._anchor = (self._first, 0)
+        self._clamp()           # down to a full page below the top
+
+    def clear(self) -> None:
+        """Forget every line (/clear)."""
+        self._first += len(self._lines)
+        self._lines.clear()
+        self.follow()
+
+    def find(self, text: str) -> List[Row]:
+        """The searchable lines whose text contains `text`, ignoring case (casefold),
+        oldest first."""
+        wanted = text.casefold()
+        return [list(entry.segments) for entry in self._lines if entry.searchable and
+                wanted in "".join(part for part, _ in entry.segments).casefold()]
 
     def follow(self) -> None:
         """Back to the bottom, following new lines."""

@@ -236,14 +236,38 @@ _CSI_FINAL = {"A": "up", "B": "down", "C": "right", "D": "left", "H": "home", "F
 _CSI_TILDE = {"1": "home", "7": "home", "4": "end", "8": "end", "3": "delete",
               "5": "pgup", "6": "pgdn", "2": "insert"}
 _CONTROL = {"\r": "enter", "\n": "enter", "\t": "tab", "\x7f": "backspace", "\b": "backspace"}
+# Keys that have a Ctrl- variant worth telling apart (word moves; the pane's ends).
+# Spellings: xterm and its kin (VTE, konsole, tmux, iTerm2) put a modifier parameter
+# in the sequence, ESC[1;5D, whose value - 1 is a bit mask (Shift 1, Alt 2, Ctrl 4);
+# old xterm and PuTTY-like terminals send ESC[5D or ESC O 5 D; rxvt sends ESC O d /
+# ESC O c for Ctrl-Left/Right and ends Ctrl-Home/End with ^ instead of ~ (ESC[7^).
+_CTRL_KEYS = ("left", "right", "home", "end")
+_RXVT_SS3 = {"a": "ctrl-up", "b": "ctrl-down", "c": "ctrl-right", "d": "ctrl-left"}
+_CTRL_BIT = 4
+
+
+def _with_modifier(name: Optional[str], params: str) -> Optional[str]:
+    """`name` with Ctrl- when the modifier parameter (the last of `params`) has the
+    Ctrl bit. Other modifiers (Shift, Alt) leave the key as it is."""
+    if name is None or not params:
+        return name
+    try:
+        modifier = int(params.split(";")[-1]) - 1
+    except ValueError:
+        return name
+    if modifier > 0 and modifier & _CTRL_BIT and name in _CTRL_KEYS:
+        return "ctrl-" + name
+    return name
 
 
 class KeyDecoder:
     """Bytes from the terminal -> [("text", s) | ("key", name) | ("paste", s)].
 
     Key names: up down left right home end delete pgup pgdn insert enter tab
-    backspace esc, and "^A".."^Z" for control keys. Handles the xterm, vt100/SS3 and
-    Linux-console spellings; a sequence cut between two reads waits for the rest.
+    backspace esc, "^A".."^Z" for control keys, ctrl-left ctrl-right ctrl-home
+    ctrl-end, and "M-x" for Alt (Meta) with a printable ASCII key x, sent by
+    terminals as ESC x (also "M-backspace"). Handles the xterm, vt100/SS3, rxvt
+    and Linux-console spellings; a sequence cut between two reads waits for the rest.
     """
 
     def __init__(self):
@@ -325,12 +349,21 @@ def _escape(buf: str, i: int):
         return None, 0
     kind = buf[i + 1]
     if kind == "O":                      # SS3: vt100 / keypad-mode arrows, Home, End
-        if i + 2 >= len(buf):
+        j = i + 2
+        while j < len(buf) and buf[j] in "0123456789;":
+            j += 1                       # ESC O 5 D: a modifier (old xterm)
+        if j >= len(buf):
             return None, 0
-        name = _CSI_FINAL.get(buf[i + 2])
-        return (("key", name) if name else None), 3
+        name = _RXVT_SS3.get(buf[j]) or _with_modifier(_CSI_FINAL.get(buf[j]), buf[i + 2:j])
+        return (("key", name) if name else None), j + 1 - i
+    if kind == "\x7f":
+        return ("key", "M-backspace"), 2
+    if " " <= kind <= "~" and kind != "[":
+        # Alt+key: terminals send ESC then the key, in one write. A human's Esc and
+        # a letter typed after it come in two reads, the Esc alone (flush()).
+        return ("key", "M-" + kind), 2
     if kind != "[":
-        return ("key", "esc"), 1         # Alt+key or a lone ESC: the ESC alone
+        return ("key", "esc"), 1         # a lone ESC before a control key or non-ASCII
     j = i + 2
     if j < len(buf) and buf[j] == "[":   # Linux console F1-F5: ESC [ [ A
         return (None, 4) if j + 1 < len(buf) else (None, 0)
@@ -340,11 +373,15 @@ def _escape(buf: str, i: int):
         return None, 0
     params, final = buf[i + 2:j], buf[j]
     size = j + 1 - i
-    if final == "~":
+    if final in "~^":
         first = params.split(";")[0]
         if first == "200":
             return ("paste", ""), size   # start of a bracketed paste
         name = _CSI_TILDE.get(first)
+        if final == "^":                 # rxvt: Ctrl- ends in ^ instead of ~
+            name = "ctrl-" + name if name in _CTRL_KEYS else name
+        elif ";" in params:              # ESC[1;5~ and kin
+            name = _with_modifier(name, params)
     else:
-        name = _CSI_FINAL.get(final)
+        name = _with_modifier(_CSI_FINAL.get(final), params)
     return (("key", name) if name else None), size

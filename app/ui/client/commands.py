@@ -9,10 +9,11 @@ that applies it (the receiver's handler, or the sender's for LeaveRoom).
 from typing import Optional, Union
 
 from app.ui import render
-from app.ui.client.messages import (EmoteLine, LeaveRoom, PrivateLine, SayLine, ShowHelp,
-                                    ShowNote, WhoQuery)
+from app.ui.client.messages import (ClearPane, EmoteLine, LeaveRoom, PrivateLine, SayLine,
+                                    SearchPane, ShowHelp, ShowNote, WhoQuery)
 
-Command = Union[SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, LeaveRoom]
+Command = Union[SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, LeaveRoom,
+                ClearPane, SearchPane]
 
 
 def parse_command(line: str, lang: str) -> Optional[Command]:
@@ -32,6 +33,11 @@ def parse_command(line: str, lang: str) -> Optional[Command]:
         return WhoQuery()
     if command == "help":
         return ShowHelp()
+    if command == "clear":
+        return ClearPane()
+    if command == "lastlog":
+        text = rest.strip()
+        return SearchPane(text) if text else ShowNote(render.tr(lang, "usage_lastlog"))
     if command == "me":
         action = rest.strip()
         return EmoteLine(action) if action else ShowNote(render.tr(lang, "usage_me"))

@@ -3,8 +3,8 @@
 The sender (the parent: keys, status line, input line) and the receiver (the
 child: the connection, the message pane) exchange these values over one
 app.net.channel.Channel made before fork; app.core.messages encodes them.
-The first seven are also what the slash-command parser (commands.py) returns:
-a command the sender passes on is sent as it was parsed.
+The first seven, ClearPane and SearchPane are also what the slash-command parser
+(commands.py) returns: a command the sender passes on is sent as it was parsed.
 
 Sender -> receiver
   SayLine(text)             a line for the room (plain text, or "//text")
@@ -16,6 +16,10 @@ Sender -> receiver
   LeaveRoom()               /quit, ^C, ^D, or the answer to ReceiverLeaving:
                             leave the room and end
   ScrollPane(pages)         PgUp (-1) or PgDn (+1) in the message pane
+  ScrollEnd(newest)         Ctrl-End (True: the newest line) or Ctrl-Home (False:
+                            the oldest) in the message pane
+  ClearPane()               /clear: forget the pane's lines
+  SearchPane(text)          /lastlog TEXT: show the pane's lines containing TEXT
 Both ways
   RepaintWindows()          repaint your windows: ^L, or a resize on our side may
                             have scrolled the rows you own
@@ -28,6 +32,9 @@ Receiver -> sender
                             for the status line, on every change of the connection
   TabNames(names)           names for Tab completion, best first (recent speakers,
                             then who is here), whenever the list changes
+  Activity(total)           messages from others received so far (the status
+                            line's activity count is total minus the total at the
+                            last key); sent at most once per receiver loop
 """
 import dataclasses
 from typing import Tuple
@@ -86,6 +93,24 @@ class ScrollPane:
 
 @message
 @dataclasses.dataclass(frozen=True)
+class ScrollEnd:
+    newest: bool                 # True: Ctrl-End, the newest line; False: Ctrl-Home
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class ClearPane:
+    pass
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class SearchPane:
+    text: str
+
+
+@message
+@dataclasses.dataclass(frozen=True)
 class RepaintWindows:
     pass
 
@@ -115,3 +140,9 @@ class ConnectionStatus:
 @dataclasses.dataclass(frozen=True)
 class TabNames:
     names: Tuple[str, ...]
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class Activity:
+    total: int

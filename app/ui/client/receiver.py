@@ -19,15 +19,20 @@ from app.net.channel import Channel
 from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, await_messages, watch
 from app.ui import render, screen
-from app.ui.client.messages import (ConnectionStatus, EmoteLine, LeaveRoom, PrivateLine,
-                                    ReceiverLeaving, ReceiverReady, RepaintWindows, SayLine,
-                                    ScrollPane, ShowHelp, ShowNote, TabNames, WhoQuery)
+from app.ui.client.messages import (Activity, ClearPane, ConnectionStatus, EmoteLine,
+                                    LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
+                                    RepaintWindows, SayLine, ScrollEnd, ScrollPane, SearchPane,
+                                    ShowHelp, ShowNote, TabNames, WhoQuery)
 from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
 from app.ui.client.terminal import Terminal
 
 GOODBYE_WAIT = 0.4         # the receiver waits this long for the server's BYE_ACK
 SIGNAL_WAIT = 0.3          # after a signal, how long it waits to learn if the sender lives
 RECENT_SPEAKERS = 50       # speakers remembered for Tab completion
+ACTIVITY_INTERVAL = 0.25   # the activity total goes to the sender at most this often: a
+                           # flood of lines must not become a flood of status repaints
+LASTLOG_SHOWN = 200        # /lastlog shows at most this many lines (the newest), so a
+                           # search never pushes the scrollback it searched out of the pane
 
 ChatLine = Union[SayLine, EmoteLine, PrivateLine]
 
@@ -47,6 +52,9 @@ class Receiver(Side):
         self.bell = False
         self.dirty = True
         self.status = Status(conn.state, conn.online, "")
+        self.activity = 0              # messages from others so far (Activity)
+        self.activity_sent = 0
+        self.activity_sent_at = float("-inf")
 
     def own_windows(self) -> Windows:
         return receiver_windows(self.term.wins)
@@ -70,6 +78,7 @@ class Receiver(Side):
         while True:
             timeout = self.conn.tick(time.monotonic())
             self._on_events(self.conn.take_events())
+            timeout = self._send_activity(time.monotonic(), timeout)
             if self.dirty:
                 self._paint()
             watch(sel, self.channel, "sender")
@@ -78,9 +87,12 @@ class Receiver(Side):
                     self.conn.on_readable(time.monotonic())
                 elif key.data == "signals":
                     for signum in term.signals.take():
-                        if signum != signal.SIGWINCH:
+                        if signum == signal.SIGCONT:
+                            self.redraw()      # back from a stop: the shell drew over us
+                        elif signum != signal.SIGWINCH:
                             return self._leave_on_signal()
-                        self.resize()
+                        else:
+                            self.resize()
                         self.dirty = True
                 elif key.data == "sender":
                     received = self.channel.on_ready(events)
@@ -132,7 +144,39 @@ class Receiver(Side):
                 self.term.view.page_down()
         elif isinstance(message, RepaintWindows):
             self.redraw()
+        else:
+            self._on_pane_message(message)
         self.dirty = True
+
+    def _on_pane_message(self, message: Any) -> None:
+        """Ctrl-Home/End, /clear, /lastlog."""
+        view = self.term.view
+        if isinstance(message, ScrollEnd):
+            if message.newest:
+                view.follow()
+            else:
+                view.oldest()
+        elif isinstance(message, ClearPane):
+            view.clear()
+        elif isinstance(message, SearchPane):
+            self._search(message.text)
+
+    def _search(self, text: str) -> None:
+        """/lastlog TEXT: the matching lines again at the bottom, as local lines under a
+        count (kept out of later searches), or "no match"."""
+        found = self.term.view.find(text)
+        shown = found[-LASTLOG_SHOWN:]
+        if not found:
+            heading = self.tr("lastlog_none", text=text)
+        elif len(shown) < len(found):
+            heading = self.tr("lastlog_last", text=text, count=len(found), shown=len(shown))
+        else:
+            heading = self.tr("lastlog_found", text=text, count=len(found))
+        self.term.show(render.local_line(heading), searchable=False)
+        for line in shown:
+            self.term.show(render.local_line("".join(part for part, _ in line)),
+                           searchable=False)
+        self.term.view.follow()         # the answer is at the bottom: show it
 
     def _send_chat(self, message: ChatLine) -> None:
         text = message.text
@@ -164,12 +208,15 @@ class Receiver(Side):
             self._track(event)
             history = bool(event.flags & protocol.EVF_HISTORY)
             if self.in_history and not history:
-                self.term.view.add(render.history_divider(self.lang))
+                self.term.show(render.history_divider(self.lang))
             self.in_history = history
-            self.term.view.add(render.render(event, self.lang, self.conn.name,
-                                             self.conn.instance))
+            self.term.show(render.render(event, self.lang, self.conn.name, self.conn.instance))
             if render.wants_bell(event, self.options.bell, self.conn.name, self.conn.instance):
                 self.bell = True
+            # Activity: what --bell all rings for, i.e. chat, emotes, private and admin
+            # messages from others, not history; joins and leaves are not counted.
+            if render.wants_bell(event, "all", self.conn.name, self.conn.instance):
+                self.activity += 1
 
     def _track(self, event: protocol.Event) -> None:
         """Names for Tab: who is here, and who spoke last."""
@@ -209,6 +256,18 @@ class Receiver(Side):
             self.term.say_local(self.tr("closed", reason=status.detail))
         self.dirty = True
         self._send_state()
+
+    def _send_activity(self, now: float, timeout: float) -> float:
+        """Send the activity total if it changed, at most every ACTIVITY_INTERVAL; the
+        loop's timeout, shortened so that a total held back is sent when it is due."""
+        if self.activity == self.activity_sent:
+            return timeout
+        due = self.activity_sent_at + ACTIVITY_INTERVAL
+        if now < due:
+            return min(timeout, due - now)
+        self.activity_sent, self.activity_sent_at = self.activity, now
+        self.channel.send(Activity(self.activity))
+        return timeout
 
     def _send_state(self) -> None:
         status = self.status

@@ -4,12 +4,21 @@ It reads keys, edits the input line, draws the status line and the input line,
 and publishes the input cursor (SharedCursor) for the receiver to park the glass
 cursor on. Submitted lines are parsed into commands (commands.py) and passed to
 the receiver, as are scroll keys and Ctrl-L; the receiver sends back the
-connection's state and the names for Tab completion.
+connection's state, the names for Tab completion and the activity total.
+
+The status line: on the left the server, who is online and the connection's
+state; on the right the activity count, the clock (HH:MM) and our name. The
+activity count is irssi's Act: for our one room: the messages from others (chat,
+emotes, private and admin messages; not joins, leaves or history) that arrived
+since the last key was pressed, so a glance back at the terminal tells what was
+missed; any key clears it. On a narrow terminal the clock goes first, then the
+count; the name stays.
 """
 import curses
 import os
 import selectors
 import signal
+import time
 from typing import Any, Sequence, Tuple
 
 from app.core import protocol
@@ -18,11 +27,13 @@ from app.core.options import ClientOptions
 from app.core.text import sanitize_text
 from app.net.processes import Child, SharedCursor, watch
 from app.ui.client.commands import parse_command
-from app.ui.client.messages import (ConnectionStatus, LeaveRoom, ReceiverLeaving, ReceiverReady,
-                                    RepaintWindows, ScrollPane, ShowNote, TabNames)
+from app.ui.client.messages import (Activity, ConnectionStatus, LeaveRoom, ReceiverLeaving,
+                                    ReceiverReady, RepaintWindows, ScrollEnd, ScrollPane,
+                                    ShowNote, TabNames)
 from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
 from app.ui.client.terminal import Terminal
 from app.ui.line_editor import LineEditor, one_line
+from app.ui.width import text_width
 
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
@@ -42,6 +53,9 @@ class Sender(Side):
         self.child_died = False        # its end closed without ReceiverLeaving: a crash
         self.child_left = False        # it said ReceiverLeaving
         self.child_gone = False        # stopped and reaped
+        self.activity = 0              # the receiver's last Activity total
+        self.activity_seen = 0         # that total when the last key was pressed
+        self.clock_shown = ""
 
     def own_windows(self) -> Windows:
         return sender_windows(self.term.wins)
@@ -59,11 +73,11 @@ class Sender(Side):
         sel.register(term.signals.fileno(), selectors.EVENT_READ, "signals")
         dirty = True
         while True:
-            if dirty:
+            if dirty or self._clock() != self.clock_shown:
                 self._paint()
             dirty = False
             watch(sel, self.channel, "receiver")
-            ready = sel.select(term.key_timeout(None))
+            ready = sel.select(term.key_timeout(_until_next_minute(time.time())))
             keys_ready = False
             for key, events in ready:
                 if key.data == "receiver":
@@ -76,9 +90,12 @@ class Sender(Side):
                     dirty = dirty or bool(received)
                 elif key.data == "signals":
                     for signum in term.signals.take():
-                        if signum != signal.SIGWINCH:
+                        if signum == signal.SIGCONT:
+                            self.resume()
+                        elif signum != signal.SIGWINCH:
                             return ExitCode.OK
-                        self.resize()
+                        else:
+                            self.resize()
                     dirty = True
                 elif key.data == "keys":
                     keys_ready = True
@@ -107,10 +124,21 @@ class Sender(Side):
             self.names = message.names
         elif isinstance(message, RepaintWindows):
             self.redraw()
+        elif isinstance(message, Activity):
+            self.activity = message.total
+
+    def resume(self) -> None:
+        """SIGCONT (`fg` after a stop): our modes back, then every window repainted. The
+        receiver got the SIGCONT too and repaints; it is asked again in case it got it
+        before our modes were back, or did not get it (a SIGCONT sent to us alone)."""
+        self.term.restore_modes()
+        self.redraw()
+        self.channel.send(RepaintWindows())
 
     def _on_key(self, kind: str, value: str) -> bool:
         """Apply one key; False to quit."""
         editor = self.editor
+        self.activity_seen = self.activity     # a key: the user is looking
         if kind in ("text", "paste"):
             text = one_line(value) if kind == "paste" else sanitize_text(value)
             if not editor.insert(text):
@@ -125,6 +153,8 @@ class Sender(Side):
             editor.delete()
         elif value in ("pgup", "pgdn"):
             self.channel.send(ScrollPane(-1 if value == "pgup" else 1))
+        elif value in ("ctrl-home", "ctrl-end"):
+            self.channel.send(ScrollEnd(newest=value == "ctrl-end"))
         elif value == "^L":
             self.channel.send(RepaintWindows())
             self.redraw()
@@ -148,7 +178,24 @@ class Sender(Side):
         shown = self.tr("state_" + state.state) if state.state in STATES else state.state
         left = " %s | %s | %s" % (self.term.server, self.tr("online", count=state.online),
                                   shown)
-        return left, state.name + " "
+        return left, self._status_right(state.name)
+
+    def _status_right(self, name: str) -> str:
+        """Activity, clock and name, as much as fits the third of the line draw_status
+        gives the right side: the clock is dropped first, then the activity count."""
+        room = self.term.layout.cols // 3
+        count = self.activity - self.activity_seen
+        activity = [self.tr("activity", count=count)] if count > 0 else []
+        clock = [self._clock()]
+        for parts in (activity + clock, activity, []):
+            right = " ".join(parts + [name]) + " "
+            if text_width(right) <= room:
+                return right
+        return name + " "
+
+    @staticmethod
+    def _clock() -> str:
+        return time.strftime("%H:%M")
 
     def _paint(self) -> None:
         term = self.term
@@ -156,6 +203,7 @@ class Sender(Side):
             self.resize()
         if not term.layout.usable:
             return
+        self.clock_shown = self._clock()
         term.draw_status(*self._status_text())
         term.draw_input("> ", self.editor)
         try:
@@ -172,3 +220,8 @@ class Sender(Side):
             self.channel.send(LeaveRoom())
             self.child.wait_for_exit(QUIT_WAIT)   # its exit closes its end: EOF
         self.child.reap()
+
+
+def _until_next_minute(now: float) -> float:
+    """Seconds to the next change of the status line's clock (a little after it)."""
+    return 60.0 - now % 60.0 + 0.05

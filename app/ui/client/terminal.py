@@ -13,12 +13,16 @@ from typing import Dict, List, Optional, Tuple
 
 from app.core.options import ClientOptions
 from app.ui import render, screen, stdin
+from app.ui.client.pane_log import PaneLog
 from app.ui.line_editor import LineEditor
 from app.ui.messages_view import MessagesView
 from app.ui.width import text_width, truncate_to_width
 
 LEAVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 WATCHED_SIGNALS = (signal.SIGWINCH,) + LEAVE_SIGNALS
+# After the fork both sides also repaint on SIGCONT (`fg` after a stop: the shell
+# has drawn over us and put the tty back in its own modes).
+SPLIT_SIGNALS = WATCHED_SIGNALS + (signal.SIGCONT,)
 
 
 def _attributes() -> Dict[str, int]:
@@ -42,8 +46,9 @@ def _attributes() -> Dict[str, int]:
 class Terminal:
     """Curses set up for two processes: raw keys, all windows made before fork."""
 
-    def __init__(self, options: ClientOptions) -> None:
+    def __init__(self, options: ClientOptions, log: Optional[PaneLog] = None) -> None:
         self.lang = options.lang
+        self.log = log               # --log: every line the pane is given
         self.server = "%s:%d" % (options.host, options.port)
         self.error = ""
         stdscr = curses.initscr()
@@ -71,8 +76,24 @@ class Terminal:
     def after_fork(self) -> None:
         """Our own signal pipe and lock descriptor: the inherited ones are shared with
         the other process (a flock on a shared open file excludes nobody)."""
-        self.signals = screen.SignalPipe(WATCHED_SIGNALS)
+        self.signals = screen.SignalPipe(SPLIT_SIGNALS)
         self.painter = screen.Painter(self.lock_path)
+
+    def restore_modes(self) -> None:
+        """After SIGCONT: our tty modes (raw, no echo) and bracketed paste again. While
+        we were stopped the shell set its own modes (cooked, echo: Ctrl-L would print
+        ^L) and its line editor may have switched bracketed paste off. The modes belong
+        to the terminal, not to a process, so one process sets them: the sender, which
+        reads the keys and restores the shell's modes at exit. reset_prog_mode puts
+        back the modes ncurses saved for the program (raw() and noecho() update them)."""
+        try:
+            curses.reset_prog_mode()
+        except curses.error:
+            pass
+        try:
+            self.painter.write(screen.BRACKETED_PASTE_ON)
+        except OSError:
+            pass
 
     def close(self) -> None:
         screen.restore_terminal()
@@ -82,7 +103,14 @@ class Terminal:
             pass
 
     def say_local(self, text: str) -> None:
-        self.view.add(render.local_line(text))
+        self.show(render.local_line(text))
+
+    def show(self, line: render.Line, searchable: bool = True) -> None:
+        """A line for the pane (and the --log file); `searchable` False keeps it out
+        of /lastlog (its own results)."""
+        self.view.add(line, searchable)
+        if self.log is not None:
+            self.log.write(line)
 
     def size_changed(self) -> bool:
         return screen.terminal_size() != (self.layout.lines, self.layout.cols)
