@@ -14,7 +14,7 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
 import enum
 import random
 from collections import OrderedDict, deque
-from typing import Deque, List, NamedTuple, Optional, Tuple, Union
+from typing import Deque, List, NamedTuple, Optional, Set, Tuple, Union
 
 from app.core import protocol, text
 from app.core.auth import RoomKey
@@ -127,7 +127,31 @@ class Status(NamedTuple):
     detail: str             # why (the server's reason, a network hint, "resumed", ...)
 
 
-ClientEvent = Union[Event, Status]
+class LinePending(NamedTuple):
+    """One of our lines the server does not have yet: said while it was away, or
+    still unacknowledged when it went away. A front end shows it at once, marked,
+    rather than nothing until the reconnect (which invites typing it again)."""
+    msg_id: int
+    kind: int               # protocol.SAY, EMOTE or PRIVATE
+    text: str
+    target: str             # PRIVATE: to whom
+
+
+class LineSettled(NamedTuple):
+    """A line reported by LinePending is settled. delivered: the room's echo of it
+    (our instance, its msg_id) arrived, and comes right after this; the echo is
+    what the room saw, so it replaces the pending line. Not delivered: the server
+    acknowledged it and then said it went nowhere (muted, rejected, no such
+    person); the notice saying why comes right after this."""
+    msg_id: int
+    delivered: bool
+
+
+ClientEvent = Union[Event, Status, LinePending, LineSettled]
+
+# Notices that answer one of our lines that went nowhere (no echo will come).
+_UNDELIVERED_NOTICES = frozenset((protocol.NOTICE_MUTED, protocol.NOTICE_REJECTED,
+                                  protocol.NOTICE_NO_SUCH_USER))
 
 
 def valid_name(name: str) -> str:
@@ -153,6 +177,9 @@ class ClientCore:
         self.detail = ""              # why it is in that state (shown, never tested here)
         self.online = 0
         self.refusal: Optional[Tuple[int, str]] = None
+        # The server's last BYE that changed our state (code, sanitised reason):
+        # closing (reconnecting), kicked or banned (closed). None once welcomed.
+        self.farewell: Optional[Tuple[int, str]] = None
         self.ever_joined = False
         self.session_id = 0
         self.stream: Optional[ReliableStream] = None
@@ -161,6 +188,10 @@ class ClientCore:
         self.room_stream: Optional[ReliableStream] = None
         self.room_runs = False       # the WELCOME said runs of ROOM datagrams may come
         self.pending: List[Tuple[int, bytes]] = []   # said while not joined
+        # Our lines reported as LinePending and not yet settled, by msg_id.
+        self.unsettled: "OrderedDict[int, LinePending]" = OrderedDict()
+        # ... and those settled as not delivered: an echo still corrects them.
+        self.undelivered: "OrderedDict[int, None]" = OrderedDict()
         self.next_msg_id = 1
         self.epoch = 0
         self.last_seq = 0
@@ -214,6 +245,7 @@ class ClientCore:
         self.attempt = 0
         self.next_hello = now + self.rng.uniform(0.0, 0.3)   # spread a restart storm
         self._fire(ConnectionTrigger.LOST, why)
+        self._report_unacked()
 
     # ------------------------------------------------------------ sending
 
@@ -238,6 +270,48 @@ class ClientCore:
             body = protocol.encode_said(said)
             self.recent.append((self.clock, kind, body))
             self._queue(kind, body)
+            if self.state != JOINED and self.state != CLOSED:
+                self._report_pending(said)
+        return ids
+
+    def _report_pending(self, said: protocol.Said) -> None:
+        if said.msg_id in self.unsettled:
+            return
+        line = LinePending(said.msg_id, said.kind, said.text, said.target)
+        self.unsettled[said.msg_id] = line
+        while len(self.unsettled) > SEEN_MEMORY:
+            self.unsettled.popitem(last=False)
+        self.events.append(line)
+
+    def _report_unacked(self) -> None:
+        """The server went away: our lines it has not acknowledged are pending now
+        (their echo, if it was coming, cannot come before the reconnect)."""
+        if self.stream is None:
+            return
+        for kind, body in self.stream.unacked_messages():
+            said = self._decode_said(kind, body)
+            if said is not None:
+                self._report_pending(said)
+
+    @staticmethod
+    def _decode_said(kind: int, body: bytes) -> Optional[protocol.Said]:
+        if kind not in (protocol.SAY, protocol.EMOTE, protocol.PRIVATE):
+            return None
+        try:
+            return protocol.decode_said(kind, body)
+        except ProtocolError:
+            return None
+
+    def _unacked_ids(self) -> Set[int]:
+        """msg_ids of our lines the server has not acknowledged (or not been sent)."""
+        messages = list(self.pending)
+        if self.stream is not None:
+            messages += self.stream.unacked_messages()
+        ids = set()
+        for kind, body in messages:
+            said = self._decode_said(kind, body)
+            if said is not None:
+                ids.add(said.msg_id)
         return ids
 
     def who(self) -> None:
@@ -357,13 +431,18 @@ class ClientCore:
                 self._lost(now, "the server restarted")
         elif kind == protocol.BYE:
             bye = protocol.decode_bye(body)
+            reason = text.sanitize_text(bye.reason)
             if bye.code == protocol.BYE_SERVER_CLOSING and self._allows(ConnectionTrigger.LOST):
                 self.attempt = 1
                 self.next_hello = now + self.rng.uniform(0.5, 1.5)
-                self._fire(ConnectionTrigger.LOST, bye.reason or "the server is closing")
+                self.farewell = (bye.code, reason)
+                self._fire(ConnectionTrigger.LOST, reason or "the server is closing")
+                self._report_unacked()
             elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED) \
                     and self._allows(ConnectionTrigger.REMOVED):
-                self._fire(ConnectionTrigger.REMOVED, bye.reason or "removed by the admin")
+                if self.state != CLOSED:        # (its repeats change nothing)
+                    self.farewell = (bye.code, reason)
+                self._fire(ConnectionTrigger.REMOVED, reason or "removed by the admin")
         elif kind == protocol.BYE_ACK and self.bye_left:
             self.bye_left = 0
 
@@ -383,6 +462,7 @@ class ClientCore:
             for kind, body in self.pending:     # typed while we thought we were cut off
                 self.stream.queue(kind, body)
             self.pending = []
+            self.farewell = None
             self._fire(ConnectionTrigger.WELCOMED, "resumed")
             return
         carried = self.stream.unacked_messages() if self.stream is not None else []
@@ -417,6 +497,7 @@ class ClientCore:
         self.attempt = 0
         self.last_heard = now
         self.online = welcome.online
+        self.farewell = None
         self._fire(ConnectionTrigger.WELCOMED, "resumed" if welcome.resumed else "")
 
     def _refused(self, refuse: protocol.Refuse) -> None:
@@ -458,6 +539,14 @@ class ClientCore:
             self.seen[key] = None
             if len(self.seen) > SEEN_MEMORY:
                 self.seen.popitem(last=False)
+            if event.origin == self.instance and (event.msg_id in self.unsettled
+                                                  or event.msg_id in self.undelivered):
+                self.unsettled.pop(event.msg_id, None)
+                self.undelivered.pop(event.msg_id, None)
+                self.events.append(LineSettled(event.msg_id, True))
+        elif (event.kind == protocol.EV_NOTICE and event.code in _UNDELIVERED_NOTICES
+              and self.unsettled):
+            self._settle_undelivered()
         if not event.flags & protocol.EVF_HISTORY and event.kind in (
                 protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
             self._set_online(event.online)
@@ -469,6 +558,20 @@ class ClientCore:
         if clean is not event.text or name is not event.name or target is not event.target:
             event = event._replace(name=name, target=target, text=clean)
         self.events.append(event)         # (sanitize_text returns clean text itself)
+
+    def _settle_undelivered(self) -> None:
+        """A notice that one of our lines went nowhere. Notices carry no msg_id,
+        so every unsettled line the server has acknowledged counts as answered:
+        the server dealt with it before queuing this notice (same stream, in
+        order). One whose echo is still on its way (the room stream is another
+        stream) is corrected by the echo, which still settles it as delivered."""
+        unacked = self._unacked_ids()
+        for msg_id in [m for m in self.unsettled if m not in unacked]:
+            line = self.unsettled.pop(msg_id)
+            self.events.append(LineSettled(line.msg_id, False))
+            self.undelivered[msg_id] = None
+            while len(self.undelivered) > SEEN_MEMORY:
+                self.undelivered.popitem(last=False)
 
     # ------------------------------------------------------------ timers
 

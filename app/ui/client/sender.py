@@ -8,9 +8,11 @@ connection's state and the names for Tab completion.
 """
 import curses
 import os
+import math
 import selectors
 import signal
-from typing import Any, Sequence, Tuple
+import time
+from typing import Any, Optional, Sequence, Tuple
 
 from app.core import protocol
 from app.core.exit_codes import ExitCode
@@ -27,6 +29,7 @@ from app.ui.line_editor import LineEditor, one_line
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
 STATES = ("connecting", "joined", "reconnecting", "refused", "closed")   # with a text
+REMOVED_WAIT = 8.0         # kicked or banned: the client ends by itself after this long
 
 
 class Sender(Side):
@@ -42,6 +45,7 @@ class Sender(Side):
         self.child_died = False        # its end closed without ReceiverLeaving: a crash
         self.child_left = False        # it said ReceiverLeaving
         self.child_gone = False        # stopped and reaped
+        self.removed_at: Optional[float] = None   # when the server removed us (kick, ban)
 
     def own_windows(self) -> Windows:
         return sender_windows(self.term.wins)
@@ -63,7 +67,7 @@ class Sender(Side):
                 self._paint()
             dirty = False
             watch(sel, self.channel, "receiver")
-            ready = sel.select(term.key_timeout(None))
+            ready = sel.select(term.key_timeout(self._countdown_step()))
             keys_ready = False
             for key, events in ready:
                 if key.data == "receiver":
@@ -87,10 +91,17 @@ class Sender(Side):
                     keys = term.read_keys(keys_ready)
                 except EOFError:
                     return ExitCode.OK
+                if keys and self.removed_at is not None:
+                    return ExitCode.REFUSED    # removed: any key ends it (typing is over)
                 for kind, value in keys:
                     if not self._on_key(kind, value):
                         return ExitCode.OK
                 dirty = True
+            if self.removed_at is not None:
+                left = self._removed_timeout()
+                if left is not None and left <= 0:
+                    return ExitCode.REFUSED
+                dirty = True                   # the countdown
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, ReceiverLeaving):   # it got a signal: show it we are alive
@@ -103,6 +114,9 @@ class Sender(Side):
                 pass
         elif isinstance(message, ConnectionStatus):
             self.state = message
+            if message.state == "closed" and message.detail not in ("leaving", "left") \
+                    and self.removed_at is None:
+                self.removed_at = time.monotonic()
         elif isinstance(message, TabNames):
             self.names = message.names
         elif isinstance(message, RepaintWindows):
@@ -143,11 +157,23 @@ class Sender(Side):
         self.channel.send(command)
         return True
 
+    def _removed_timeout(self) -> Optional[float]:
+        """Seconds until a removed client ends by itself (None: not removed)."""
+        if self.removed_at is None:
+            return None
+        return max(0.0, self.removed_at + REMOVED_WAIT - time.monotonic())
+
+    def _countdown_step(self) -> Optional[float]:
+        """How long the loop may wait: until the countdown's next second, if any."""
+        left = self._removed_timeout()
+        return None if left is None else min(left, left - math.floor(left) or 1.0)
+
     def _status_text(self) -> Tuple[str, str]:
         state = self.state
         shown = self.tr("state_" + state.state) if state.state in STATES else state.state
-        left = " %s | %s | %s" % (self.term.server, self.tr("online", count=state.online),
-                                  shown)
+        # Closed: nobody is online for us any more.
+        online = "" if state.state == "closed" else self.tr("online", count=state.online) + " | "
+        left = " %s | %s%s" % (self.term.server, online, shown)
         return left, state.name + " "
 
     def _paint(self) -> None:
@@ -157,7 +183,11 @@ class Sender(Side):
         if not term.layout.usable:
             return
         term.draw_status(*self._status_text())
-        term.draw_input("> ", self.editor)
+        left = self._removed_timeout()
+        if left is not None:                   # no more typing: how it ends instead
+            term.draw_input(self.tr("press_key", seconds=math.ceil(left)), None)
+        else:
+            term.draw_input("> ", self.editor)
         try:
             term.painter.paint(self.own_windows(), after=self.cursor.set)
         except (OSError, curses.error):

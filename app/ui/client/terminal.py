@@ -24,6 +24,7 @@ WATCHED_SIGNALS = (signal.SIGWINCH,) + LEAVE_SIGNALS
 def _attributes() -> Dict[str, int]:
     """Style name (render.py) -> curses attribute."""
     mono = {"": 0, "text": 0, "time": 0, "notice": 0, "history": curses.A_DIM,
+            "pending": curses.A_DIM,
             "self": curses.A_BOLD, "mention": curses.A_BOLD,
             "admin": curses.A_BOLD | curses.A_REVERSE, "private": curses.A_UNDERLINE,
             "indicator": curses.A_REVERSE, "status": curses.A_REVERSE}

@@ -1,0 +1,174 @@
+"""Our own lines while the server is away (LinePending, LineSettled) and the
+server's farewell (kicked, banned, closing), on the pure core over the
+simulated network (tests/simnet.py): deterministic, milliseconds."""
+from simnet import SimNet
+
+from app.core import protocol as P
+from app.core.client_core import (CLOSED, JOINED, RECONNECTING, LinePending, LineSettled,
+                                  Status)
+
+CHAT = {P.EV_CHAT}
+
+
+def own(net, addr):
+    """What the client reported about its own lines, in order: pending, settled,
+    and the echo of its own chat lines."""
+    client = net.clients[addr]
+    out = []
+    for e in net.events[addr]:
+        if isinstance(e, LinePending):
+            out.append(("pending", e.msg_id, e.text))
+        elif isinstance(e, LineSettled):
+            out.append(("settled", e.msg_id, e.delivered))
+        elif isinstance(e, P.Event) and e.origin == client.instance and e.kind in (
+                P.EV_CHAT, P.EV_EMOTE, P.EV_PRIVATE):
+            out.append(("echo", e.msg_id, e.text))
+        elif isinstance(e, P.Event) and e.kind == P.EV_NOTICE:
+            out.append(("notice", e.code))
+    return out
+
+
+def test_a_line_said_while_joined_is_never_pending():
+    net = SimNet(1, loss=0.05)
+    zhang, _ = net.join_all(["张三", "lisi"])
+    net.clients[zhang].say("hello")
+    net.run(2.0)
+    assert own(net, zhang) == [("echo", 1, "hello")]
+
+
+def test_lines_said_while_the_server_is_away_are_pending_then_delivered_once():
+    net = SimNet(2, loss=0.1)
+    zhang, li = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    client.say("before")
+    net.run(1.0)
+    net.restart_server()                  # the room is gone; the client learns it by RESET
+    assert net.run_until(lambda: client.state == RECONNECTING, 20)
+    net.events[zhang].clear()
+    client.say("during 1")
+    client.say("waves", P.EMOTE)
+    net._pump()
+    # Reported at once, before any reconnect.
+    assert client.state == RECONNECTING
+    assert own(net, zhang) == [("pending", 2, "during 1"), ("pending", 3, "waves")]
+    assert net.run_until(lambda: client.state == JOINED and not client.unsettled, 60)
+    net.run(2.0)
+    assert own(net, zhang) == [("pending", 2, "during 1"), ("pending", 3, "waves"),
+                               ("settled", 2, True), ("echo", 2, "during 1"),
+                               ("settled", 3, True), ("echo", 3, "waves")]
+    # The room saw each once.
+    assert [e.text for e in net.room_events(li, CHAT)].count("during 1") == 1
+
+
+def test_a_line_left_unacknowledged_when_the_server_went_silent_becomes_pending():
+    net = SimNet(3)
+    zhang, li = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    net.cut.add(zhang)
+    client.say("typed while cut off")
+    assert net.run_until(lambda: client.state == RECONNECTING, 15)
+    assert own(net, zhang) == [("pending", 1, "typed while cut off")]
+    net.cut.discard(zhang)                # back before the server gave up: resumed
+    assert net.run_until(lambda: client.state == JOINED, 10)
+    net.run(2.0)
+    assert own(net, zhang) == [("pending", 1, "typed while cut off"), ("settled", 1, True),
+                               ("echo", 1, "typed while cut off")]
+    assert [e.text for e in net.room_events(li, CHAT)] == ["typed while cut off"]
+
+
+def test_a_pending_line_that_goes_nowhere_is_settled_undelivered_before_the_notice():
+    net = SimNet(4)
+    zhang, _ = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    net.cut.add(zhang)
+    assert net.run_until(lambda: client.state == RECONNECTING, 15)
+    net.hub.moderation.mute(net.now, "张三", 5)
+    client.say("can you hear me")
+    net.cut.discard(zhang)
+    assert net.run_until(lambda: client.state == JOINED, 10)
+    net.run(2.0)
+    assert own(net, zhang) == [("pending", 1, "can you hear me"), ("settled", 1, False),
+                               ("notice", P.NOTICE_MUTED)]
+    assert not client.unsettled
+
+
+def test_kicked_and_banned_keep_the_servers_farewell():
+    net = SimNet(5)
+    a, b, c = net.join_all(["a1", "b2", "c3"])
+    assert net.clients[a].farewell is None
+    assert net.hub.kick(net.now, "b2", "spam")
+    net.hub.ban(net.now, "c3", 10, "rude")
+    assert net.run_until(lambda: net.clients[b].state == CLOSED
+                         and net.clients[c].state == CLOSED, 10)
+    net.run(1.0)                          # the BYE's repeats change nothing
+    assert net.clients[b].farewell == (P.BYE_KICKED, "kicked by the admin: spam")
+    assert net.clients[c].farewell == (P.BYE_BANNED, "you are banned for 10 more minutes (rude)")
+    statuses = [e for e in net.events[b] if isinstance(e, Status) and e.state == CLOSED]
+    assert len(statuses) == 1
+
+
+def test_the_servers_closing_is_kept_until_welcomed_again():
+    net = SimNet(6)
+    (a,) = net.join_all(["a1"])
+    client = net.clients[a]
+    client.on_datagram(net.now, P.encode_header(P.BYE, client.session_id)
+                       + P.encode_bye(P.BYE_SERVER_CLOSING, "the server is closing"))
+    assert client.state == RECONNECTING
+    assert client.farewell == (P.BYE_SERVER_CLOSING, "the server is closing")
+    assert net.run_until(lambda: client.state == JOINED, 10)
+    assert client.farewell is None
+
+
+# ------------------------------------------------------------ the words and the pane
+
+def test_farewell_words_say_what_happened_and_what_to_do():
+    import time as _time
+
+    from app.core.hub import KICK_BLOCK
+    from app.ui import render
+
+    assert render.KICK_COOLDOWN_MINUTES * 60 == KICK_BLOCK
+    now = 1700000000.0                    # 22:13 UTC
+    words = lambda code, reason, lang="zh": render.farewell_text((code, reason), lang, now,
+                                                                  _time.gmtime)
+    assert words(P.BYE_KICKED, "kicked by the admin: 刷屏") == \
+        "你被管理员移出了聊天室 (原因: 刷屏)。1 分钟后可以重新运行客户端加入"
+    assert words(P.BYE_KICKED, "kicked by the admin") == \
+        "你被管理员移出了聊天室。1 分钟后可以重新运行客户端加入"
+    assert words(P.BYE_KICKED, "kicked by the admin: spam", "en") == \
+        "The admin removed you from the room (reason: spam). You may start the client again " \
+        "in 1 minute(s)"
+    assert words(P.BYE_BANNED, "you are banned for 10 more minutes (rude)") == \
+        "你被管理员禁止进入聊天室，到 22:23 为止 (原因: rude)。之后可以重新运行客户端加入"
+    assert words(P.BYE_BANNED, "you are banned for 1 more minute", "en") == \
+        "The admin banned you from the room until 22:14. You may start the client again " \
+        "after that"
+    assert words(P.BYE_BANNED, "odd \x1b[2J") == \
+        "你被管理员禁止进入聊天室 (原因: odd [2J)。禁令结束后可以重新运行客户端加入"
+    assert words(P.BYE_SERVER_CLOSING, "the server is closing").startswith("服务器已关闭。")
+    assert render.farewell_text(None, "zh", now) == ""
+
+
+def test_a_pending_line_is_dim_and_marked_and_can_be_replaced_in_place():
+    from app.ui import render
+    from app.ui.messages_view import MessagesView
+
+    line = render.pending_line(P.SAY, "hi", "", "zh", "me", 1700000000.0, localtime=_gmtime)
+    assert "".join(t for t, _ in line) == "[22:13] me : hi (待发送)"
+    assert {style for _, style in line} == {"pending"}
+    view = MessagesView(20, 5)
+    view.add([("a", "")])
+    number = view.add(line)
+    view.add([("b", "")])
+    assert view.replace(number, [("me : hi", "text")])
+    assert ["".join(t for t, _ in row) for row in view.rows()] == ["a", "me : hi", "b"]
+    view2 = MessagesView(20, 5, capacity=2)
+    gone = view2.add([("old", "")])
+    view2.add([("1", "")])
+    view2.add([("2", "")])
+    assert not view2.replace(gone, [("new", "")])      # scrolled off: nothing replaced
+
+
+def _gmtime(when):
+    import time as _time
+    return _time.gmtime(when)
