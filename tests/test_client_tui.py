@@ -788,13 +788,19 @@ def test_real_room_reconnects_and_sends_what_was_typed_meanwhile(pyz, tmp_path):
             term.wait_text("张三 进入了聊天室")
             server.stop()                                  # SIGTERM: the server says goodbye
             term.wait_text("| 正在重连…")
+            term.wait_text("服务器已关闭。它重新启动后客户端会自动重连")
             term.type("断线时写的", "enter")
+            term.wait_text("张三 : 断线时写的 (待发送)")           # at once, marked
             server = start_server(pyz, port, tmp_path, name="server-again")
             observer = start_client(pyz, port, "lisi", tmp_path)
             # Live, or from the history if the client was back before lisi joined.
             if "张三 : 断线时写的" not in observer.collect():
                 observer.wait_line(lambda line: line == "张三 : 断线时写的", timeout=15)
             term.wait_text(" | 在线 2 | 已连接", timeout=10)
+            # The mark gone: the echo took the pending line's place, shown once.
+            lines, _ = term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 断线时写的")
+                                                      for r in l), what="the echo")
+            assert sum("断线时写的" in r for r in lines) == 1
             term.type("^C")
             term.wait_exit(2)
     finally:

@@ -36,6 +36,39 @@ def test_a_line_said_while_joined_is_never_pending():
     assert own(net, zhang) == [("echo", 1, "hello")]
 
 
+def test_a_pasted_paragraph_held_by_flood_control_is_never_pending():
+    net = SimNet(7)
+    zhang, li = net.join_all(["张三", "lisi"])
+    for i in range(45):                   # past the burst: the last ones wait at the server
+        net.clients[zhang].say("line %d" % i)
+    net.run(10.0)
+    assert [e.code for e in net.room_events(zhang, {P.EV_NOTICE})] == [P.NOTICE_THROTTLED]
+    # Acknowledged at once, echoed over seconds: the server has them, no mark.
+    assert not [x for x in own(net, zhang) if x[0] in ("pending", "settled")]
+    assert [x for x in own(net, zhang) if x[0] == "echo"] == [
+        ("echo", i + 1, "line %d" % i) for i in range(45)]
+    assert len(net.room_events(li, CHAT)) == 45
+
+
+def test_a_line_the_silent_server_never_acknowledged_is_pending_after_a_second():
+    net = SimNet(8)
+    zhang, li = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    net.cut.add(zhang)                    # the server went quiet (crashed, cable pulled)
+    client.say("anyone?")
+    said_at = net.now
+    assert net.run_until(lambda: own(net, zhang), 5)
+    assert client.state == JOINED         # long before the 8 s that prove it gone
+    assert own(net, zhang) == [("pending", 1, "anyone?")]
+    assert 1.0 <= net.now - said_at < 1.5
+    net.cut.discard(zhang)
+    assert net.run_until(lambda: len(own(net, zhang)) == 3, 15)
+    assert own(net, zhang) == [("pending", 1, "anyone?"), ("settled", 1, True),
+                               ("echo", 1, "anyone?")]
+    net.run(2.0)
+    assert [e.text for e in net.room_events(li, CHAT)] == ["anyone?"]
+
+
 def test_lines_said_while_the_server_is_away_are_pending_then_delivered_once():
     net = SimNet(2, loss=0.1)
     zhang, li = net.join_all(["张三", "lisi"])

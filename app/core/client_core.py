@@ -31,6 +31,11 @@ BYE_INTERVAL = 0.15
 SEEN_MEMORY = 8192         # (origin, msg_id) pairs remembered for dedup
 REPLAY_WINDOW = 10.0       # lines said this recently are said again to a new server run
 REPLAY_MEMORY = 64         # ... at most this many
+# A line said while joined that the server has not acknowledged this long after
+# it went out is reported pending (LinePending): the server may be gone, and the
+# 8 s before we are sure is long enough to type it again. The common case (an
+# echo within milliseconds) never shows a mark, so nothing flickers.
+PENDING_AFTER = 1.0
 CLIENT_WINDOW = 64
 # A client acks the room's events lazily: every ack is work for the one server
 # that 1000 clients share (a busy room: ~50 acks a second each at ACK_EVERY = 2),
@@ -190,6 +195,9 @@ class ClientCore:
         self.pending: List[Tuple[int, bytes]] = []   # said while not joined
         # Our lines reported as LinePending and not yet settled, by msg_id.
         self.unsettled: "OrderedDict[int, LinePending]" = OrderedDict()
+        # Lines said while joined, not yet echoed, by msg_id: (when they went out,
+        # None until the next tick sends them; the line). Kept PENDING_AFTER at most.
+        self.awaiting: "OrderedDict[int, Tuple[Optional[float], protocol.Said]]" = OrderedDict()
         # ... and those settled as not delivered: an echo still corrects them.
         self.undelivered: "OrderedDict[int, None]" = OrderedDict()
         self.next_msg_id = 1
@@ -270,11 +278,14 @@ class ClientCore:
             body = protocol.encode_said(said)
             self.recent.append((self.clock, kind, body))
             self._queue(kind, body)
-            if self.state != JOINED and self.state != CLOSED:
+            if self.state == JOINED:
+                self.awaiting[said.msg_id] = (None, said)
+            elif self.state != CLOSED:
                 self._report_pending(said)
         return ids
 
     def _report_pending(self, said: protocol.Said) -> None:
+        self.awaiting.pop(said.msg_id, None)
         if said.msg_id in self.unsettled:
             return
         line = LinePending(said.msg_id, said.kind, said.text, said.target)
@@ -301,6 +312,23 @@ class ClientCore:
             return protocol.decode_said(kind, body)
         except ProtocolError:
             return None
+
+    def _check_awaiting(self, now: float) -> None:
+        """Lines said while joined: stamp those just sent; those out for
+        PENDING_AFTER are pending if the server has not acknowledged them, and
+        are no longer watched either way (an acknowledged one is the server's)."""
+        stale = []
+        for msg_id, (sent, said) in self.awaiting.items():
+            if sent is None:
+                self.awaiting[msg_id] = (now, said)
+            elif sent + PENDING_AFTER <= now:
+                stale.append(said)
+        if stale:
+            unacked = self._unacked_ids()
+            for said in stale:
+                del self.awaiting[said.msg_id]
+                if said.msg_id in unacked:
+                    self._report_pending(said)
 
     def _unacked_ids(self) -> Set[int]:
         """msg_ids of our lines the server has not acknowledged (or not been sent)."""
@@ -539,6 +567,8 @@ class ClientCore:
             self.seen[key] = None
             if len(self.seen) > SEEN_MEMORY:
                 self.seen.popitem(last=False)
+            if event.origin == self.instance:
+                self.awaiting.pop(event.msg_id, None)
             if event.origin == self.instance and (event.msg_id in self.unsettled
                                                   or event.msg_id in self.undelivered):
                 self.unsettled.pop(event.msg_id, None)
@@ -604,6 +634,8 @@ class ClientCore:
                 self._send(now, data)
             if now - self.last_sent >= PING_INTERVAL:
                 self._send(now, self.stream.header(protocol.PING))
+            if self.awaiting:
+                self._check_awaiting(now)
         elif self.state == CLOSED and self.bye_left and now >= self.next_bye:
             self.bye_left -= 1
             self.next_bye = now + BYE_INTERVAL
@@ -616,6 +648,9 @@ class ClientCore:
             return self.next_hello
         if self.state == JOINED and self.stream is not None:
             times = [self.last_heard + SERVER_TIMEOUT, self.last_sent + PING_INTERVAL]
+            for sent, _ in self.awaiting.values():     # the oldest, or now if unstamped
+                times.append(self.clock if sent is None else sent + PENDING_AFTER)
+                break
             stream_due = self.stream.next_deadline()
             if stream_due is not None:
                 times.append(stream_due)
