@@ -69,6 +69,26 @@ def test_a_line_the_silent_server_never_acknowledged_is_pending_after_a_second()
     assert [e.text for e in net.room_events(li, CHAT)] == ["anyone?"]
 
 
+def test_a_line_echoed_whose_ack_was_lost_is_not_pending_again():
+    net = SimNet(9)
+    zhang, _ = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    transmit = net._transmit
+
+    def only_room_datagrams_reach_zhang(src, dst, data, leaves=None):
+        if dst != zhang or data[:6] in (P.ROOM_PREFIX, P.ROOM_RUN_PREFIX):
+            transmit(src, dst, data, leaves)
+
+    net._transmit = only_room_datagrams_reach_zhang     # the echo comes, the acks never
+    client.say("seen by all")
+    assert net.run_until(lambda: client.state == RECONNECTING, 15)
+    assert own(net, zhang) == [("echo", 1, "seen by all")] and client.stream.queued
+    net._transmit = transmit
+    assert net.run_until(lambda: client.state == JOINED, 10)
+    net.run(2.0)
+    assert own(net, zhang) == [("echo", 1, "seen by all")]
+
+
 def test_lines_said_while_the_server_is_away_are_pending_then_delivered_once():
     net = SimNet(2, loss=0.1)
     zhang, li = net.join_all(["张三", "lisi"])
@@ -123,6 +143,44 @@ def test_a_pending_line_that_goes_nowhere_is_settled_undelivered_before_the_noti
     assert own(net, zhang) == [("pending", 1, "can you hear me"), ("settled", 1, False),
                                ("notice", P.NOTICE_MUTED)]
     assert not client.unsettled
+
+
+def settled_after_the_outage(seed, *lines):
+    """Say `lines` ((text, kind, target)) while the server is away; the
+    LineSettled reports after the return, in order."""
+    net = SimNet(seed)
+    zhang, _ = net.join_all(["张三", "lisi"])
+    client = net.clients[zhang]
+    net.cut.add(zhang)
+    assert net.run_until(lambda: client.state == RECONNECTING, 15)
+    for line, kind, target in lines:
+        client.say(line, kind, target)
+    net.cut.discard(zhang)
+    assert net.run_until(lambda: client.state == JOINED, 10)
+    net.run(2.0)
+    assert not client.unsettled
+    return [entry[1:] for entry in own(net, zhang) if entry[0] == "settled"]
+
+
+def test_no_such_person_settles_only_the_private_line_to_that_name():
+    for seed in range(6):
+        settled = settled_after_the_outage(seed, ("for everyone", P.SAY, ""),
+                                           ("psst", P.PRIVATE, "nobody"))
+        assert sorted(settled) == [(1, True), (2, False)], seed
+
+
+def test_a_line_settled_undelivered_by_anothers_notice_is_corrected_by_its_echo():
+    """Notices carry no msg_id: a "rejected" for one line settles every
+    acknowledged line still waiting, also one whose echo is on its way in the
+    room stream (usually behind the notice); that echo settles it again, as
+    delivered."""
+    corrected = 0
+    for seed in range(6):
+        settled = settled_after_the_outage(seed, ("for everyone", P.SAY, ""),
+                                           (" \x07 ", P.SAY, ""))     # empty once made safe
+        assert dict(settled) == {1: True, 2: False}, seed    # the last word on each
+        corrected += (1, False) in settled
+    assert corrected                       # the race happened, and was repaired
 
 
 def test_kicked_and_banned_keep_the_servers_farewell():

@@ -286,8 +286,8 @@ class ClientCore:
 
     def _report_pending(self, said: protocol.Said) -> None:
         self.awaiting.pop(said.msg_id, None)
-        if said.msg_id in self.unsettled:
-            return
+        if said.msg_id in self.unsettled or self._echoed(said):
+            return      # (echoed: only its ack was lost; the server drops the resend)
         line = LinePending(said.msg_id, said.kind, said.text, said.target)
         self.unsettled[said.msg_id] = line
         while len(self.unsettled) > SEEN_MEMORY:
@@ -303,6 +303,11 @@ class ClientCore:
             said = self._decode_said(kind, body)
             if said is not None:
                 self._report_pending(said)
+
+    def _echoed(self, said: protocol.Said) -> bool:
+        kind = {protocol.SAY: protocol.EV_CHAT, protocol.EMOTE: protocol.EV_EMOTE,
+                protocol.PRIVATE: protocol.EV_PRIVATE}.get(protocol.FrameKind(said.kind))
+        return (self.instance, said.msg_id, kind) in self.seen
 
     @staticmethod
     def _decode_said(kind: int, body: bytes) -> Optional[protocol.Said]:
@@ -576,7 +581,7 @@ class ClientCore:
                 self.events.append(LineSettled(event.msg_id, True))
         elif (event.kind == protocol.EV_NOTICE and event.code in _UNDELIVERED_NOTICES
               and self.unsettled):
-            self._settle_undelivered()
+            self._settle_undelivered(event)
         if not event.flags & protocol.EVF_HISTORY and event.kind in (
                 protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
             self._set_online(event.online)
@@ -589,14 +594,25 @@ class ClientCore:
             event = event._replace(name=name, target=target, text=clean)
         self.events.append(event)         # (sanitize_text returns clean text itself)
 
-    def _settle_undelivered(self) -> None:
+    def _settle_undelivered(self, notice: Event) -> None:
         """A notice that one of our lines went nowhere. Notices carry no msg_id,
-        so every unsettled line the server has acknowledged counts as answered:
-        the server dealt with it before queuing this notice (same stream, in
-        order). One whose echo is still on its way (the room stream is another
-        stream) is corrected by the echo, which still settles it as delivered."""
+        so every unsettled line the server has acknowledged that the notice can
+        be about counts as answered (a "no such person" only a private line to
+        that name): the server dealt with it before queuing this notice (same
+        stream, in order). One whose echo is still on its way (the room stream
+        is another stream) is corrected by the echo, which settles it again as
+        delivered."""
         unacked = self._unacked_ids()
-        for msg_id in [m for m in self.unsettled if m not in unacked]:
+        target = text.name_key(text.normalize_name(notice.target))
+
+        def about(line: LinePending) -> bool:
+            if notice.code != protocol.NOTICE_NO_SUCH_USER:
+                return True
+            return line.kind == protocol.PRIVATE and (
+                not target or text.name_key(text.normalize_name(line.target)) == target)
+
+        for msg_id in [m for m, line in self.unsettled.items()
+                       if m not in unacked and about(line)]:
             line = self.unsettled.pop(msg_id)
             self.events.append(LineSettled(line.msg_id, False))
             self.undelivered[msg_id] = None

@@ -191,13 +191,14 @@ class Receiver(Side):
             self.pending_rows[event.msg_id] = (number, event)
             view.follow()
             return
-        found = self.pending_rows.pop(event.msg_id, None)
+        found = self.pending_rows.get(event.msg_id)
         if found is None:
             return
         number, line = found
         if event.delivered:
+            del self.pending_rows[event.msg_id]
             self.echo_rows[event.msg_id] = number
-        else:
+        else:   # kept: an echo that was on its way after all still takes its place
             view.replace(number, self._pending_line(line, "undelivered_mark"))
 
     def _pending_line(self, line: LinePending, mark: str) -> render.Line:
