@@ -381,9 +381,10 @@ def test_kicked_says_so_takes_no_more_input_and_exits_3_after_a_key(tmp_path):
     with fake_client(tmp_path, script) as term:
         joined(term)
         term.type("typed before")
-        lines, cursor = term.wait_text(KICKED)
+        term.wait_text(KICKED)
         left = " 127.0.0.1:9797 | 连接已关闭"            # closed: no online count
-        assert lines[22] == left + " " * (80 - text_width(left) - 3) + ME + " "
+        term.wait_for(lambda l, c: l[22] == left + " " * (80 - text_width(left) - 3) + ME + " ",
+                      what="the status: closed")
         term.wait_for(lambda l, c: re.fullmatch(r"按任意键退出 \(\d 秒后自动退出\)",
                                                 l[23].rstrip()), what="how it ends")
         term.type("x")
