@@ -196,8 +196,10 @@ class ClientCore:
         # Our lines reported as LinePending and not yet settled, by msg_id.
         self.unsettled: "OrderedDict[int, LinePending]" = OrderedDict()
         # Lines said while joined, not yet echoed, by msg_id: (when they went out,
-        # None until the next tick sends them; the line). Kept PENDING_AFTER at most.
-        self.awaiting: "OrderedDict[int, Tuple[Optional[float], protocol.Said]]" = OrderedDict()
+        # None until the next tick sends them; their number in self.stream; the
+        # line), in the order said. Kept PENDING_AFTER at most, while joined.
+        self.awaiting: "OrderedDict[int, Tuple[Optional[float], int, protocol.Said]]" = \
+            OrderedDict()
         # ... and those settled as not delivered: an echo still corrects them.
         self.undelivered: "OrderedDict[int, None]" = OrderedDict()
         self.next_msg_id = 1
@@ -277,9 +279,9 @@ class ClientCore:
             self.next_msg_id += 1
             body = protocol.encode_said(said)
             self.recent.append((self.clock, kind, body))
-            self._queue(kind, body)
-            if self.state == JOINED:
-                self.awaiting[said.msg_id] = (None, said)
+            seq = self._queue(kind, body)
+            if seq is not None:
+                self.awaiting[said.msg_id] = (None, seq, said)
             elif self.state != CLOSED:
                 self._report_pending(said)
         return ids
@@ -296,7 +298,9 @@ class ClientCore:
 
     def _report_unacked(self) -> None:
         """The server went away: our lines it has not acknowledged are pending now
-        (their echo, if it was coming, cannot come before the reconnect)."""
+        (their echo, if it was coming, cannot come before the reconnect); those it
+        has are its own, and no longer watched."""
+        self.awaiting.clear()
         if self.stream is None:
             return
         for kind, body in self.stream.unacked_messages():
@@ -319,21 +323,26 @@ class ClientCore:
             return None
 
     def _check_awaiting(self, now: float) -> None:
-        """Lines said while joined: stamp those just sent; those out for
-        PENDING_AFTER are pending if the server has not acknowledged them, and
-        are no longer watched either way (an acknowledged one is the server's)."""
-        stale = []
-        for msg_id, (sent, said) in self.awaiting.items():
-            if sent is None:
-                self.awaiting[msg_id] = (now, said)
-            elif sent + PENDING_AFTER <= now:
-                stale.append(said)
-        if stale:
-            unacked = self._unacked_ids()
-            for said in stale:
-                del self.awaiting[said.msg_id]
-                if said.msg_id in unacked:
-                    self._report_pending(said)
+        """Lines said while joined: stamp those just sent (the newest, at the end);
+        those out for PENDING_AFTER (the oldest, at the start) are pending if the
+        server has not acknowledged them, and are no longer watched either way
+        (an acknowledged one is the server's)."""
+        awaiting = self.awaiting
+        just_sent = []
+        for msg_id in reversed(awaiting):
+            if awaiting[msg_id][0] is not None:
+                break
+            just_sent.append(msg_id)
+        for msg_id in just_sent:
+            _, seq, said = awaiting[msg_id]
+            awaiting[msg_id] = (now, seq, said)
+        while awaiting:
+            msg_id, (sent, seq, said) = next(iter(awaiting.items()))
+            if sent is None or sent + PENDING_AFTER > now:
+                break
+            del awaiting[msg_id]
+            if self.stream is not None and self.stream.unacked(seq):
+                self._report_pending(said)
 
     def _unacked_ids(self) -> Set[int]:
         """msg_ids of our lines the server has not acknowledged (or not been sent)."""
@@ -350,11 +359,12 @@ class ClientCore:
     def who(self) -> None:
         self._queue(protocol.WHO, b"")
 
-    def _queue(self, kind: protocol.FrameKind, body: bytes) -> None:
+    def _queue(self, kind: protocol.FrameKind, body: bytes) -> Optional[int]:
+        """Its number in the session's stream; None: kept until we are joined."""
         if self.state == JOINED and self.stream is not None:
-            self.stream.queue(kind, body)
-        else:
-            self.pending.append((kind, body))
+            return self.stream.queue(kind, body)
+        self.pending.append((kind, body))
+        return None
 
     def rename(self, name: str, now: float) -> None:
         """Try again under another name after a refusal. Raises ValueError with
@@ -664,7 +674,7 @@ class ClientCore:
             return self.next_hello
         if self.state == JOINED and self.stream is not None:
             times = [self.last_heard + SERVER_TIMEOUT, self.last_sent + PING_INTERVAL]
-            for sent, _ in self.awaiting.values():     # the oldest, or now if unstamped
+            for sent, _, _ in self.awaiting.values():  # the oldest, or now if unstamped
                 times.append(self.clock if sent is None else sent + PENDING_AFTER)
                 break
             stream_due = self.stream.next_deadline()

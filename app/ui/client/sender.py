@@ -7,8 +7,8 @@ the receiver, as are scroll keys and Ctrl-L; the receiver sends back the
 connection's state and the names for Tab completion.
 """
 import curses
-import os
 import math
+import os
 import selectors
 import signal
 import time
