@@ -765,6 +765,29 @@ def test_real_room_kick_is_shown(pyz, room):
         assert term.wait_exit(2) == 3                        # ExitCode.REFUSED
 
 
+def test_real_room_a_line_the_quiet_server_has_not_taken_is_pending_after_a_second(pyz, room):
+    port, lisi, _, server = room
+    with tui_client(pyz, port, "--name", "张三") as term:
+        term.wait_text("张三 进入了聊天室")
+        term.type("早", "enter")
+        term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 早") for r in l),
+                      what="the common case: the echo, no mark")
+        os.kill(server.popen.pid, signal.SIGSTOP)        # the server goes quiet
+        try:
+            term.type("还在吗", "enter")
+            started = time.monotonic()
+            term.wait_text("张三 : 还在吗 (待发送)", timeout=5)
+            assert time.monotonic() - started < 3        # not the 8 s of a lost server
+            assert "| 已连接" in term.snapshot()[0][22]
+        finally:
+            os.kill(server.popen.pid, signal.SIGCONT)
+        lines, _ = term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 还在吗")
+                                                  for r in l), what="the echo in its place")
+        assert sum("还在吗" in r for r in lines) == 1
+        lisi.wait_line(lambda line: line == "张三 : 还在吗")
+        assert "早 (待发送)".encode() not in bytes(term.raw)   # never drawn: no flicker
+
+
 def test_real_server_unreachable_then_started(pyz, tmp_path):
     port = free_udp_port()
     server = None
