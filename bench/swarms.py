@@ -205,7 +205,7 @@ class OursSwarm(_Swarm):
             if len(data) <= protocol.MAX_DATAGRAM:
                 core.on_datagram(now, data)
             for event in core.take_events():
-                if not isinstance(event, self._core.Status) and event.kind == protocol.EV_CHAT:
+                if isinstance(event, protocol.Event) and event.kind == protocol.EV_CHAT:
                     texts.append((event.text, arrived))
         conn._send_output()
         return texts

@@ -391,12 +391,99 @@ def test_resize_during_login(tmp_path):
         assert unclock(lines[14]) == status_line(60, 2)
 
 
+def test_ctrl_c_at_the_name_prompt_after_a_refusal_exits_0(tmp_path):
+    with fake_client(tmp_path, {"taken": ["taken"]}, "--name", "taken") as term:
+        term.wait_for(lambda l, c: l[23].rstrip() == "名字: taken", what="asked again")
+        term.type("^C")
+        assert term.wait_exit(3) == 0            # a deliberate quit, not "refused" (3)
+        assert term.tty_modes() & termios.ICANON
+
+
+def test_a_resize_at_the_name_prompt_keeps_its_hint(tmp_path):
+    with fake_client(tmp_path, {}, "--port", "9797") as term:
+        term.wait_text("请输入你的名字 (Ctrl-C 退出)")
+        term.type("ab")
+        term.wait_for(lambda l, c: l[23].rstrip() == "名字: ab", what="typed")
+        term.resize(16, 60)
+        lines, _ = term.wait_for(lambda l, c: len(l) == 16 and l[15].rstrip() == "名字: ab"
+                                 and c == (8, 15), what="the prompt at the new size")
+        term.wait_for(lambda l, c: l[0].rstrip() == "-- 请输入你的名字 (Ctrl-C 退出)",
+                      what="the hint repainted")
+
+
+def test_the_reason_a_server_is_unreachable_is_shown_whole(tmp_path):
+    reason = "no chat server answers on that port (connection refused)"
+    with fake_client(tmp_path, {"unreachable_for": 60}, lines=12, cols=40) as term:
+        # In the pane, wrapped, not cut off by the status line's width.
+        term.wait_for(lambda l, c: ("-- 原因: " + reason).replace(" ", "") in
+                      "".join(l[:10]).replace(" ", ""), what="the whole reason")
+        term.type("^C")
+        assert term.wait_exit(3) == 4
+    assert ("chat.pyz: 无法连接 127.0.0.1:9797: %s" % reason).encode() in bytes(term.raw)
+
+
 def test_ctrl_c_leaves_the_login(tmp_path):
     with fake_client(tmp_path, {"unreachable_for": 60}) as term:
         term.wait_text("正在连接")
         term.type("^C")
         assert term.wait_exit(3) == 4            # ExitCode.UNREACHABLE
         assert term.tty_modes() & termios.ICANON
+
+
+# ---------------------------------------------------------------- kicked, banned, pending
+
+KICKED = "你被管理员移出了聊天室 (原因: 刷屏)。1 分钟后可以重新运行客户端加入"
+
+
+def test_kicked_says_so_takes_no_more_input_and_exits_3_after_a_key(tmp_path):
+    script = {"online": ["张三"], "farewell": [0.5, P.BYE_KICKED, "kicked by the admin: 刷屏"]}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.type("typed before")
+        term.wait_text(KICKED)
+        left = " 127.0.0.1:9797 | 连接已关闭"            # closed: no online count
+        term.wait_for(lambda l, c: l[22] == left + " " * (80 - text_width(left) - 3) + ME + " ",
+                      what="the status: closed")
+        term.wait_for(lambda l, c: re.fullmatch(r"按任意键退出 \(\d 秒后自动退出\)",
+                                                l[23].rstrip()), what="how it ends")
+        term.type("x")
+        assert term.wait_exit(3) == 3                  # ExitCode.REFUSED
+        assert term.tty_modes() & termios.ICANON
+    assert not [c for c in calls(tmp_path) if c["call"] == "say"]
+
+
+def test_banned_in_english_ends_by_itself(tmp_path):
+    script = {"farewell": [0.3, P.BYE_BANNED, "you are banned for 10 more minutes (rude)"]}
+    with fake_client(tmp_path, script, "--name", ME, "--lang", "en") as term:
+        term.wait_text("me joined the room")
+        lines, _ = term.wait_for(lambda l, c: any(
+            re.search(r"The admin banned you from the room until \d\d:\d\d \(reason: rude\)",
+                      row) for row in l), what="banned, until when")
+        started = time.monotonic()
+        assert term.wait_exit(12) == 3
+        assert time.monotonic() - started > 5           # not at once: there was time to read
+
+
+def test_a_line_typed_while_away_is_shown_pending_then_replaced_by_its_echo(tmp_path):
+    script = {"online": ["张三"], "away": [0.3, 2.5]}
+    with fake_client(tmp_path, script) as term:
+        joined(term)
+        term.wait_text("| 正在重连…")
+        term.type("断线时写的", "enter")
+        lines, _ = term.wait_text("me : 断线时写的 (待发送)")
+        row = next(y for y, l in enumerate(lines) if "断线时写的" in l)
+        x = lines[row].index("me : ")
+        with term._lock():
+            assert not term.screen.buffer[row][x].bold           # not our bold name: dim
+        # pyte keeps no dim: the attribute set last before the line's text.
+        raw = bytes(term.raw)
+        before = raw[:raw.index("me : 断线时写的 (待发送)".encode())]
+        last_sgr = re.findall(rb"\x1b\[([0-9;]*)m", before)[-1]
+        assert b"2" in last_sgr.split(b";"), before[-40:]
+        lines, _ = term.wait_for(lambda l, c: "| 已连接" in l[22] and any(
+            r.rstrip().endswith("me : 断线时写的") for r in l), what="the echo in its place")
+        assert sum("断线时写的" in l for l in lines) == 1        # once, not twice
+        assert next(y for y, l in enumerate(lines) if "断线时写的" in l) == row
 
 
 # ---------------------------------------------------------------- the room
@@ -938,11 +1025,34 @@ def test_real_room_kick_is_shown(pyz, room):
     with tui_client(pyz, port, "--name", "张三") as term:
         term.wait_text("张三 进入了聊天室")
         server.send("/kick 张三 刷屏")
-        term.wait_text("连接已关闭: kicked by the admin: 刷屏")
-        term.wait_text("| 连接已关闭")
+        term.wait_text("你被管理员移出了聊天室 (原因: 刷屏)。1 分钟后可以重新运行客户端加入")
+        term.wait_text(" 127.0.0.1:%d | 连接已关闭 " % port)      # no online count
         lisi.wait_line(lambda line: line.startswith("张三 退出了聊天室"))
-        term.type("/quit", "enter")
-        assert term.wait_exit(2) == 0
+        term.type("x")                                       # any key ends it
+        assert term.wait_exit(2) == 3                        # ExitCode.REFUSED
+
+
+def test_real_room_a_line_the_quiet_server_has_not_taken_is_pending_after_a_second(pyz, room):
+    port, lisi, _, server = room
+    with tui_client(pyz, port, "--name", "张三") as term:
+        term.wait_text("张三 进入了聊天室")
+        term.type("早", "enter")
+        term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 早") for r in l),
+                      what="the common case: the echo, no mark")
+        os.kill(server.popen.pid, signal.SIGSTOP)        # the server goes quiet
+        try:
+            term.type("还在吗", "enter")
+            started = time.monotonic()
+            term.wait_text("张三 : 还在吗 (待发送)", timeout=5)
+            assert time.monotonic() - started < 3        # not the 8 s of a lost server
+            assert "| 已连接" in term.snapshot()[0][22]
+        finally:
+            os.kill(server.popen.pid, signal.SIGCONT)
+        lines, _ = term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 还在吗")
+                                                  for r in l), what="the echo in its place")
+        assert sum("还在吗" in r for r in lines) == 1
+        lisi.wait_line(lambda line: line == "张三 : 还在吗")
+        assert "早 (待发送)".encode() not in bytes(term.raw)   # never drawn: no flicker
 
 
 def test_real_server_unreachable_then_started(pyz, tmp_path):
@@ -969,13 +1079,19 @@ def test_real_room_reconnects_and_sends_what_was_typed_meanwhile(pyz, tmp_path):
             term.wait_text("张三 进入了聊天室")
             server.stop()                                  # SIGTERM: the server says goodbye
             term.wait_text("| 正在重连…")
+            term.wait_text("服务器已关闭。它重新启动后客户端会自动重连")
             term.type("断线时写的", "enter")
+            term.wait_text("张三 : 断线时写的 (待发送)")           # at once, marked
             server = start_server(pyz, port, tmp_path, name="server-again")
             observer = start_client(pyz, port, "lisi", tmp_path)
             # Live, or from the history if the client was back before lisi joined.
             if "张三 : 断线时写的" not in observer.collect():
                 observer.wait_line(lambda line: line == "张三 : 断线时写的", timeout=15)
             term.wait_text(" | 在线 2 | 已连接", timeout=10)
+            # The mark gone: the echo took the pending line's place, shown once.
+            lines, _ = term.wait_for(lambda l, c: any(r.rstrip().endswith("张三 : 断线时写的")
+                                                      for r in l), what="the echo")
+            assert sum("断线时写的" in r for r in lines) == 1
             term.type("^C")
             term.wait_exit(2)
     finally:

@@ -5,7 +5,10 @@
 The fake has ClientConnection's interface (app/net/client_net.py) and plays a JSON
 script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
 who is "online", extra "events" (protocol.Event fields) right after joining, and
-a "stream" of N chat lines at R lines/s (from "names" in turn, if given). It echoes our own lines like the
+a "stream" of N chat lines at R lines/s (from "names" in turn, if given), a
+"farewell" [seconds after joining, BYE code, reason] (kicked, banned), an "away"
+[seconds after joining, for how long] (reconnecting: our lines are reported
+pending, then settled and echoed on the return). It echoes our own lines like the
 server does and appends every call (say, private, leave, ...) to script["log"]
 as JSON lines, so a test can see what the client sent. The UI code under test is
 the real app/ui/client_tui.py (and app/ui/client/); only the network is scripted.
@@ -19,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from app.core import protocol as P  # noqa: E402
-from app.core.client_core import Status  # noqa: E402
+from app.core.client_core import LinePending, LineSettled, Status  # noqa: E402
 
 T0 = 1700000000.0          # 22:13 UTC: tests run with TZ=UTC
 STREAM_NAMES = ("张三", "lisi", "Αλφα", "王小明")
@@ -46,6 +49,10 @@ class FakeConnection:
         self.stream_at = None
         self.streamed = 0
         self.ever_joined = False
+        self.farewell = None
+        self.joined_at = None
+        self.away = []             # our lines said while away: (msg_id, text)
+        self.msg_id = 0
         self._log("connect", name=name)
         self.tick(now)
 
@@ -79,9 +86,10 @@ class FakeConnection:
                 self.events.append(Status("refused", 0, self.refusal[1]))
                 return 60.0
             self._join(now)
+        due = self._farewell_or_away(now)
         stream = self.script.get("stream")
         if self.state != "joined" or not stream or self.streamed >= stream["count"]:
-            return 60.0
+            return due
         due = int((now - self.stream_at) * stream["rate"]) + 1
         while self.streamed < min(due, stream["count"]):
             names = stream.get("names", STREAM_NAMES)
@@ -94,7 +102,36 @@ class FakeConnection:
             return 60.0
         return max(0.0, self.stream_at + self.streamed / stream["rate"] - now)
 
+    def _farewell_or_away(self, now):
+        """Play "farewell" and "away"; the seconds until one of them is due."""
+        due = [60.0]
+        farewell = self.script.get("farewell")
+        if farewell and self.state in ("joined", "reconnecting"):
+            after, code, reason = farewell
+            if now >= self.joined_at + after:
+                self.state, self.farewell = "closed", (code, reason)
+                self.events.append(Status("closed", self.online, reason))
+            else:
+                due.append(self.joined_at + after - now)
+        away = self.script.get("away")
+        if away and self.state in ("joined", "reconnecting"):
+            start, end = self.joined_at + away[0], self.joined_at + away[0] + away[1]
+            if self.state == "joined" and start <= now < end:
+                self.state = "reconnecting"
+                self.events.append(Status("reconnecting", self.online, "no answer"))
+            elif self.state == "reconnecting" and now >= end:
+                self.state = "joined"
+                self.events.append(Status("joined", self.online, "resumed"))
+                for msg_id, text in self.away:
+                    self.events.append(LineSettled(msg_id, True))
+                    self._event(P.EV_CHAT, name=self.name, text=text, origin=self.instance,
+                                msg_id=msg_id)
+                self.away = []
+            due += [t - now for t in (start, end) if t > now]
+        return max(0.0, min(due))
+
     def _join(self, now):
+        self.joined_at = now
         self.state = "joined"
         self.ever_joined = True
         self.online = len(self.script.get("online", [])) + 1
@@ -117,7 +154,13 @@ class FakeConnection:
     def say(self, text):
         self._log("say", text=text)
         for piece in _pieces(text):
-            self._event(P.EV_CHAT, name=self.name, text=piece, origin=self.instance)
+            self.msg_id += 1
+            if self.state == "reconnecting":
+                self.away.append((self.msg_id, piece))
+                self.events.append(LinePending(self.msg_id, P.SAY, piece, ""))
+            elif self.state == "joined":
+                self._event(P.EV_CHAT, name=self.name, text=piece, origin=self.instance,
+                            msg_id=self.msg_id)
 
     def emote(self, text):
         self._log("emote", text=text)

@@ -14,7 +14,7 @@ What makes "nothing lost, nothing shown twice" hold across reconnects:
 import enum
 import random
 from collections import OrderedDict, deque
-from typing import Deque, List, NamedTuple, Optional, Tuple, Union
+from typing import Deque, List, NamedTuple, Optional, Set, Tuple, Union
 
 from app.core import protocol, text
 from app.core.auth import RoomKey
@@ -31,6 +31,11 @@ BYE_INTERVAL = 0.15
 SEEN_MEMORY = 8192         # (origin, msg_id) pairs remembered for dedup
 REPLAY_WINDOW = 10.0       # lines said this recently are said again to a new server run
 REPLAY_MEMORY = 64         # ... at most this many
+# A line said while joined that the server has not acknowledged this long after
+# it went out is reported pending (LinePending): the server may be gone, and the
+# 8 s before we are sure is long enough to type it again. The common case (an
+# echo within milliseconds) never shows a mark, so nothing flickers.
+PENDING_AFTER = 1.0
 CLIENT_WINDOW = 64
 # A client acks the room's events lazily: every ack is work for the one server
 # that 1000 clients share (a busy room: ~50 acks a second each at ACK_EVERY = 2),
@@ -127,7 +132,31 @@ class Status(NamedTuple):
     detail: str             # why (the server's reason, a network hint, "resumed", ...)
 
 
-ClientEvent = Union[Event, Status]
+class LinePending(NamedTuple):
+    """One of our lines the server does not have yet: said while it was away, or
+    still unacknowledged when it went away. A front end shows it at once, marked,
+    rather than nothing until the reconnect (which invites typing it again)."""
+    msg_id: int
+    kind: int               # protocol.SAY, EMOTE or PRIVATE
+    text: str
+    target: str             # PRIVATE: to whom
+
+
+class LineSettled(NamedTuple):
+    """A line reported by LinePending is settled. delivered: the room's echo of it
+    (our instance, its msg_id) arrived, and comes right after this; the echo is
+    what the room saw, so it replaces the pending line. Not delivered: the server
+    acknowledged it and then said it went nowhere (muted, rejected, no such
+    person); the notice saying why comes right after this."""
+    msg_id: int
+    delivered: bool
+
+
+ClientEvent = Union[Event, Status, LinePending, LineSettled]
+
+# Notices that answer one of our lines that went nowhere (no echo will come).
+_UNDELIVERED_NOTICES = frozenset((protocol.NOTICE_MUTED, protocol.NOTICE_REJECTED,
+                                  protocol.NOTICE_NO_SUCH_USER))
 
 
 def valid_name(name: str) -> str:
@@ -153,6 +182,9 @@ class ClientCore:
         self.detail = ""              # why it is in that state (shown, never tested here)
         self.online = 0
         self.refusal: Optional[Tuple[int, str]] = None
+        # The server's last BYE that changed our state (code, sanitised reason):
+        # closing (reconnecting), kicked or banned (closed). None once welcomed.
+        self.farewell: Optional[Tuple[int, str]] = None
         self.ever_joined = False
         self.session_id = 0
         self.stream: Optional[ReliableStream] = None
@@ -161,6 +193,15 @@ class ClientCore:
         self.room_stream: Optional[ReliableStream] = None
         self.room_runs = False       # the WELCOME said runs of ROOM datagrams may come
         self.pending: List[Tuple[int, bytes]] = []   # said while not joined
+        # Our lines reported as LinePending and not yet settled, by msg_id.
+        self.unsettled: "OrderedDict[int, LinePending]" = OrderedDict()
+        # Lines said while joined, not yet echoed, by msg_id: (when they went out,
+        # None until the next tick sends them; their number in self.stream; the
+        # line), in the order said. Kept PENDING_AFTER at most, while joined.
+        self.awaiting: "OrderedDict[int, Tuple[Optional[float], int, protocol.Said]]" = \
+            OrderedDict()
+        # ... and those settled as not delivered: an echo still corrects them.
+        self.undelivered: "OrderedDict[int, None]" = OrderedDict()
         self.next_msg_id = 1
         self.epoch = 0
         self.last_seq = 0
@@ -214,6 +255,7 @@ class ClientCore:
         self.attempt = 0
         self.next_hello = now + self.rng.uniform(0.0, 0.3)   # spread a restart storm
         self._fire(ConnectionTrigger.LOST, why)
+        self._report_unacked()
 
     # ------------------------------------------------------------ sending
 
@@ -237,17 +279,92 @@ class ClientCore:
             self.next_msg_id += 1
             body = protocol.encode_said(said)
             self.recent.append((self.clock, kind, body))
-            self._queue(kind, body)
+            seq = self._queue(kind, body)
+            if seq is not None:
+                self.awaiting[said.msg_id] = (None, seq, said)
+            elif self.state != CLOSED:
+                self._report_pending(said)
+        return ids
+
+    def _report_pending(self, said: protocol.Said) -> None:
+        self.awaiting.pop(said.msg_id, None)
+        if said.msg_id in self.unsettled or self._echoed(said):
+            return      # (echoed: only its ack was lost; the server drops the resend)
+        line = LinePending(said.msg_id, said.kind, said.text, said.target)
+        self.unsettled[said.msg_id] = line
+        while len(self.unsettled) > SEEN_MEMORY:
+            self.unsettled.popitem(last=False)
+        self.events.append(line)
+
+    def _report_unacked(self) -> None:
+        """The server went away: our lines it has not acknowledged are pending now
+        (their echo, if it was coming, cannot come before the reconnect); those it
+        has are its own, and no longer watched."""
+        self.awaiting.clear()
+        if self.stream is None:
+            return
+        for kind, body in self.stream.unacked_messages():
+            said = self._decode_said(kind, body)
+            if said is not None:
+                self._report_pending(said)
+
+    def _echoed(self, said: protocol.Said) -> bool:
+        kind = {protocol.SAY: protocol.EV_CHAT, protocol.EMOTE: protocol.EV_EMOTE,
+                protocol.PRIVATE: protocol.EV_PRIVATE}.get(protocol.FrameKind(said.kind))
+        return (self.instance, said.msg_id, kind) in self.seen
+
+    @staticmethod
+    def _decode_said(kind: int, body: bytes) -> Optional[protocol.Said]:
+        if kind not in (protocol.SAY, protocol.EMOTE, protocol.PRIVATE):
+            return None
+        try:
+            return protocol.decode_said(kind, body)
+        except ProtocolError:
+            return None
+
+    def _check_awaiting(self, now: float) -> None:
+        """Lines said while joined: stamp those just sent (the newest, at the end);
+        those out for PENDING_AFTER (the oldest, at the start) are pending if the
+        server has not acknowledged them, and are no longer watched either way
+        (an acknowledged one is the server's)."""
+        awaiting = self.awaiting
+        just_sent = []
+        for msg_id in reversed(awaiting):
+            if awaiting[msg_id][0] is not None:
+                break
+            just_sent.append(msg_id)
+        for msg_id in just_sent:
+            _, seq, said = awaiting[msg_id]
+            awaiting[msg_id] = (now, seq, said)
+        while awaiting:
+            msg_id, (sent, seq, said) = next(iter(awaiting.items()))
+            if sent is None or sent + PENDING_AFTER > now:
+                break
+            del awaiting[msg_id]
+            if self.stream is not None and self.stream.unacked(seq):
+                self._report_pending(said)
+
+    def _unacked_ids(self) -> Set[int]:
+        """msg_ids of our lines the server has not acknowledged (or not been sent)."""
+        messages = list(self.pending)
+        if self.stream is not None:
+            messages += self.stream.unacked_messages()
+        ids = set()
+        for kind, body in messages:
+            said = self._decode_said(kind, body)
+            if said is not None:
+                ids.add(said.msg_id)
         return ids
 
     def who(self) -> None:
         self._queue(protocol.WHO, b"")
 
-    def _queue(self, kind: protocol.FrameKind, body: bytes) -> None:
+    def _queue(self, kind: protocol.FrameKind, body: bytes) -> Optional[int]:
+        """Its number in the session's stream; None: kept until we are joined."""
         if self.state == JOINED and self.stream is not None:
-            self.stream.queue(kind, body)
-        else:
-            self.pending.append((kind, body))
+            return self.stream.queue(kind, body)
+        self.pending.append((kind, body))
+        return None
 
     def rename(self, name: str, now: float) -> None:
         """Try again under another name after a refusal. Raises ValueError with
@@ -357,13 +474,18 @@ class ClientCore:
                 self._lost(now, "the server restarted")
         elif kind == protocol.BYE:
             bye = protocol.decode_bye(body)
+            reason = text.sanitize_text(bye.reason)
             if bye.code == protocol.BYE_SERVER_CLOSING and self._allows(ConnectionTrigger.LOST):
                 self.attempt = 1
                 self.next_hello = now + self.rng.uniform(0.5, 1.5)
-                self._fire(ConnectionTrigger.LOST, bye.reason or "the server is closing")
+                self.farewell = (bye.code, reason)
+                self._fire(ConnectionTrigger.LOST, reason or "the server is closing")
+                self._report_unacked()
             elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED) \
                     and self._allows(ConnectionTrigger.REMOVED):
-                self._fire(ConnectionTrigger.REMOVED, bye.reason or "removed by the admin")
+                if self.state != CLOSED:        # (its repeats change nothing)
+                    self.farewell = (bye.code, reason)
+                self._fire(ConnectionTrigger.REMOVED, reason or "removed by the admin")
         elif kind == protocol.BYE_ACK and self.bye_left:
             self.bye_left = 0
 
@@ -383,6 +505,7 @@ class ClientCore:
             for kind, body in self.pending:     # typed while we thought we were cut off
                 self.stream.queue(kind, body)
             self.pending = []
+            self.farewell = None
             self._fire(ConnectionTrigger.WELCOMED, "resumed")
             return
         carried = self.stream.unacked_messages() if self.stream is not None else []
@@ -417,6 +540,7 @@ class ClientCore:
         self.attempt = 0
         self.last_heard = now
         self.online = welcome.online
+        self.farewell = None
         self._fire(ConnectionTrigger.WELCOMED, "resumed" if welcome.resumed else "")
 
     def _refused(self, refuse: protocol.Refuse) -> None:
@@ -458,6 +582,16 @@ class ClientCore:
             self.seen[key] = None
             if len(self.seen) > SEEN_MEMORY:
                 self.seen.popitem(last=False)
+            if event.origin == self.instance:
+                self.awaiting.pop(event.msg_id, None)
+            if event.origin == self.instance and (event.msg_id in self.unsettled
+                                                  or event.msg_id in self.undelivered):
+                self.unsettled.pop(event.msg_id, None)
+                self.undelivered.pop(event.msg_id, None)
+                self.events.append(LineSettled(event.msg_id, True))
+        elif (event.kind == protocol.EV_NOTICE and event.code in _UNDELIVERED_NOTICES
+              and self.unsettled):
+            self._settle_undelivered(event)
         if not event.flags & protocol.EVF_HISTORY and event.kind in (
                 protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
             self._set_online(event.online)
@@ -469,6 +603,31 @@ class ClientCore:
         if clean is not event.text or name is not event.name or target is not event.target:
             event = event._replace(name=name, target=target, text=clean)
         self.events.append(event)         # (sanitize_text returns clean text itself)
+
+    def _settle_undelivered(self, notice: Event) -> None:
+        """A notice that one of our lines went nowhere. Notices carry no msg_id,
+        so every unsettled line the server has acknowledged that the notice can
+        be about counts as answered (a "no such person" only a private line to
+        that name): the server dealt with it before queuing this notice (same
+        stream, in order). One whose echo is still on its way (the room stream
+        is another stream) is corrected by the echo, which settles it again as
+        delivered."""
+        unacked = self._unacked_ids()
+        target = text.name_key(text.normalize_name(notice.target))
+
+        def about(line: LinePending) -> bool:
+            if notice.code != protocol.NOTICE_NO_SUCH_USER:
+                return True
+            return line.kind == protocol.PRIVATE and (
+                not target or text.name_key(text.normalize_name(line.target)) == target)
+
+        for msg_id in [m for m, line in self.unsettled.items()
+                       if m not in unacked and about(line)]:
+            line = self.unsettled.pop(msg_id)
+            self.events.append(LineSettled(line.msg_id, False))
+            self.undelivered[msg_id] = None
+            while len(self.undelivered) > SEEN_MEMORY:
+                self.undelivered.popitem(last=False)
 
     # ------------------------------------------------------------ timers
 
@@ -501,6 +660,8 @@ class ClientCore:
                 self._send(now, data)
             if now - self.last_sent >= PING_INTERVAL:
                 self._send(now, self.stream.header(protocol.PING))
+            if self.awaiting:
+                self._check_awaiting(now)
         elif self.state == CLOSED and self.bye_left and now >= self.next_bye:
             self.bye_left -= 1
             self.next_bye = now + BYE_INTERVAL
@@ -513,6 +674,9 @@ class ClientCore:
             return self.next_hello
         if self.state == JOINED and self.stream is not None:
             times = [self.last_heard + SERVER_TIMEOUT, self.last_sent + PING_INTERVAL]
+            for sent, _, _ in self.awaiting.values():  # the oldest, or now if unstamped
+                times.append(self.clock if sent is None else sent + PENDING_AFTER)
+                break
             stream_due = self.stream.next_deadline()
             if stream_due is not None:
                 times.append(stream_due)

@@ -128,6 +128,10 @@ class ReliableStream:
             return first > seq
         return not self.backlog or self.backlog[0].seq > seq
 
+    def unacked(self, seq: int) -> bool:
+        """Whether message `seq` of this stream is not yet acknowledged."""
+        return seq in self.in_flight or bool(self.backlog) and seq >= self.backlog[0].seq
+
     def unacked_messages(self) -> List[Tuple[int, bytes]]:
         """(kind, body) of every message not yet acknowledged, in order: what a
         client re-queues on a new session after a reconnect."""

@@ -163,6 +163,10 @@ class ClientConnection:
         return self.core.refusal
 
     @property
+    def farewell(self) -> Optional[Tuple[int, str]]:
+        return self.core.farewell
+
+    @property
     def ever_joined(self) -> bool:
         return self.core.ever_joined
 

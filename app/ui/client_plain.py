@@ -66,6 +66,7 @@ class PlainClient:
         self.partial = b""
         self.stop_signal = False
         self.exit_code: Optional[int] = None
+        self.last_state = ""
         self.out = sys.stdout
         self.signals = SignalPipe((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 
@@ -170,6 +171,8 @@ class PlainClient:
             if isinstance(event, Status):
                 self._on_status(event)
                 continue
+            if not isinstance(event, protocol.Event):
+                continue                  # our own lines' progress: ours are not printed
             if event.origin == self.conn.instance and event.kind in (
                     protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_PRIVATE):
                 continue                  # our own message, echoed by the server
@@ -184,10 +187,19 @@ class PlainClient:
             self._err(status.detail or "refused by the server")
             self.exit_code = ExitCode.REFUSED
         elif status.state == "closed" and status.detail not in ("leaving", "left"):
-            self._err(status.detail)
-            self.exit_code = ExitCode.OK
+            # Kicked or banned: what happened and what to do, then exit 3 (the
+            # curses client says the same and ends after a key or a few seconds).
+            self._err(self._farewell() or status.detail)
+            self.exit_code = ExitCode.REFUSED
+        elif status.state == "reconnecting" and self.conn.farewell is not None:
+            if self.last_state != "reconnecting":
+                self._err(self._farewell())     # the server shut down: we wait for it
         elif status.state == "reconnecting" and status.detail:
             self._err("connection lost (%s); reconnecting" % status.detail)
+        self.last_state = status.state
+
+    def _farewell(self) -> str:
+        return render.farewell_text(self.conn.farewell, self.options.lang, time.time())
 
     def _err(self, message: str) -> None:
         print("chat.pyz: %s" % message, file=sys.stderr, flush=True)

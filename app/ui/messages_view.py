@@ -81,15 +81,26 @@ class MessagesView:
 
     # ---------------------------------------------------------------- input
 
-    def add(self, segments: Sequence[Segment], searchable: bool = True) -> None:
-        """A line at the bottom. `searchable` False keeps it out of find() (the
-        results of a search, which would otherwise match the next search)."""
+    def add(self, segments: Sequence[Segment], searchable: bool = True) -> int:
+        """A line at the bottom; its number (for `replace`). `searchable` False
+        keeps it out of find() (the results of a search, which would otherwise
+        match the next search)."""
         if len(self._lines) == self._lines.maxlen:
             self._first += 1
         self._lines.append(_Entry(segments, searchable))
         if self._anchor is not None:
             self._arrived += 1
             self._clamp()
+        return self._first + len(self._lines) - 1
+
+    def replace(self, number: int, segments: Sequence[Segment]) -> bool:
+        """Put `segments` in place of line `number` (a pending line becoming what
+        the room saw); False when that line has left the scrollback."""
+        if not self._first <= number < self._first + len(self._lines):
+            return False
+        self._lines[number - self._first] = _Entry(segments)
+        self._clamp()                   # it may wrap into another number of rows
+        return True
 
     def resize(self, width: int, height: int) -> None:
         self.width, self.height = max(1, width), max(1, height)

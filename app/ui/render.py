@@ -9,10 +9,12 @@ them to colours (or to bold/reverse/dim on a terminal without colour):
   self      our own name                    mention   a chat text that names us
   admin     管理员消息 lines                 private   private messages
   notice    server notices and local lines  text      plain text ("" also means plain)
+  pending   our own line the room has not seen yet (dim, with a mark)
 
 Every string that came from the network passes sanitize_text: a name or message
 with ESC sequences or control characters cannot reach the terminal.
 """
+import re
 import time
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -56,11 +58,13 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "ask_name": "请输入你的名字 (Ctrl-C 退出)",
         "connecting": "正在连接 %(server)s …",
         "unreachable": "无法连接 %(server)s，正在重试 (%(seconds)d 秒)… Ctrl-C 退出",
+        "unreachable_why": "原因: %(reason)s",
+        "gave_up": "无法连接 %(server)s: %(reason)s",
         "refused": "服务器拒绝了: %(reason)s",
         "try_again": "请换一个名字再试",
         "bad_name": "名字不可用: %(reason)s",
         "joined_as": "已作为 %(name)s 加入 %(server)s。输入 /help 查看命令",
-        "closed": "连接已关闭: %(reason)s。输入 /quit 退出",
+        "closed": "连接已关闭: %(reason)s",
         "unknown_command": "未知命令 %(command)s，输入 /help 查看命令",
         "usage_msg": "用法: /msg 名字 内容",
         "usage_me": "用法: /me 动作",
@@ -73,6 +77,14 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "too_long": "输入过长 (%(size)d 字节，上限 %(limit)d)，未插入",
         "split": "消息较长，分成 %(count)d 条发送",
         "receiver_died": "接收进程意外退出",
+        "pending_mark": " (待发送)",
+        "undelivered_mark": " (未送达)",
+        "kicked": "你被管理员移出了聊天室%(why)s。%(minutes)d 分钟后可以重新运行客户端加入",
+        "banned_until": "你被管理员禁止进入聊天室，到 %(until)s 为止%(why)s。之后可以重新运行客户端加入",
+        "banned": "你被管理员禁止进入聊天室%(why)s。禁令结束后可以重新运行客户端加入",
+        "why": " (原因: %(reason)s)",
+        "server_closing": "服务器已关闭。它重新启动后客户端会自动重连；也可以 /quit 退出，稍后再启动客户端",
+        "press_key": "按任意键退出 (%(seconds)d 秒后自动退出)",
         "help": [
             "命令:",
             "  /who             谁在线",
@@ -116,11 +128,13 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "ask_name": "Type your name (Ctrl-C to leave)",
         "connecting": "Connecting to %(server)s …",
         "unreachable": "Cannot reach %(server)s, still trying (%(seconds)ds)… Ctrl-C to leave",
+        "unreachable_why": "Reason: %(reason)s",
+        "gave_up": "Cannot reach %(server)s: %(reason)s",
         "refused": "The server refused: %(reason)s",
         "try_again": "Please try another name",
         "bad_name": "Name not usable: %(reason)s",
         "joined_as": "Joined %(server)s as %(name)s. Type /help for commands",
-        "closed": "Connection closed: %(reason)s. Type /quit to leave",
+        "closed": "Connection closed: %(reason)s",
         "unknown_command": "Unknown command %(command)s; type /help",
         "usage_msg": "usage: /msg NAME text",
         "usage_me": "usage: /me action",
@@ -133,6 +147,18 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "too_long": "Input too long (%(size)d bytes, limit %(limit)d); not inserted",
         "split": "Long message: sent as %(count)d parts",
         "receiver_died": "the receiving process ended unexpectedly",
+        "pending_mark": " (pending)",
+        "undelivered_mark": " (not delivered)",
+        "kicked": "The admin removed you from the room%(why)s. You may start the client again "
+                  "in %(minutes)d minute(s)",
+        "banned_until": "The admin banned you from the room until %(until)s%(why)s. You may "
+                        "start the client again after that",
+        "banned": "The admin banned you from the room%(why)s. You may start the client again "
+                  "when the ban ends",
+        "why": " (reason: %(reason)s)",
+        "server_closing": "The server has shut down. The client reconnects when it is back; "
+                          "or /quit and start the client again later",
+        "press_key": "Press any key to leave (leaving by itself in %(seconds)d s)",
         "help": [
             "Commands:",
             "  /who             who is online",
@@ -188,6 +214,54 @@ _NOTICE_KEY: Dict[int, str] = {
     P.NOTICE_MUTED: "notice_muted",
     P.NOTICE_REJECTED: "notice_rejected",
 }
+
+
+# A kicked client's token is refused this long (app/core/hub.py KICK_BLOCK, 60 s):
+# what the kicked student is told to wait. (Not imported: the client would load
+# the whole server core for one number; tests/test_render.py checks they agree.)
+KICK_COOLDOWN_MINUTES = 1
+_KICK_PREFIX = "kicked by the admin"
+_BAN_REASON = re.compile(r"you are banned for (\d+) more minutes?(?: \((.*)\))?$", re.S)
+
+
+def farewell_text(farewell: Optional[Tuple[int, str]], lang: str, now: float,
+                  localtime: Callable = time.localtime) -> str:
+    """What a student is told when the server said goodbye (BYE code, the server's
+    reason): what happened and what they can do, in `lang`. The server's reason
+    is English with the admin's own words inside ("kicked by the admin: spam",
+    "you are banned for 10 more minutes (rude)"): the admin's words and the
+    minutes are taken out of it; a reason of another shape is shown whole.
+    `now` is the wall clock (time.time()), for "banned until"."""
+    if farewell is None:
+        return ""
+    code, reason = farewell
+    reason = sanitize_text(reason)
+    if code == P.BYE_SERVER_CLOSING:
+        return tr(lang, "server_closing")
+    if code == P.BYE_KICKED:
+        words = reason
+        if reason.startswith(_KICK_PREFIX):
+            words = reason[len(_KICK_PREFIX):].lstrip(":").strip()
+        why = tr(lang, "why", reason=words) if words else ""
+        return tr(lang, "kicked", why=why, minutes=KICK_COOLDOWN_MINUTES)
+    match = _BAN_REASON.match(reason)
+    if match is None:
+        return tr(lang, "banned", why=tr(lang, "why", reason=reason) if reason else "")
+    until = time.strftime("%H:%M", localtime(now + int(match.group(1)) * 60))
+    words = (match.group(2) or "").strip()
+    return tr(lang, "banned_until", until=until,
+              why=tr(lang, "why", reason=words) if words else "")
+
+
+def pending_line(kind: int, text: str, target: str, lang: str, my_name: str, when: float,
+                 mark: str = "pending_mark", localtime: Callable = time.localtime) -> Line:
+    """One of our own lines the room has not seen yet, drawn as its echo will be,
+    dimmed as a whole and marked (`pending_mark`, or `undelivered_mark`)."""
+    event_kind = P.EV_EMOTE if kind == P.EMOTE else P.EV_PRIVATE if kind == P.PRIVATE \
+        else P.EV_CHAT
+    event = P.Event(0, when, event_kind, name=my_name, target=target, text=text)
+    line = render(event, lang, my_name, 0, localtime)
+    return [(part, "pending") for part, _ in line] + [(tr(lang, mark), "pending")]
 
 
 def tr(lang: str, key: str, **values) -> str:

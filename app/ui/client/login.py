@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from app.core import protocol
+from app.core.client_core import Status
 from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import check_name
@@ -81,6 +82,7 @@ class Login:
         self.started = time.monotonic()
         self.pending: List[protocol.Event] = []   # room events that came with the WELCOME
         self.refused = False
+        self.hint_shown = ""       # the network's reason last shown in the pane
 
     def tr(self, key: str, **values: Any) -> str:
         return render.tr(self.term.lang, key, **values)
@@ -118,7 +120,7 @@ class Login:
                 for signum in term.signals.take():
                     if signum != signal.SIGWINCH:
                         return self._give_up()
-                    term.resize()
+                    self._resize()
             if "keys" in ready or term.keys.pending:
                 try:
                     keys = term.read_keys("keys" in ready)
@@ -126,7 +128,9 @@ class Login:
                     return self._give_up()
                 for kind, value in keys:
                     if kind == "key" and value in ("^C", "^D"):
-                        return self._give_up()
+                        # At the name prompt (also after a refusal) it is a
+                        # deliberate quit: exit 0, not "refused".
+                        return ExitCode.OK if self._quit_at_prompt() else self._give_up()
                     if self.asking:
                         self._edit(kind, value)
 
@@ -162,7 +166,7 @@ class Login:
 
     def _events(self, conn: ClientConnection) -> None:
         for event in conn.take_events():
-            if not isinstance(event, protocol.Event):
+            if isinstance(event, Status):
                 if event.state == "refused":
                     self.refused = True
                     self.term.say_local(self.tr("refused", reason=render.refusal_reason(
@@ -170,8 +174,34 @@ class Login:
                     self.term.say_local(self.tr("try_again"))
                     self.asking = True
                     self.editor.set_text(self.name)
-            else:
+            elif isinstance(event, protocol.Event):
                 self.pending.append(event)
+
+    def _resize(self) -> None:
+        """New windows at the new size, every one repainted whole: ncurses' model
+        of the old windows would otherwise skip rows it believes are drawn (the
+        name prompt's hint was lost that way)."""
+        self.term.resize()
+        for window in self.term.wins:
+            window.redrawwin()
+
+    def _quit_at_prompt(self) -> bool:
+        """Quit keys at the name prompt leave quietly (the connection, if any, is
+        closed); True if that is where we are."""
+        if not self.asking:
+            return False
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+        return True
+
+    def _show_hint(self) -> None:
+        """Why the server cannot be reached, whole, in the pane (wrapped there);
+        the status line has room only for the counter."""
+        hint = getattr(self.conn, "hint", "") if self.conn is not None else ""
+        if hint and hint != self.hint_shown:
+            self.term.say_local(self.tr("unreachable_why", reason=hint))
+        self.hint_shown = hint
 
     def _paint(self) -> None:
         term = self.term
@@ -182,8 +212,7 @@ class Login:
         elif time.monotonic() - self.started >= UNREACHABLE_AFTER:
             status = self.tr("unreachable", server=term.server,
                              seconds=time.monotonic() - self.started)
-            hint = getattr(self.conn, "hint", "")
-            status += (" (%s)" % hint) if hint else ""
+            self._show_hint()
         else:
             status = self.tr("connecting", server=term.server)
         term.draw_pane()
@@ -197,6 +226,10 @@ class Login:
             conn.close()
         if self.refused:
             return ExitCode.REFUSED
-        return ExitCode.UNREACHABLE if conn is not None and conn.state == "connecting" \
-            else ExitCode.OK
+        if conn is not None and conn.state == "connecting":
+            hint = getattr(conn, "hint", "")
+            if hint and not self.term.error:    # the reason, whole, after the screen goes
+                self.term.error = self.tr("gave_up", server=self.term.server, reason=hint)
+            return ExitCode.UNREACHABLE
+        return ExitCode.OK
 

@@ -9,10 +9,10 @@ import curses
 import selectors
 import signal
 import time
-from typing import Any, List, Sequence, Set, Union
+from typing import Any, Dict, List, Sequence, Set, Tuple, Union
 
 from app.core import protocol
-from app.core.client_core import ClientEvent, Status
+from app.core.client_core import ClientEvent, LinePending, LineSettled, Status
 from app.core.options import ClientOptions
 from app.core.text import split_utf8
 from app.net.channel import Channel
@@ -55,6 +55,9 @@ class Receiver(Side):
         self.activity = 0              # messages from others so far (Activity)
         self.activity_sent = 0
         self.activity_sent_at = float("-inf")
+        # msg_id -> (its pending line's number in the view, the line)
+        self.pending_rows: Dict[int, Tuple[int, LinePending]] = {}
+        self.echo_rows: Dict[int, int] = {}       # msg_id -> the line its echo replaces
 
     def own_windows(self) -> Windows:
         return receiver_windows(self.term.wins)
@@ -195,6 +198,9 @@ class Receiver(Side):
 
     def _on_events(self, events: Sequence[ClientEvent]) -> None:
         for event in events:
+            if isinstance(event, (LinePending, LineSettled)):
+                self._on_own_line(event)
+                continue
             if not isinstance(event, protocol.Event):
                 self._on_status(event)
                 continue
@@ -210,13 +216,41 @@ class Receiver(Side):
             if self.in_history and not history:
                 self.term.show(render.history_divider(self.lang))
             self.in_history = history
-            self.term.show(render.render(event, self.lang, self.conn.name, self.conn.instance))
+            line = render.render(event, self.lang, self.conn.name, self.conn.instance)
+            echoed = self.echo_rows.pop(event.msg_id, None) \
+                if event.msg_id and event.origin == self.conn.instance else None
+            self.term.show(line, replacing=echoed)
             if render.wants_bell(event, self.options.bell, self.conn.name, self.conn.instance):
                 self.bell = True
             # Activity: what --bell all rings for, i.e. chat, emotes, private and admin
             # messages from others, not history; joins and leaves are not counted.
             if render.wants_bell(event, "all", self.conn.name, self.conn.instance):
                 self.activity += 1
+
+    def _on_own_line(self, event: Union[LinePending, LineSettled]) -> None:
+        """Our line while the server is away: shown at once, dim and marked; when
+        settled, its echo (which follows) takes its place, or it is marked as not
+        delivered (the notice saying why follows)."""
+        self.dirty = True
+        view = self.term.view
+        if isinstance(event, LinePending):
+            number = view.add(self._pending_line(event, "pending_mark"))
+            self.pending_rows[event.msg_id] = (number, event)
+            view.follow()
+            return
+        found = self.pending_rows.get(event.msg_id)
+        if found is None:
+            return
+        number, line = found
+        if event.delivered:
+            del self.pending_rows[event.msg_id]
+            self.echo_rows[event.msg_id] = number
+        else:   # kept: an echo that was on its way after all still takes its place
+            view.replace(number, self._pending_line(line, "undelivered_mark"))
+
+    def _pending_line(self, line: LinePending, mark: str) -> render.Line:
+        return render.pending_line(line.kind, line.text, line.target, self.lang,
+                                   self.conn.name, time.time(), mark)
 
     def _track(self, event: protocol.Event) -> None:
         """Names for Tab: who is here, and who spoke last."""
@@ -247,13 +281,15 @@ class Receiver(Side):
     def _on_status(self, status: Status) -> None:
         before = self.status.state
         self.status = status
+        farewell = self._farewell_words() if status.state in ("reconnecting", "closed") else ""
         if status.state == "reconnecting" and before != "reconnecting":
-            self.term.say_local(self.tr("state_reconnecting") +
+            self.term.say_local(farewell or self.tr("state_reconnecting") +
                                 (" (%s)" % status.detail if status.detail else ""))
         elif status.state == "joined" and before == "reconnecting":
             self.term.say_local(self.tr("state_joined"))
-        elif status.state == "closed" and status.detail not in ("leaving", "left"):
-            self.term.say_local(self.tr("closed", reason=status.detail))
+        elif status.state == "closed" and status.detail not in ("leaving", "left") \
+                and before != "closed":
+            self.term.say_local(farewell or self.tr("closed", reason=status.detail))
         self.dirty = True
         self._send_state()
 
@@ -268,6 +304,10 @@ class Receiver(Side):
         self.activity_sent, self.activity_sent_at = self.activity, now
         self.channel.send(Activity(self.activity))
         return timeout
+
+    def _farewell_words(self) -> str:
+        """The server's goodbye (kicked, banned, closing) as the student reads it."""
+        return render.farewell_text(self.conn.farewell, self.lang, time.time())
 
     def _send_state(self) -> None:
         status = self.status

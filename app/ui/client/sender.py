@@ -15,11 +15,12 @@ missed; any key clears it. On a narrow terminal the clock goes first, then the
 count; the name stays.
 """
 import curses
+import math
 import os
 import selectors
 import signal
 import time
-from typing import Any, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from app.core import protocol
 from app.core.exit_codes import ExitCode
@@ -38,6 +39,7 @@ from app.ui.width import text_width
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
 MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
 STATES = ("connecting", "joined", "reconnecting", "refused", "closed")   # with a text
+REMOVED_WAIT = 8.0         # kicked or banned: the client ends by itself after this long
 
 
 class Sender(Side):
@@ -56,6 +58,7 @@ class Sender(Side):
         self.activity = 0              # the receiver's last Activity total
         self.activity_seen = 0         # that total when the last key was pressed
         self.clock_shown = ""
+        self.removed_at: Optional[float] = None   # when the server removed us (kick, ban)
 
     def own_windows(self) -> Windows:
         return sender_windows(self.term.wins)
@@ -77,7 +80,7 @@ class Sender(Side):
                 self._paint()
             dirty = False
             watch(sel, self.channel, "receiver")
-            ready = sel.select(term.key_timeout(_until_next_minute(time.time())))
+            ready = sel.select(term.key_timeout(self._wait_step()))
             keys_ready = False
             for key, events in ready:
                 if key.data == "receiver":
@@ -104,10 +107,17 @@ class Sender(Side):
                     keys = term.read_keys(keys_ready)
                 except EOFError:
                     return ExitCode.OK
+                if keys and self.removed_at is not None:
+                    return ExitCode.REFUSED    # removed: any key ends it (typing is over)
                 for kind, value in keys:
                     if not self._on_key(kind, value):
                         return ExitCode.OK
                 dirty = True
+            if self.removed_at is not None:
+                left = self._removed_timeout()
+                if left is not None and left <= 0:
+                    return ExitCode.REFUSED
+                dirty = True                   # the countdown
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, ReceiverLeaving):   # it got a signal: show it we are alive
@@ -120,6 +130,9 @@ class Sender(Side):
                 pass
         elif isinstance(message, ConnectionStatus):
             self.state = message
+            if message.state == "closed" and message.detail not in ("leaving", "left") \
+                    and self.removed_at is None:
+                self.removed_at = time.monotonic()
         elif isinstance(message, TabNames):
             self.names = message.names
         elif isinstance(message, RepaintWindows):
@@ -173,11 +186,25 @@ class Sender(Side):
         self.channel.send(command)
         return True
 
+    def _removed_timeout(self) -> Optional[float]:
+        """Seconds until a removed client ends by itself (None: not removed)."""
+        if self.removed_at is None:
+            return None
+        return max(0.0, self.removed_at + REMOVED_WAIT - time.monotonic())
+
+    def _wait_step(self) -> float:
+        """How long the loop may wait: until the status clock's next minute, or
+        sooner, the removal countdown's next second."""
+        wait = _until_next_minute(time.time())
+        left = self._removed_timeout()
+        return wait if left is None else min(wait, left, left - math.floor(left) or 1.0)
+
     def _status_text(self) -> Tuple[str, str]:
         state = self.state
         shown = self.tr("state_" + state.state) if state.state in STATES else state.state
-        left = " %s | %s | %s" % (self.term.server, self.tr("online", count=state.online),
-                                  shown)
+        # Closed: nobody is online for us any more.
+        online = "" if state.state == "closed" else self.tr("online", count=state.online) + " | "
+        left = " %s | %s%s" % (self.term.server, online, shown)
         return left, self._status_right(state.name)
 
     def _status_right(self, name: str) -> str:
@@ -205,7 +232,11 @@ class Sender(Side):
             return
         self.clock_shown = self._clock()
         term.draw_status(*self._status_text())
-        term.draw_input("> ", self.editor)
+        left = self._removed_timeout()
+        if left is not None:                   # no more typing: how it ends instead
+            term.draw_input(self.tr("press_key", seconds=math.ceil(left)), None)
+        else:
+            term.draw_input("> ", self.editor)
         try:
             term.painter.paint(self.own_windows(), after=self.cursor.set)
         except (OSError, curses.error):

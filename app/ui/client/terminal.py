@@ -28,6 +28,7 @@ SPLIT_SIGNALS = WATCHED_SIGNALS + (signal.SIGCONT,)
 def _attributes() -> Dict[str, int]:
     """Style name (render.py) -> curses attribute."""
     mono = {"": 0, "text": 0, "time": 0, "notice": 0, "history": curses.A_DIM,
+            "pending": curses.A_DIM,
             "self": curses.A_BOLD, "mention": curses.A_BOLD,
             "admin": curses.A_BOLD | curses.A_REVERSE, "private": curses.A_UNDERLINE,
             "indicator": curses.A_REVERSE, "status": curses.A_REVERSE}
@@ -105,12 +106,19 @@ class Terminal:
     def say_local(self, text: str) -> None:
         self.show(render.local_line(text))
 
-    def show(self, line: render.Line, searchable: bool = True) -> None:
-        """A line for the pane (and the --log file); `searchable` False keeps it out
-        of /lastlog (its own results)."""
-        self.view.add(line, searchable)
+    def show(self, line: render.Line, searchable: bool = True,
+             replacing: Optional[int] = None) -> int:
+        """A line for the pane (and the --log file); its number in the pane.
+        `searchable` False keeps it out of /lastlog (its own results);
+        `replacing` is a line it takes the place of (a pending line's), if that is
+        still in the scrollback."""
+        if replacing is not None and self.view.replace(replacing, line):
+            number = replacing
+        else:
+            number = self.view.add(line, searchable)
         if self.log is not None:
             self.log.write(line)
+        return number
 
     def size_changed(self) -> bool:
         return screen.terminal_size() != (self.layout.lines, self.layout.cols)
