@@ -4,10 +4,17 @@ For scripts, tests and screen readers. Each stdin line is one message; every
 room event is printed as one line on stdout, exactly as the course defined them
 (`张三 进入了聊天室`, `张三 : text`, `张三 退出了聊天室`, `管理员消息: text`).
 The client's own messages are not printed back.
+
+Input, and when it ends (README, "Line mode"): each line read is sent; end of
+input (a pipe or a file read to its end, Ctrl-D on a terminal) leaves once what
+was read is sent. A stdin that gives no input at all, closed (`<&-`) or
+/dev/null, is not an end: the client joins and listens, and leaves on
+SIGINT, SIGTERM or SIGHUP. On a terminal with no --name, the name is asked for.
 """
 import os
 import selectors
 import signal
+import stat
 import sys
 import time
 from typing import Optional
@@ -17,15 +24,54 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
-from app.ui import render, stdin
+from app.ui import environment, render, stdin
 
+
+def stdin_input() -> Optional[int]:
+    """The descriptor to read lines from, or None when stdin gives no input at all:
+    closed (Python then has no sys.stdin, and the descriptor may soon be a socket's)
+    or /dev/null. Asked before any socket is opened."""
+    if sys.stdin is None:
+        return None
+    try:
+        fd = sys.stdin.fileno()
+        mine, null = os.fstat(fd), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISCHR(mine.st_mode) and mine.st_rdev == null.st_rdev:
+        return None
+    return fd
+
+
+def ask_name(lang: str) -> Optional[str]:
+    """The name typed on the terminal (line by line, as the kernel hands it over);
+    None at end of input."""
+    prompt = environment.text(lang, "name_prompt").encode("utf-8")
+    for _ in range(100):              # empty lines ask again; a bound all the same
+        os.write(2, prompt)
+        line = b""
+        while not line.endswith(b"\n"):
+            data = os.read(0, stdin.READ_SIZE)
+            if not data:
+                return None
+            line += data
+        name = line.decode("utf-8", "replace").strip()
+        if name:
+            return name
+    return None
 
 
 def run(options: ClientOptions) -> int:
+    environment.utf8_streams()
+    input_fd = stdin_input()
     name = options.name
     if not name:
-        print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
-        return ExitCode.USAGE
+        if input_fd is None or not os.isatty(input_fd):
+            environment.say(environment.text(options.lang, "name_needed"))
+            return ExitCode.USAGE
+        name = ask_name(options.lang)
+        if name is None:
+            return ExitCode.OK
     host = options.host
     if host is None:                              # no HOST: find the server on the LAN
         from app.ui import discovery_texts
@@ -46,7 +92,7 @@ def run(options: ClientOptions) -> int:
     except ValueError as exc:
         print("chat.pyz: cannot use that name: %s" % exc, file=sys.stderr)
         return ExitCode.REFUSED
-    return PlainClient(conn, options).loop()
+    return PlainClient(conn, options, input_fd).loop()
 
 
 def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int) -> str:
@@ -57,11 +103,14 @@ def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int)
 
 
 class PlainClient:
-    def __init__(self, conn: ClientConnection, options: ClientOptions) -> None:
+    def __init__(self, conn: ClientConnection, options: ClientOptions,
+                 input_fd: Optional[int] = 0) -> None:
         self.conn = conn
         self.options = options
         self.started = time.monotonic()
-        self.stdin_open = True
+        self.input_fd = input_fd
+        self.stdin_open = input_fd is not None    # no input at all is not its end
+        self.listen_only = input_fd is None
         self.eof_at: Optional[float] = None
         self.partial = b""
         self.stop_signal = False
@@ -73,24 +122,36 @@ class PlainClient:
         sel = selectors.DefaultSelector()
         sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
-        stdin_fd = sys.stdin.fileno()
-        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        stdin_fd = self.input_fd
+        # A regular file cannot be polled (epoll refuses it) but never blocks: it
+        # is read a chunk a turn, with no wait while some is left.
+        unpolled = False
+        if stdin_fd is not None:
+            try:
+                sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+            except (PermissionError, OSError):
+                unpolled = True
         while self.exit_code is None:
             timeout = self.conn.tick(time.monotonic())
+            if unpolled and self.stdin_open:
+                timeout = 0
             for key, _ in sel.select(timeout):
                 if key.data == "net":
                     self.conn.on_readable(time.monotonic())
                 elif key.data == "signals":
                     self.stop_signal = bool(self.signals.take()) or self.stop_signal
-                elif key.data == "stdin" and not self._read_stdin(stdin_fd):
-                    sel.unregister(stdin_fd)
+                elif key.data == "stdin" and not self._read_stdin(key.fd):
+                    sel.unregister(key.fd)
                     self.stdin_open = False
+            if unpolled and self.stdin_open and stdin_fd is not None \
+                    and not self._read_stdin(stdin_fd):
+                self.stdin_open = False
             self._show_events()
             if self.stop_signal:
                 self._leave()
                 return ExitCode.OK
             self._check_connect_timeout()
-            if not self.stdin_open and self.exit_code is None:
+            if not self.stdin_open and not self.listen_only and self.exit_code is None:
                 # EOF: leave once joined and what we typed is sent (piped input
                 # arrives before the handshake is done).
                 if self.conn.state == "joined":
@@ -107,7 +168,11 @@ class PlainClient:
         return self.exit_code
 
     def _read_stdin(self, fd: int) -> bool:
-        data = os.read(fd, stdin.READ_SIZE)
+        """Submit the whole lines read; False at end of input."""
+        try:
+            data = os.read(fd, stdin.READ_SIZE)
+        except OSError:               # EIO: the terminal is gone; an end like EOF
+            data = b""
         if not data:
             if self.partial:
                 self._submit(self.partial)
