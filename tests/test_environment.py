@@ -216,11 +216,15 @@ def test_client_with_lang_only_as_most_people_set_it(pyz, room, lang):
     assert "Traceback" not in output and notes(output) <= 1
 
 
-def test_line_mode_fallback_asks_for_the_name(pyz, room):
+def test_line_mode_fallback_asks_for_the_name_and_again_when_refused(pyz, room):
     port, lisi, _ = room
     argv = env_argv("C.UTF-8", "dumb") + [pyz, "client", "--port", str(port), HOST]
     with PtyTerminal(argv) as screen:
         screen.wait_text("名字: ")
+        screen.type("lisi", "enter")           # taken: said, and asked again
+        screen.wait_text("the name lisi is taken")
+        screen.wait_for(lambda lines, _: "\n".join(lines).count("名字: ") == 2,
+                        what="the name asked again")
         screen.type("王五", "enter")
         screen.wait_text("王五 进入了聊天室")
         lisi.wait_line(lambda line: line == "王五 进入了聊天室")

@@ -9,7 +9,8 @@ Input, and when it ends (README, "Line mode"): each line read is sent; end of
 input (a pipe or a file read to its end, Ctrl-D on a terminal) leaves once what
 was read is sent. A stdin that gives no input at all, closed (`<&-`) or
 /dev/null, is not an end: the client joins and listens, and leaves on
-SIGINT, SIGTERM or SIGHUP. On a terminal with no --name, the name is asked for.
+SIGINT, SIGTERM or SIGHUP. On a terminal with no --name, the name is asked for
+(and asked again when the server refuses it).
 """
 import os
 import selectors
@@ -64,16 +65,11 @@ def ask_name(lang: str) -> Optional[str]:
 def run(options: ClientOptions) -> int:
     environment.utf8_streams()
     input_fd = stdin_input()
-    name = options.name
-    if not name:
-        if input_fd is None or not os.isatty(input_fd):
-            environment.say(environment.text(options.lang, "name_needed"))
-            return ExitCode.USAGE
-        name = ask_name(options.lang)
-        if name is None:
-            return ExitCode.OK
-    host = options.host
-    if host is None:                              # no HOST: find the server on the LAN
+    asking = not options.name         # on a terminal: asked, and asked again if refused
+    if asking and (input_fd is None or not os.isatty(input_fd)):
+        environment.say(environment.text(options.lang, "name_needed"))
+        return ExitCode.USAGE
+    if options.host is None:                      # no HOST: find the server on the LAN
         from app.ui import discovery_texts
 
         host, code, lines = discovery_texts.find_for_client(options.port)
@@ -82,9 +78,21 @@ def run(options: ClientOptions) -> int:
         if host is None:
             return code
         options = options.with_host(host)
-    now = time.monotonic
+    for _ in range(100):              # each turn waits for a person; a bound all the same
+        name = ask_name(options.lang) if asking else options.name
+        if name is None:
+            return ExitCode.OK        # end of input at the prompt: nothing was refused
+        code = join(options, name, input_fd)
+        if code != ExitCode.REFUSED or not asking:
+            return code
+    return ExitCode.REFUSED
+
+
+def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
+    """Join the room under `name` and stay until the end; the exit code."""
+    assert options.host is not None
     try:
-        conn = ClientConnection(host, options.port, name, now(),
+        conn = ClientConnection(options.host, options.port, name, time.monotonic(),
                                 room_key=options.room_key)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
