@@ -5,7 +5,7 @@ room event is printed as one line on stdout, exactly as the course defined them
 (`张三 进入了聊天室`, `张三 : text`, `张三 退出了聊天室`, `管理员消息: text`).
 The client's own messages are not printed back.
 
-Input, and when it ends (README, "Line mode"): each line read is sent; end of
+Input, and when it ends (README's command table): each line read is sent; end of
 input (a pipe or a file read to its end, Ctrl-D on a terminal) leaves once what
 was read is sent. A stdin that gives no input at all, closed (`<&-`) or
 /dev/null, is not an end: the client joins and listens, and leaves on
@@ -44,15 +44,18 @@ def stdin_input() -> Optional[int]:
     return fd
 
 
-def ask_name(lang: str) -> Optional[str]:
-    """The name typed on the terminal (line by line, as the kernel hands it over);
-    None at end of input."""
+def ask_name(lang: str, fd: int) -> Optional[str]:
+    """The name typed on the terminal `fd` (line by line, as the kernel hands it
+    over); None at end of input."""
     prompt = environment.text(lang, "name_prompt").encode("utf-8")
     for _ in range(100):              # empty lines ask again; a bound all the same
         os.write(2, prompt)
         line = b""
         while not line.endswith(b"\n"):
-            data = os.read(0, stdin.READ_SIZE)
+            try:
+                data = os.read(fd, stdin.READ_SIZE)
+            except OSError:           # EIO: the terminal is gone
+                data = b""
             if not data:
                 return None
             line += data
@@ -79,7 +82,8 @@ def run(options: ClientOptions) -> int:
             return code
         options = options.with_host(host)
     for _ in range(100):              # each turn waits for a person; a bound all the same
-        name = ask_name(options.lang) if asking else options.name
+        name = ask_name(options.lang, input_fd) if input_fd is not None and asking \
+            else options.name
         if name is None:
             return ExitCode.OK        # end of input at the prompt: nothing was refused
         code = join(options, name, input_fd)
@@ -137,7 +141,7 @@ class PlainClient:
         if stdin_fd is not None:
             try:
                 sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
-            except (PermissionError, OSError):
+            except OSError:           # EPERM: a regular file
                 unpolled = True
         while self.exit_code is None:
             timeout = self.conn.tick(time.monotonic())
