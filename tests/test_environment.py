@@ -316,3 +316,24 @@ def test_line_mode_without_a_name_or_a_terminal_says_what_to_add(pyz):
                             stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
     assert result.returncode == 2
     assert result.stderr.decode("utf-8") == "chat.pyz: 行模式需要名字：请加上 --name 你的名字\n"
+
+
+def test_server_with_stdin_closed_serves_headless(pyz, tmp_path):
+    port = free_udp_port()
+    argv = ["sh", "-c", STDIN_CASES["closed"], "sh", pyz, "server", "--port", str(port),
+            "--bind", HOST]
+    client = None
+    with PtyTerminal(argv) as screen:              # stdout a terminal, stdin closed
+        try:
+            screen.wait_text("listening")
+            client = start_client(pyz, port, "张三", tmp_path)
+            client.send("大家好")
+            screen.wait_text("大家好")
+            os.kill(screen.proc.pid, signal.SIGTERM)
+            assert screen.wait_exit(5) == 0
+        finally:
+            if client is not None:
+                client.stop()
+        output = finish(screen)
+    assert "Traceback" not in output
+    assert "admin console ended" not in output     # its headless side kept running
