@@ -151,13 +151,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             return server.run(server_options(args), run_console)
         options = client_options(args)
-        if options.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-            from app.ui import client_plain
+        from app.ui import environment
 
-            return client_plain.run(options)
-        from app.ui import client_tui
+        if not options.plain and environment.is_terminal(sys.stdin) \
+                and environment.is_terminal(sys.stdout):
+            from app.ui import client_tui     # falls back to line mode where curses cannot draw
 
-        return client_tui.run(options)
+            return client_tui.run(options)
+        from app.ui import client_plain
+
+        return client_plain.run(options)
     except KeyboardInterrupt:
         return ExitCode.OK
     except BrokenPipeError:

@@ -125,7 +125,9 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
             print("chat.pyz: cannot write the log %s: %s" % (options.log, exc.strerror),
                   file=sys.stderr)
             return ExitCode.ERROR
-    headless = options.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+    # sys.stdin is None when the server was started with stdin closed (`<&-`).
+    headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
+                                         and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
     console = fork_console(run_console, headless, options, sock.close)
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript)

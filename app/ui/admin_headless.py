@@ -27,11 +27,12 @@ def run(link: Channel) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # the network process handles it
     sel = selectors.DefaultSelector()
     sel.register(link.fileno(), selectors.EVENT_READ, "link")
-    stdin_fd = sys.stdin.fileno()
-    try:
+    stdin_fd = -1
+    try:                                              # closed (sys.stdin None), /dev/null
+        stdin_fd = sys.stdin.fileno()                 # (epoll refuses it): log only
         sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
-    except (ValueError, OSError, PermissionError):
-        pass                                          # no usable stdin: log only
+    except (AttributeError, ValueError, OSError):
+        pass
     partial = b""
     while True:
         for key, _ in sel.select():

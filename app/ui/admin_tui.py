@@ -29,14 +29,14 @@ network process puts a line-mode console, admin_headless, in our place on the
 terminal, as after a crash); SIGHUP (the terminal is gone; the network process
 stops too); the network process gone (EOF on the link). SIGINT is the network
 process's business, as in headless mode. A terminal curses cannot drive (TERM
-unknown or dumb) gets admin_headless instead.
+unset, unknown or dumb), or a machine with no UTF-8 locale, gets admin_headless
+instead, after one line saying why (app/ui/environment.py decides).
 """
 import curses
 import locale
 import os
 import selectors
 import signal
-import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -53,11 +53,12 @@ from app.core.join_hints import host_port_text
 from app.core.options import ServerOptions
 from app.core.text import sanitize_text
 from app.net.channel import Channel
-from app.ui import admin_text, screen, stdin
+from app.ui import admin_text, environment, screen, stdin
 from app.ui.line_editor import LineEditor, one_line
 from app.ui.messages_view import MessagesView, wrap_segments
 from app.ui.width import text_width, truncate_to_width
 
+CONSOLE_LANG = "en"         # the console's own words are English for now
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
 ONLINE_MIN_COLS = 64        # narrower than this: no online pane
 MARK_MUTED = "!"            # before a name in the roster: muted
@@ -79,36 +80,37 @@ Line = List[Segment]
 
 def run(link: Channel, options: ServerOptions) -> int:
     """The admin console until one of its exits; the exit code for the forked child."""
-    locale.setlocale(locale.LC_ALL, "")
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the network process handles it
     # If the network process dies first the shell takes the terminal back; endwin's
     # tcsetattr from a background process would then stop us with SIGTTOU.
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    # TERM unset, unknown or dumb, or no UTF-8 locale: one line, then the headless
+    # console (English until the console has a --lang).
+    verdict = environment.for_curses()
+    environment.say(verdict.note(CONSOLE_LANG, "console"))
+    if not verdict.curses:
+        return _headless(link)
     try:
         console = Console(link, options)
-    except curses.error as exc:          # TERM unknown, or one that cannot place text
+    except curses.error as exc:          # what terminfo promised, initscr could not do
         screen.restore_terminal()
-        _say("chat.pyz: no admin console on this terminal (%s); "
-             "reading admin lines from stdin instead" % exc)
-        from app.ui import admin_headless
-
-        return admin_headless.run(link)
+        environment.say("chat.pyz: no admin console on this terminal (%s)%s"
+                        % (exc, environment.text(CONSOLE_LANG, "console")))
+        return _headless(link)
     farewell = ""
     try:
         farewell = console.loop()
     finally:
         screen.restore_terminal()
     if farewell:
-        _say(farewell)
+        environment.say(farewell)
     return 0
 
 
-def _say(line: str) -> None:
-    try:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    except OSError:
-        pass                                         # the terminal is gone (SIGHUP)
+def _headless(link: Channel) -> int:
+    from app.ui import admin_headless
+
+    return admin_headless.run(link)
 
 
 # ---------------------------------------------------------------- pure formatting
@@ -248,8 +250,6 @@ class Console:
         self.link = link
         self.listen = host_port_text(options.bind or "*", options.port)
         self.stdscr = curses.initscr()
-        if not curses.tigetstr("cup"):
-            raise curses.error("TERM=%s cannot move the cursor" % os.environ.get("TERM", ""))
         curses.raw()                  # Ctrl-C, Ctrl-Z, Ctrl-\ arrive as keys
         curses.noecho()
         curses.typeahead(-1)

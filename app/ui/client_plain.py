@@ -4,10 +4,18 @@ For scripts, tests and screen readers. Each stdin line is one message; every
 room event is printed as one line on stdout, exactly as the course defined them
 (`张三 进入了聊天室`, `张三 : text`, `张三 退出了聊天室`, `管理员消息: text`).
 The client's own messages are not printed back.
+
+Input, and when it ends (README's command table): each line read is sent; end of
+input (a pipe or a file read to its end, Ctrl-D on a terminal) leaves once what
+was read is sent. A stdin that gives no input at all, closed (`<&-`) or
+/dev/null, is not an end: the client joins and listens, and leaves on
+SIGINT, SIGTERM or SIGHUP. On a terminal with no --name, the name is asked for
+(and asked again when the server refuses it).
 """
 import os
 import selectors
 import signal
+import stat
 import sys
 import time
 from typing import Optional
@@ -17,17 +25,54 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
-from app.ui import render, stdin
+from app.ui import environment, render, stdin
 
+
+def stdin_input() -> Optional[int]:
+    """The descriptor to read lines from, or None when stdin gives no input at all:
+    closed (Python then has no sys.stdin, and the descriptor may soon be a socket's)
+    or /dev/null. Asked before any socket is opened."""
+    if sys.stdin is None:
+        return None
+    try:
+        fd = sys.stdin.fileno()
+        mine, null = os.fstat(fd), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISCHR(mine.st_mode) and mine.st_rdev == null.st_rdev:
+        return None
+    return fd
+
+
+def ask_name(lang: str, fd: int) -> Optional[str]:
+    """The name typed on the terminal `fd` (line by line, as the kernel hands it
+    over); None at end of input."""
+    prompt = environment.text(lang, "name_prompt").encode("utf-8")
+    for _ in range(100):              # empty lines ask again; a bound all the same
+        os.write(2, prompt)
+        line = b""
+        while not line.endswith(b"\n"):
+            try:
+                data = os.read(fd, stdin.READ_SIZE)
+            except OSError:           # EIO: the terminal is gone
+                data = b""
+            if not data:
+                return None
+            line += data
+        name = line.decode("utf-8", "replace").strip()
+        if name:
+            return name
+    return None
 
 
 def run(options: ClientOptions) -> int:
-    name = options.name
-    if not name:
-        print("chat.pyz: line mode needs --name NAME", file=sys.stderr)
+    environment.utf8_streams()
+    input_fd = stdin_input()
+    asking = not options.name         # on a terminal: asked, and asked again if refused
+    if asking and (input_fd is None or not os.isatty(input_fd)):
+        environment.say(environment.text(options.lang, "name_needed"))
         return ExitCode.USAGE
-    host = options.host
-    if host is None:                              # no HOST: find the server on the LAN
+    if options.host is None:                      # no HOST: find the server on the LAN
         from app.ui import discovery_texts
 
         host, code, lines = discovery_texts.find_for_client(options.port, options.lang)
@@ -36,9 +81,22 @@ def run(options: ClientOptions) -> int:
         if host is None:
             return code
         options = options.with_host(host)
-    now = time.monotonic
+    for _ in range(100):              # each turn waits for a person; a bound all the same
+        name = ask_name(options.lang, input_fd) if input_fd is not None and asking \
+            else options.name
+        if name is None:
+            return ExitCode.OK        # end of input at the prompt: nothing was refused
+        code = join(options, name, input_fd)
+        if code != ExitCode.REFUSED or not asking:
+            return code
+    return ExitCode.REFUSED
+
+
+def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
+    """Join the room under `name` and stay until the end; the exit code."""
+    assert options.host is not None
     try:
-        conn = ClientConnection(host, options.port, name, now(),
+        conn = ClientConnection(options.host, options.port, name, time.monotonic(),
                                 room_key=options.room_key)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
@@ -46,7 +104,7 @@ def run(options: ClientOptions) -> int:
     except ValueError as exc:
         print("chat.pyz: cannot use that name: %s" % exc, file=sys.stderr)
         return ExitCode.REFUSED
-    return PlainClient(conn, options).loop()
+    return PlainClient(conn, options, input_fd).loop()
 
 
 def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int) -> str:
@@ -57,11 +115,14 @@ def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int)
 
 
 class PlainClient:
-    def __init__(self, conn: ClientConnection, options: ClientOptions) -> None:
+    def __init__(self, conn: ClientConnection, options: ClientOptions,
+                 input_fd: Optional[int] = 0) -> None:
         self.conn = conn
         self.options = options
         self.started = time.monotonic()
-        self.stdin_open = True
+        self.input_fd = input_fd
+        self.stdin_open = input_fd is not None    # no input at all is not its end
+        self.listen_only = input_fd is None
         self.eof_at: Optional[float] = None
         self.partial = b""
         self.stop_signal = False
@@ -74,24 +135,36 @@ class PlainClient:
         sel = selectors.DefaultSelector()
         sel.register(self.conn.fileno(), selectors.EVENT_READ, "net")
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
-        stdin_fd = sys.stdin.fileno()
-        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        stdin_fd = self.input_fd
+        # A regular file cannot be polled (epoll refuses it) but never blocks: it
+        # is read a chunk a turn, with no wait while some is left.
+        unpolled = False
+        if stdin_fd is not None:
+            try:
+                sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+            except OSError:           # EPERM: a regular file
+                unpolled = True
         while self.exit_code is None:
             timeout = self.conn.tick(time.monotonic())
+            if unpolled and self.stdin_open:
+                timeout = 0
             for key, _ in sel.select(timeout):
                 if key.data == "net":
                     self.conn.on_readable(time.monotonic())
                 elif key.data == "signals":
                     self.stop_signal = bool(self.signals.take()) or self.stop_signal
-                elif key.data == "stdin" and not self._read_stdin(stdin_fd):
-                    sel.unregister(stdin_fd)
+                elif key.data == "stdin" and not self._read_stdin(key.fd):
+                    sel.unregister(key.fd)
                     self.stdin_open = False
+            if unpolled and self.stdin_open and stdin_fd is not None \
+                    and not self._read_stdin(stdin_fd):
+                self.stdin_open = False
             self._show_events()
             if self.stop_signal:
                 self._leave()
                 return ExitCode.OK
             self._check_connect_timeout()
-            if not self.stdin_open and self.exit_code is None:
+            if not self.stdin_open and not self.listen_only and self.exit_code is None:
                 # EOF: leave once joined and what we typed is sent (piped input
                 # arrives before the handshake is done).
                 if self.conn.state == "joined":
@@ -108,7 +181,11 @@ class PlainClient:
         return self.exit_code
 
     def _read_stdin(self, fd: int) -> bool:
-        data = os.read(fd, stdin.READ_SIZE)
+        """Submit the whole lines read; False at end of input."""
+        try:
+            data = os.read(fd, stdin.READ_SIZE)
+        except OSError:               # EIO: the terminal is gone; an end like EOF
+            data = b""
         if not data:
             if self.partial:
                 self._submit(self.partial)

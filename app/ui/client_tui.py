@@ -1,6 +1,7 @@
 """The curses client: `chat.pyz client [HOST] [--port P] [--name NAME]`.
 
-One process finds the server if no HOST is given, sets up the terminal and logs
+One process checks that curses can draw here (app/ui/environment.py: else line
+mode), finds the server if no HOST is given, sets up the terminal and logs
 in (asks for a name, shows refusals and an unreachable server), then forks:
 
   child  = receiver (app/ui/client/receiver.py): owns the ClientConnection and
@@ -19,7 +20,6 @@ docs/DESIGN.md, "The two-process curses client").
 (host, port, name, now, room_key=...); tests pass a scripted fake with the same
 interface.
 """
-import locale
 import os
 import sys
 from typing import Optional, Sequence
@@ -30,7 +30,7 @@ from app.core.options import ClientOptions
 from app.net.channel import Channel
 from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, fork_child
-from app.ui import render
+from app.ui import environment, render
 from app.ui.client.login import ConnectionFactory, Login, find_host
 from app.ui.client.pane_log import open_log
 from app.ui.client.receiver import Receiver
@@ -43,7 +43,13 @@ CRASH_LOG_VARIABLE = "CHAT_TUI_LOG"    # names a file for the receiver's traceba
 def run(options: ClientOptions, connection_factory: Optional[ConnectionFactory] = None) -> int:
     """The client's whole life; its exit code."""
     factory: ConnectionFactory = connection_factory or ClientConnection
-    log, reason = open_log(options.log)     # before anything else: a bad path is one line
+    verdict = environment.for_curses()    # sets the locale curses draws in
+    environment.say(verdict.note(options.lang))
+    if not verdict.curses:            # TERM=dumb, unknown or unset; no UTF-8 locale
+        from app.ui import client_plain
+
+        return client_plain.run(options)
+    log, reason = open_log(options.log)     # before curses: a bad path is one line
     if reason:
         sys.stderr.write("chat.pyz: %s\n" % render.tr(options.lang, "log_failed",
                                                       path=options.log, reason=reason))
@@ -53,7 +59,6 @@ def run(options: ClientOptions, connection_factory: Optional[ConnectionFactory] 
         if host is None:
             return search_code
         options = options.with_host(host)
-    locale.setlocale(locale.LC_ALL, "")
     term = Terminal(options, log)
     login = Login(term, options, factory)
     code: Optional[int] = ExitCode.ERROR
