@@ -73,7 +73,7 @@ def test_help_columns_line_up_in_display_columns():
     column = meaning_column(HELP_LINES[0])          # the widest command has one blank after it
     assert all(starts_at(line, column) for line in HELP_LINES)
     for lang, texts in render.TEXTS.items():
-        rows = [line for line in texts["help"] if line.startswith("  ")]
+        rows = [line for line in texts["help"] if line.startswith("  /")]   # the commands
         assert len({meaning_column(line) for line in rows}) == 1, (lang, rows)
 
 
