@@ -12,26 +12,13 @@ import subprocess
 import pytest
 from chatproc import free_udp_port, start_client, start_server, wait_until
 from termharness import PtyTerminal, children_of, process_state
-from test_admin_tui import Room, sane, wait_asleep
+from test_admin_tui import room, sane, wait_asleep  # noqa: F401 (room: a fixture)
 
 from app.net.server import CONSOLE_ENDED, CONSOLE_REPLACED, listen_text
 from app.ui.admin_tui import hanging_rows
 from app.ui.width import text_width
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def room(pyz, tmp_path):
-    made = []
-
-    def make(**options):
-        made.append(Room(pyz, tmp_path, **options))
-        return made[-1]
-
-    yield make
-    for one in made:
-        one.close()
 
 
 def output_after(term, needle):

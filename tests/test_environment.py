@@ -31,15 +31,7 @@ TERMS = ("xterm-256color", "screen", "linux", "vt100", "dumb", None)
 LINE_MODE_TERMS = ("dumb", None)
 
 
-def installed(name):
-    saved = locale.setlocale(locale.LC_CTYPE)
-    try:
-        locale.setlocale(locale.LC_CTYPE, name)
-        return True
-    except locale.Error:
-        return False
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
+installed = environment._installed        # the module's own probe
 
 
 def env_argv(lang, term, lc_all=True):
