@@ -411,6 +411,30 @@ def test_a_resize_at_the_name_prompt_keeps_its_hint(tmp_path):
                       what="the hint repainted")
 
 
+def test_stop_and_fg_at_the_name_prompt_repaint_it_and_keys_stay_raw(tmp_path):
+    """Before the fork one process owns the terminal: after SIGSTOP, a shell's
+    modes and output, and SIGCONT, the prompt is back whole and typing goes on."""
+    with fake_client(tmp_path, {}, "--port", "9797") as term:
+        term.wait_text("请输入你的名字 (Ctrl-C 退出)")
+        term.type("ab")
+        lines, cursor = term.wait_for(lambda l, c: l[23].rstrip() == "名字: ab", what="typed")
+        assert children_of(term.proc.pid) == []            # not forked yet
+        os.kill(term.proc.pid, signal.SIGSTOP)
+        term.wait_for(lambda l, c: process_state(term.proc.pid) == "T", timeout=5,
+                      what="stopped")
+        shell = termios.tcgetattr(term.slave)
+        shell[3] |= termios.ICANON | termios.ECHO | termios.ECHOCTL
+        termios.tcsetattr(term.slave, termios.TCSANOW, shell)
+        os.write(term.slave, b"\x1b[2J\x1b[H[1]+  Stopped    chat.pyz client\r\n$ fg\r\n")
+        term.wait_text("[1]+  Stopped")
+        os.kill(term.proc.pid, signal.SIGCONT)
+        term.wait_screen(lines, cursor)                      # the prompt repainted whole
+        modes = term.tty_modes()
+        assert not modes & termios.ICANON and not modes & termios.ECHO
+        term.type("c")
+        term.wait_for(lambda l, c: l[23].rstrip() == "名字: abc", what="typing goes on")
+
+
 def test_the_reason_a_server_is_unreachable_is_shown_whole(tmp_path):
     reason = "no chat server answers on that port (connection refused)"
     with fake_client(tmp_path, {"unreachable_for": 60}, lines=12, cols=40) as term:

@@ -118,7 +118,9 @@ class Login:
                 self.conn.on_readable(time.monotonic())
             if "signals" in ready:
                 for signum in term.signals.take():
-                    if signum != signal.SIGWINCH:
+                    if signum == signal.SIGCONT:       # `fg`: our modes back, all repainted
+                        term.restore_modes()
+                    elif signum != signal.SIGWINCH:
                         return self._give_up()
                     self._resize()
             if "keys" in ready or term.keys.pending:

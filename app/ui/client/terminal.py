@@ -19,10 +19,10 @@ from app.ui.messages_view import MessagesView
 from app.ui.width import text_width, truncate_to_width
 
 LEAVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-WATCHED_SIGNALS = (signal.SIGWINCH,) + LEAVE_SIGNALS
-# After the fork both sides also repaint on SIGCONT (`fg` after a stop: the shell
-# has drawn over us and put the tty back in its own modes).
-SPLIT_SIGNALS = WATCHED_SIGNALS + (signal.SIGCONT,)
+# SIGCONT (`fg` after a stop: the shell has drawn over us and put the tty back in
+# its own modes): our modes back and a repaint, at the name prompt and after the
+# fork alike.
+WATCHED_SIGNALS = (signal.SIGWINCH, signal.SIGCONT) + LEAVE_SIGNALS
 
 
 def _attributes() -> Dict[str, int]:
@@ -77,7 +77,7 @@ class Terminal:
     def after_fork(self) -> None:
         """Our own signal pipe and lock descriptor: the inherited ones are shared with
         the other process (a flock on a shared open file excludes nobody)."""
-        self.signals = screen.SignalPipe(SPLIT_SIGNALS)
+        self.signals = screen.SignalPipe(WATCHED_SIGNALS)
         self.painter = screen.Painter(self.lock_path)
 
     def restore_modes(self) -> None:
