@@ -69,7 +69,7 @@ case "${1:-build}" in
     test)
         shift
         make_venv "$BUILD_DIR/venv-test" pytest==8.3.4 pyte==0.8.2 hypothesis==6.122.3 \
-            pytest-timeout==2.3.1 mypy==1.13.0
+            pytest-timeout==2.3.1 mypy==1.13.0 cryptography==43.0.3
         "$BUILD_DIR/venv-test/bin/mypy" --config-file .ci/mypy.ini --cache-dir "$BUILD_DIR/mypy-cache" app
         build_pyz
         CHAT_PYZ="$PWD/chat.pyz" exec "$BUILD_DIR/venv-test/bin/python" -m pytest tests "$@"

@@ -15,7 +15,7 @@ from app import __version__
 from app.core import options as D
 from app.core.auth import RoomKey
 from app.core.exit_codes import ExitCode
-from app.core.options import ClientOptions, ServerOptions
+from app.core.options import ClientOptions, RecordOptions, ServerOptions
 from app.core.protocol import DEFAULT_PORT
 
 
@@ -39,13 +39,36 @@ def _positive(text: str) -> int:
     return value
 
 
+def _duration(text: str) -> float:
+    """Seconds from `90`, `90s`, `5m`, `2h` or `1d` (a bare number is seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a duration (90, 90s, 5m, 2h, 1d): %r" % text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more: %r" % text)
+    return value
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number of days: %r" % text)
+    if not 0 < value < 100000:
+        raise argparse.ArgumentTypeError("must be more than 0 days: %r" % text)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat.pyz",
         description="A group chat room for a LAN, in the terminal.",
     )
     parser.add_argument("--version", action="version", version="chat.pyz " + __version__)
-    commands = parser.add_subparsers(dest="command", metavar="{server,client}")
+    commands = parser.add_subparsers(dest="command", metavar="{server,client,log,report}")
     commands.required = True
 
     server = commands.add_parser("server", help="run the chat room (with an admin console)")
@@ -67,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--max-per-ip", type=_positive, default=D.DEFAULT_MAX_PER_IP, metavar="N",
                         help="people from one address at most, 0 for no limit; the "
                              "server's own machine is exempt (default: %d)" % D.DEFAULT_MAX_PER_IP)
+    server.add_argument("--state", metavar="DIR",
+                        help="keep the room's key, bans, mutes, motd and history in DIR "
+                             "(default: $XDG_STATE_HOME/chat.pyz/PORT, i.e. "
+                             "~/.local/state/chat.pyz/PORT)")
+    server.add_argument("--retain", type=_days, default=D.DEFAULT_RETAIN_DAYS, metavar="DAYS",
+                        help="forget the room's log older than DAYS (default: %g)"
+                             % D.DEFAULT_RETAIN_DAYS)
+    server.add_argument("--kick-cooldown", type=_duration, default=D.DEFAULT_KICK_COOLDOWN,
+                        metavar="TIME", help="a kicked name and host are refused this long "
+                        "(90s, 5m, 1h; default: 5m)")
     add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
@@ -94,39 +127,91 @@ def build_parser() -> argparse.ArgumentParser:
                         help="append every line the message pane shows to FILE, with the "
                              "date and time (line mode prints them on stdout instead)")
     add_password_option(client)
+    client.add_argument("--accept-new-key", action="store_true",
+                        help="the server's key changed and you know why (e.g. it was moved): "
+                             "trust the new key from now on")
+
+    log = commands.add_parser("log", help="print or export the room's transcript "
+                              "(from the server's state; no server needed)")
+    add_record_options(log)
+    log.add_argument("--name", metavar="NAME", help="only what NAME did")
+    log.add_argument("--format", choices=D.LOG_FORMATS, default="text",
+                     help="text (default), csv, jsonl, or one self-contained html page")
+    report = commands.add_parser("report", help="each person's participation: lines, "
+                                 "first and last seen, with a bar chart")
+    add_record_options(report)
+    report.set_defaults(name=None)
+    report.add_argument("--format", choices=D.REPORT_FORMATS, default="text",
+                        help="text (default, bars of block characters) or html")
     return parser
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version="chat.pyz " + __version__)
+    parser.add_argument("--state", metavar="DIR",
+                        help="the server's state directory (default: the one of --port)")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                        help="the room's port, to find its state (default: %d)" % DEFAULT_PORT)
+    parser.add_argument("--since", metavar="WHEN",
+                        help="from WHEN on: 2026-12-04, '2026-12-04 14:00', 14:00, today, "
+                             "90m, 2h, 3d (default: all that is kept)")
 
 
 def add_password_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", metavar="TEXT",
-                        help="room password (or set CHAT_PASSWORD): every datagram is "
-                             "authenticated with a key derived from it; it is never sent")
+                        help="room password (or set CHAT_PASSWORD): it enters the key exchange "
+                             "(SPAKE2) and never travels; a server's `auto` makes a room code")
+    parser.add_argument("--insecure", action="store_true",
+                        help="no encryption (protocol version 1): only where this Python has "
+                             "no usable libcrypto, and on both sides")
+
+
+def password(args: argparse.Namespace) -> Optional[str]:
+    given = args.password if args.password is not None else os.environ.get("CHAT_PASSWORD")
+    return given or None
 
 
 def room_key(args: argparse.Namespace) -> Optional[RoomKey]:
-    """The key from --password or CHAT_PASSWORD, derived once (about 0.1 s)."""
-    password = args.password if args.password is not None else os.environ.get("CHAT_PASSWORD")
-    if not password:
+    """--insecure's version-1 tag key from the password, derived once (about 0.1 s)."""
+    given = password(args)
+    if not given or not args.insecure:
         return None
-    return RoomKey.from_password(password)
+    return RoomKey.from_password(given)
 
 
 def server_options(args: argparse.Namespace) -> ServerOptions:
+    given = password(args)
+    if given == "auto" and not args.insecure:
+        from app.core import words
+
+        given = words.room_code(os.urandom(words.ROOM_CODE_BYTES))   # shown on the console
     return ServerOptions(bind=args.bind, port=args.port, history=args.history,
                          headless=args.headless, log=args.log, max_clients=args.max_clients,
-                         max_per_ip=args.max_per_ip, room_key=room_key(args))
+                         max_per_ip=args.max_per_ip, room_key=room_key(args),
+                         password=given, insecure=args.insecure, state=args.state,
+                         show_password=password(args) == "auto", retain_days=args.retain,
+                         kick_cooldown=args.kick_cooldown)
 
 
 def client_options(args: argparse.Namespace) -> ClientOptions:
     return ClientOptions(host=args.host, port=args.port, name=args.name, plain=args.plain,
                          timestamps=args.timestamps, connect_timeout=args.connect_timeout,
                          lang=args.lang, bell=args.bell, room_key=room_key(args),
-                         log=args.log)
+                         log=args.log, password=password(args), insecure=args.insecure,
+                         accept_new_key=args.accept_new_key)
+
+
+def record_options(args: argparse.Namespace) -> RecordOptions:
+    return RecordOptions(command=args.command, state=args.state, port=args.port,
+                         since=args.since, name=args.name,
+                         format=args.format)
 
 
 def parse(argv: Optional[List[str]] = None):
-    """The command line as options: ServerOptions or ClientOptions."""
+    """The command line as options: ServerOptions, ClientOptions or RecordOptions."""
     args = build_parser().parse_args(argv)
+    if args.command in ("log", "report"):
+        return record_options(args)
     return server_options(args) if args.command == "server" else client_options(args)
 
 
@@ -150,6 +235,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from app.net import server
 
             return server.run(server_options(args), run_console)
+        if args.command in ("log", "report"):
+            from app.ui import records
+
+            return records.run(record_options(args))
         options = client_options(args)
         from app.ui import environment
 

@@ -1,6 +1,7 @@
 """Idle cost and start-up time.
 
-    python3 -m bench.idle_startup idle [SECONDS]     server + 1 line-mode client
+    python3 -m bench.idle_startup idle [SECONDS] [--insecure] [--app-root DIR]
+                                                     server + 1 line-mode client
     python3 -m bench.idle_startup startup [RUNS]     chat.pyz --version vs python3 -c pass
 
 idle: CPU seconds and wake-ups (voluntary context switches) of the server (its
@@ -11,6 +12,7 @@ SHIV_ROOT (it unpacks itself), then later runs (min of RUNS), against
 `python3 -c pass` started the same way (through PATH, as the shebang does, and
 with the interpreter's own path).
 """
+import argparse
 import json
 import os
 import subprocess
@@ -24,15 +26,18 @@ if __package__ in (None, ""):
 from bench import procs  # noqa: E402
 
 
-def idle(seconds: float = 60.0, app_root=procs.ROOT) -> dict:
-    server = procs.Server("ours", app_root=app_root).start()
+def idle(seconds: float = 60.0, app_root=procs.ROOT, insecure: bool = False) -> dict:
+    """insecure: both sides --insecure (version 1); else secure sessions where
+    the app at app_root has them (procs.Server)."""
+    server = procs.Server("ours", app_root=app_root, insecure=insecure).start()
     client = None
     try:
         client = subprocess.Popen(
             [sys.executable, "-m", "app", "client", "--plain", "--name", "idle",
-             "127.0.0.1", "--port", str(server.port)],
+             "127.0.0.1", "--port", str(server.port)]
+            + (["--insecure"] if server.insecure_flag else []),
             cwd=str(app_root), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, env=dict(os.environ, **procs.private_dirs(server.home)))
         deadline = time.monotonic() + 10
         log = os.path.join(server.tmp, "stdout")
         while time.monotonic() < deadline:
@@ -52,7 +57,7 @@ def idle(seconds: float = 60.0, app_root=procs.ROOT) -> dict:
             client.wait()
         server.stop()
     per_min = 60.0 / seconds
-    return {"seconds": seconds,
+    return {"seconds": seconds, "secure": server.secure,
             "server_cpu_per_min": (s1["cpu"] - s0["cpu"]) * per_min,
             "server_wakeups_per_min": (s1["wakeups"] - s0["wakeups"]) * per_min,
             "client_cpu_per_min": (c1["cpu"] - c0["cpu"]) * per_min,
@@ -91,8 +96,22 @@ def startup(runs: int = 10, pyz: str = str(procs.ROOT / "chat.pyz")) -> dict:
     return result
 
 
-if __name__ == "__main__":
-    what = sys.argv[1] if len(sys.argv) > 1 else "startup"
-    arg = float(sys.argv[2]) if len(sys.argv) > 2 else None
-    result = idle(arg or 60.0) if what == "idle" else startup(int(arg or 10))
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", choices=("idle", "startup"), default="startup")
+    parser.add_argument("amount", nargs="?", type=float, help="idle: SECONDS; startup: RUNS")
+    parser.add_argument("--app-root", default=str(procs.ROOT),
+                        help="idle: the checkout whose app/ is measured")
+    parser.add_argument("--insecure", action="store_true",
+                        help="idle: both sides --insecure (protocol version 1)")
+    args = parser.parse_args(argv)
+    if args.what == "idle":
+        result = idle(args.amount or 60.0, args.app_root, args.insecure)
+    else:
+        result = startup(int(args.amount or 10))
     print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,8 +28,10 @@ import math
 import os
 import random
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional
 
@@ -56,6 +58,8 @@ class Worker:
         self.local = {g: i for i, g in enumerate(self.ids)}
         extra = {"probe_every": cfg["probe_every"],
                  "lean": cfg.get("lean_sinks", False)} if cfg.get("probe_every", 1) > 1 else {}
+        if cfg["kind"] == "ours":
+            extra["secure"] = cfg.get("secure", False)
         self.swarm = swarms.SWARMS[cfg["kind"]](cfg["port"], self.ids, **extra)
         self.senders = [self.local[g] for g in cfg["senders"]]
         self.probe = self.local.get(cfg.get("probe"), -1)
@@ -308,15 +312,19 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
              restart: str = "", restart_after: float = 2.0, drain: float = 15.0,
              join_timeout: float = 30.0, app_root=procs.ROOT, profile: str = "",
              relaxed: bool = False, cpu_cap: float = 0.0, probe_every: int = 1,
-             lean_sinks: bool = False, pin: bool = False) -> dict:
+             lean_sinks: bool = False, pin: bool = False, insecure: bool = False) -> dict:
     """Run one measurement; returns a dict of numbers (see the keys at the end).
     probe_every > 1 (UDP servers, rate mode): only every probe_every-th client
     decodes and times what it gets; the others are sinks (swarms.py), for ours
     lean ones with lean_sinks. pin: the server on a core of its own, the
-    generator on the rest (procs.pin_generator)."""
+    generator on the rest (procs.pin_generator). insecure (ours): the server
+    and the clients run --insecure, protocol version 1 in clear; without it
+    they run secure sessions where the app at app_root has them."""
     if probe_every > 1 and (kind == "irc" or mode != "rate"):
         raise ValueError("sinks are for the UDP servers in rate mode")
-    server = procs.Server(kind, app_root=app_root, relaxed=relaxed, cpu_cap=cpu_cap).start()
+    home = tempfile.mkdtemp(prefix="bench-home-")     # keys: server's and clients'
+    server = procs.Server(kind, app_root=app_root, relaxed=relaxed, cpu_cap=cpu_cap,
+                          insecure=insecure, home=home).start()
     if cpu_cap and restart:
         raise ValueError("a CPU cap and a restart do not go together")
     procs_ = []
@@ -333,14 +341,14 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
         else:
             chosen = set()
         start_at = time.monotonic() + 0.3 + 0.1 * workers
-        env = dict(os.environ, PYTHONHASHSEED="0")
+        env = dict(os.environ, PYTHONHASHSEED="0", **procs.private_dirs(home))
         for k, group in enumerate(groups):
             cfg = {"kind": kind, "port": server.port, "ids": [group.start, group.stop],
                    "n": n, "senders": sorted(g for g in chosen if g in group),
                    "probe": probes[k], "mode": mode, "window": window, "rate": rate,
                    "seed": k + 1, "start_at": start_at, "join_timeout": join_timeout,
                    "app_root": str(app_root), "probe_every": probe_every,
-                   "lean_sinks": lean_sinks}
+                   "lean_sinks": lean_sinks, "secure": server.secure}
             procs_.append(subprocess.Popen(
                 [sys.executable, str(procs.ROOT / "bench" / "loadgen.py"), "--worker",
                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -377,7 +385,8 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
             else:
                 server.stop()
             server = procs.Server(kind, port=server.port, app_root=app_root,
-                                  relaxed=relaxed, cpu_cap=cpu_cap).start()
+                                  relaxed=relaxed, cpu_cap=cpu_cap, insecure=insecure,
+                                  home=home).start()
             if pin:
                 server.pin()
             restarted_at = time.monotonic()
@@ -402,6 +411,7 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
             except subprocess.TimeoutExpired:
                 procs.stop_pids([p.pid])
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     hist, arrival_hist = merged(done, "hist"), merged(done, "arrival_hist")
     expected = total_sent * (n - 1)
     got = sum(d["got"] for d in done)
@@ -413,7 +423,8 @@ def run_load(kind: str, n: int, mode: str = "closed", *, seconds: float = 5.0,
         for state, count in d["states"].items():
             states[state] = states.get(state, 0) + count
     return {
-        "kind": kind, "n": n, "mode": mode, "seconds": seconds, "workers": workers,
+        "kind": kind, "secure": server.secure, "n": n, "mode": mode, "seconds": seconds,
+        "workers": workers,
         "pinned": pin, "probe_every": probe_every,
         "senders": len(chosen), "window": window, "rate": rate,
         "joined": joined, "join_s": last_join - start_at if joined == n else None,
@@ -471,6 +482,9 @@ def main(argv=None) -> int:
                              "in a few steps of their own (swarms.py)")
     parser.add_argument("--pin", action="store_true",
                         help="the server on CPU 0 alone, the generator on the others")
+    parser.add_argument("--insecure", action="store_true",
+                        help="ours: server and clients with --insecure (protocol version 1, "
+                             "in clear); default: secure sessions where the app has them")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample the server with py-spy over the window into FILE")
     args = parser.parse_args(argv)
@@ -480,7 +494,7 @@ def main(argv=None) -> int:
                       restart_after=args.restart_after, app_root=args.app_root,
                       profile=args.profile, relaxed=args.relaxed, cpu_cap=args.cpu_cap,
                       probe_every=args.probe_every, lean_sinks=args.lean_sinks,
-                      pin=args.pin)
+                      pin=args.pin, insecure=args.insecure)
     print(json.dumps(result, indent=1))
     return 0
 

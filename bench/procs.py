@@ -191,13 +191,35 @@ def ngircd_path() -> Optional[str]:
         "/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None)
 
 
+def app_is_secure(app_root=ROOT) -> bool:
+    """The checkout at app_root has secure sessions (issue 16 on): its server
+    speaks protocol version 2 unless told --insecure. An older app has
+    neither the secure layer nor the flag."""
+    return (pathlib.Path(app_root) / "app" / "core" / "secure_server.py").exists()
+
+
+def private_dirs(tmp: str) -> Dict[str, str]:
+    """Environment that keeps a run's keys and known_servers in `tmp`: the
+    user's own ~/.config and ~/.local/state are never read or written."""
+    env = {"XDG_CONFIG_HOME": os.path.join(tmp, "config"),
+           "XDG_STATE_HOME": os.path.join(tmp, "state")}
+    for path in env.values():
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return env
+
+
 class Server:
-    """One server of kind "ours", "naive" or "irc" on 127.0.0.1:port."""
+    """One server of kind "ours", "naive" or "irc" on 127.0.0.1:port. Ours is
+    secure (protocol version 2, the product's default) unless `insecure`
+    (--insecure: version 1 in clear); an app from before issue 16 is always
+    version 1 and gets no flag (`secure` says what it speaks)."""
 
     def __init__(self, kind: str, port: Optional[int] = None,
                  app_root: pathlib.Path = ROOT, relaxed: bool = False,
-                 cpu_cap: float = 0.0) -> None:
+                 cpu_cap: float = 0.0, insecure: bool = False, home: str = "") -> None:
         self.kind = kind
+        self.secure = kind == "ours" and not insecure and app_is_secure(app_root)
+        self.insecure_flag = kind == "ours" and insecure and app_is_secure(app_root)
         self.relaxed = relaxed          # ours: per-person rate limit off (relaxed_server.py)
         self.cpu_cap = cpu_cap          # > 0: at most this share of one core (cgroup v1)
         self.cgroup = ""
@@ -205,6 +227,9 @@ class Server:
         self.app_root = pathlib.Path(app_root)
         self.proc: Optional[subprocess.Popen] = None
         self.tmp = tempfile.mkdtemp(prefix="bench-%s-" % kind)
+        # Where its key lives ($XDG_STATE_HOME): a server restarted with the
+        # same `home` keeps its key, as the product's does in its state dir.
+        self.home = home or self.tmp
         self.all_pids: List[int] = []
 
     def command(self) -> List[str]:
@@ -212,7 +237,8 @@ class Server:
             start = ([str(ROOT / "bench" / "relaxed_server.py")] if self.relaxed
                      else ["-m", "app"])
             return [sys.executable] + start + ["server", "--headless",
-                                               "--port", str(self.port), "--bind", "127.0.0.1"]
+                                               "--port", str(self.port), "--bind", "127.0.0.1"
+                                               ] + (["--insecure"] if self.insecure_flag else [])
         if self.kind == "naive":
             return [sys.executable, str(ROOT / "bench" / "naive_server.py"),
                     "--port", str(self.port)]
@@ -225,8 +251,11 @@ class Server:
         return [binary, "--nodaemon", "--config", conf]
 
     def start(self, timeout: float = 10.0) -> "Server":
+        # Our server keeps its room's database in the XDG state dir: this
+        # server's own temporary one, not the user's (nor an earlier run's).
         self.proc = subprocess.Popen(
             self.command(), cwd=str(self.app_root), stdin=subprocess.DEVNULL,
+            env=dict(os.environ, **private_dirs(self.home)),
             stdout=open(os.path.join(self.tmp, "stdout"), "w"),
             stderr=open(os.path.join(self.tmp, "stderr"), "w"))
         proto = "tcp" if self.kind == "irc" else "udp"

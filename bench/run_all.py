@@ -5,6 +5,8 @@
     python3 -m bench.run_all --also /tmp/perfcopy   adds "ours+fix": the app/ of
                                         another checkout (e.g. with build/perf-*.diff)
     python3 -m bench.run_all --only saturation,latency
+    python3 -m bench.run_all --insecure adds "ours-insecure": this checkout with
+                                        --insecure on both sides (protocol 1)
 
 Raw numbers go to build/bench-results.json as well.
 """
@@ -69,6 +71,7 @@ class Runner:
     def load(self, label: str, n: int, mode: str, **kw) -> dict:
         kind = "ours" if label.startswith("ours") else label
         kw.setdefault("workers", 2 if n >= 500 else 1)
+        kw.setdefault("insecure", label == "ours-insecure")
         print("  %s N=%d %s ..." % (label, n, mode), file=sys.stderr, flush=True)
         try:
             result = run_load(kind, n, mode, app_root=self.roots.get(label, procs.ROOT),
@@ -187,10 +190,14 @@ def main(argv=None) -> int:
     parser.add_argument("--also", metavar="ROOT", help="a checkout measured as ours+fix")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--no-irc", action="store_true")
+    parser.add_argument("--insecure", action="store_true",
+                        help="also run this checkout with --insecure (as ours-insecure)")
     parser.add_argument("--json", default=str(procs.ROOT / "build" / "bench-results.json"))
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     kinds, roots = ["ours"], {"ours": procs.ROOT}
+    if args.insecure:
+        kinds.append("ours-insecure")
     if args.also:
         kinds.append("ours+fix")
         roots["ours+fix"] = os.path.abspath(args.also)

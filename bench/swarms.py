@@ -45,6 +45,15 @@ headers); everything else (the handshake, its session's stream, anything out of
 order) goes to the whole client. The server gets the same datagrams and acks;
 the generator's cost per datagram still is about 3.5 times the naive one's
 (PERFORMANCE.md, fourth pass). Probes are always the whole client.
+
+Ours speaks what the server speaks: secure sessions (protocol version 2, the
+product's default: a Noise handshake, then every datagram in a RECORD) unless
+`secure` is False (`--insecure`, or an app from before issue 16, which has
+no secure layer at all: `app_is_secure`). A secure lean sink opens the RECORD
+with its session's keys as the client's secure layer would, then treats the
+version-1 datagram inside as above. Every simulated client has a key pair of
+its own (made in memory) and trusts the server's key on first use; nothing
+is written under $XDG_CONFIG_HOME (loadgen points it at a temp dir anyway).
 """
 import heapq
 import socket
@@ -112,16 +121,53 @@ class _Swarm:
                 sock.close()
 
 
+def app_is_secure() -> bool:
+    """The app on sys.path has secure sessions (issue 16 and later): its
+    ClientConnection takes `security`."""
+    import inspect
+
+    from app.net import client_net
+    return "security" in inspect.signature(client_net.ClientConnection.__init__).parameters
+
+
+class _MemberSecurity:
+    """app.net.identity.ClientSecurity's shape for one simulated client: the
+    worker's suite, a key pair of its own, the server's key trusted on first
+    use in memory (no file per client)."""
+
+    def __init__(self, shared, static) -> None:
+        self.suite = shared.suite
+        self.password = shared.password
+        self.static = static
+        self.known = self
+
+    @staticmethod
+    def checker(address: str):
+        return lambda key: None
+
+    @staticmethod
+    def rememberer(address: str):
+        return lambda key: None
+
+
 class OursSwarm(_Swarm):
     """Our protocol, through the project's own ClientConnection / ClientCore."""
 
     def __init__(self, port: int, ids: List[int], probe_every: int = 1,
-                 lean: bool = False) -> None:
+                 lean: bool = False, secure: bool = True) -> None:
         super().__init__(port, ids, probe_every, lean)
         from app.core import client_core, protocol
         from app.net import client_net
 
         self._core, self._net, self._protocol = client_core, client_net, protocol
+        self.secure = secure
+        self._shared = None
+        if secure:
+            from app.core import secure_wire
+            from app.net import identity, primitives
+
+            self._wire, self._new_keypair = secure_wire, primitives.new_keypair
+            self._shared = identity.client_security(None, insecure=False, accept_new_key=True)
         self.conns: list = [None] * len(ids)
         self.sched = [INF] * len(ids)
         self.heap: List[Tuple[float, int]] = []
@@ -131,14 +177,28 @@ class OursSwarm(_Swarm):
 
     def start(self, now: float) -> None:
         for i, g in enumerate(self.ids):
-            conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
+            if self.secure:
+                security = _MemberSecurity(self._shared, self._new_keypair())
+                conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now,
+                                                  security=security)
+            elif app_is_secure():
+                conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now,
+                                                  security=None)
+            else:                                # an app from before issue 16
+                conn = self._net.ClientConnection("127.0.0.1", self.port, NAME % g, now)
             if self.is_sink(g):
                 self._make_sink(i, conn.core)
             else:
                 stamp_arrivals(conn.sock)
             self.conns[i] = conn
             self.socks[i] = conn.sock
-            self._schedule(i, conn.core.next_deadline())
+            self._schedule(i, self._front(conn).next_deadline())
+
+    @staticmethod
+    def _front(conn):
+        """What takes the client's datagrams and runs its timers: the secure
+        layer where there is one, else the core (and an older app's core)."""
+        return getattr(conn, "front", conn.core)
 
     def _schedule(self, i: int, due: Optional[float]) -> None:
         if due is not None and due < self.sched[i]:
@@ -185,7 +245,7 @@ class OursSwarm(_Swarm):
     def _after_client(self, i: int, now: float) -> None:
         """Bookkeeping after the whole client ran: its state, its next timer."""
         self._note_state(i, now)
-        self._schedule(i, self.conns[i].core.next_deadline())
+        self._schedule(i, self._front(self.conns[i]).next_deadline())
 
     def _probe_drain(self, i: int, now: float) -> List[Tuple[str, float]]:
         """ClientConnection.on_readable, one datagram at a time, so that each
@@ -193,6 +253,7 @@ class OursSwarm(_Swarm):
         deliverable (a text waiting for a hole to fill gets the filler's)."""
         conn = self.conns[i]
         core, protocol = conn.core, self._protocol
+        front = self._front(conn)
         texts = []
         for _ in range(4096):
             try:
@@ -203,7 +264,7 @@ class OursSwarm(_Swarm):
                 conn.on_readable(now)            # the client's own error handling
                 break
             if len(data) <= protocol.MAX_DATAGRAM:
-                core.on_datagram(now, data)
+                front.on_datagram(now, data)
             for event in core.take_events():
                 if isinstance(event, protocol.Event) and event.kind == protocol.EV_CHAT:
                     texts.append((event.text, arrived))
@@ -245,6 +306,16 @@ class OursSwarm(_Swarm):
             conn.on_readable(now)                # the client's own error handling
             self._after_client(i, now)
             return
+        front = self._front(conn)
+        if self.secure:
+            inner = self._open_record(conn.secure, data, now)
+            if inner is None:                    # the handshake, a new session, junk
+                if len(data) <= protocol.MAX_DATAGRAM:
+                    front.on_datagram(now, data)
+                conn._send_output()
+                self._after_client(i, now)
+                return
+            data, front = inner, core            # opened: the core takes what is inside
         prefix = data[:6]
         # (getattr: the app measured may be older than runs)
         run = prefix == getattr(protocol, "ROOM_RUN_PREFIX", None) \
@@ -274,9 +345,27 @@ class OursSwarm(_Swarm):
                         self._schedule(i, room.ack_due)
                 return
         if len(data) <= protocol.MAX_DATAGRAM:
-            core.on_datagram(now, data)
+            front.on_datagram(now, data)
         conn._send_output()
         self._after_client(i, now)
+
+    def _open_record(self, secure, data: bytes, now: float) -> Optional[bytes]:
+        """The version-1 datagram inside a RECORD of the client's confirmed
+        session, opened as SecureClient.on_datagram would (keys, counter
+        window, `heard_at`); None for anything else, which then goes to the
+        whole secure client (handshake, a session not yet confirmed, junk)."""
+        wire = self._wire
+        if not secure.confirmed or len(data) < wire.RECORD_OVERHEAD \
+                or data[:4] != b"CZ\x02\x25":
+            return None
+        receiver, counter, header, ciphertext = wire.decode_record(data)
+        keys = secure.sessions.get(receiver)
+        if keys is None or keys is not secure.sending:
+            return None
+        inner = keys.open(counter, header, ciphertext)
+        if inner is not None:
+            secure.heard_at = now
+        return inner
 
     def next_timer(self) -> float:
         return self.heap[0][0] if self.heap else INF

@@ -1,7 +1,11 @@
-"""A small chat.pyz client written from docs/PROTOCOL.md alone (stdlib only).
+"""A small chat.pyz client written from docs/PROTOCOL.md alone.
 
 It must not import anything from `app`: it is the proof that the document is
-enough to interoperate. It joins (HELLO / CHALLENGE / WELCOME), says lines (SAY
+enough to interoperate. By default it speaks protocol version 2 (section S, in
+tests/interop_secure.py, which needs pyca/cryptography): a Noise handshake, then
+every version-1 datagram below sealed in a RECORD, with the HELLO's token derived
+from its key (S.7). With version=1 it speaks plain version 1 (stdlib only) to an
+`--insecure` server. It joins (HELLO / CHALLENGE / WELCOME), says lines (SAY
 frames with increasing msg_ids, resent until acknowledged), receives EVENT frames
 in order (acknowledging them with ack + selective-ack bitmap), pings when idle and
 leaves with BYE. With room_stream=True it also takes the room stream (section 6.8):
@@ -27,7 +31,8 @@ FLAG_ROOM, FLAG_ROOM_ACK = 0x0004, 0x0008
 SAY, PRIVATE, EVENT = 1, 3, 16
 EVENT_NAMES = {1: "join", 2: "leave", 3: "chat", 4: "emote", 5: "admin", 6: "private",
                7: "notice", 8: "who"}
-MAX_DATAGRAM, PAYLOAD_ROOM, RTO, PING_AFTER = 1200, 1162, 0.3, 2.0
+# PAYLOAD_ROOM = 1200 - 22 - 32 (RESERVED, 2.3): a RECORD's 32 bytes always fit.
+MAX_DATAGRAM, PAYLOAD_ROOM, RTO, PING_AFTER = 1200, 1146, 0.3, 2.0
 RECV_AHEAD, ROOM_ACK_EVERY, ROOM_ACK_DELAY = 512, 16, 0.1
 
 
@@ -43,6 +48,13 @@ def get_str(buf, pos, width=1):
     if pos + width + length > len(buf):
         raise ValueError("string runs past the body")
     return buf[pos + width:pos + width + length].decode("utf-8"), pos + width + length
+
+
+def hello_body(nonce, cookie, token, name, epoch=0, room_seq=0):
+    """HELLO body (3.1); the instance is SHA-256(token)[:8]."""
+    raw = name.encode("utf-8")
+    return HELLO_FIXED.pack(nonce, cookie, hashlib.sha256(token).digest()[:8], token,
+                            epoch, room_seq) + bytes([len(raw)]) + raw
 
 
 def parse_refuse(body):
@@ -89,11 +101,21 @@ def parse_event(body):
 
 
 class InteropClient:
-    def __init__(self, host, port, name, lose=(), room_stream=False, lose_room=()):
+    def __init__(self, host, port, name, lose=(), room_stream=False, lose_room=(),
+                 version=2, static_private=None, known_key=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.connect((host, port))
         self.name = name
-        self.nonce, self.token = os.urandom(8), os.urandom(16)
+        self.version = version
+        self.secure = None             # version 2: the SecureChannel (S.8)
+        if version == 2:
+            from tests.interop_secure import SecureChannel   # needs cryptography
+            self.secure = SecureChannel(self.sock, "%s:%d" % (host, port),
+                                        static_private=static_private, known_key=known_key)
+            self.token = self.secure.token                   # derived (S.7)
+        else:
+            self.token = os.urandom(16)                      # random, secret (3.1)
+        self.nonce = os.urandom(8)
         self.instance = hashlib.sha256(self.token).digest()[:8]   # PROTOCOL.md 3.1
         self.session, self.pkt, self.welcome = 0, 0, None
         self.next_seq, self.next_msg_id = 1, 1
@@ -125,19 +147,24 @@ class InteropClient:
             head = HEADER.pack(MAGIC, VERSION, dtype, flags, self.session, self.pkt, ack, sack)
         else:
             head = HEADER.pack(MAGIC, VERSION, dtype, flags, self.session, 0, 0, 0)
+        self._transmit(head + body)
+        self.last_sent = time.monotonic()
+
+    def _transmit(self, datagram):
+        """One version-1 datagram: as it is, or sealed in a RECORD (version 2)."""
+        if self.secure is not None:
+            self.secure.send(datagram, time.monotonic())
+            return
         try:
-            self.sock.send(head + body)
+            self.sock.send(datagram)
         except ConnectionRefusedError:
             pass                       # an ICMP hint from an earlier send: like a loss
-        self.last_sent = time.monotonic()
 
     def ack_fields(self):
         return sack_bits(self.recv_next, self.ahead)
 
     def _hello(self, cookie):
-        body = HELLO_FIXED.pack(self.nonce, cookie, self.instance, self.token, 0, 0)
-        raw = self.name.encode("utf-8")
-        self._send(HELLO, body + bytes([len(raw)]) + raw,
+        self._send(HELLO, hello_body(self.nonce, cookie, self.token, self.name),
                    flags=FLAG_ROOM if self.room_stream else 0)
 
     def say(self, text, kind=SAY, target=None):
@@ -171,14 +198,30 @@ class InteropClient:
 
     # -------------------------------------------------------------- receiving
     def _recv(self, timeout):
-        self.sock.settimeout(max(timeout, 0.001))
-        try:
-            data = self.sock.recv(MAX_DATAGRAM + 1)
-        except (socket.timeout, ConnectionRefusedError):
-            return None
-        if len(data) > MAX_DATAGRAM or len(data) < HEADER.size or data[:2] != MAGIC:
-            return None
-        return HEADER.unpack_from(data), data[HEADER.size:]
+        """The next version-1 datagram within `timeout` as (header, body), or None.
+        In version 2 the secure layer's own datagrams are handled on the way, and
+        its resends run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            wait = deadline - now
+            if self.secure is not None:
+                self.secure.tick(now)
+                due = self.secure.next_due()
+                if due is not None:
+                    wait = min(wait, due - now)
+            self.sock.settimeout(max(wait, 0.001))
+            try:
+                data = self.sock.recv(MAX_DATAGRAM + 1)
+            except (socket.timeout, ConnectionRefusedError):
+                data = None
+            if data is not None and self.secure is not None:
+                data = self.secure.receive(data, time.monotonic())
+            if data is not None and len(data) <= MAX_DATAGRAM and len(data) >= HEADER.size \
+                    and data[:2] == MAGIC:
+                return HEADER.unpack_from(data), data[HEADER.size:]
+            if time.monotonic() >= deadline:
+                return None
 
     def join(self, timeout=10.0):
         """Handshake; returns the WELCOME fields as a dict or raises Refused."""
@@ -211,6 +254,8 @@ class InteropClient:
                 self.welcome = {"epoch": epoch, "room_seq": room_seq, "online": online,
                                 "resumed": bool(resumed), "name": name, "motd": motd,
                                 "flags": flags, "room_base": self.room_base}
+                if self.secure is not None:
+                    self.secure.connecting = False
                 return self.welcome
         raise TimeoutError("no WELCOME within %.1f s" % timeout)
 
@@ -363,6 +408,14 @@ class InteropClient:
 
     def close(self):
         self.sock.close()
+
+    @property
+    def server_fingerprint(self):
+        """The four words of the server's key (S.11), once a RESPONSE was read."""
+        if self.secure is None or self.secure.server_key is None:
+            return None
+        from tests.interop_secure import fingerprint
+        return fingerprint(self.secure.server_key)
 
 
 def probe_version(host, port, version=2, size=80, timeout=2.0):

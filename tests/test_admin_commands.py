@@ -20,6 +20,7 @@ from app.core.admin import (
     LogKind,
     MemberList,
     Motd,
+    MotdIs,
     MotdSet,
     Mute,
     Muted,
@@ -61,6 +62,8 @@ CHAT = {P.EV_CHAT}
     ("/ban lisi 3 noisy and rude", Ban("lisi", 3, "noisy and rude")),
     ("/ban lisi noisy", Ban("lisi", 10, "noisy")),          # no number: it is the reason
     ("/ban 10.0.0.5 0.5", Ban("10.0.0.5", 0.5, "")),
+    ("/ban lisi 2h", Ban("lisi", 120, "")), ("/ban lisi 1d", Ban("lisi", 1440, "")),
+    ("/ban lisi 30s spam", Ban("lisi", 0.5, "spam")), ("/mute lisi 10m", Mute("lisi", 10)),
     ("/ban lisi 0.01", Ban("lisi", admin.MIN_MINUTES, "")),  # at least MIN_MINUTES
     ("/mute lisi", Mute("lisi", 5)),
     ("/mute lisi 30", Mute("lisi", 30)),
@@ -80,14 +83,14 @@ def test_defaults_are_the_ones_the_help_gives():
     assert (admin.DEFAULT_BAN_MINUTES, admin.DEFAULT_MUTE_MINUTES) == (10, 5)
     assert Ban("x") == Ban("x", admin.DEFAULT_BAN_MINUTES, "")
     assert Mute("x") == Mute("x", admin.DEFAULT_MUTE_MINUTES)
-    assert "(default 10 min)" in HELP_LINES[3] and "(default 5 min)" in HELP_LINES[6]
+    assert "(default 10 min;" in HELP_LINES[3] and "(default 5 min)" in HELP_LINES[6]
     assert admin.parse("/ban x") == Ban("x") and admin.parse("/mute x") == Mute("x")
 
 
 def test_parse_problems_are_worded_by_the_ui():
     assert usage_line(admin.parse("/kick")) == "usage: /kick NAME [reason]"
-    assert usage_line(admin.parse("/ban x 0")) == "usage: /ban NAME|IP [minutes] [reason]"
-    assert usage_line(admin.parse("/mute")) == "usage: /mute NAME [minutes]"
+    assert usage_line(admin.parse("/ban x 0")) == "usage: /ban NAME|IP [time] [reason]"
+    assert usage_line(admin.parse("/mute")) == "usage: /mute NAME [time]"
     assert usage_line(admin.parse("/unban")) == "usage: /unban NAME|IP"
     assert usage_line(admin.parse("/unmute")) == "usage: /unmute NAME"
     assert unknown_line(admin.parse("/frobnicate")) == \
@@ -99,7 +102,8 @@ def test_parse_problems_are_worded_by_the_ui():
 def test_log_kinds_keep_their_words():
     assert [k.value for k in LogKind] == [
         "join", "leave", "timeout", "kick", "ban", "chat", "emote", "private", "admin",
-        "resume", "refuse", "malformed", "throttle", "shutdown", "start", "stop", "console"]
+        "resume", "refuse", "malformed", "throttle", "shutdown", "start", "stop", "console",
+        "mute", "motd"]
     assert str(LogKind.CHAT) == "%s" % LogKind.CHAT == "chat" == LogKind.CHAT
 
 
@@ -123,24 +127,43 @@ def test_say_reaches_everyone_and_an_empty_one_nothing():
     assert result_lines(Announced(True)) == []
 
 
-def test_kick_by_name_in_any_case_and_nobody():
+def test_kick_by_name_in_any_case_and_nobody_with_close_names():
     net, (a, b) = room(2, ("a1", "Bob"))
     net.hub.take_log()
-    assert admin.apply(net.hub, net.now, Kick("BOB", "spam")) == Kicked("Bob")
+    cooldown = net.hub.config.kick_cooldown / 60
+    assert admin.apply(net.hub, net.now, Kick("BOB", "spam")) == Kicked("Bob", b[0], cooldown)
     net.run(2.0)
     assert net.clients[b].state in (CLOSED, REFUSED)
     assert [(e.name, e.code, e.text) for e in net.room_events(a, {P.EV_LEAVE})] == \
         [("Bob", P.LEAVE_KICKED, "spam")]
     assert LogKind.KICK in kinds(net)
     assert admin.apply(net.hub, net.now, Kick("nobody")) == NoSuchMember("nobody")
+    assert admin.apply(net.hub, net.now, Kick("a2")) == NoSuchMember("a2", ("a1",))
     assert result_lines(NoSuchMember("nobody")) == ["nobody called nobody is here"]
-    assert result_lines(Kicked("Bob")) == []
+    assert result_lines(NoSuchMember("a2", ("a1",))) == \
+        ["nobody called a2 is here; did you mean a1?"]
+    assert result_lines(Kicked("Bob", "10.0.0.5", 5)) == \
+        ["kicked Bob; Bob and 10.0.0.5 refused for 5 minutes (/unban Bob lifts it)"]
+
+
+def test_a_kicked_name_and_host_are_refused_for_the_cooldown_then_let_in():
+    net, (a, b) = room(12, ("a1", "Bob"))
+    admin.apply(net.hub, net.now, Kick("Bob"))
+    _, same_name = net.add_client("bob")               # another address, the same name
+    _, same_host = net.add_client("carol", ip=b[0])    # the same address, another name
+    assert net.run_until(lambda: same_name.state == REFUSED and same_host.state == REFUSED, 10)
+    assert same_name.refusal_coded.why == P.ReasonCode.KICKED
+    assert same_name.refusal_coded.until == pytest.approx(net.now + 300, abs=15)
+    net.run(net.hub.config.kick_cooldown + 2)
+    _, later = net.add_client("Bob", ip=b[0])
+    assert net.run_until(lambda: later.state == JOINED, 10)
 
 
 def test_ban_by_name_removes_them_and_bans_their_address_too():
     net, (a, b) = room(3)
     result = admin.apply(net.hub, net.now, Ban("b2", 3, "noisy"))
-    assert result == Banned("b2", b[0], 3, ("b2",))
+    row = ("ban", "b2", ("b2",), (b[0],), (), 3, "noisy")
+    assert result == Banned(row, ("b2",))
     assert result_lines(result) == [
         "banned name b2 and address %s for 3 minutes; removed b2" % b[0]]
     log = net.hub.take_log()
@@ -151,53 +174,104 @@ def test_ban_by_name_removes_them_and_bans_their_address_too():
     _, again = net.add_client("b2")                 # another address, the same name
     assert net.run_until(lambda: again.state == REFUSED, 10)
     assert "3 more minutes (noisy)" in again.refusal[1]
+    assert again.refusal_coded == P.Reason(P.ReasonCode.BANNED_NAME,
+                                           pytest.approx(net.now + 180, abs=5), "noisy")
     listing = admin.apply(net.hub, net.now, ListBans())
-    assert listing == BanList((("name", "b2", 3, "noisy"), ("address", b[0], 3, "noisy")), ())
-    assert result_lines(listing) == ["ban name b2: 3 min left (noisy)",
-                                     "ban address %s: 3 min left (noisy)" % b[0]]
+    assert listing == BanList((row,), ())
+    assert result_lines(listing) == \
+        ["ban b2: name b2 and address %s, 3 min left (noisy)" % b[0]]
+
+
+def test_unban_lifts_exactly_what_that_ban_added():
+    net, (a, b) = room(13)
+    admin.apply(net.hub, net.now, Ban(b[0], 10, "the whole machine"))   # its own ban
+    admin.apply(net.hub, net.now, Ban("a1", 10))      # name a1 and a1's address
+    lifted = admin.apply(net.hub, net.now, Unban("A1"))
+    assert lifted == Unbanned("A1", (("ban", "a1", ("a1",), (a[0],), (), 10, ""),))
+    assert result_lines(lifted) == ["lifted the ban on name a1 and address %s" % a[0]]
+    assert admin.apply(net.hub, net.now, ListBans()).bans == \
+        (("ban", b[0], (), (b[0],), (), 10, "the whole machine"),)
+    _, back = net.add_client("a1", ip=a[0])
+    assert net.run_until(lambda: back.state == JOINED, 10)
+    assert admin.apply(net.hub, net.now, Unban("a1")) == NotBanned("a1")
+    assert result_lines(NotBanned("x")) == ["x is not banned (/bans lists the bans)"]
 
 
 def test_ban_of_a_name_nobody_has_and_of_an_address():
     net, (a, b) = room(4)
     absent = admin.apply(net.hub, net.now, Ban("ghost", 10, ""))
-    assert absent == Banned("ghost", "", 10, ())
-    assert result_lines(absent) == ["banned name ghost for 10 minutes"]
+    assert absent == Banned(("ban", "ghost", ("ghost",), (), (), 10, ""), (), True)
+    assert result_lines(absent) == ["banned name ghost for 10 minutes", "(nobody called "
+                                    "ghost is here; the name is banned all the same)"]
     by_ip = admin.apply(net.hub, net.now, Ban("::ffff:" + a[0], 0.5, ""))
-    assert by_ip == Banned("", a[0], 0.5, ("a1",))
-    assert result_lines(by_ip) == ["banned address %s for 0 minutes; removed a1" % a[0]]
+    assert by_ip == Banned(("ban", a[0], (), (a[0],), (), 1, ""), ("a1",))
+    assert result_lines(by_ip) == ["banned address %s for 1 minutes; removed a1" % a[0]]
     net.run(1.0)
     assert net.clients[a].state in (CLOSED, REFUSED) and net.clients[b].state == JOINED
-    assert admin.apply(net.hub, net.now, Unban(a[0])) == Unbanned(a[0])
-    assert admin.apply(net.hub, net.now, Unban("GHOST")) == Unbanned("GHOST")
+    assert isinstance(admin.apply(net.hub, net.now, Unban(a[0])), Unbanned)
+    assert isinstance(admin.apply(net.hub, net.now, Unban("GHOST")), Unbanned)
     assert admin.apply(net.hub, net.now, Unban("ghost")) == NotBanned("ghost")
     assert admin.apply(net.hub, net.now, ListBans()) == BanList((), ())
     assert result_lines(BanList((), ())) == ["no bans, no mutes"]
-    assert result_lines(Unbanned("x")) == ["unbanned x"]
-    assert result_lines(NotBanned("x")) == ["x is not banned"]
     _, back = net.add_client("a1", ip=a[0])
     assert net.run_until(lambda: back.state == JOINED, 10)
 
 
-def test_mute_then_unmute():
+def test_mute_then_unmute_and_the_member_is_told_both():
     net, (a, b) = room(5)
-    assert admin.apply(net.hub, net.now, Mute("B2")) == Muted("B2", 5)
+    assert admin.apply(net.hub, net.now, Mute("B2")) == Muted("b2", 5)
+    assert admin.apply(net.hub, net.now, Mute("nobody")) == NoSuchMember("nobody")
     assert result_lines(Muted("B2", 5)) == ["muted B2 for 5 minutes"]
     net.clients[b].say("can you hear me")
     net.run(1.0)
     assert net.room_events(a, CHAT) == []
-    assert [e.code for e in net.room_events(b, {P.EV_NOTICE})] == [P.NOTICE_MUTED]
-    assert admin.apply(net.hub, net.now, ListBans()) == BanList((), (("B2", 5),))
+    notices = net.room_events(b, {P.EV_NOTICE})
+    assert [e.code for e in notices] == [P.NOTICE_MUTED, P.NOTICE_MUTED]
+    assert notices[0].origin == int(net.hub.moderation.muted(net.now, "b2").until)
+    assert admin.apply(net.hub, net.now, ListBans()) == BanList((), (("b2", 5),))
     assert result_lines(BanList((), (("B2", 5),))) == ["mute B2: 5 min left"]
     assert admin.apply(net.hub, net.now, Unmute("b2")) == Unmuted("b2")
     assert admin.apply(net.hub, net.now, Unmute("b2")) == NotMuted("b2")
     assert result_lines(Unmuted("b2")) == ["unmuted b2"]
     assert result_lines(NotMuted("b2")) == ["b2 is not muted"]
+    net.run(1.0)
+    assert net.room_events(b, {P.EV_NOTICE})[-1].code == P.NOTICE_UNMUTED
     net.clients[b].say("back")
     net.run(1.0)
     assert [e.text for e in net.room_events(a, CHAT)] == ["back"]
 
 
-def test_motd_is_made_safe_and_shown_to_joiners():
+def test_a_muted_member_who_comes_back_is_told_at_once():
+    net, (a, b) = room(15)
+    admin.apply(net.hub, net.now, Mute("b2", 10))
+    net.run(1.0)
+    net.clients[b].leave(net.now)
+    net.run(2.0)
+    _, back = net.add_client("b2")
+    assert net.run_until(lambda: back.state == JOINED, 10)
+    net.run(1.0)
+    assert [e.code for e in net.events[_] if getattr(e, "kind", None) == P.EV_NOTICE] == \
+        [P.NOTICE_MUTED]
+
+
+def test_a_mute_that_runs_out_is_told_too():
+    net, (a, b) = room(14)
+    admin.apply(net.hub, net.now, Mute("b2", 0.5))
+    net.run(32.0)
+    assert [e.code for e in net.room_events(b, {P.EV_NOTICE})] == \
+        [P.NOTICE_MUTED, P.NOTICE_UNMUTED]
+    assert admin.apply(net.hub, net.now, ListBans()) == BanList((), ())
+    from app.ui.admin_text import log_body
+
+    mutes = [e for e in net.hub.take_log() if e.what == LogKind.MUTE]
+    assert [log_body(e)[0] for e in mutes] == ["b2 muted for 0.5 minutes", "b2's mute is over"]
+    admin.apply(net.hub, net.now, Motd("欢迎"))
+    admin.apply(net.hub, net.now, Motd("-"))
+    assert [log_body(e)[0] for e in net.hub.take_log() if e.what == LogKind.MOTD] == \
+        ["motd changed", "motd cleared"]
+
+
+def test_motd_is_made_safe_shown_to_joiners_shown_alone_and_cleared_with_a_dash():
     net, _ = room(6)
     assert admin.apply(net.hub, net.now, Motd("  欢迎\x1b[31m  ")) == MotdSet("欢迎[31m")
     assert result_lines(MotdSet("欢迎")) == ["motd: 欢迎"]
@@ -205,8 +279,11 @@ def test_motd_is_made_safe_and_shown_to_joiners():
     net.run(1.0)
     assert [e.text for e in net.events[c] if getattr(e, "code", None) == P.NOTICE_MOTD] == \
         ["欢迎[31m"]
-    assert admin.apply(net.hub, net.now, Motd("")) == MotdSet("")
+    assert admin.apply(net.hub, net.now, Motd("")) == MotdIs("欢迎[31m")
+    assert net.hub.motd == "欢迎[31m"
+    assert admin.apply(net.hub, net.now, Motd("-")) == MotdSet("")
     assert result_lines(MotdSet("")) == ["motd: (none)"]
+    assert admin.apply(net.hub, net.now, Motd("")) == MotdIs("")
 
 
 def test_list_and_stats():
@@ -248,9 +325,11 @@ def test_apply_refuses_what_is_not_a_command():
 COMMANDS = [Say("大家好"), Kick("张三", "刷屏"), Ban("10.0.0.5", 2.5, "x"), Unban("lisi"),
             ListBans(), Mute("lisi", 5), Unmute("lisi"), Motd(""), ListMembers(), Stats(),
             Quit()]
-RESULTS = [Announced(True), Kicked("张三"), NoSuchMember("x"), Banned("b2", "::1", 3, ("b2",)),
-           Unbanned("x"), NotBanned("x"), BanList((("name", "b", 3, ""),), (("c", 1),)),
-           Muted("x", 5), Unmuted("x"), NotMuted("x"), MotdSet("欢迎"),
+BAN_ROW = ("ban", "b2", ("b2",), ("::1",), (), 3, "x")
+RESULTS = [Announced(True), Kicked("张三", "10.0.0.5", 5), NoSuchMember("x", ("y",)),
+           Banned(BAN_ROW, ("b2",), True, ("b3",)), Unbanned("x", (BAN_ROW,)), NotBanned("x"),
+           BanList((BAN_ROW,), (("c", 1),)), Muted("x", 5), Unmuted("x"), NotMuted("x"),
+           MotdSet("欢迎"), MotdIs(""),
            MemberList((("a", "1.2.3.4:5", 1, 2, True),)), StatsReport(1, (("joins", 1),)),
            Stopping(), admin.CommandFailed("boom")]
 

@@ -307,6 +307,8 @@ def test_tab_completes_commands_and_names_then_kick(room):
     wait_log(r.term, ["hh:mm:ss 张三 进入了聊天室  %s" % where["张三"],
                       "hh:mm:ss lisi 进入了聊天室  %s" % where["lisi"],
                       "hh:mm:ss > /kick 张三 刷屏",
+                      "         kicked 张三; 张三 refused for 5 minutes",
+                      "         (/unban 张三 lifts it)",
                       "hh:mm:ss 张三 退出了聊天室 (kicked: 刷屏)"])
     r.type_line("/kick nobody")
     r.said("nobody called nobody is here")
@@ -315,22 +317,25 @@ def test_tab_completes_commands_and_names_then_kick(room):
 def test_timed_ban_is_refused_with_the_time_left_then_lifted(room):
     r = room()
     zhang, lisi = r.join("张三"), r.join("lisi")
+    r.type_line("/ban 127.0.0.2 1h")                # a ban of its own, left in place
+    r.said("banned address 127.0.0.2 for 60 minutes")
     r.type_line("/ban lisi 3 noisy")
-    r.said("banned name lisi and address 127.0.0.1 for 3 minutes; removed lisi")
+    r.said("banned name lisi for 3 minutes; removed lisi")
     zhang.wait_line(lambda line: line == "lisi 退出了聊天室 (被封禁)")
     assert lisi.wait_exit() == 3 and "你被管理员禁止进入聊天室" in lisi.stderr_text()
     again = start_client(r.pyz, r.port, "lisi", r.tmp_path, wait_joined=False)
     r.clients.append(again)
     assert again.wait_exit() == 3
-    assert "you are banned for 3 more minutes (noisy)" in again.stderr_text()
+    assert "名字 lisi 被管理员禁止进入聊天室" in again.stderr_text()
+    assert "(原因: noisy)" in again.stderr_text()
     r.said("refused lisi from 127.0.0.1:")
     r.type_line("/bans")
-    r.said("ban address 127.0.0.1: 3 min left (noisy)")
-    r.said("ban name lisi: 3 min left (noisy)")
-    r.type_line("/unban 127.0.0.1")
-    r.said("unbanned 127.0.0.1")
+    r.said("ban 127.0.0.2: address 127.0.0.2, 60 min left")
+    r.said("ban lisi: name lisi, 3 min left (noisy)")
     r.type_line("/unban lisi")
-    r.said("unbanned lisi")
+    r.said("lifted the ban on name lisi")
+    r.type_line("/bans")
+    r.said("ban 127.0.0.2: address 127.0.0.2, 60 min left")
     r.join("lisi")                                # welcome again
     zhang.wait_line(lambda line: line == "lisi 进入了聊天室")
 
@@ -340,10 +345,13 @@ def test_mute_and_unmute(room):
     zhang, lisi = r.join("张三"), r.join("lisi")
     r.type_line("/mute lisi 5")
     r.said("muted lisi for 5 minutes")
+    muted = lambda line: re.fullmatch(r"-- 你已被管理员禁言，到 \d\d:\d\d 为止", line)
+    lisi.wait_line(muted)                         # told when the mute begins ...
     lisi.send("anyone?")
-    lisi.wait_line(lambda line: line == "-- 你已被禁言: muted for 5 more minutes")
+    lisi.wait_line(muted)                         # ... and when a line is dropped
     r.type_line("/unmute lisi")
     r.said("unmuted lisi")
+    lisi.wait_line(lambda line: line == "-- 禁言已解除，可以发言了")
     lisi.send("back")
     zhang.wait_line(lambda line: line == "lisi : back")
     assert "lisi : anyone?" not in zhang.seen
@@ -357,6 +365,8 @@ def test_motd_is_shown_to_each_joiner(room):
     joiner = r.join("张三")
     assert "-- 欢迎来到实验室" in joiner.seen
     r.type_line("/motd")
+    r.said("motd: 欢迎来到实验室")                    # alone: shows it
+    r.type_line("/motd -")
     r.said("motd: (none)")
     assert "-- 欢迎来到实验室" not in r.join("lisi").seen
 

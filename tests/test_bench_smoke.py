@@ -175,3 +175,13 @@ def test_pyspy_summary(tmp_path):
     raw.write_text("main (a.py:1);work (b.py:2) 3\nmain (a.py:1);idle (c.py:9) 1\n")
     text = pyspy.summarize(str(raw))
     assert "4 samples" in text and "work (b.py:2)" in text
+
+
+def test_crypto_cost_reports_every_figure_and_a_flat_rss():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.crypto_cost", "--quick", "--repeat", "1", "--ops", "400",
+         "--json"], cwd=str(ROOT), check=True, stdout=subprocess.PIPE, timeout=120).stdout
+    report = json.loads(out)
+    assert len(report["us_per_call"]) == 11 and all(v > 0 for v in report["us_per_call"].values())
+    assert set(report["rss_kib_before_after"]) == {"new Aead + seal + open", "key pair + X25519"}
+

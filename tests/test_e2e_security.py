@@ -6,6 +6,8 @@ import time
 import pytest
 
 from app.core import protocol as P
+from app.core import secure_wire
+from app.net import identity
 from app.net.client_net import ClientConnection
 from tests.chatproc import HOST, free_udp_port, start_client, start_server
 from tests.udprelay import LossyRelay
@@ -30,7 +32,8 @@ class Attacker:
     """Our own core driven from the test: a client that then misbehaves."""
 
     def __init__(self, port, name):
-        self.conn = ClientConnection(HOST, port, name, time.monotonic())
+        security = identity.client_security(None, insecure=False, accept_new_key=False)
+        self.conn = ClientConnection(HOST, port, name, time.monotonic(), security=security)
         self.run_until(lambda: self.conn.state == "joined")
 
     def run_until(self, condition, timeout=10.0):
@@ -47,7 +50,9 @@ class Attacker:
         return self.run_until(lambda: time.monotonic() >= end, seconds + 5)
 
     def raw(self, datagram):
-        self.conn.sock.send(datagram)
+        """A crafted version-1 datagram, sealed in our own secure session: what
+        a member's own modified client can send."""
+        self.conn.sock.send(self.conn.secure.sending.seal(datagram))
 
     def close(self):
         self.conn.close()
@@ -55,30 +60,25 @@ class Attacker:
 
 def test_spoofed_and_replayed_datagrams_do_not_act(room, pyz, tmp_path):
     port, listener, started = room
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.0)
-    captured = []
-    original = relay._schedule
-
-    def tap(sock, data, addr):
-        if addr == relay.server:
-            captured.append(data)
-        original(sock, data, addr)
-
-    relay._schedule = tap
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.0, record=True)
     try:
         victim = start_client(pyz, relay.port, "victim", tmp_path)
         started.append(victim)
         victim.send("the real line")
         listener.wait_line(lambda line: line == "victim : the real line")
+        captured = [data for data, to in relay.recorded if to == relay.server]
         attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for data in captured:                    # replay everything from elsewhere
             attacker.sendto(data, (HOST, port))
-        session = P.decode_header(captured[-1])[0].session
+        records = [d for d in captured if d[3] == secure_wire.SecureType.RECORD]
+        index, counter = secure_wire.decode_record(records[-1])[:2]
         said = P.encode_said(P.Said(P.SAY, 10_000, "forged line"))
-        for pkt in range(1, 200):                # guess the stream position
-            attacker.sendto(P.encode_header(P.DATA, session, 10_000 + pkt, 0, 0)
-                            + P.encode_frame(pkt, P.SAY, said), (HOST, port))
-        attacker.sendto(P.encode_header(P.BYE, session), (HOST, port))
+        for pkt in range(1, 200):                # the victim's session index, forged bodies
+            inner = P.encode_header(P.DATA, 0, 10_000 + pkt, 0, 0) + P.encode_frame(pkt, P.SAY, said)
+            attacker.sendto(secure_wire.record_header(index, counter + pkt) + inner
+                            + bytes(16), (HOST, port))
+            attacker.sendto(inner, (HOST, port))           # and in clear, version 1
+        attacker.sendto(P.encode_header(P.BYE, 0), (HOST, port))
         victim.send("still me")
         listener.wait_line(lambda line: line == "victim : still me")
         listener.collect()
@@ -152,7 +152,7 @@ def test_lookalike_of_an_online_name_is_refused(room, pyz, tmp_path):
     fake = start_client(pyz, port, "zhаng", tmp_path, wait_joined=False)   # Cyrillic а
     started.append(fake)
     assert fake.wait_exit() == 3
-    assert "looks too much like zhang" in fake.stderr_text()
+    assert "和聊天室里的 zhang 太像了" in fake.stderr_text()
 
 
 def test_global_cap_refuses_with_a_reason(pyz, tmp_path):
@@ -163,7 +163,7 @@ def test_global_cap_refuses_with_a_reason(pyz, tmp_path):
         second = start_client(pyz, port, "second", tmp_path, wait_joined=False)
         started.append(second)
         assert second.wait_exit() == 3
-        assert "full" in second.stderr_text()
+        assert "聊天室满了（1 人）" in second.stderr_text()
     finally:
         for proc in reversed(started):
             proc.stop()

@@ -1,6 +1,7 @@
 """Our own lines while the server is away (LinePending, LineSettled) and the
 server's farewell (kicked, banned, closing), on the pure core over the
 simulated network (tests/simnet.py): deterministic, milliseconds."""
+import pytest
 from simnet import SimNet
 
 from app.core import protocol as P
@@ -193,7 +194,10 @@ def test_kicked_and_banned_keep_the_servers_farewell():
                          and net.clients[c].state == CLOSED, 10)
     net.run(1.0)                          # the BYE's repeats change nothing
     assert net.clients[b].farewell == (P.BYE_KICKED, "kicked by the admin: spam")
+    assert net.clients[b].farewell_coded == P.Reason(
+        P.ReasonCode.KICKED, pytest.approx(net.now + 300, abs=5), "spam")
     assert net.clients[c].farewell == (P.BYE_BANNED, "you are banned for 10 more minutes (rude)")
+    assert net.clients[c].farewell_coded.why == P.ReasonCode.BANNED_NAME
     statuses = [e for e in net.events[b] if isinstance(e, Status) and e.state == CLOSED]
     assert len(statuses) == 1
 
@@ -215,29 +219,50 @@ def test_the_servers_closing_is_kept_until_welcomed_again():
 def test_farewell_words_say_what_happened_and_what_to_do():
     import time as _time
 
-    from app.core.hub import KICK_BLOCK
     from app.ui import render
 
-    assert render.KICK_COOLDOWN_MINUTES * 60 == KICK_BLOCK
     now = 1700000000.0                    # 22:13 UTC
-    words = lambda code, reason, lang="zh": render.farewell_text((code, reason), lang, now,
-                                                                  _time.gmtime)
-    assert words(P.BYE_KICKED, "kicked by the admin: 刷屏") == \
-        "你被管理员移出了聊天室 (原因: 刷屏)。1 分钟后可以重新运行客户端加入"
-    assert words(P.BYE_KICKED, "kicked by the admin") == \
-        "你被管理员移出了聊天室。1 分钟后可以重新运行客户端加入"
-    assert words(P.BYE_KICKED, "kicked by the admin: spam", "en") == \
-        "The admin removed you from the room (reason: spam). You may start the client again " \
-        "in 1 minute(s)"
-    assert words(P.BYE_BANNED, "you are banned for 10 more minutes (rude)") == \
+    words = lambda code, reason, lang="zh", coded=None: render.farewell_text(
+        (code, reason), lang, now, _time.gmtime, coded)
+    kicked = P.Reason(P.ReasonCode.KICKED, now + 300, "刷屏")
+    assert words(P.BYE_KICKED, "kicked by the admin: 刷屏", coded=kicked) == \
+        "你被管理员移出了聊天室 (原因: 刷屏)。22:18 以后可以重新运行客户端加入"
+    assert words(P.BYE_KICKED, "x", "en", kicked._replace(words="")) == \
+        "The admin removed you from the room. You may start the client again after 22:18"
+    banned = P.Reason(P.ReasonCode.BANNED_NAME, now + 600, "rude")
+    assert words(P.BYE_BANNED, "you are banned for 10 more minutes (rude)", coded=banned) == \
         "你被管理员禁止进入聊天室，到 22:23 为止 (原因: rude)。之后可以重新运行客户端加入"
-    assert words(P.BYE_BANNED, "you are banned for 1 more minute", "en") == \
-        "The admin banned you from the room until 22:14. You may start the client again " \
-        "after that"
+    tomorrow = P.Reason(P.ReasonCode.BANNED_HOST, now + 86400, "")
+    assert words(P.BYE_BANNED, "", "en", tomorrow) == \
+        "The admin banned you from the room until 11-15 22:13. You may start the client " \
+        "again after that"
+    # From a server without coded reasons: its words shown whole, no English parsed.
+    assert words(P.BYE_KICKED, "kicked by the admin: spam", "en") == \
+        "The admin removed you from the room (reason: kicked by the admin: spam). You may " \
+        "start the client again in a while"
     assert words(P.BYE_BANNED, "odd \x1b[2J") == \
         "你被管理员禁止进入聊天室 (原因: odd [2J)。禁令结束后可以重新运行客户端加入"
     assert words(P.BYE_SERVER_CLOSING, "the server is closing").startswith("服务器已关闭。")
     assert render.farewell_text(None, "zh", now) == ""
+
+
+def test_refusal_words_say_what_the_ban_covers_and_until_when():
+    import time as _time
+
+    from app.ui import render
+
+    now = 1700000000.0
+    refused = lambda why, lang="zh", words="": render.refusal_reason(
+        (P.REFUSE_BANNED, "you are banned"), lang, P.Reason(why, now + 600, words), "lisi",
+        now, _time.gmtime)
+    assert refused(P.ReasonCode.KICKED, words="刷屏") == \
+        "你刚被管理员移出聊天室 (原因: 刷屏)，22:23 以后才能再加入"
+    assert refused(P.ReasonCode.BANNED_NAME) == "名字 lisi 被管理员禁止进入聊天室，到 22:23 为止"
+    assert refused(P.ReasonCode.BANNED_HOST, "en") == \
+        "The admin banned your computer from the room until 22:23; another name will not help"
+    assert refused(P.ReasonCode.BANNED_KEY, "en").startswith("The admin banned your client")
+    assert render.refusal_reason((P.REFUSE_BANNED, "you are banned"), "zh") == \
+        "你已被禁止进入 (you are banned)"       # an older server: its details kept
 
 
 def test_a_pending_line_is_dim_and_marked_and_can_be_replaced_in_place():

@@ -8,6 +8,7 @@ bytes changed. The server's handler counts a ProtocolError as one malformed
 datagram; any other exception would be a crash, which is what these rule out
 at the codec level (tests/test_security.py does it for the whole hub).
 """
+import struct
 from typing import Callable, List, Tuple
 
 import pytest
@@ -163,6 +164,29 @@ def test_bye_round_trip(code: int, reason: str) -> None:
     assert protocol.decode_bye(protocol.encode_bye(code, reason)) == Refuse(code, reason)
 
 
+@ROUND
+@given(u8, reasons, st.integers(min_value=0, max_value=255),
+       st.floats(min_value=0, max_value=1e12), reasons)
+def test_a_coded_reason_round_trips_after_the_english_one(code: int, reason: str, why: int,
+                                                          until: float, words: str) -> None:
+    coded = protocol.Reason(why, until, words)
+    for encode, decode in ((protocol.encode_refuse, protocol.decode_refuse),
+                           (protocol.encode_bye, protocol.decode_bye)):
+        body = encode(code, reason, coded=coded)
+        assert decode(body) == Refuse(code, reason, coded)
+        assert body.startswith(encode(code, reason))     # what an old client reads first
+
+
+@pytest.mark.parametrize("tail", [b"\x01", b"\x01" + b"\0" * 7,
+                                  b"\x01" + struct.pack("!d", float("nan")) + b"\0\0",
+                                  b"\x01" + struct.pack("!d", -1.0) + b"\0\0",
+                                  b"\x01" + b"\0" * 8 + b"\0\x05ab",
+                                  b"\x01" + b"\0" * 8 + b"\0\0extra"])
+def test_a_bad_coded_reason_is_a_protocol_error(tail: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        protocol.decode_refuse(protocol.encode_refuse(3, "banned") + tail)
+
+
 def test_an_empty_bye_is_leaving() -> None:
     assert protocol.decode_bye(b"") == Refuse(protocol.BYE_LEAVING, "")
 
@@ -310,7 +334,8 @@ def test_a_frame_numbered_zero_is_refused() -> None:
        st.binary(max_size=protocol.PAYLOAD_ROOM))
 def test_frame_fits_means_the_datagram_stays_within_its_limit(used: int, body: bytes) -> None:
     fits = protocol.frame_fits(used, body)
-    total = protocol.HEADER_SIZE + used + len(protocol.encode_frame(1, 1, body)) + protocol.TAG_SIZE
+    # RESERVED: a RECORD's header and tag (secure rooms), or --insecure's tag, still fit.
+    total = protocol.HEADER_SIZE + used + len(protocol.encode_frame(1, 1, body)) + protocol.RESERVED
     assert fits == (total <= protocol.MAX_DATAGRAM)
 
 

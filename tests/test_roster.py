@@ -18,13 +18,14 @@ import time
 
 import pytest
 from chatproc import HOST
+from secure_fronts import secure_front
 from simnet import SimNet
 from test_admin_tui import RULE, cells, room  # noqa: F401 (room: the console's fixture)
 
 from app.core import admin
 from app.core import protocol as P
 from app.core.admin import AWAY_SECONDS, MemberList, Mute, roster_key
-from app.core.client_core import JOINED, ClientCore
+from app.core.client_core import JOINED
 from app.ui import render
 from app.ui.admin_text import HELP_LINES, columns, idle_text, result_lines
 from app.ui.admin_tui import online_rows, online_width
@@ -189,13 +190,15 @@ class Crowd:
 
     def __init__(self, port, names):
         self.server = (HOST, port)
-        self.cores, self.socks = [], []
+        self.cores, self.fronts, self.socks = [], [], []
         for name in names:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind((HOST, 0))
             sock.setblocking(False)
             self.socks.append(sock)
-            self.cores.append(ClientCore(name, time.monotonic(), rng=random.Random(name)))
+            front = secure_front(name, time.monotonic(), rng=random.Random(name))
+            self.fronts.append(front)
+            self.cores.append(front.core)
         self.orders = queue.Queue()              # callables on a core, run by the thread
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._pump, daemon=True)
@@ -203,18 +206,18 @@ class Crowd:
 
     def _pump(self):
         sel = selectors.DefaultSelector()
-        for sock, core in zip(self.socks, self.cores):
-            sel.register(sock, selectors.EVENT_READ, core)
+        for sock, front in zip(self.socks, self.fronts):
+            sel.register(sock, selectors.EVENT_READ, front)
         end = time.monotonic() + self.LIFE
         while not self.stopping.is_set() and time.monotonic() < end:
             while not self.orders.empty():
                 self.orders.get()(time.monotonic())
             now = time.monotonic()
-            for sock, core in zip(self.socks, self.cores):
-                core.tick(now)
-                for data in core.take_output():
+            for sock, front in zip(self.socks, self.fronts):
+                front.tick(now)
+                for data in front.take_output():
                     sock.sendto(data, self.server)
-                core.take_events()
+                front.core.take_events()
             for key, _ in sel.select(0.05):
                 for _ in range(64):                # bounded: the next tick comes soon
                     try:

@@ -160,15 +160,16 @@ WIRE = {
     "HELLO": 1, "CHALLENGE": 2, "WELCOME": 3, "REFUSE": 4, "DATA": 5, "PING": 6, "PONG": 7,
     "BYE": 8, "BYE_ACK": 9, "RESET": 10, "ROOM": 11,
     "FLAG_TAGGED": 1, "FLAG_EVENTS": 2, "FLAG_ROOM": 4, "FLAG_ROOM_ACK": 8, "FLAG_ROOM_RUN": 16,
+    "FLAG_REASONS": 32,
     "SAY": 1, "EMOTE": 2, "PRIVATE": 3, "WHO": 4, "EVENT": 16, "EVENTS": 17,
     "EV_JOIN": 1, "EV_LEAVE": 2, "EV_CHAT": 3, "EV_EMOTE": 4, "EV_ADMIN": 5, "EV_PRIVATE": 6,
     "EV_NOTICE": 7, "EV_WHO": 8, "EVF_HISTORY": 1,
     "LEAVE_QUIT": 0, "LEAVE_TIMEOUT": 1, "LEAVE_KICKED": 2, "LEAVE_BANNED": 3,
     "LEAVE_SERVER_CLOSING": 4,
     "NOTICE_INFO": 0, "NOTICE_THROTTLED": 1, "NOTICE_NO_SUCH_USER": 2, "NOTICE_MUTED": 3,
-    "NOTICE_MOTD": 4, "NOTICE_REJECTED": 5,
+    "NOTICE_MOTD": 4, "NOTICE_REJECTED": 5, "NOTICE_UNMUTED": 6,
     "REFUSE_NAME_TAKEN": 1, "REFUSE_NAME_INVALID": 2, "REFUSE_BANNED": 3, "REFUSE_FULL": 4,
-    "REFUSE_BAD_VERSION": 5, "REFUSE_WRONG_PASSWORD": 6, "REFUSE_THROTTLED": 7,
+    "REFUSE_BAD_VERSION": 5, "REFUSE_WRONG_PASSWORD": 6, "REFUSE_THROTTLED": 7, "REFUSE_SERVER_KEY": 8,
     "BYE_LEAVING": 0, "BYE_SERVER_CLOSING": 1, "BYE_KICKED": 2, "BYE_BANNED": 3,
 }
 ENUMS = [P.DatagramType, P.HeaderFlag, P.FrameKind, P.EventKind, P.EventFlag, P.LeaveCode,
@@ -195,8 +196,8 @@ def test_decoding_gives_plain_ints_and_flags_combine_to_plain_ints():
     event = P.decode_event(P.encode_event(P.Event(1, 2.0, P.EV_LEAVE, code=P.LEAVE_KICKED)))
     assert (event.kind, event.code) == (P.EV_LEAVE, P.LEAVE_KICKED)
     assert type(event.kind) is int and type(event.code) is int
-    assert P.decode_refuse(P.encode_refuse(P.REFUSE_FULL, "full")) == (4, "full")
-    assert P.decode_bye(P.encode_bye(P.BYE_KICKED, "go")) == (2, "go")
+    assert P.decode_refuse(P.encode_refuse(P.REFUSE_FULL, "full")) == (4, "full", None)
+    assert P.decode_bye(P.encode_bye(P.BYE_KICKED, "go")) == (2, "go", None)
     assert P.DATAGRAM_TYPES == set(range(1, 12))
     assert all(type(t) is int for t in P.DATAGRAM_TYPES)
 

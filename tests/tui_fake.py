@@ -6,7 +6,8 @@ The fake has ClientConnection's interface (app/net/client_net.py) and plays a JS
 script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
 who is "online", extra "events" (protocol.Event fields) right after joining, and
 a "stream" of N chat lines at R lines/s (from "names" in turn, if given), a
-"farewell" [seconds after joining, BYE code, reason] (kicked, banned), an "away"
+"farewell" [seconds after joining, BYE code, reason(, why, seconds left, the
+admin's words: the coded part, PROTOCOL.md 3.4)] (kicked, banned), an "away"
 [seconds after joining, for how long] (reconnecting: our lines are reported
 pending, then settled and echoed on the return). It echoes our own lines like the
 server does and appends every call (say, private, leave, ...) to script["log"]
@@ -17,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -33,6 +35,8 @@ def stream_text(i):
 
 
 class FakeConnection:
+    server_fingerprint = None        # like an --insecure connection: no key to show
+
     def __init__(self, script, host, port, name, now):
         self.script = script
         self.server_text = "%s:%d" % (host, port)
@@ -41,6 +45,7 @@ class FakeConnection:
         self.instance = 4242
         self.online = 0
         self.refusal = None
+        self.refusal_coded = None      # (a real server's coded reasons: not played here)
         self.hint = ""
         self.state = "connecting"
         self.events = []
@@ -50,6 +55,7 @@ class FakeConnection:
         self.streamed = 0
         self.ever_joined = False
         self.farewell = None
+        self.farewell_coded = None
         self.joined_at = None
         self.away = []             # our lines said while away: (msg_id, text)
         self.msg_id = 0
@@ -78,7 +84,7 @@ class FakeConnection:
     def tick(self, now):
         if self.state == "connecting":
             if now < self.unreachable_until:
-                self.hint = "no chat server answers on that port (connection refused)"
+                self.hint = "net_refused"          # as app/net/client_net.py gives it
                 return min(0.5, self.unreachable_until - now)
             if self.name in self.script.get("taken", []):
                 self.state = "refused"
@@ -107,9 +113,12 @@ class FakeConnection:
         due = [60.0]
         farewell = self.script.get("farewell")
         if farewell and self.state in ("joined", "reconnecting"):
-            after, code, reason = farewell
+            after, code, reason = farewell[:3]
             if now >= self.joined_at + after:
                 self.state, self.farewell = "closed", (code, reason)
+                if len(farewell) > 3:          # the coded part: why, seconds left, words
+                    why, left, words = farewell[3:]
+                    self.farewell_coded = P.Reason(why, time.time() + left, words)
                 self.events.append(Status("closed", self.online, reason))
             else:
                 due.append(self.joined_at + after - now)
@@ -199,8 +208,8 @@ class FakeConnection:
 
 
 def _pieces(text):
-    from app.core.text import split_utf8
-    return split_utf8(text, P.MAX_TEXT_BYTES)
+    from app.core.text import split_message
+    return split_message(text, P.MAX_TEXT_BYTES)
 
 
 def main():
@@ -212,7 +221,7 @@ def main():
     # The fake is the server: a HOST is given, so no LAN search is made.
     options = cli.parse(["client", "127.0.0.1"] + sys.argv[2:])
 
-    def factory(host, port, name, now, room_key=None):
+    def factory(host, port, name, now, room_key=None, security=None):
         return FakeConnection(script, host, port, name, now)
 
     return client_tui.run(options, connection_factory=factory)

@@ -14,7 +14,7 @@ import time
 
 class LossyRelay:
     def __init__(self, server_port, loss=0.2, dup=0.05, max_delay=0.03, seed=0,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", record=False):
         self.server = (host, server_port)
         self.loss, self.dup, self.max_delay = loss, dup, max_delay
         self.rng = random.Random(seed)
@@ -27,6 +27,9 @@ class LossyRelay:
         self.pending = []              # heap of (when, n, sock, data, addr)
         self.counter = itertools.count()
         self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0}
+        # With record: every datagram that came through, as (data, where it goes):
+        # what a sniffer on the path would see.
+        self.recorded = [] if record else None
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.front, selectors.EVENT_READ)
         self.stopping = threading.Event()
@@ -34,6 +37,8 @@ class LossyRelay:
         self.thread.start()
 
     def _schedule(self, sock, data, addr):
+        if self.recorded is not None:
+            self.recorded.append((data, addr))
         copies = 2 if self.rng.random() < self.dup else 1
         self.stats["duplicated"] += copies - 1
         for _ in range(copies):

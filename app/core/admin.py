@@ -17,15 +17,17 @@ import enum
 from typing import TYPE_CHECKING, Dict, NamedTuple, Optional, Tuple, Type, Union
 
 from app.core.messages import message
-from app.core.text import name_key
+from app.core.moderation import Rule, looks_like_ip, minutes_left
+from app.core.text import name_key, split_name
 
-if TYPE_CHECKING:                # hub.py imports this module (LogKind, Banned)
+if TYPE_CHECKING:                # hub.py imports this module (LogKind)
     from app.core.hub import Hub
 
 DEFAULT_BAN_MINUTES = 10.0
 DEFAULT_MUTE_MINUTES = 5.0
 MIN_MINUTES = 0.1              # a shorter ban or mute is made this long
 MAX_MINUTES = 60 * 24 * 365    # a longer one is a typing mistake: usage
+MOTD_CLEAR = "-"               # `/motd -` clears the message of the day
 AWAY_SECONDS = 10 * 60         # no line for this long: away (/list and the roster say so)
 
 
@@ -50,9 +52,17 @@ class LogKind(str, enum.Enum):
     START = "start"            # the network process's own lines (server.py _note) ...
     STOP = "stop"
     CONSOLE = "console"        # ... the admin console ended
+    MUTE = "mute"              # the admin's /mute ("N min"), /unmute ("lifted"), or its end ("over")
+    MOTD = "motd"              # the admin set the motd (detail: it, "" for none)
 
     def __str__(self) -> str:
         return self.value      # "%s" and str() give the word, as a plain str would
+
+
+# Kept in the room's database and the --log transcript, not shown on the console:
+# the console shows the result of the admin's own /mute, /unmute and /motd, and
+# the roster shows whether someone is muted.
+NOT_FOR_CONSOLE = frozenset((LogKind.MUTE, LogKind.MOTD))
 
 
 # ---------------------------------------------------------------- commands
@@ -107,7 +117,7 @@ class Unmute:
 @message
 @dataclasses.dataclass(frozen=True)
 class Motd:
-    text: str                  # empty: no message of the day
+    text: str                  # "": show it; MOTD_CLEAR: no message of the day
 
 
 @message
@@ -167,20 +177,21 @@ def parse(line: str) -> Optional[Parsed]:
     command, _, rest = stripped.partition(" ")
     command = command.lower()
     rest = rest.strip()
-    words = rest.split(None, 1)
+    # A name ends at the first whitespace: names have none (text.check_name).
+    target, more = split_name(rest)
     simple = _SIMPLE.get(command)
     if simple is not None:
         return simple
     if command == "/motd":
         return Motd(rest)
-    if command in _NEEDS_WORDS and not words:
+    if command in _NEEDS_WORDS and not target:
         return Usage(command)
     if command == "/kick":
-        return Kick(words[0], words[1] if len(words) > 1 else "")
+        return Kick(target, more)
     if command == "/unban":
-        return Unban(words[0])
+        return Unban(target)
     if command == "/unmute":
-        return Unmute(words[0])
+        return Unmute(target)
     if command in ("/ban", "/mute"):
         default = DEFAULT_BAN_MINUTES if command == "/ban" else DEFAULT_MUTE_MINUTES
         timed = _target_minutes_reason(rest, default)
@@ -194,16 +205,29 @@ def parse(line: str) -> Optional[Parsed]:
 def _target_minutes_reason(rest: str, default: float) -> Optional[Tuple[str, float, str]]:
     """'TARGET [minutes] [reason]' -> (TARGET, minutes, reason); None for minutes
     out of range. A second word that is no number starts the reason."""
-    words = rest.split(None, 2)
-    if len(words) == 1:
-        return words[0], default, ""
-    try:
-        minutes = float(words[1])
-    except ValueError:
-        return words[0], default, " ".join(words[1:])
+    target, more = split_name(rest)
+    number, reason = split_name(more)
+    if not number:
+        return target, default, ""
+    minutes = duration_minutes(number)
+    if minutes is None:
+        return target, default, more
     if not 0 < minutes <= MAX_MINUTES:          # NaN too
         return None
-    return words[0], max(MIN_MINUTES, minutes), words[2] if len(words) > 2 else ""
+    return target, max(MIN_MINUTES, minutes), reason
+
+
+_UNITS = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
+
+
+def duration_minutes(word: str) -> Optional[float]:
+    """`10` (minutes), `30s`, `10m`, `2h`, `1d` as minutes; None if it is no
+    duration (then it starts the reason)."""
+    unit = _UNITS.get(word[-1:].lower())
+    try:
+        return float(word[:-1] if unit else word) * (unit or 1.0)
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- results
@@ -243,27 +267,42 @@ class Announced:
 @dataclasses.dataclass(frozen=True)
 class Kicked:
     name: str                  # as the room spells it
+    host: str                  # refused with the name ...
+    minutes: float             # ... for this long (--kick-cooldown)
 
 
 @message
 @dataclasses.dataclass(frozen=True)
 class NoSuchMember:
     name: str                  # as the admin typed it
+    suggestions: Tuple[str, ...] = ()   # names in the room close to it
+
+
+class BanRow(NamedTuple):
+    """What a ban (or kick cooldown) covers, for /bans and /unban."""
+    kind: str                  # moderation.BAN or moderation.KICK
+    label: str
+    names: Tuple[str, ...]     # name keys
+    hosts: Tuple[str, ...]
+    keys: Tuple[str, ...]      # client keys (none until clients have keys)
+    minutes_left: int
+    reason: str
 
 
 @message
 @dataclasses.dataclass(frozen=True)
 class Banned:
-    name: str                  # the name banned; "" for a ban of an address alone
-    address: str               # the address banned with it ("" if none: nobody had the name)
-    minutes: float
+    ban: Tuple[str, str, Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], int, str]   # BanRow
     removed: Tuple[str, ...]   # the members it put out
+    absent: bool = False       # a name nobody here has (banned all the same)
+    suggestions: Tuple[str, ...] = ()
 
 
 @message
 @dataclasses.dataclass(frozen=True)
 class Unbanned:
     target: str
+    lifted: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], int, str], ...]
 
 
 @message
@@ -275,8 +314,8 @@ class NotBanned:
 @message
 @dataclasses.dataclass(frozen=True)
 class BanList:
-    bans: Tuple[Tuple[str, str, int, str], ...]    # moderation.BanRow: names, then addresses
-    mutes: Tuple[Tuple[str, int], ...]             # moderation.MuteRow
+    bans: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], int, str], ...]
+    mutes: Tuple[Tuple[str, int], ...]             # (name, minutes left)
 
 
 @message
@@ -306,6 +345,12 @@ class MotdSet:
 
 @message
 @dataclasses.dataclass(frozen=True)
+class MotdIs:
+    motd: str                  # `/motd` alone: what it is now ("" for none)
+
+
+@message
+@dataclasses.dataclass(frozen=True)
 class MemberList:
     rows: MemberRows
 
@@ -331,14 +376,23 @@ class CommandFailed:
 
 
 Result = Union[Announced, Kicked, NoSuchMember, Banned, Unbanned, NotBanned, BanList, Muted,
-               Unmuted, NotMuted, MotdSet, MemberList, StatsReport, Stopping, CommandFailed]
+               Unmuted, NotMuted, MotdSet, MotdIs, MemberList, StatsReport, Stopping,
+               CommandFailed]
 RESULT_TYPES: Tuple[Type[Result], ...] = (Announced, Kicked, NoSuchMember, Banned, Unbanned,
                                           NotBanned, BanList, Muted, Unmuted, NotMuted,
-                                          MotdSet, MemberList, StatsReport, Stopping,
+                                          MotdSet, MotdIs, MemberList, StatsReport, Stopping,
                                           CommandFailed)
+# The commands after which the rules or the motd may have changed: the network
+# process stores them (app/net/state_db.py) after each.
+CHANGES_RULES: Tuple[Type[Command], ...] = (Kick, Ban, Unban, Mute, Unmute, Motd)
 
 
 # ---------------------------------------------------------------- apply
+
+def ban_row(now: float, rule: "Rule") -> BanRow:
+    return BanRow(rule.kind, rule.label, rule.names, rule.hosts, rule.keys,
+                  minutes_left(now, rule.until), rule.reason)
+
 
 def apply(hub: "Hub", now: float, command: Command) -> Result:
     """Do what `command` says to the room; what was done."""
@@ -346,23 +400,38 @@ def apply(hub: "Hub", now: float, command: Command) -> Result:
         return Announced(hub.admin_say(now, command.text))
     if isinstance(command, Kick):
         kicked = hub.kick(now, command.name, command.reason)
-        return NoSuchMember(command.name) if kicked is None else Kicked(kicked)
+        if kicked is None:
+            return NoSuchMember(command.name, hub.suggest(command.name))
+        return Kicked(kicked.label, kicked.hosts[0] if kicked.hosts else "",
+                      round((kicked.until - now) / 60, 1))
     if isinstance(command, Ban):
-        return hub.ban(now, command.target, command.minutes, command.reason)
+        target = command.target
+        absent = hub.find(target) is None and not looks_like_ip(target)
+        rule, removed = hub.ban(now, target, command.minutes, command.reason)
+        return Banned(ban_row(now, rule), removed, absent,
+                      hub.suggest(target) if absent else ())
     if isinstance(command, Unban):
-        lifted = hub.moderation.unban(command.target)
-        return Unbanned(command.target) if lifted else NotBanned(command.target)
+        lifted = hub.unban(now, command.target)
+        if not lifted:
+            return NotBanned(command.target)
+        return Unbanned(command.target, tuple(ban_row(now, rule) for rule in lifted))
     if isinstance(command, ListBans):
         bans, mutes = hub.moderation.in_force(now)
-        return BanList(tuple(bans), tuple(mutes))
+        return BanList(tuple(ban_row(now, rule) for rule in bans),
+                       tuple((rule.label, minutes_left(now, rule.until)) for rule in mutes))
     if isinstance(command, Mute):
-        hub.moderation.mute(now, command.name, command.minutes)
-        return Muted(command.name, command.minutes)
+        muted = hub.mute(now, command.name, command.minutes)
+        if muted is None:
+            return NoSuchMember(command.name, hub.suggest(command.name))
+        return Muted(muted.label, command.minutes)
     if isinstance(command, Unmute):
-        lifted = hub.moderation.unmute(command.name)
-        return Unmuted(command.name) if lifted else NotMuted(command.name)
+        unmuted = hub.unmute(now, command.name)
+        return Unmuted(unmuted.label) if unmuted is not None else NotMuted(command.name)
     if isinstance(command, Motd):
-        return MotdSet(hub.set_motd(command.text))
+        if not command.text.strip():
+            return MotdIs(hub.motd)
+        return MotdSet(hub.admin_motd(now, "" if command.text.strip() == MOTD_CLEAR
+                                      else command.text))
     if isinstance(command, ListMembers):
         return MemberList(member_rows(hub, now))
     if isinstance(command, Stats):
@@ -377,5 +446,5 @@ def member_rows(hub: "Hub", now: float) -> Tuple[MemberRow, ...]:
     from app.core.hub import addr_text  # here: hub.py imports this module at its top
 
     return tuple(MemberRow(s.name, addr_text(s.addr), max(0, int(now - s.said_at)), s.said,
-                           hub.moderation.mute_left(now, s.key) is not None)
+                           hub.moderation.muted(now, s.key) is not None)
                  for s in sorted(hub.members(), key=lambda s: roster_key(s.name)))

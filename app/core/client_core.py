@@ -116,6 +116,11 @@ CONNECTION_TRANSITIONS: "Transitions[ConnectionState, ConnectionTrigger]" = Tran
         (_S.CLOSED, _T.LEAVE): _S.CLOSED,
     })
 # States in which the client says HELLO and listens for CHALLENGE/WELCOME/REFUSE.
+# Why a connection was lost (a Status's detail): keys the front ends word
+# (app/ui/render.py detail_text), not text, so a message has one language.
+LOST_RESTARTED = "server_restarted"      # the server did not know our session (RESET)
+LOST_SILENT = "server_silent"            # no answer for SERVER_TIMEOUT seconds
+
 HANDSHAKING = frozenset((ConnectionState.CONNECTING, ConnectionState.RECONNECTING))
 
 # The names the tests and front ends use.
@@ -157,23 +162,36 @@ ClientEvent = Union[Event, Status, LinePending, LineSettled]
 # Notices that answer one of our lines that went nowhere (no echo will come).
 _UNDELIVERED_NOTICES = frozenset((protocol.NOTICE_MUTED, protocol.NOTICE_REJECTED,
                                   protocol.NOTICE_NO_SUCH_USER))
+# Events whose text is a message: its line breaks and tabs are kept.
+_MESSAGE_KINDS = frozenset((protocol.EV_CHAT, protocol.EV_EMOTE, protocol.EV_PRIVATE,
+                            protocol.EV_ADMIN))
+
+
+class BadName(ValueError):
+    """A name the server would refuse; `problem` says why (the front end words it)."""
+
+    def __init__(self, problem: text.NameProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
 
 
 def valid_name(name: str) -> str:
-    """The normalised name, or ValueError with the reason the server would give."""
+    """The normalised name, or BadName with the reason the server would give."""
     normalised, reason = text.check_name(name)
     if normalised is None:
-        raise ValueError(reason)
+        raise BadName(reason or text.NameProblem.EMPTY)
     return normalised
 
 
 class ClientCore:
     def __init__(self, name: str, now: float, rng: Optional[random.Random] = None,
-                 room_key: Optional[RoomKey] = None) -> None:
+                 room_key: Optional[RoomKey] = None, token: Optional[bytes] = None) -> None:
         self.rng = rng or random.SystemRandom()
         self.room_key = room_key
         self.name = valid_name(name)
-        self.token = self._random(16)       # secret: proves "same client" on resume
+        # Proves "same client" on resume. Secure sessions bind it to our key
+        # (app/core/secure_session.py client_token); else a random secret.
+        self.token = token or self._random(16)
         # The public id others see on our messages, derived from the secret token
         # so nobody can claim it without the token (the server checks).
         self.instance_bytes = protocol.instance_of(self.token)
@@ -182,6 +200,10 @@ class ClientCore:
         self.detail = ""              # why it is in that state (shown, never tested here)
         self.online = 0
         self.refusal: Optional[Tuple[int, str]] = None
+        # The coded part of the last refusal or farewell (FLAG_REASONS): why,
+        # until when, the admin's words, for the front end to word.
+        self.refusal_coded: Optional[protocol.Reason] = None
+        self.farewell_coded: Optional[protocol.Reason] = None
         # The server's last BYE that changed our state (code, sanitised reason):
         # closing (reconnecting), kicked or banned (closed). None once welcomed.
         self.farewell: Optional[Tuple[int, str]] = None
@@ -261,7 +283,8 @@ class ClientCore:
 
     def say(self, line: str, kind: protocol.FrameKind = protocol.SAY,
             target: str = "") -> List[int]:
-        """Queue a chat line (split when longer than the protocol allows)."""
+        """Queue a chat line (split when longer than the protocol allows: at line
+        breaks first, text.split_message)."""
         if kind == protocol.PRIVATE:
             normalised = text.check_name(target)[0]
             if normalised is None:
@@ -273,7 +296,7 @@ class ClientCore:
                 return []
             target = normalised
         ids = []
-        for piece in text.split_utf8(line, protocol.MAX_TEXT_BYTES):
+        for piece in text.split_message(line, protocol.MAX_TEXT_BYTES):
             said = protocol.Said(kind, self.next_msg_id, piece, target)
             ids.append(self.next_msg_id)
             self.next_msg_id += 1
@@ -471,7 +494,7 @@ class ClientCore:
             raise ProtocolError("ROOM datagram with flags set")
         elif kind == protocol.RESET:
             if self._allows(ConnectionTrigger.LOST):
-                self._lost(now, "the server restarted")
+                self._lost(now, LOST_RESTARTED)
         elif kind == protocol.BYE:
             bye = protocol.decode_bye(body)
             reason = text.sanitize_text(bye.reason)
@@ -485,6 +508,7 @@ class ClientCore:
                     and self._allows(ConnectionTrigger.REMOVED):
                 if self.state != CLOSED:        # (its repeats change nothing)
                     self.farewell = (bye.code, reason)
+                    self.farewell_coded = bye.coded
                 self._fire(ConnectionTrigger.REMOVED, reason or "removed by the admin")
         elif kind == protocol.BYE_ACK and self.bye_left:
             self.bye_left = 0
@@ -543,8 +567,16 @@ class ClientCore:
         self.farewell = None
         self._fire(ConnectionTrigger.WELCOMED, "resumed" if welcome.resumed else "")
 
+    def refuse(self, code: protocol.RefuseCode, reason: str,
+               coded: Optional[protocol.Reason] = None) -> None:
+        """Refused by the layer below (the secure layer: a wrong password, a
+        server key we do not trust), while joining."""
+        if self._allows(ConnectionTrigger.REFUSED):
+            self._refused(protocol.Refuse(code, reason, coded))
+
     def _refused(self, refuse: protocol.Refuse) -> None:
         self.refusal = (refuse.code, text.sanitize_text(refuse.reason))
+        self.refusal_coded = refuse.coded
         self._fire(ConnectionTrigger.REFUSED, self.refusal[1])
 
     def _on_frame(self, frame: protocol.Frame) -> None:
@@ -597,6 +629,8 @@ class ClientCore:
             self._set_online(event.online)
         if event.kind == protocol.EV_WHO:      # one name per line
             clean = "\n".join(text.sanitize_text(n) for n in event.text.split("\n"))
+        elif event.kind in _MESSAGE_KINDS:  # a message keeps its lines (PROTOCOL.md 11.2)
+            clean = text.sanitize_message(event.text)
         else:
             clean = text.sanitize_text(event.text)
         name, target = text.sanitize_text(event.name), text.sanitize_text(event.target)
@@ -642,7 +676,8 @@ class ClientCore:
                                self.epoch, self.last_seq, self.name)
         self._send(now, protocol.encode_header(protocol.HELLO,
                                                flags=protocol.FLAG_EVENTS | protocol.FLAG_ROOM
-                                               | protocol.FLAG_ROOM_RUN)
+                                               | protocol.FLAG_ROOM_RUN
+                                               | protocol.FLAG_REASONS)
                    + protocol.encode_hello(hello))
 
     def tick(self, now: float) -> None:
@@ -654,7 +689,7 @@ class ClientCore:
             self.next_hello = now + delay * self.rng.uniform(0.5, 1.0)
         elif self.state == JOINED and self.stream is not None:
             if now - self.last_heard >= SERVER_TIMEOUT:
-                self._lost(now, "no answer from the server for %.0f s" % SERVER_TIMEOUT)
+                self._lost(now, LOST_SILENT)
                 return
             for data in self.stream.flush(now):
                 self._send(now, data)

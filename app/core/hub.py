@@ -13,20 +13,30 @@ Trust rules (see docs/PROTOCOL.md and docs/SECURITY.md):
   * names come from the server's session table, never from a chat datagram;
     admin notices and join/leave events are made only here.
 """
+import difflib
 import enum
 import hashlib
 import heapq
 import hmac
 import random
 from collections import OrderedDict, deque
-from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
+from typing import Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from app.core import options, protocol, text
-from app.core.admin import Banned, LogKind
+from app.core.admin import LogKind
 from app.core.auth import RoomKey, is_tagged
 from app.core.flood import TokenBucket
 from app.core.machine import Transitions
-from app.core.moderation import Moderation, looks_like_ip, normal_ip
+from app.core.moderation import (
+    BAN,
+    KICK,
+    MUTE,
+    Moderation,
+    Rule,
+    looks_like_ip,
+    minutes_left,
+    normal_ip,
+)
 from app.core.protocol import Event, ProtocolError
 from app.core.room import Room
 from app.core.room_stream import RoomCursor, RoomSender
@@ -36,9 +46,11 @@ Address = Tuple  # (host, port) or (host, port, flow, scope)
 
 COOKIE_BUCKET = 30.0     # a cookie stays valid for one to two buckets
 SWEEP_INTERVAL = 1.0
-KICK_BLOCK = 60.0        # an auto-reconnect right after a kick is refused this long
 FAREWELL_REPEATS = 3     # a BYE to a kicked or closing client is sent this often
 MALFORMED_LOG_INTERVAL = 1.0
+
+
+MSG_ID_JUMP = 1 << 16         # how far a client's message number may leap past its last
 
 
 class HubConfig(NamedTuple):
@@ -55,6 +67,10 @@ class HubConfig(NamedTuple):
     who_rate: float = 1.0            # member-list requests per second per person ...
     who_burst: float = 5.0           # ... after a few at once
     max_per_ip: int = options.DEFAULT_MAX_PER_IP   # sessions per address (0: no limit); loopback exempt
+    kick_cooldown: float = options.DEFAULT_KICK_COOLDOWN   # a kicked name and host are refused this long
+    # The secure layer in front (app/core/secure_server.py) validated every
+    # address with its own cookie before any HELLO reaches us: no second one.
+    addresses_verified: bool = False
 
 
 class LogEntry(NamedTuple):
@@ -63,6 +79,11 @@ class LogEntry(NamedTuple):
     name: str
     addr: str
     detail: str
+    # A client's line (chat, emote, private): its sender's instance and msg_id,
+    # kept in the room's database so a new server run knows which lines of a
+    # replaying client it already has (load_msg_ids). Not sent to the console.
+    origin: int = 0
+    msg_id: int = 0
 
 
 class SessionPhase(enum.Enum):
@@ -109,12 +130,14 @@ class Capabilities(NamedTuple):
     batching: bool = False     # EVENTS frames (FLAG_EVENTS)
     room: bool = False         # ROOM datagrams (FLAG_ROOM)
     room_runs: bool = False    # ... and runs of them (FLAG_ROOM_RUN too)
+    reasons: bool = False      # coded reasons on REFUSE and BYE (FLAG_REASONS)
 
     @classmethod
     def from_hello(cls, flags: int) -> "Capabilities":
         room = bool(flags & protocol.FLAG_ROOM)
         return cls(bool(flags & protocol.FLAG_EVENTS), room,
-                   room and bool(flags & protocol.FLAG_ROOM_RUN))
+                   room and bool(flags & protocol.FLAG_ROOM_RUN),
+                   bool(flags & protocol.FLAG_REASONS))
 
 
 class ServerSession:
@@ -128,7 +151,7 @@ class ServerSession:
         self.addr = addr
         self.name = name
         self.key = text.name_key(name)
-        self.skeleton = text.confusable_key(name)
+        self.skeleton = text.lookalike_keys(name)
         self.instance = int.from_bytes(instance, "big")
         self.token = token
         self.stream = ReliableStream(sid)
@@ -159,12 +182,41 @@ def short_reason(reason: str) -> str:
     return text.split_utf8(line, protocol.MAX_REASON_BYTES // 2)[0] if line else ""
 
 
+def refusal_text(now: float, rule: Rule) -> str:
+    """A ban or kick in English, for the log and for clients without FLAG_REASONS."""
+    what = "kicked by the admin; you may come back" if rule.kind == KICK else "you are banned"
+    why = "%s for %d more minutes" % (what, minutes_left(now, rule.until))
+    return why + (" (%s)" % rule.reason if rule.reason else "")
+
+
+def coded_reason(rule: Rule, host: str, key: str) -> protocol.Reason:
+    """What a FLAG_REASONS client is told: which part of the rule refused it,
+    until when, and the admin's words."""
+    if rule.kind == KICK:
+        why = protocol.ReasonCode.KICKED
+    elif key in rule.names:
+        why = protocol.ReasonCode.BANNED_NAME
+    elif normal_ip(host) in rule.hosts:
+        why = protocol.ReasonCode.BANNED_HOST
+    else:
+        why = protocol.ReasonCode.BANNED_KEY
+    return protocol.Reason(why, rule.until, rule.reason)
+
+
 def _looks_like(data: bytes, dtype: int) -> bool:
     return len(data) >= protocol.HEADER_SIZE and data[:2] == protocol.MAGIC and data[3] == dtype
 
 
 def is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip == "::1"
+
+
+def host_of(session: "ServerSession") -> Tuple[str, ...]:
+    """The host a kick or name ban covers with the name: none for the server's
+    own machine (loopback), where the teacher, tests and ssh users share one
+    address; `/ban 127.0.0.1` still bans it, explicitly."""
+    ip = normal_ip(session.addr[0])
+    return () if is_loopback(ip) else (ip,)
 
 
 def addr_text(addr: Address) -> str:
@@ -196,7 +248,8 @@ class Hub:
         # instance -> last msg_id accepted, kept after a session ends so a client
         # that comes back and resends is not shown twice (bounded).
         self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
-        self.blocked_tokens: Dict[bytes, Tuple[float, str]] = {}
+        # A kicked client's token -> its kick: refused under any name until it ends.
+        self.blocked_tokens: Dict[bytes, Rule] = {}
         self.moderation = Moderation()
         self.motd = config.motd
         self.hello_buckets: Dict[str, TokenBucket] = {}
@@ -221,14 +274,14 @@ class Hub:
         if protocol.is_bare_room_ack(data) and self._bare_room_ack(now, data, addr):
             return
         if data[:2] != protocol.MAGIC:             # the cheap test first: junk floods
-            self._malformed(now, addr, "bad magic")
+            self.malformed(now, addr, "bad magic")
             return
         try:
             opened = self._authenticate(now, data, addr)
             if opened is not None:
                 self._dispatch(now, opened, addr)
         except ProtocolError as exc:
-            self._malformed(now, addr, str(exc))
+            self.malformed(now, addr, str(exc))
 
     def _bare_room_ack(self, now: float, data: bytes, addr: Address) -> bool:
         """Most of what a busy room's server receives: a member's bare room ack
@@ -275,7 +328,7 @@ class Hub:
             self.outbox.append((protocol.encode_header(protocol.REFUSE)
                                 + protocol.encode_refuse(code, reason, room), addr))
 
-    def _malformed(self, now: float, addr: Address, why: str) -> None:
+    def malformed(self, now: float, addr: Address, why: str) -> None:
         """Count it; log at most one line a second (a junk flood must not turn
         into a log flood: formatting and passing on each line costs more than
         dropping the datagram)."""
@@ -362,7 +415,8 @@ class Hub:
         if not self._hello_allowed(now, addr):
             self.stats["throttled"] += 1
             return                                 # a HELLO flood: not even a cookie
-        if not self._cookie_ok(hello.cookie, hello.nonce, addr, now):
+        if not self.config.addresses_verified \
+                and not self._cookie_ok(hello.cookie, hello.nonce, addr, now):
             cookie = self._cookie(hello.nonce, addr, int(now // COOKIE_BUCKET))
             self._send(protocol.encode_header(protocol.CHALLENGE)
                        + protocol.encode_challenge(hello.nonce, cookie), addr)
@@ -371,41 +425,54 @@ class Hub:
             raise ProtocolError("HELLO instance does not match its token")
         existing = self.by_addr.get(addr)
         if existing is not None and existing.token == hello.token:
-            self._send_welcome(now, existing)      # our WELCOME was lost: say it again
+            # Our WELCOME was lost, or the client gave up on a session we still
+            # hold: say it again, and count the HELLO as life, or the session
+            # could time out right after this WELCOME (before its first PING).
+            existing.last_heard = now
+            self._send_welcome(now, existing)
             return
         name, reason = text.check_name(hello.name)
         if name is None:
-            self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason or "", hello.name)
+            self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason.value if reason else "",
+                         hello.name)
             return
-        blocked = self.blocked_tokens.get(hello.token)
-        if blocked is not None and blocked[0] > now:
-            self._refuse(now, addr, protocol.REFUSE_BANNED, blocked[1], name)
+        rule = self.blocked_tokens.get(hello.token)
+        if rule is None or rule.until <= now:
+            rule = self.moderation.refusal(now, addr[0], name)
+        if rule is not None:
+            self._refuse(now, addr, protocol.REFUSE_BANNED, refusal_text(now, rule), name,
+                         coded_reason(rule, addr[0], text.name_key(name))
+                         if flags & protocol.FLAG_REASONS else None)
             return
-        banned = self.moderation.ban_reason(now, addr[0], name)
-        if banned is not None:
-            self._refuse(now, addr, protocol.REFUSE_BANNED, banned, name)
-            return
+        def coded(why: protocol.ReasonCode, words: str) -> Optional[protocol.Reason]:
+            """The refusal's code for a client that words it itself (FLAG_REASONS)."""
+            return protocol.Reason(why, 0.0, words) if flags & protocol.FLAG_REASONS else None
+
         key = text.name_key(name)
         holder = self.room.members.get(key)
         if holder is not None and holder.token != hello.token:
             self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
-                         "the name %s is taken; choose another" % holder.name, name)
+                         "the name %s is taken; choose another" % holder.name, name,
+                         coded(protocol.ReasonCode.TAKEN, holder.name))
             return
         if holder is None:
             lookalike = self._lookalike(name)
             if lookalike is not None:
                 self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
                              "%s looks too much like %s, who is here; choose another"
-                             % (name, lookalike), name)
+                             % (name, lookalike), name,
+                             coded(protocol.ReasonCode.LOOKS_LIKE, lookalike))
                 return
             if len(self.by_addr) - (existing is not None) >= self.config.max_sessions:
                 self._refuse(now, addr, protocol.REFUSE_FULL,
-                             "the room is full (%d people)" % len(self.by_addr), name)
+                             "the room is full (%d people)" % len(self.by_addr), name,
+                             coded(protocol.ReasonCode.ROOM_FULL, str(len(self.by_addr))))
                 return
             if self._too_many_from(addr, existing):
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "too many people from %s (at most %d)"
-                             % (normal_ip(addr[0]), self.config.max_per_ip), name)
+                             % (normal_ip(addr[0]), self.config.max_per_ip), name,
+                             coded(protocol.ReasonCode.HOST_FULL, str(self.config.max_per_ip)))
                 return
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
@@ -436,18 +503,18 @@ class Hub:
         return same >= self.config.max_per_ip
 
     def _lookalike(self, name: str) -> Optional[str]:
-        skeleton = text.confusable_key(name)
+        skeleton = text.lookalike_keys(name)
         for member in self.room.members.values():
-            if member.skeleton == skeleton:
+            if not member.skeleton.isdisjoint(skeleton):
                 return member.name
         return None
 
     def _refuse(self, now: float, addr: Address, code: protocol.RefuseCode, reason: str,
-                name: str) -> None:
+                name: str, coded: Optional[protocol.Reason] = None) -> None:
         self.stats["refused"] += 1
         self._log(now, LogKind.REFUSE, name, addr, reason)
         self._send(protocol.encode_header(protocol.REFUSE)
-                   + protocol.encode_refuse(code, reason), addr)
+                   + protocol.encode_refuse(code, reason, coded=coded), addr)
 
     def _new_session(self, now: float, addr: Address, name: str, hello: protocol.Hello,
                      caps: Capabilities) -> ServerSession:
@@ -494,6 +561,9 @@ class Hub:
         self._send_welcome(now, session)
         if motd and self.motd:
             self._notice(now, session, protocol.NOTICE_MOTD, self.motd)
+        mute = self.moderation.muted(now, session.key) if motd else None
+        if mute is not None:
+            self._tell_muted(now, session, mute)    # (muted before it left, or a restart)
         missed = None
         if hello.room_seq:
             missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
@@ -562,16 +632,21 @@ class Hub:
             said = protocol.decode_said(frame.kind, frame.body)
         except ProtocolError as exc:
             # It was delivered (and acked): tell the sender it went nowhere.
-            self._malformed(now, session.addr, str(exc))
+            self.malformed(now, session.addr, str(exc))
             self._notice(now, session, protocol.NOTICE_REJECTED, str(exc))
             return
-        if said.msg_id <= self.last_msg_ids.get(session.instance, 0):
+        last = self.last_msg_ids.get(session.instance, 0)
+        if said.msg_id <= last:
             return                                 # a resend of something already said
+        if said.msg_id > last + MSG_ID_JUMP:
+            # Our clients number their lines 1, 2, 3, ...: a leap this far would
+            # make every later line look like a resend (silence the sender).
+            self._notice(now, session, protocol.NOTICE_REJECTED, "message number out of range")
+            return
         self._remember_msg_id(session.instance, said.msg_id)
-        muted = self.moderation.mute_left(now, session.key)
-        if muted is not None:
-            self._notice(now, session, protocol.NOTICE_MUTED,
-                         "muted for %d more minutes" % muted)
+        mute = self.moderation.muted(now, session.key)
+        if mute is not None:
+            self._tell_muted(now, session, mute)
             return
         if session.held or not session.bucket.take(now):
             self._hold(now, session, said)
@@ -606,7 +681,7 @@ class Hub:
                     self._drop(now, session, protocol.LEAVE_QUIT)
 
     def _said(self, now: float, session: ServerSession, said: protocol.Said) -> None:
-        line = text.sanitize_text(said.text).strip()
+        line = text.sanitize_message(said.text)     # keeps its lines (PROTOCOL.md 11.2)
         if not line:
             self._notice(now, session, protocol.NOTICE_REJECTED, "empty message")
             return
@@ -618,7 +693,7 @@ class Hub:
             return
         kind = protocol.EV_EMOTE if said.kind == protocol.EMOTE else protocol.EV_CHAT
         self._log(now, LogKind.CHAT if kind == protocol.EV_CHAT else LogKind.EMOTE,
-                  session.name, session.addr, line)
+                  session.name, session.addr, line, session.instance, said.msg_id)
         self._broadcast(self.room.record(now, kind, name=session.name, text=line,
                                          origin=session.instance, msg_id=said.msg_id))
 
@@ -643,7 +718,8 @@ class Hub:
         self._queue(now, target, body)
         if target is not sender:
             self._queue(now, sender, body)
-        self._log(now, LogKind.PRIVATE, sender.name, sender.addr, "to " + target.name)
+        self._log(now, LogKind.PRIVATE, sender.name, sender.addr, "to " + target.name,
+                  sender.instance, said.msg_id)
 
     def _on_who(self, now: float, session: ServerSession) -> None:
         """A member list costs the server a reply as big as the room: at most
@@ -742,43 +818,130 @@ class Hub:
         self.motd = text.split_utf8(line, protocol.MAX_TEXT_BYTES)[0] if line else ""
         return self.motd
 
+    def admin_motd(self, now: float, line: str) -> str:
+        """The admin's /motd: set, and noted in the room's log."""
+        self._log(now, LogKind.MOTD, "", ("console", 0), self.set_motd(line))
+        return self.motd
+
     def find(self, name: str) -> Optional[ServerSession]:
         return self.room.members.get(text.name_key(text.normalize_name(name)))
 
-    def kick(self, now: float, name: str, reason: str = "") -> Optional[str]:
-        """Remove the member called `name`; their name as the room spells it,
-        or None if nobody is called that."""
+    def suggest(self, name: str) -> Tuple[str, ...]:
+        """Names in the room close to `name` (a typo, another spelling): at
+        most three, best first, for "nobody called X is here; did you mean"."""
+        names = {s.key: s.name for s in self.room.members.values()}
+        key = text.name_key(text.normalize_name(name))
+        close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
+        return tuple(names[k] for k in close)
+
+    def kick(self, now: float, name: str, reason: str = "") -> Optional[Rule]:
+        """Remove the member called `name` and refuse their name, host (and
+        client) for the kick cooldown; the kick's rule, or None if nobody is
+        called that."""
         reason = short_reason(reason)
         session = self.find(name)
         if session is None:
             return None
+        rule = self.moderation.add(Rule(KICK, session.name, (session.key,),
+                                        host_of(session), (), now,
+                                        now + self.config.kick_cooldown, reason))
+        self.blocked_tokens[session.token] = rule
         why = "kicked by the admin" + (": " + reason if reason else "")
-        self.blocked_tokens[session.token] = (now + KICK_BLOCK, why)
-        self._farewell(now, session, protocol.BYE_KICKED, why)
+        self._farewell(now, session, protocol.BYE_KICKED, why,
+                       coded_reason(rule, session.addr[0], session.key))
         self._drop(now, session, protocol.LEAVE_KICKED, reason)
-        return session.name
+        return rule
 
-    def ban(self, now: float, target: str, minutes: float, reason: str = "") -> Banned:
-        """Ban a name (and the address it is using) or an address, for `minutes`;
-        whoever it covers is removed now. Returns what was done."""
+    def ban(self, now: float, target: str, minutes: float,
+            reason: str = "") -> Tuple[Rule, Tuple[str, ...]]:
+        """Ban a host, or a name (and the host of the member called so, if one
+        is here), for `minutes`; whoever it covers is removed now. The rule,
+        and the names it removed."""
         reason = short_reason(reason)
+        until = now + minutes * 60
         if looks_like_ip(target):
-            self.moderation.ban_ip(now, target, minutes, reason)
-            name, address = "", normal_ip(target)
-            gone = [s for s in self.members() if normal_ip(s.addr[0]) == address]
+            rule = Rule(BAN, normal_ip(target), (), (normal_ip(target),), (), now, until, reason)
         else:
-            self.moderation.ban_name(now, target, minutes, reason)
             session = self.find(target)
-            gone = [session] if session is not None else []
-            if session is not None:
-                self.moderation.ban_ip(now, session.addr[0], minutes, reason)
-            name, address = target, normal_ip(gone[0].addr[0]) if gone else ""
-        why = self.moderation.ban_reason(now, gone[0].addr[0], gone[0].name) if gone else ""
+            label = session.name if session is not None else text.normalize_name(target)
+            hosts = host_of(session) if session is not None else ()
+            rule = Rule(BAN, label, (text.name_key(label),), hosts, (), now, until, reason)
+        self.moderation.add(rule)
+        gone = [s for s in self.members() if rule.covers(s.addr[0], s.key)]
         for session in gone:
-            self._farewell(now, session, protocol.BYE_BANNED, why or "banned")
+            self._farewell(now, session, protocol.BYE_BANNED, refusal_text(now, rule),
+                           coded_reason(rule, session.addr[0], session.key))
             self._drop(now, session, protocol.LEAVE_BANNED, reason)
-        self._log(now, LogKind.BAN, target, ("console", 0), "%d min %s" % (minutes, reason))
-        return Banned(name, address, minutes, tuple(s.name for s in gone))
+        self._log(now, LogKind.BAN, rule.label, ("console", 0), "%d min %s"
+                  % (minutes, reason))
+        return rule, tuple(s.name for s in gone)
+
+    def unban(self, now: float, target: str) -> List[Rule]:
+        """Lift the bans (and kick cooldowns) named `target`, each whole."""
+        lifted = self.moderation.lift(target)
+        lifted_set = set(lifted)
+        self.blocked_tokens = {t: r for t, r in self.blocked_tokens.items()
+                               if r not in lifted_set}
+        for rule in lifted:
+            self._log(now, LogKind.BAN, rule.label, ("console", 0), "lifted")
+        return lifted
+
+    def mute(self, now: float, name: str, minutes: float) -> Optional[Rule]:
+        """Mute the member called `name` (told so, and when it ends); None if
+        nobody is called that."""
+        session = self.find(name)
+        if session is None:
+            return None
+        rule = self.moderation.mute(now, session.name, minutes * 60)
+        self._tell_muted(now, session, rule)
+        self._log(now, LogKind.MUTE, session.name, ("console", 0), "%g min" % minutes)
+        return rule
+
+    def unmute(self, now: float, name: str) -> Optional[Rule]:
+        rule = self.moderation.unmute(name)
+        if rule is not None:
+            self._mute_over(now, rule, "lifted")
+        return rule
+
+    def restore_moderation(self, now: float, rows: Iterable[Sequence], motd: str) -> None:
+        """The rules and motd a database kept (app/net/state_db.py)."""
+        self.moderation.restore(rows, now)
+        self.set_motd(motd)
+
+    def _tell_muted(self, now: float, session: ServerSession, rule: Rule) -> None:
+        """NOTICE_MUTED: its origin field carries when the mute ends (PROTOCOL.md 7.3)."""
+        self._queue(now, session, protocol.encode_event(Event(
+            0, now, protocol.EV_NOTICE, code=protocol.NOTICE_MUTED, origin=int(rule.until),
+            online=len(self.room.members),
+            text="muted for %d more minutes" % minutes_left(now, rule.until))))
+
+    def _mute_over(self, now: float, rule: Rule, how: str = "over") -> None:
+        self._log(now, LogKind.MUTE, rule.label, ("console", 0), how)
+        for session in self.members():
+            if session.key in rule.names:
+                self._notice(now, session, protocol.NOTICE_UNMUTED, "you may speak again")
+
+    def load_past(self, rows: Iterable[Sequence]) -> None:
+        """Lines of earlier runs, oldest first, as the room's log kept them
+        (time, what, name, addr, detail: the room's database): the beginning
+        of a newcomer's history until this run has said enough itself."""
+        kinds = {LogKind.CHAT: protocol.EV_CHAT, LogKind.EMOTE: protocol.EV_EMOTE,
+                 LogKind.ADMIN: protocol.EV_ADMIN}
+        # With their sender's origin and msg_id: a client that saw a line before
+        # the restart drops it (PROTOCOL.md 7.5 rule 2) instead of showing it twice.
+        self.room.past = [Event(0, float(row[0]), kinds[LogKind(row[1])], name=str(row[2]),
+                                text=str(row[4]),
+                                origin=int(row[5]) if len(row) > 6 else 0,
+                                msg_id=int(row[6]) if len(row) > 6 else 0)
+                          for row in rows if row[1] in kinds]
+
+    def load_msg_ids(self, pairs: Iterable[Tuple[int, int]]) -> None:
+        """(instance, last msg_id) of the lines an earlier run stored: a client
+        that replays its recent lines to this new run (PROTOCOL.md 10.4) does
+        not get them said, and stored, twice."""
+        for instance, msg_id in pairs:
+            if msg_id > self.last_msg_ids.get(instance, 0):
+                self._remember_msg_id(instance, msg_id)
 
     def members(self) -> List[ServerSession]:
         return list(self.room.members.values())
@@ -793,8 +956,9 @@ class Hub:
         self._log(now, LogKind.SHUTDOWN, "", ("console", 0), "")
 
     def _farewell(self, now: float, session: ServerSession, code: protocol.ByeCode,
-                  why: str) -> None:
-        bye = protocol.encode_header(protocol.BYE, session.id) + protocol.encode_bye(code, why)
+                  why: str, coded: Optional[protocol.Reason] = None) -> None:
+        bye = protocol.encode_header(protocol.BYE, session.id) + protocol.encode_bye(
+            code, why, coded if session.caps.reasons else None)
         self._send(bye, session.addr)
         for repeat in range(1, FAREWELL_REPEATS):
             self.farewells.append((now + 0.2 * repeat, bye, session.addr))
@@ -837,8 +1001,17 @@ class Hub:
     def _send(self, data: bytes, addr: Address) -> None:
         self.outbox.append((data, addr))
 
-    def _log(self, now: float, what: LogKind, name: str, addr: Address, detail: str) -> None:
-        self.log.append(LogEntry(now, what, name, addr_text(addr), detail))
+    def _log(self, now: float, what: LogKind, name: str, addr: Address, detail: str,
+             origin: int = 0, msg_id: int = 0) -> None:
+        # Every console, log file and transcript prints these: nothing that came
+        # off the wire (a refused name, a reason) may carry a newline that forges
+        # a log line, or an escape sequence. (isprintable: a C-speed no-op check
+        # for the usual, already clean text.)
+        if not name.isprintable():
+            name = text.sanitize_text(name)
+        if not detail.isprintable():
+            detail = text.sanitize_text(detail)
+        self.log.append(LogEntry(now, what, name, addr_text(addr), detail, origin, msg_id))
 
     def tick(self, now: float) -> None:
         """Run what is due: liveness sweep, farewell repeats, stream flushes."""
@@ -849,10 +1022,13 @@ class Hub:
                             if s.last_heard < limit and s.phase is not LEAVING]:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
-            self.blocked_tokens = {t: v for t, v in self.blocked_tokens.items() if v[0] > now}
+            self.blocked_tokens = {t: r for t, r in self.blocked_tokens.items()
+                                   if r.until > now}
             self.hello_buckets = {ip: b for ip, b in self.hello_buckets.items()
                                   if b.next_token_at(now) > now or b.tokens < b.burst}
-            self.moderation.expire(now)
+            for rule in self.moderation.expire(now):
+                if rule.kind == MUTE:
+                    self._mute_over(now, rule)
         if self._throttled:
             self._release_held(now)
         if self.farewells:

@@ -1,36 +1,25 @@
-"""The admin's rules: timed bans (by name or address) and timed mutes. Pure.
+"""The admin's rules: bans, kick cooldowns and mutes, each a Rule. Pure.
 
-A ban or mute is kept by name key (NFKC + casefold) so a reconnect or a change
-of letter case does not escape it; a ban by name also bans the address the
-person was using, since changing names is easy.
+A rule covers name keys (NFKC + casefold: a reconnect or another letter case
+does not escape it), hosts (addresses as normal_ip gives them) and, once
+clients have long-term keys (the secure-sessions issue), client keys: the
+`keys` field is that hook, empty until then; `refusal(host, name, key)`
+already takes the key. What a rule covers is fixed when it is made, so lifting
+it (/unban) takes away exactly what it added and nothing another rule added:
+`/ban lisi` covers the name lisi and the host lisi was using; `/unban lisi`
+(or `/unban` of that host) lifts both; a separate `/ban 10.0.0.5` stays.
+
+A kick is a rule too (kind KICK): the kicked name and host are refused until
+the cooldown ends (a restart does not end it: the rules are stored,
+app/net/state_db.py, as Rule.to_row rows).
 """
 import ipaddress
-from typing import Dict, List, NamedTuple, Optional, Tuple
+import json
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from app.core import text
 
-
-class BanRow(NamedTuple):
-    """A ban in force, for the admin's listing."""
-    kind: str               # "name" or "address"
-    label: str
-    minutes_left: int
-    reason: str
-
-
-class MuteRow(NamedTuple):
-    label: str
-    minutes_left: int
-
-
-class Rule(NamedTuple):
-    until: float
-    reason: str
-    label: str              # what the admin typed, for listings
-
-
-def minutes_left(now: float, until: float) -> int:
-    return max(1, int((until - now + 59) // 60))
+KICK, BAN, MUTE = "kick", "ban", "mute"
 
 
 def normal_ip(host: str) -> str:
@@ -51,62 +40,105 @@ def looks_like_ip(value: str) -> bool:
         return False
 
 
+def name_key(name: str) -> str:
+    return text.name_key(text.normalize_name(name))
+
+
+def minutes_left(now: float, until: float) -> int:
+    return max(1, int((until - now + 59) // 60))
+
+
+class Rule(NamedTuple):
+    kind: str                     # KICK (a cooldown), BAN or MUTE
+    label: str                    # what the admin named: a name as the room spells it, or a host
+    names: Tuple[str, ...]        # name keys it covers
+    hosts: Tuple[str, ...]        # hosts it covers (normal_ip)
+    keys: Tuple[str, ...]         # client keys it covers (none until clients have keys)
+    since: float
+    until: float
+    reason: str                   # the admin's words ("" for none)
+
+    def covers(self, host: str, key: str, client_key: str = "") -> bool:
+        return (key in self.names or normal_ip(host) in self.hosts
+                or bool(client_key) and client_key in self.keys)
+
+    def to_row(self) -> tuple:
+        """The row app/net/state_db.py stores: lists as JSON text."""
+        return (self.kind, self.label, json.dumps(list(self.names), ensure_ascii=False),
+                json.dumps(list(self.hosts)), json.dumps(list(self.keys)), self.since,
+                self.until, self.reason)
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> "Rule":
+        kind, label, names, hosts, keys, since, until, reason = row
+        return cls(str(kind), str(label), tuple(json.loads(names)), tuple(json.loads(hosts)),
+                   tuple(json.loads(keys)), float(since), float(until), str(reason))
+
+
 class Moderation:
     def __init__(self) -> None:
-        self.banned_names: Dict[str, Rule] = {}
-        self.banned_ips: Dict[str, Rule] = {}
-        self.muted: Dict[str, Rule] = {}
+        self.rules: List[Rule] = []       # in the order they were made
 
-    def ban_name(self, now: float, name: str, minutes: float, reason: str = "") -> None:
-        self.banned_names[text.name_key(text.normalize_name(name))] = Rule(
-            now + minutes * 60, reason, name)
+    def add(self, rule: Rule) -> Rule:
+        if rule.kind == MUTE:             # one mute per name: a new one replaces it
+            self.rules = [r for r in self.rules
+                          if not (r.kind == MUTE and set(r.names) & set(rule.names))]
+        self.rules.append(rule)
+        return rule
 
-    def ban_ip(self, now: float, host: str, minutes: float, reason: str = "") -> None:
-        ip = normal_ip(host)
-        self.banned_ips[ip] = Rule(now + minutes * 60, reason, ip)
+    def restore(self, rows: Iterable[Sequence], now: float) -> None:
+        """The rules a database kept (those still in force)."""
+        for row in rows:
+            rule = Rule.from_row(row)
+            if rule.until > now:
+                self.add(rule)
 
-    def unban(self, value: str) -> bool:
-        found = self.banned_ips.pop(normal_ip(value), None) is not None
-        key = text.name_key(text.normalize_name(value))
-        return (self.banned_names.pop(key, None) is not None) or found
+    def rows(self) -> List[tuple]:
+        return [rule.to_row() for rule in self.rules]
 
-    def ban_reason(self, now: float, host: str, name: str) -> Optional[str]:
-        """Why this address or name may not join now, with the time left; or None."""
-        self.expire(now)
-        rule = (self.banned_ips.get(normal_ip(host))
-                or self.banned_names.get(text.name_key(name)))
-        if rule is None:
-            return None
-        why = "you are banned for %d more minutes" % minutes_left(now, rule.until)
-        return why + (" (%s)" % rule.reason if rule.reason else "")
+    def refusal(self, now: float, host: str, name: str, client_key: str = "") -> Optional[Rule]:
+        """The ban (or kick cooldown) that refuses this host, name or client key
+        now: the one that ends last; None if none does."""
+        key = text.name_key(name)
+        found = [r for r in self.rules if r.kind != MUTE and r.until > now
+                 and r.covers(host, key, client_key)]
+        return max(found, key=lambda r: r.until) if found else None
 
-    def mute(self, now: float, name: str, minutes: float) -> None:
-        self.muted[text.name_key(text.normalize_name(name))] = Rule(now + minutes * 60, "", name)
+    def lift(self, target: str) -> List[Rule]:
+        """/unban TARGET: the bans and kick cooldowns named TARGET when made, or
+        else those that cover it (a name or a host); each is lifted whole."""
+        key, host = name_key(target), normal_ip(target)
+        bans = [r for r in self.rules if r.kind != MUTE]
+        named = [r for r in bans if name_key(r.label) == key or r.label == host]
+        chosen = named or [r for r in bans if key in r.names or host in r.hosts]
+        self.rules = [r for r in self.rules if r not in chosen]
+        return chosen
 
-    def unmute(self, name: str) -> bool:
-        return self.muted.pop(text.name_key(text.normalize_name(name)), None) is not None
+    def mute(self, now: float, label: str, seconds: float) -> Rule:
+        return self.add(Rule(MUTE, label, (name_key(label),), (), (), now, now + seconds, ""))
 
-    def mute_left(self, now: float, key: str) -> Optional[int]:
-        """Minutes of mute left for this name key, or None when not muted."""
-        rule = self.muted.get(key)
-        if rule is None:
-            return None
-        if rule.until <= now:
-            del self.muted[key]
-            return None
-        return minutes_left(now, rule.until)
+    def unmute(self, name: str) -> Optional[Rule]:
+        key = name_key(name)
+        found = [r for r in self.rules if r.kind == MUTE and key in r.names]
+        self.rules = [r for r in self.rules if r not in found]
+        return found[0] if found else None
 
-    def expire(self, now: float) -> None:
-        for table in (self.banned_names, self.banned_ips, self.muted):
-            for key in [k for k, rule in table.items() if rule.until <= now]:
-                del table[key]
+    def muted(self, now: float, key: str) -> Optional[Rule]:
+        """The mute on this name key, if one is in force."""
+        for rule in self.rules:
+            if rule.kind == MUTE and key in rule.names and rule.until > now:
+                return rule
+        return None
 
-    def in_force(self, now: float) -> Tuple[List[BanRow], List[MuteRow]]:
-        """The bans (by name, then by address) and the mutes not yet over."""
-        self.expire(now)
-        bans = [BanRow(kind, rule.label, minutes_left(now, rule.until), rule.reason)
-                for kind, table in (("name", self.banned_names), ("address", self.banned_ips))
-                for rule in table.values()]
-        mutes = [MuteRow(rule.label, minutes_left(now, rule.until))
-                 for rule in self.muted.values()]
-        return bans, mutes
+    def expire(self, now: float) -> List[Rule]:
+        """Take out the rules that are over; they are returned (the hub tells
+        a muted member that the mute ended)."""
+        over = [r for r in self.rules if r.until <= now]
+        if over:
+            self.rules = [r for r in self.rules if r.until > now]
+        return over
+
+    def in_force(self, now: float) -> Tuple[List[Rule], List[Rule]]:
+        """The bans and kick cooldowns, then the mutes, not yet over."""
+        live = [r for r in self.rules if r.until > now]
+        return [r for r in live if r.kind != MUTE], [r for r in live if r.kind == MUTE]

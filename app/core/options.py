@@ -13,6 +13,8 @@ from app.core.protocol import DEFAULT_PORT
 DEFAULT_HISTORY = 20          # chat lines a newcomer is shown on joining
 DEFAULT_MAX_CLIENTS = 2000    # people in the room at most
 DEFAULT_MAX_PER_IP = 32       # people from one address at most (0: no limit; loopback exempt)
+DEFAULT_RETAIN_DAYS = 30.0    # the room's database forgets what is older (--retain)
+DEFAULT_KICK_COOLDOWN = 300.0 # seconds a kicked person (name and host) is refused
 DEFAULT_CONNECT_TIMEOUT = 10.0   # line mode gives up when the server has not answered this long
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -29,7 +31,13 @@ class ServerOptions:
     log: Optional[str] = None            # JSON-lines transcript path
     max_clients: int = DEFAULT_MAX_CLIENTS
     max_per_ip: int = DEFAULT_MAX_PER_IP
-    room_key: Optional[RoomKey] = None   # from --password / CHAT_PASSWORD
+    room_key: Optional[RoomKey] = None   # --insecure with --password: the version-1 tag key
+    password: Optional[str] = None       # --password / CHAT_PASSWORD: SPAKE2 in the handshake
+    insecure: bool = False               # --insecure: protocol version 1, nothing encrypted
+    state: Optional[str] = None          # --state DIR: the room's state and the server's key
+    show_password: bool = False          # --password auto: the room code is shown on the console
+    retain_days: float = DEFAULT_RETAIN_DAYS
+    kick_cooldown: float = DEFAULT_KICK_COOLDOWN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +50,27 @@ class ClientOptions:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     lang: str = DEFAULT_LANGUAGE
     bell: str = DEFAULT_BELL
-    room_key: Optional[RoomKey] = None
+    room_key: Optional[RoomKey] = None   # --insecure with --password: the version-1 tag key
     log: Optional[str] = None            # curses client: append each shown line to this file
+    password: Optional[str] = None
+    insecure: bool = False
+    accept_new_key: bool = False         # trust a server whose key changed (known_servers)
 
     def with_host(self, host: str) -> "ClientOptions":
         """The same options aimed at the server discovery found."""
         return dataclasses.replace(self, host=host)
+
+
+LOG_FORMATS = ("text", "csv", "jsonl", "html")
+REPORT_FORMATS = ("text", "html")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordOptions:
+    """`chat.pyz log` and `chat.pyz report` (app/ui/records.py)."""
+    command: str = "log"                 # "log" or "report"
+    state: Optional[str] = None          # --state DIR; None: this port's (app/net/state_dir.py)
+    port: int = DEFAULT_PORT
+    since: Optional[str] = None          # as typed; records.parse_when reads it
+    name: Optional[str] = None           # log: only this person's entries
+    format: str = "text"

@@ -14,7 +14,10 @@ VERSION = 1
 DEFAULT_PORT = 9797
 
 MAX_DATAGRAM = 1200          # whole datagram, header and tag included
-TAG_SIZE = 16                # room-password tag; space is always reserved for it
+TAG_SIZE = 16                # room-password tag (the --insecure mode's)
+# Kept free in every datagram: a secure room wraps each in a RECORD (16-byte
+# header + 16-byte AEAD tag, app/core/secure_wire.py); --insecure's tag fits too.
+RESERVED = 32
 MAX_NAME_CHARS = 16
 MAX_NAME_BYTES = 64          # 16 code points of at most 4 UTF-8 bytes
 MAX_TEXT_BYTES = 960         # one chat line, UTF-8; longer input is split by clients
@@ -54,6 +57,7 @@ class HeaderFlag(WireCode):
     ROOM = 0x0004                # on HELLO: this client takes ROOM datagrams (type 11)
     ROOM_ACK = 0x0008            # on a client's DATA/PING/PONG: the body starts with ROOM_ACK
     ROOM_RUN = 0x0010            # on HELLO/WELCOME: runs taken / may come; on ROOM: this is a run
+    REASONS = 0x0020             # on HELLO: this client takes coded reasons on REFUSE and BYE
 
 
 class FrameKind(WireCode):
@@ -101,6 +105,7 @@ class NoticeCode(WireCode):
     MUTED = 3
     MOTD = 4
     REJECTED = 5                 # a message the server would not accept (empty, too long)
+    UNMUTED = 6                  # the mute on you is over (MUTED: it began; origin = its end)
 
 
 class RefuseCode(WireCode):
@@ -112,6 +117,28 @@ class RefuseCode(WireCode):
     BAD_VERSION = 5
     WRONG_PASSWORD = 6
     THROTTLED = 7
+    SERVER_KEY = 8               # never on the wire: the client's own refusal of a server
+                                 # whose key it does not trust (PROTOCOL.md "Secure sessions")
+
+
+class ReasonCode(WireCode):
+    """Why a REFUSE or BYE (banned, kicked) happened, for a client that asked
+    (FLAG_REASONS): it words it in its own language (PROTOCOL.md 5.4)."""
+    NONE = 0
+    KICKED = 1                   # a kick, and its cooldown
+    BANNED_NAME = 2              # a ban that covers this name
+    BANNED_HOST = 3              # ... this host (address)
+    BANNED_KEY = 4               # ... this client's key (once clients have keys)
+    TAKEN = 5                    # REFUSE 1: the name is someone's here (words: their name)
+    LOOKS_LIKE = 6               # REFUSE 1: ... looks like a present member's (words: whose)
+    ROOM_FULL = 7                # REFUSE 4: the room is full (words: how many are in it)
+    HOST_FULL = 8                # REFUSE 4: this host has its most (words: that number)
+    # Never on the wire: how the client's secure layer tells its own front end
+    # what stopped the join (a REJECT, or its own check of the server's key).
+    WRONG_PASSWORD = 9
+    NEEDS_PASSWORD = 10
+    NO_PASSWORD = 11
+    SERVER_KEY = 12              # words: "NEW-WORDS OLD-WORDS" (fingerprints)
 
 
 class ByeCode(WireCode):
@@ -137,6 +164,7 @@ FLAG_EVENTS = HeaderFlag.EVENTS
 FLAG_ROOM = HeaderFlag.ROOM
 FLAG_ROOM_ACK = HeaderFlag.ROOM_ACK
 FLAG_ROOM_RUN = HeaderFlag.ROOM_RUN
+FLAG_REASONS = HeaderFlag.REASONS
 
 SAY, EMOTE, PRIVATE, WHO = FrameKind.SAY, FrameKind.EMOTE, FrameKind.PRIVATE, FrameKind.WHO
 CLIENT_KINDS = frozenset((SAY, EMOTE, PRIVATE, WHO))
@@ -167,12 +195,14 @@ NOTICE_NO_SUCH_USER = NoticeCode.NO_SUCH_USER
 NOTICE_MUTED = NoticeCode.MUTED
 NOTICE_MOTD = NoticeCode.MOTD
 NOTICE_REJECTED = NoticeCode.REJECTED
+NOTICE_UNMUTED = NoticeCode.UNMUTED
 
 REFUSE_NAME_TAKEN = RefuseCode.NAME_TAKEN
 REFUSE_NAME_INVALID = RefuseCode.NAME_INVALID
 REFUSE_BANNED = RefuseCode.BANNED
 REFUSE_FULL = RefuseCode.FULL
 REFUSE_BAD_VERSION = RefuseCode.BAD_VERSION
+REFUSE_SERVER_KEY = RefuseCode.SERVER_KEY
 REFUSE_WRONG_PASSWORD = RefuseCode.WRONG_PASSWORD
 REFUSE_THROTTLED = RefuseCode.THROTTLED
 
@@ -187,6 +217,7 @@ HELLO_FIXED = struct.Struct("!8s16s8s16sII")  # nonce cookie instance token epoc
 CHALLENGE_BODY = struct.Struct("!8s16s")  # nonce cookie
 WELCOME_FIXED = struct.Struct("!IIdBH")   # epoch room_seq server_time resumed online
 REFUSE_FIXED = struct.Struct("!B")
+REASON_FIXED = struct.Struct("!Bd")       # after a REFUSE/BYE reason: why, until (FLAG_REASONS)
 BYE_FIXED = struct.Struct("!B")
 EVENT_FIXED = struct.Struct("!IdBBBHQI")  # room_seq time kind flags code online origin msg_id
 MSG_ID = struct.Struct("!I")
@@ -194,7 +225,7 @@ ROOM_ACK = struct.Struct("!II")           # room ack, room sack (after the heade
 
 HEADER_SIZE = HEADER.size
 # Room for frames in one datagram: the tag's space is always kept free.
-PAYLOAD_ROOM = MAX_DATAGRAM - HEADER_SIZE - TAG_SIZE
+PAYLOAD_ROOM = MAX_DATAGRAM - HEADER_SIZE - RESERVED
 
 
 class ProtocolError(ValueError):
@@ -236,9 +267,17 @@ class Welcome(NamedTuple):
     motd: str
 
 
+class Reason(NamedTuple):
+    """A refusal's or farewell's coded part (FLAG_REASONS clients only)."""
+    why: int                 # ReasonCode
+    until: float             # wall-clock seconds when it ends; 0: not said
+    words: str = ""          # the admin's own words, "" for none
+
+
 class Refuse(NamedTuple):
     code: int
-    reason: str
+    reason: str              # English, for people and for clients without FLAG_REASONS
+    coded: Optional[Reason] = None
 
 
 class Event(NamedTuple):
@@ -450,16 +489,25 @@ def decode_welcome(body: bytes) -> Welcome:
     return Welcome(epoch, room_seq, server_time, bool(resumed), online, name, motd)
 
 
-def encode_refuse(code: RefuseCode, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
-    """A REFUSE body; `limit` caps the reason's bytes (cut on a character boundary)."""
-    return _encode_coded(code, reason, limit)
+def encode_refuse(code: RefuseCode, reason: str, limit: int = MAX_REASON_BYTES,
+                  coded: Optional[Reason] = None) -> bytes:
+    """A REFUSE body; `limit` caps the reason's bytes (cut on a character
+    boundary); `coded` only to a client whose HELLO had FLAG_REASONS."""
+    return _encode_coded(code, reason, limit, coded)
 
 
-def _encode_coded(code: int, reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
-    """The layout REFUSE and BYE share: a code, then the reason cut to fit."""
+def _encode_coded(code: int, reason: str, limit: int = MAX_REASON_BYTES,
+                  coded: Optional[Reason] = None) -> bytes:
+    """The layout REFUSE and BYE share: a code, then the reason cut to fit,
+    then (FLAG_REASONS) why, until and the admin's words."""
     raw = reason.encode("utf-8")[:max(0, min(limit, MAX_REASON_BYTES))]
     raw = raw.decode("utf-8", "ignore").encode("utf-8")
-    return REFUSE_FIXED.pack(code) + struct.pack("!H", len(raw)) + raw
+    body = REFUSE_FIXED.pack(code) + struct.pack("!H", len(raw)) + raw
+    if coded is not None:
+        words = coded.words.encode("utf-8")[:MAX_REASON_BYTES]
+        words = words.decode("utf-8", "ignore").encode("utf-8")
+        body += REASON_FIXED.pack(coded.why, coded.until) + struct.pack("!H", len(words)) + words
+    return body
 
 
 def decode_refuse(body: bytes) -> Refuse:
@@ -467,14 +515,22 @@ def decode_refuse(body: bytes) -> Refuse:
         raise ProtocolError("truncated REFUSE")
     (code,) = REFUSE_FIXED.unpack_from(body)
     reason, pos = _get_str(body, REFUSE_FIXED.size, MAX_REASON_BYTES, "H")
+    if pos == len(body):
+        return Refuse(code, reason)
+    if len(body) < pos + REASON_FIXED.size:
+        raise ProtocolError("truncated coded reason")
+    why, until = REASON_FIXED.unpack_from(body, pos)
+    if until != until or until < 0:                    # NaN, or before the epoch
+        raise ProtocolError("bad time in a coded reason")
+    words, pos = _get_str(body, pos + REASON_FIXED.size, MAX_REASON_BYTES, "H")
     if pos != len(body):
         raise ProtocolError("trailing bytes after REFUSE")
-    return Refuse(code, reason)
+    return Refuse(code, reason, Reason(why, until, words))
 
 
-def encode_bye(code: ByeCode, reason: str = "") -> bytes:
-    """A BYE body: the same layout as REFUSE (code, reason cut to fit)."""
-    return _encode_coded(code, reason)
+def encode_bye(code: ByeCode, reason: str = "", coded: Optional[Reason] = None) -> bytes:
+    """A BYE body: the same layout as REFUSE (code, reason cut to fit, coded part)."""
+    return _encode_coded(code, reason, MAX_REASON_BYTES, coded)
 
 
 def decode_bye(body: bytes) -> Refuse:

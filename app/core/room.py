@@ -32,6 +32,11 @@ class Room(Generic[Member]):
         self.seq = 0
         self.ring: Deque[Logged] = deque(maxlen=ring_size)
         self.members: Dict[str, Member] = {}     # name key -> the server's session object
+        # Lines of earlier runs (the room's database), oldest first, for the
+        # history of a newcomer while this run has fewer than history_lines.
+        # Numbered 0: they are not in this run's order (a client orders by
+        # room_seq and would drop this run's lines after a higher old number).
+        self.past: List[Event] = []
 
     def record(self, now: float, kind: int, *, name: str = "", target: str = "",
                text: str = "", code: int = 0, origin: int = 0, msg_id: int = 0,
@@ -52,6 +57,10 @@ class Room(Generic[Member]):
                 break
             if logged.audience is None and logged.event.kind in HISTORY_KINDS:
                 picked.append(logged.event._replace(flags=protocol.EVF_HISTORY))
+        if len(picked) < self.history_lines and self.past:
+            wanted = self.history_lines - len(picked)
+            picked += [event._replace(room_seq=0, flags=protocol.EVF_HISTORY)
+                       for event in reversed(self.past[-wanted:])]
         picked.reverse()
         return picked
 

@@ -1,19 +1,25 @@
 """Text rules shared by client and server: names, terminal-safe text, splitting.
 
-Pure: no IO, no curses, stdlib only. Names are checked by the server (the reason
-strings go to the user); sanitize_text runs on every line before it reaches a
-terminal. How wide text is on a terminal is the front ends' business
-(app/ui/width.py).
+Pure: no IO, no curses, stdlib only. Names are checked by the server and by the
+client before it asks (the reason is a NameProblem the front end words);
+sanitize_text runs on every one-line string (names, reasons) and
+sanitize_message on every message's text before it reaches a terminal: a
+message keeps its line breaks, its indentation and its tabs. How wide text is
+on a terminal is the front ends' business (app/ui/width.py).
 """
+import enum
+import functools
 import re
 import unicodedata
 from itertools import chain
-from typing import Iterable, List, Match, Optional, Pattern, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Match, Optional, Pattern, Tuple
 
 from app.core import protocol
 
 MAX_NAME_CHARS = protocol.MAX_NAME_CHARS   # code points, after NFKC
 MAX_MARK_RUN = 2             # combining marks allowed in a row, in names and in text
+MAX_MESSAGE_LINES = 24       # lines in one message: a screenful (PROTOCOL.md 11.2)
+MAX_BLANK_LINES = 2          # blank lines in a row inside a message (code has two)
 
 # "Combining mark" here means the zero-width marks (Mn, Me) that stack in one cell
 # and make "zalgo" floods; spacing marks (Mc, e.g. Devanagari vowel signs) advance
@@ -26,8 +32,46 @@ def is_mark(ch: str) -> bool:
 
 
 # --------------------------------------------------------------------------- names
+#
+# The rules, and why (docs/SECURITY.md "Names" has the whole story):
+# - one spelling per visible name: NFKC, surrounding whitespace stripped;
+# - unique case-blind (name_key: NFKC + casefold);
+# - no whitespace at all, so every command that takes a name ends it at the
+#   first whitespace (split_name) and can address every name;
+# - nothing invisible or unpredictable on a terminal; at most MAX_MARK_RUN
+#   combining marks in a row; the first character a letter or a digit, so a
+#   name cannot start a line that looks like a notice ("-- ...", "* ...");
+# - nothing that looks like ':' (a name could fake "bob : hi"), no IP address
+#   (/ban and /unban take a name or an address);
+# - not the admin's label or the system's, nor a look-alike of them, nor one
+#   that begins like them ("管理员消息" would fake an announcement);
+# - not a look-alike of someone in the room (the hub asks looks_alike).
+# Look-alikes come from Unicode's data (UTS #39 skeletons, confusables.txt in
+# app/core/confusables_data.py), not from lists written here.
 
-_RESERVED = ("管理员", "管理員", "admin", "administrator", "server", "system", "root")
+
+class NameProblem(enum.Enum):
+    """Why check_name refused a name. The value is the server's English detail
+    (the REFUSE reason on the wire); each front end words it (app/ui/render.py
+    NAME_PROBLEM_WORDS)."""
+
+    EMPTY = "name is empty"
+    TOO_LONG = "name is longer than %d characters" % MAX_NAME_CHARS
+    INVISIBLE = "name contains control or invisible characters"
+    SPACE = "name cannot contain spaces"
+    FIRST = "name must start with a letter or a digit"
+    MARKS = "name has too many combining marks in a row"
+    COLON = "name cannot contain ':'"
+    ADDRESS = "name cannot be an IP address"
+    RESERVED = "name is reserved"
+
+    @classmethod
+    def from_detail(cls, detail: str) -> Optional["NameProblem"]:
+        """The problem a REFUSE reason names, or None for any other text."""
+        return _PROBLEM_BY_DETAIL.get(detail)
+
+
+_PROBLEM_BY_DETAIL = {problem.value: problem for problem in NameProblem}
 
 # Control, format (bidi overrides, zero-width joiners...), surrogate, private-use,
 # unassigned, line and paragraph separators: invisible or unpredictable on screen.
@@ -38,29 +82,17 @@ _BAD_NAME_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 # make a name look empty or identical to another one.
 _BLANK_CHARS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u034f")
 
-# The room renders "name : text", so a colon (or a look-alike) in a name could fake
-# the start of a message: "bob : hi" as a name would read like bob saying "hi".
-_COLONS = frozenset(":\u2236\ua789\u0589\u05c3")
+# The admin's label and the system's, in the languages the room speaks (the
+# announcement line is "管理员消息: ..." or "Admin message: ..."). Any name whose
+# letters begin with one of these, or with a look-alike, is reserved: "admin.",
+# "adrnin", "Ꭺdmin", "a.d.m.i.n", "管理员消息", "系统通知", "server1".
+_RESERVED_PREFIXES = ("管理员", "管理員", "系统", "系統", "admin", "server", "system",
+                      # a student must not pass for the teacher either; a teacher who
+                      # joins from a lab machine is "王老师" (only the start counts)
+                      "老师", "老師", "教师", "教師", "teacher")
+# Reserved only as the whole name (and its look-alikes): "rootbeer" is a name.
+_RESERVED_NAMES = ("root",)
 
-# Confusables, applied before casefold: Greek/Cyrillic capitals that look like Latin
-# capitals (casefold would turn Greek "Η", which looks like H, into "η").
-_CONFUSABLE_UPPER = str.maketrans({
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
-    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",          # Greek
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
-    "С": "C", "Т": "T", "Х": "X", "У": "Y", "Ѕ": "S", "І": "I", "Ј": "J",  # Cyrillic
-})
-# ...and after casefold and mark stripping: lowercase look-alikes of Latin letters.
-# Digits stay distinct from letters (0/o, 1/l): those are visibly different.
-_CONFUSABLE_LOWER = str.maketrans({
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-    "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ү": "y",
-    "к": "k",                                                             # Cyrillic
-    "ο": "o", "α": "a", "ν": "v", "ρ": "p", "τ": "t", "ι": "i", "κ": "k", "υ": "u",
-    "χ": "x", "γ": "y", "η": "n",                                         # Greek
-    "ı": "i", "ɡ": "g", "ɑ": "a",                                         # Latin
-    "օ": "o", "ս": "u",                                                   # Armenian
-})
 # Kana voicing marks are clearly visible (か/が), so the skeleton keeps them.
 _KEPT_MARKS = frozenset("\u3099\u309a")
 
@@ -80,46 +112,134 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", normalize_name(name).casefold())
 
 
-def confusable_key(name: str) -> str:
-    """A skeleton under which look-alike names collide ("аdmin" with Cyrillic а -> "admin")."""
-    folded = normalize_name(name).translate(_CONFUSABLE_UPPER).casefold()
-    # Decompose so accents become separate marks, and drop them: "ádmin" ~ "admin".
-    bare = "".join(ch for ch in unicodedata.normalize("NFD", folded)
-                   if ch in _KEPT_MARKS or not is_mark(ch))
-    return unicodedata.normalize("NFC", bare.translate(_CONFUSABLE_LOWER))
+def split_name(rest: str) -> Tuple[str, str]:
+    """'NAME more text' -> ('NAME', 'more text'): the one way every command reads
+    a name. A name has no whitespace (check_name), so it ends at the first."""
+    parts = rest.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-_RESERVED_NAME_KEYS = frozenset(name_key(n) for n in _RESERVED)
-_RESERVED_SKELETONS = frozenset(confusable_key(n) for n in _RESERVED)
+_skeleton_table: Optional[Dict[int, Optional[str]]] = None
 
 
-def check_name(raw: str) -> Tuple[Optional[str], Optional[str]]:
-    """Return (normalized_name, None) if the name is acceptable, else (None, reason)."""
+def _skeleton_map() -> Dict[int, Optional[str]]:
+    """The translate table of skeleton: a combining mark to nothing, a look-alike
+    to its prototype. Made once, the first time a name is checked (~2 ms), from
+    the bundled table and this Python's marks (the sanitize scan's)."""
+    global _skeleton_table
+    if _skeleton_table is None:
+        from app.core.confusables_data import TABLE
+
+        table: Dict[int, Optional[str]] = {cp: None for cp in _ALL_MARKS
+                                           if chr(cp) not in _KEPT_MARKS}
+        for row in TABLE.splitlines():
+            target, _, sources = row.partition(":")
+            prototype = "".join(chr(int(cp, 16)) for cp in target.split())
+            for cp in sources.split():
+                table[int(cp, 16)] = prototype
+        _skeleton_table = table
+    return _skeleton_table
+
+
+def skeleton(text: str) -> str:
+    """UTS #39's skeleton (NFD, each character to its prototype, NFD), with the
+    combining marks dropped (kana voicing marks kept): two strings with the same
+    skeleton look alike. Accents are dropped because on a terminal "Zoë" and
+    "Zoe" are easy to take for each other; the table was trimmed to match
+    (tools/gen_confusables.py: its prototypes carry no marks). Not for display."""
+    return unicodedata.normalize(
+        "NFD", unicodedata.normalize("NFD", text).translate(_skeleton_map()))
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+@functools.lru_cache(maxsize=1024)   # the hub asks up to three times per join
+def lookalike_keys(name: str) -> FrozenSet[str]:
+    """The keys under which `name` may look like another name: two names look
+    alike when their key sets meet (looks_alike).
+
+    Skeletons are case-sensitive ("0" looks like "O", "I" like "l") but names are
+    unique case-blind, so a name is looked at as written and as case-folded (the
+    same name, name_key), and each skeleton is case-folded and taken again (the
+    prototype "A" of Cherokee "Ꭺ" is the name "a"). So "aIice" (capital I), "Ꭺlice",
+    "ꓮlice" and "ᴀlice" all look like "alice", "ADMIN" like "adrnin"."""
+    written = normalize_name(name)
+    return frozenset(_fold(skeleton(_fold(skeleton(form))))
+                     for form in {written, _fold(written)})
+
+
+def looks_alike(a: str, b: str) -> bool:
+    return not lookalike_keys(a).isdisjoint(lookalike_keys(b))
+
+
+def _letters(name: str) -> str:
+    """Only the letters and digits of a name ("a.d-min_" -> "admin"), for the
+    reserved check: punctuation in or around a reserved word still shows it."""
+    return "".join(ch for ch in name if unicodedata.category(ch)[0] in "LN")
+
+
+def _keys_of(words: Iterable[str]) -> FrozenSet[str]:
+    return frozenset(key for word in words for key in lookalike_keys(word))
+
+
+@functools.lru_cache(maxsize=None)
+def _reserved_keys() -> Tuple[FrozenSet[str], Tuple[str, ...]]:
+    """(keys of the reserved names, keys of the reserved prefixes), made on first use."""
+    return _keys_of(_RESERVED_NAMES), tuple(sorted(_keys_of(_RESERVED_PREFIXES)))
+
+
+def is_reserved(name: str) -> bool:
+    """The admin's or the system's name, or one that begins like it, or a look-alike
+    of either, punctuation and symbols aside."""
+    names, prefixes = _reserved_keys()
+    keys = lookalike_keys(_letters(name))
+    return not keys.isdisjoint(names) or any(key.startswith(prefixes) for key in keys)
+
+
+def _is_address(name: str) -> bool:
+    if name.strip("0123456789."):  # an IPv6 address has ':', refused already
+        return False
+    import ipaddress                # here: the client rarely needs it
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_name(raw: str) -> Tuple[Optional[str], Optional[NameProblem]]:
+    """Return (normalized_name, None) if the name is acceptable, else (None, why)."""
     name = normalize_name(raw)
     if not name:                    # also catches whitespace-only names
-        return None, "name is empty"
+        return None, NameProblem.EMPTY
     if len(name) > MAX_NAME_CHARS:
-        return None, "name is longer than %d characters" % MAX_NAME_CHARS
+        return None, NameProblem.TOO_LONG
     marks = 0                       # combining marks in a row so far
-    for i, ch in enumerate(name):
+    for ch in name:
         category = unicodedata.category(ch)
         if category in _BAD_NAME_CATEGORIES or ch in _BLANK_CHARS:
-            return None, "name contains control or invisible characters"
-        if ch.isspace() and (ch != " " or name[i + 1] == " "):
-            # Ends are already stripped, so name[i + 1] exists for a space.
-            return None, "name may only contain single spaces between words"
-        if ch in _COLONS:
-            return None, "name cannot contain ':'"
+            return None, NameProblem.INVISIBLE
+        if ch.isspace():            # the same whitespace str.split splits at
+            return None, NameProblem.SPACE
         if category in _MARK_CATEGORIES:
-            if i == 0:
-                return None, "name cannot start with a combining mark"
             marks += 1
             if marks > MAX_MARK_RUN:
-                return None, "name has too many combining marks in a row"
+                return None, NameProblem.MARKS
         else:
             marks = 0
-    if name_key(name) in _RESERVED_NAME_KEYS or confusable_key(name) in _RESERVED_SKELETONS:
-        return None, "name is reserved"
+    if unicodedata.category(name[0])[0] not in "LN":
+        return None, NameProblem.FIRST
+    if ":" in skeleton(name):       # ':' and whatever Unicode says looks like it
+        return None, NameProblem.COLON
+    if _is_address(name):
+        return None, NameProblem.ADDRESS
+    if is_reserved(name):
+        return None, NameProblem.RESERVED
     return name, None
 
 
@@ -136,18 +256,22 @@ def _char_class(code_points: Iterable[int], extra: str = "") -> str:
     return "[%s%s]" % ("".join("\\U%08x-\\U%08x" % (a, b) for a, b in ranges), extra)
 
 
+_ALL_MARKS: List[int] = []         # filled by _build_sanitize_patterns, at import
+
+
 def _build_sanitize_patterns() -> Tuple[Pattern[str], Pattern[str], Pattern[str]]:
     """Regexes: characters to drop, characters to blank, runs that may hold a mark flood."""
     # C0 controls (ESC among them), DEL, C1 controls.
     drop = set(range(0x00, 0x20)) | set(range(0x7F, 0xA0))
-    # A chat line is one line: tab, newlines and line/paragraph separators become spaces.
+    # A one-line text: tab, newlines and line/paragraph separators become spaces
+    # (sanitize_message keeps LF and TAB and turns the other breaks into LF first).
     blank = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x2028, 0x2029}
     # Lone surrogates can come from decode errors (surrogateescape) and break encoders.
     drop |= set(range(0xD800, 0xE000))
     # Bidi controls reorder the rest of the screen line; zero-width characters hide
-    # text. Both are Cf and also caught by the scan below; listed to say so.
-    # Dropping ZWJ breaks emoji ZWJ sequences (family, profession emoji) into their
-    # parts, which is acceptable: ncurses gives each part its own cells anyway.
+    # text. Both are Cf and also caught by the scan below; listed to say so. The
+    # zero-width joiner is dropped here too; _join_emoji puts back the ones that
+    # join two emoji (a family, a profession), where it hides nothing.
     drop |= set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
     drop |= set(range(0x200B, 0x200E)) | {0x2060, 0xFEFF}
     # Every other format character (soft hyphen, tags, ...) and the BMP marks come
@@ -158,8 +282,10 @@ def _build_sanitize_patterns() -> Tuple[Pattern[str], Pattern[str], Pattern[str]
         category = unicodedata.category(chr(cp))
         if category == "Cf":
             drop.add(cp)
-        elif category in _MARK_CATEGORIES and cp < 0x10000:
-            bmp_marks.append(cp)
+        elif category in _MARK_CATEGORIES:
+            _ALL_MARKS.append(cp)   # every mark: the names' skeleton drops them
+            if cp < 0x10000:
+                bmp_marks.append(cp)
     # Runs of 3+ characters that are BMP marks or anything astral: a superset of mark
     # floods that the regex engine scans with a bitmap (a class holding all astral
     # marks would be a slow range list); _limit_marks then checks each run exactly.
@@ -170,6 +296,23 @@ def _build_sanitize_patterns() -> Tuple[Pattern[str], Pattern[str], Pattern[str]
 
 
 _DROP, _BLANK, _MAYBE_MARK_FLOOD = _build_sanitize_patterns()
+_LINE_BREAK = re.compile("\r\n?|[\u2028\u2029]")   # every line break but LF: made LF
+_OTHER_BLANK = re.compile("[\x0b\x0c]")            # VT, FF: a space in a message too
+
+# Emoji, as far as joining them goes: the blocks that hold Unicode's
+# Extended_Pictographic characters (the stdlib has no such property), and what may
+# stand between an emoji and the joiner after it (VS16, skin tones).
+_EMOJI_CLASS = ("[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u2300-\u23ff"
+                "\u25aa-\u27bf\u2934\u2935\u2b00-\u2bff\u3030\u303d\u3297\u3299"
+                "\U0001f000-\U0001faff%s]")
+_PICTOGRAPHIC = re.compile(_EMOJI_CLASS % "")
+_ZWJ_SEQUENCE = re.compile("(?<=%s)\u200d(?=%s)" % (_EMOJI_CLASS % "\ufe0f", _EMOJI_CLASS % ""))
+_ZWJ_MARK = "\ue000"    # private use: stands for a kept joiner while the rest is dropped
+
+
+def is_pictographic(ch: str) -> bool:
+    """True for an emoji-like symbol (what a zero-width joiner may join; UAX #29 GB11)."""
+    return _PICTOGRAPHIC.match(ch) is not None
 
 
 def _limit_marks(match: Match[str]) -> str:
@@ -182,6 +325,21 @@ def _limit_marks(match: Match[str]) -> str:
     return "".join(kept)
 
 
+def _clean(text: str, blank: Pattern[str]) -> str:
+    """Blank `blank`, drop controls and invisibles (keeping the joiners of emoji
+    sequences), limit mark runs."""
+    text = blank.sub(" ", text)
+    # A joiner is kept only between two emoji (a skin tone's modifier and VS16 are
+    # part of the emoji before it: 👩🏽‍💻 is 👩 🏽 ZWJ 💻): between letters it is
+    # one of the zero-width characters that hide or split words (UTS #39, TR36).
+    # A private-use character stands for each kept joiner while _DROP runs.
+    joined = "\u200d" in text
+    if joined:
+        text = _ZWJ_SEQUENCE.sub(_ZWJ_MARK, text.replace(_ZWJ_MARK, ""))
+    text = _MAYBE_MARK_FLOOD.sub(_limit_marks, _DROP.sub("", text))
+    return text.replace(_ZWJ_MARK, "\u200d") if joined else text
+
+
 def sanitize_text(text: str) -> str:
     """Make untrusted text safe for a terminal, as one line (idempotent)."""
     if text.isascii() and text.isprintable():
@@ -189,9 +347,45 @@ def sanitize_text(text: str) -> str:
     # Regex classes rather than str.translate: ~3x faster on 1000-character lines.
     # Dropping ESC with all other controls leaves the rest of an escape sequence
     # ("[31m") as harmless visible text. CRLF first, so it becomes one space.
-    text = _BLANK.sub(" ", text.replace("\r\n", "\n"))
-    text = _DROP.sub("", text)
-    return _MAYBE_MARK_FLOOD.sub(_limit_marks, text)
+    return _clean(text.replace("\r\n", "\n"), _BLANK)
+
+
+def sanitize_lines(text: str) -> str:
+    """Make untrusted text safe for a terminal, keeping its line breaks and tabs
+    (idempotent): every line break (CR LF, CR, U+2028, U+2029) becomes LF; LF and
+    TAB stay (a front end expands TAB); VT and FF become spaces; everything else
+    sanitize_text removes is removed."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _clean(_LINE_BREAK.sub("\n", text), _OTHER_BLANK)
+
+
+def sanitize_message(text: str) -> str:
+    """A message's text made safe for a terminal, keeping its shape (idempotent).
+
+    sanitize_lines, then the shape is tidied: trailing spaces of each line and
+    blank lines at the ends go, at most MAX_BLANK_LINES blank lines in a row stay,
+    lines past MAX_MESSAGE_LINES are joined with spaces to the last one (a message
+    cannot be taller than a screen), and a message of one line is stripped of the
+    spaces around it. Indentation is kept. "" when nothing visible is left.
+    """
+    if text.isascii() and text.isprintable():
+        return text.strip()         # one line: the common case
+    kept: List[str] = []
+    blanks = 0
+    for line in sanitize_lines(text).split("\n"):
+        line = line.rstrip()
+        blanks = blanks + 1 if not line else 0
+        if blanks <= MAX_BLANK_LINES and (line or kept):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    if len(kept) > MAX_MESSAGE_LINES:
+        rest = [line.strip() for line in kept[MAX_MESSAGE_LINES - 1:]]
+        kept[MAX_MESSAGE_LINES - 1:] = [" ".join(part for part in rest if part)]
+    if len(kept) == 1:
+        return kept[0].strip()
+    return "\n".join(kept)
 
 
 # ------------------------------------------------------------- splitting messages
@@ -238,4 +432,31 @@ def split_utf8(text: str, max_bytes: int) -> List[str]:
         pieces.append(data[pos:cut].decode("utf-8", "surrogatepass"))
         pos = cut
     pieces.append(data[pos:].decode("utf-8", "surrogatepass"))
+    return pieces
+
+
+def split_message(text: str, max_bytes: int, max_lines: int = MAX_MESSAGE_LINES) -> List[str]:
+    """Split a message into messages of at most max_bytes UTF-8 bytes and max_lines
+    lines, cutting at line breaks: whole lines are packed into each piece, and a
+    line too long for one piece is cut by split_utf8 (its pieces are messages of
+    their own). The line breaks between pieces are the cuts, so
+    "\\n".join(pieces) == text when no line had to be cut. Text that fits is one
+    piece ("" -> [""])."""
+    if "\n" not in text:
+        return split_utf8(text, max_bytes)
+    pieces: List[str] = []
+    lines: List[str] = []           # the piece being packed
+    size = 0                        # its bytes, line breaks included
+    for line in text.split("\n"):
+        length = len(line.encode("utf-8", "surrogatepass"))
+        if lines and (size + 1 + length > max_bytes or len(lines) >= max_lines):
+            pieces.append("\n".join(lines))
+            lines, size = [], 0
+        if length > max_bytes:
+            cut = split_utf8(line, max_bytes)
+            pieces.extend(cut[:-1])
+            line, length = cut[-1], len(cut[-1].encode("utf-8", "surrogatepass"))
+        size += length + (1 if lines else 0)
+        lines.append(line)
+    pieces.append("\n".join(lines))
     return pieces

@@ -6,22 +6,26 @@ returned time-out expires. `now` is time.monotonic().
 """
 import errno
 import socket
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from app.core import protocol
 from app.core.auth import RoomKey
 from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Status
+from app.core.secure_client import SecureClient
+from app.core.secure_session import client_token
+from app.net import identity
 
 RECV_BUFFER = 1 << 20
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due
 
 # Errors a UDP send or receive reports for a missing server or network. They are
 # hints (an ICMP message), not proof: the client keeps trying and says so.
+# (Keys the front ends word: app/ui/render.py detail_text.)
 UNREACHABLE = {
-    errno.ECONNREFUSED: "no chat server answers on that port (connection refused)",
-    errno.ENETUNREACH: "the network is unreachable",
-    errno.EHOSTUNREACH: "no route to the server",
-    errno.EHOSTDOWN: "the server's host is down",
+    errno.ECONNREFUSED: "net_refused",
+    errno.ENETUNREACH: "net_unreachable",
+    errno.EHOSTUNREACH: "net_no_route",
+    errno.EHOSTDOWN: "net_host_down",
 }
 
 
@@ -41,10 +45,23 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 
 class ClientConnection:
     def __init__(self, host: str, port: int, name: str, now: float,
-                 room_key: Optional[RoomKey] = None) -> None:
-        self.core = ClientCore(name, now, room_key=room_key)   # ValueError for a bad name
+                 room_key: Optional[RoomKey] = None, security=None) -> None:
+        """`security`: app.net.identity.ClientSecurity, or None for --insecure
+        (protocol version 1, nothing encrypted)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
+        self.secure: Optional[SecureClient] = None
+        self.front: Union[ClientCore, SecureClient]   # what takes the datagrams and timers
+        if security is None:
+            self.core = ClientCore(name, now, room_key=room_key)   # ValueError for a bad name
+            self.front = self.core
+        else:
+            run_id = security.suite.random(16)
+            self.core = ClientCore(name, now, token=client_token(security.static[1], run_id))
+            self.secure = self.front = SecureClient(
+                self.core, security.suite, security.static, run_id,
+                security.known.checker(self.server_text), security.password, now,
+                security.known.rememberer(self.server_text))
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
@@ -71,14 +88,14 @@ class ClientConnection:
                 break
             if len(data) <= protocol.MAX_DATAGRAM:   # longer: not ours, truncated
                 self.hint = ""
-                self.core.on_datagram(now, data)
+                self.front.on_datagram(now, data)
         self._send_output()
 
     def tick(self, now: float) -> float:
         """Run due timers; return seconds until the next call is needed."""
-        self.core.tick(now)
+        self.front.tick(now)
         self._send_output()
-        deadline = self.core.next_deadline()
+        deadline = self.front.next_deadline()
         if deadline is None:
             return IDLE_TICK
         return min(IDLE_TICK, max(0.0, deadline - now))
@@ -97,9 +114,9 @@ class ClientConnection:
 
     def _send_output(self) -> None:
         if not self._connect():
-            self.core.take_output()   # like lost datagrams: the core resends them
+            self.front.take_output()   # like lost datagrams: the core resends them
             return
-        for data in self.core.take_output():
+        for data in self.front.take_output():
             try:
                 self.sock.send(data)
             except (BlockingIOError, InterruptedError):
@@ -147,6 +164,17 @@ class ClientConnection:
         return self.core.state
 
     @property
+    def server_key(self) -> Optional[bytes]:
+        """The server's long-term public key, once a handshake has shown it."""
+        return self.secure.server_key if self.secure is not None else None
+
+    @property
+    def server_fingerprint(self) -> Optional[str]:
+        """The server key as words people compare aloud (None: not secure, or not yet)."""
+        key = self.server_key
+        return identity.fingerprint(key) if key is not None else None
+
+    @property
     def online(self) -> int:
         return self.core.online
 
@@ -165,6 +193,14 @@ class ClientConnection:
     @property
     def farewell(self) -> Optional[Tuple[int, str]]:
         return self.core.farewell
+
+    @property
+    def refusal_coded(self) -> Optional[protocol.Reason]:
+        return self.core.refusal_coded
+
+    @property
+    def farewell_coded(self) -> Optional[protocol.Reason]:
+        return self.core.farewell_coded
 
     @property
     def ever_joined(self) -> bool:

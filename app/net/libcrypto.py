@@ -1,4 +1,6 @@
-"""The interpreter's own OpenSSL libcrypto, reached through ctypes.
+"""The interpreter's own OpenSSL libcrypto, reached through ctypes, and the two
+primitives the secure sessions need from it: ChaCha20-Poly1305 (RFC 8439) and
+X25519 (RFC 7748).
 
 Every CPython this program supports loads libcrypto for `hashlib`: a ctypes
 handle on the `_hashlib` extension module resolves symbols in the libraries it
@@ -6,13 +8,48 @@ was linked against too, so we use exactly the libcrypto the interpreter was
 built with, without naming a file and without installing anything.
 (docs/SECURITY.md "Where the primitives come from".)
 
-This module only finds the library; the primitives built on it live beside it.
+Nothing here is a cipher of our own: each function is a thin call into
+OpenSSL's EVP interface, checked against the RFC test vectors in
+tests/test_crypto_vectors.py. Every OpenSSL object made here is freed here.
 """
 import ctypes
-from typing import Optional
+import os
+import threading
+from collections import OrderedDict
+from ctypes import POINTER, c_char_p, c_int, c_size_t, c_ulong, c_void_p
+from typing import Any, Optional, Tuple
 
 _handle: Optional[ctypes.CDLL] = None
 _why_not: Optional[str] = None
+
+KEY_LEN = 32      # ChaCha20-Poly1305 key, and X25519 keys and shared secrets
+NONCE_LEN = 12
+TAG_LEN = 16
+
+_EVP_PKEY_X25519 = 1034              # NID_X25519
+_EVP_CTRL_AEAD_GET_TAG = 0x10
+_EVP_CTRL_AEAD_SET_TAG = 0x11
+
+# (name, restype, argtypes): declared once, so a call does no type guessing.
+_SIGNATURES = (
+    ("OpenSSL_version_num", c_ulong, ()),
+    ("EVP_chacha20_poly1305", c_void_p, ()),
+    ("EVP_CIPHER_CTX_new", c_void_p, ()),
+    ("EVP_CIPHER_CTX_free", None, (c_void_p,)),
+    ("EVP_CipherInit_ex", c_int, (c_void_p, c_void_p, c_void_p, c_char_p, c_char_p, c_int)),
+    ("EVP_CipherUpdate", c_int, (c_void_p, c_void_p, POINTER(c_int), c_char_p, c_int)),
+    ("EVP_CipherFinal_ex", c_int, (c_void_p, c_void_p, POINTER(c_int))),
+    ("EVP_CIPHER_CTX_ctrl", c_int, (c_void_p, c_int, c_int, c_void_p)),
+    ("EVP_PKEY_new_raw_private_key", c_void_p, (c_int, c_void_p, c_char_p, c_size_t)),
+    ("EVP_PKEY_new_raw_public_key", c_void_p, (c_int, c_void_p, c_char_p, c_size_t)),
+    ("EVP_PKEY_get_raw_public_key", c_int, (c_void_p, c_char_p, POINTER(c_size_t))),
+    ("EVP_PKEY_free", None, (c_void_p,)),
+    ("EVP_PKEY_CTX_new", c_void_p, (c_void_p, c_void_p)),
+    ("EVP_PKEY_CTX_free", None, (c_void_p,)),
+    ("EVP_PKEY_derive_init", c_int, (c_void_p,)),
+    ("EVP_PKEY_derive_set_peer", c_int, (c_void_p, c_void_p)),
+    ("EVP_PKEY_derive", c_int, (c_void_p, c_char_p, POINTER(c_size_t))),
+)
 
 
 def load() -> Optional[ctypes.CDLL]:
@@ -21,7 +58,7 @@ def load() -> Optional[ctypes.CDLL]:
     if _handle is not None or _why_not is not None:
         return _handle
     try:
-        import _hashlib
+        import _hashlib  # type: ignore[import-not-found]
         handle = ctypes.CDLL(_hashlib.__file__)
         handle.OpenSSL_version_num.restype = ctypes.c_ulong
         version = handle.OpenSSL_version_num()
@@ -31,6 +68,14 @@ def load() -> Optional[ctypes.CDLL]:
     if version < 0x30000000:
         _why_not = "this Python's OpenSSL is {:#x}; 3.0 or newer is needed".format(version)
         return None
+    try:
+        for name, restype, argtypes in _SIGNATURES:
+            function = getattr(handle, name)
+            function.restype = restype
+            function.argtypes = argtypes
+    except AttributeError as error:
+        _why_not = "this Python's OpenSSL lacks a function we need ({})".format(error)
+        return None
     _handle = handle
     return _handle
 
@@ -38,3 +83,222 @@ def load() -> Optional[ctypes.CDLL]:
 def why_unavailable() -> Optional[str]:
     load()
     return _why_not
+
+
+def available() -> bool:
+    return load() is not None
+
+
+def _lib() -> Any:
+    handle = load()
+    if handle is None:
+        raise RuntimeError(_why_not)
+    return handle
+
+
+class Aead:
+    """ChaCha20-Poly1305 (RFC 8439) under one 32-byte key.
+
+    Made for one call per datagram: the key is set once into two cipher
+    contexts (one per direction, so neither ever switches mode) and each
+    operation only sets the nonce, feeds the data and takes or checks the
+    tag, writing into a buffer the object keeps. Not thread-safe: one object
+    per thread (the program has one loop per process).
+    """
+
+    __slots__ = ("_seal_ctx", "_open_ctx", "_buffer", "_view", "_address", "_outlen",
+                 "_init", "_update", "_final", "_ctrl", "_free")
+
+    def __init__(self, key: bytes) -> None:
+        lib = _lib()
+        self._seal_ctx = None
+        self._open_ctx = None
+        self._free = lib.EVP_CIPHER_CTX_free
+        if type(key) is not bytes or len(key) != KEY_LEN:
+            raise ValueError("a ChaCha20-Poly1305 key is 32 bytes")
+        cipher = lib.EVP_chacha20_poly1305()
+        self._seal_ctx = lib.EVP_CIPHER_CTX_new()
+        self._open_ctx = lib.EVP_CIPHER_CTX_new()
+        if not (self._seal_ctx and self._open_ctx and cipher
+                and lib.EVP_CipherInit_ex(self._seal_ctx, cipher, None, key, None, 1) == 1
+                and lib.EVP_CipherInit_ex(self._open_ctx, cipher, None, key, None, 0) == 1):
+            self.close()
+            raise RuntimeError("OpenSSL refused to set up ChaCha20-Poly1305")
+        self._init = lib.EVP_CipherInit_ex
+        self._update = lib.EVP_CipherUpdate
+        self._final = lib.EVP_CipherFinal_ex
+        self._ctrl = lib.EVP_CIPHER_CTX_ctrl
+        self._outlen = c_int()
+        self._grow(2048)
+
+    def _grow(self, size: int) -> None:
+        self._buffer = ctypes.create_string_buffer(size)
+        self._view = memoryview(self._buffer).cast("B")
+        self._address = ctypes.addressof(self._buffer)
+
+    def seal(self, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
+        """ciphertext || 16-byte tag. A nonce must never repeat under one key."""
+        if type(nonce) is not bytes or len(nonce) != NONCE_LEN:
+            raise ValueError("a ChaCha20-Poly1305 nonce is 12 bytes")
+        if type(plaintext) is not bytes:
+            plaintext = bytes(plaintext)
+        if type(ad) is not bytes:
+            ad = bytes(ad)
+        size = len(plaintext)
+        if size + TAG_LEN > len(self._view):
+            self._grow(size + TAG_LEN)
+        ctx, outlen, address = self._seal_ctx, self._outlen, self._address
+        if ctx is None:
+            raise RuntimeError("this Aead was closed")
+        init, update = self._init, self._update
+        # Each call returns 1 on success (0 or -1 otherwise).
+        if (init(ctx, None, None, None, nonce, 1) != 1
+                or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
+                or (size and update(ctx, address, outlen, plaintext, size) != 1)
+                or self._final(ctx, address + size, outlen) != 1
+                or self._ctrl(ctx, _EVP_CTRL_AEAD_GET_TAG, TAG_LEN, address + size) != 1):
+            raise RuntimeError("OpenSSL failed to seal")
+        return bytes(self._view[:size + TAG_LEN])
+
+    def open(self, nonce: bytes, ciphertext: bytes, ad: bytes) -> Optional[bytes]:
+        """The plaintext, or None when the tag does not match or the input is
+        malformed (wrong nonce length, shorter than a tag). Never raises for input."""
+        try:
+            if type(nonce) is not bytes:
+                nonce = bytes(nonce)
+            if type(ciphertext) is not bytes:
+                ciphertext = bytes(ciphertext)
+            if type(ad) is not bytes:
+                ad = bytes(ad)
+        except TypeError:
+            return None
+        size = len(ciphertext) - TAG_LEN
+        if len(nonce) != NONCE_LEN or size < 0:
+            return None
+        if size > len(self._view):
+            self._grow(size)
+        ctx, outlen, address = self._open_ctx, self._outlen, self._address
+        if ctx is None:
+            raise RuntimeError("this Aead was closed")
+        init, update = self._init, self._update
+        # Final checks the tag; what Update wrote is dropped unless it matches.
+        if (init(ctx, None, None, None, nonce, 0) != 1
+                or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
+                or (size and update(ctx, address, outlen, ciphertext, size) != 1)
+                or self._ctrl(ctx, _EVP_CTRL_AEAD_SET_TAG, TAG_LEN, ciphertext[size:]) != 1
+                or self._final(ctx, address + size, outlen) != 1):
+            return None
+        return bytes(self._view[:size])
+
+    def close(self) -> None:
+        """Free the OpenSSL contexts now (also done when the object is collected)."""
+        for name in ("_seal_ctx", "_open_ctx"):
+            ctx = getattr(self, name, None)
+            if ctx:
+                setattr(self, name, None)
+                self._free(ctx)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the module may be half gone
+            pass
+
+
+# Importing a private key costs OpenSSL a scalar multiplication (it computes
+# the public key), as much as the DH itself. A handshake uses each private key
+# two or three times (the static key in every handshake), so the last few
+# imported keys are kept: a handshake costs about half as much. Bounded, and
+# each evicted key is freed; the lock keeps a key alive while it is used.
+_KEY_CACHE_SIZE = 8
+_keys: "OrderedDict[bytes, int]" = OrderedDict()
+_keys_lock = threading.Lock()
+
+
+def _private_key(lib: Any, private: bytes) -> int:
+    """The EVP_PKEY of a private key (call with _keys_lock held)."""
+    if type(private) is not bytes or len(private) != KEY_LEN:
+        raise ValueError("an X25519 private key is 32 bytes")
+    pkey = _keys.get(private)
+    if pkey is not None:
+        _keys.move_to_end(private)
+        return pkey
+    pkey = lib.EVP_PKEY_new_raw_private_key(_EVP_PKEY_X25519, None, private, KEY_LEN)
+    if not pkey:
+        raise RuntimeError("OpenSSL refused an X25519 private key")
+    _keys[private] = pkey
+    if len(_keys) > _KEY_CACHE_SIZE:
+        lib.EVP_PKEY_free(_keys.popitem(last=False)[1])
+    return int(pkey)
+
+
+def forget_keys() -> None:
+    """Free the kept private keys now (e.g. after a handshake, or at exit)."""
+    lib = load()
+    if lib is None:
+        return
+    with _keys_lock:
+        while _keys:
+            lib.EVP_PKEY_free(_keys.popitem()[1])
+
+
+def x25519_public(private: bytes) -> bytes:
+    """The public key (u-coordinate) of a 32-byte private key (RFC 7748 §6.1)."""
+    lib = _lib()
+    public = ctypes.create_string_buffer(KEY_LEN)
+    length = c_size_t(KEY_LEN)
+    with _keys_lock:
+        pkey = _private_key(lib, private)
+        if lib.EVP_PKEY_get_raw_public_key(pkey, public, length) != 1 or length.value != KEY_LEN:
+            raise RuntimeError("OpenSSL failed to give an X25519 public key")
+    return public.raw
+
+
+def x25519_keypair() -> Tuple[bytes, bytes]:
+    """A fresh (private, public) pair; the private key is 32 bytes of os.urandom
+    (X25519 clamps it when it is used, RFC 7748 §5)."""
+    private = os.urandom(KEY_LEN)
+    return private, x25519_public(private)
+
+
+def x25519(private: bytes, peer_public: bytes) -> bytes:
+    """The 32-byte shared secret X25519(private, peer_public). ValueError when it
+    is all zeros, i.e. the peer sent a small-order point (RFC 7748 §6.1), or
+    when a key is not 32 bytes."""
+    lib = _lib()
+    if type(peer_public) is not bytes or len(peer_public) != KEY_LEN:
+        raise ValueError("an X25519 public key is 32 bytes")
+    shared = ctypes.create_string_buffer(KEY_LEN)
+    length = c_size_t(KEY_LEN)
+    peer = ctx = None
+    with _keys_lock:
+        try:
+            pkey = _private_key(lib, private)
+            peer = lib.EVP_PKEY_new_raw_public_key(_EVP_PKEY_X25519, None, peer_public,
+                                                   KEY_LEN)
+            ctx = lib.EVP_PKEY_CTX_new(pkey, None)
+            if not peer or not ctx or lib.EVP_PKEY_derive_init(ctx) != 1:
+                raise RuntimeError("OpenSSL refused to set up X25519")
+            # OpenSSL itself fails the derivation on an all-zero result; the
+            # explicit check below holds whichever way a version behaves.
+            if (lib.EVP_PKEY_derive_set_peer(ctx, peer) != 1
+                    or lib.EVP_PKEY_derive(ctx, shared, length) != 1
+                    or length.value != KEY_LEN or shared.raw == bytes(KEY_LEN)):
+                raise ValueError("X25519 gave an all-zero shared secret"
+                                 " (a small-order public key)")
+        finally:
+            if ctx:
+                lib.EVP_PKEY_CTX_free(ctx)
+            if peer:
+                lib.EVP_PKEY_free(peer)
+    return shared.raw
+
+
+class X25519Dh:
+    """The X25519 functions in the shape app.core.noise injects (its `Dh`)."""
+
+    def generate_keypair(self) -> Tuple[bytes, bytes]:
+        return x25519_keypair()
+
+    def dh(self, private: bytes, public: bytes) -> bytes:
+        return x25519(private, public)

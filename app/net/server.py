@@ -21,7 +21,7 @@ import socket
 import sys
 import termios
 import time
-from typing import Callable, List, Optional, Sequence, cast
+from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
 from app.core import admin, discovery_wire, protocol
 from app.core.admin import LogKind
@@ -29,6 +29,7 @@ from app.core.console_messages import (
     ConsoleBye,
     ConsoleHints,
     ConsoleLog,
+    LogRow,
     ConsoleState,
     ConsoleSubscribe,
 )
@@ -37,13 +38,20 @@ from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.join_hints import host_port_text
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
-from app.net import discovery
-from app.net.admin_log import log_text
+from app.core.secure_server import SecureServer
+from app.core.secure_session import KeyPair
+from app.net import discovery, primitives
+from app.net import identity as keys
+from app.net.admin_log import entry_record, log_text
 from app.net.channel import Channel
 from app.net.processes import Child, fork_child
 from app.net.signals import SignalPipe
+from app.net.state_db import StateDB, StateError, open_for_server
+from app.net.state_dir import StateDir, state_dir
 
 SOCKET_BUFFER = 4 << 20    # a 2000-client fan-out's acks fit (docs/DESIGN.md, "Why the numbers are what they are")
+MSG_ID_MEMORY = 3600.0     # a new run knows the msg_ids of the lines stored this recently
+PRUNE_INTERVAL = 86400.0  # the room's database is pruned to --retain at start and daily
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 # A fan-out's pacing (slices, looks at the socket, held acks) is
@@ -116,6 +124,15 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
     except socket.gaierror as exc:
         print("chat.pyz: cannot use --bind %s: %s" % (options.bind, exc), file=sys.stderr)
         return ExitCode.ERROR
+    where = state_dir(options.port, options.state)
+    identity: Optional[KeyPair] = None
+    if not options.insecure:
+        try:
+            identity = server_identity(where.path)
+        except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
+            sock.close()
+            print("chat.pyz: %s" % exc, file=sys.stderr)
+            return ExitCode.ERROR
     transcript = None
     if options.log:
         try:
@@ -130,11 +147,39 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
                                          and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
     console = fork_console(run_console, headless, options, sock.close)
-    server = NetworkProcess(sock, console.channel, console.pid, options, transcript)
+    store, notes = open_store(options, where)   # after the fork: the console never holds it
+    server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
+                            identity)
+    server.start_notes = notes
     server.tty_modes = tty_modes
     if tty_modes is not None:
         server.console_runner = run_console      # to replace the curses console if it dies
     return server.serve()
+
+
+def server_identity(directory: Optional[str]) -> KeyPair:
+    """The server's long-term key, kept in its state dir (docs/SECURITY.md);
+    where there is none, one for this run (the state dir's note says why)."""
+    why = primitives.unavailable()
+    if why is not None:
+        raise keys.CryptoUnavailable(why + "; both sides could use --insecure (nothing "
+                                     "encrypted)")
+    if directory is None:
+        return primitives.new_keypair()
+    notes: List[str] = []
+    pair = keys.server_identity(directory, notes)
+    for note in notes:
+        print("chat.pyz: " + note, file=sys.stderr)
+    return pair
+
+
+def open_store(options: ServerOptions, where: StateDir) -> Tuple[Optional[StateDB], List[str]]:
+    """The room's database (None: in memory) and the lines to show about it."""
+    store, why = open_for_server(where.path, options.retain_days)
+    notes = [line for line in (where.note, why) if line]
+    if store is not None:
+        notes.append("the room's state is kept in %s" % store.path)
+    return store, notes
 
 
 def fork_console(run_console: ConsoleRunner, headless: bool, options: ServerOptions,
@@ -157,11 +202,7 @@ class Transcript:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def write(self, entry: LogEntry) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(entry.time))
-                  + "%+03d:00" % (-time.timezone // 3600),
-                  "event": entry.what, "name": entry.name, "addr": entry.addr,
-                  "detail": entry.detail}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = json.dumps(entry_record(entry), ensure_ascii=False) + "\n"
         try:
             os.write(self.fd, line.encode("utf-8"))
         except OSError:
@@ -181,10 +222,16 @@ class NetworkProcess:
     # replaces it if it dies (app.cli's runner, with headless=True; the only one).
     console_runner: Optional[ConsoleRunner] = None
 
+    start_notes: List[str] = []   # lines about the state dir, shown after the start line
+
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
-                 options: ServerOptions, transcript: Optional["Transcript"] = None) -> None:
+                 options: ServerOptions, transcript: Optional["Transcript"] = None,
+                 store: Optional[StateDB] = None, identity: Optional[KeyPair] = None) -> None:
         self.sock = sock
         self.transcript = transcript
+        self.store = store                # the room's database; None: in memory
+        self.log_new: List[LogEntry] = []  # log entries committed, not yet passed on
+        self.next_prune = 0.0
         self.subscribed = False
         self.next_state = 0.0
         self.log_backlog: List[LogEntry] = []   # log entries the console has not been sent yet
@@ -209,8 +256,66 @@ class NetworkProcess:
         self.hub = Hub(self.wall(now), os.urandom(32),
                        HubConfig(history_lines=options.history,
                                  max_sessions=options.max_clients,
-                                 max_per_ip=options.max_per_ip),
+                                 max_per_ip=options.max_per_ip,
+                                 kick_cooldown=options.kick_cooldown,
+                                 addresses_verified=identity is not None),
                        room_key=options.room_key)
+        # The secure layer in front of the hub (app/core/secure_server.py), or
+        # with --insecure the hub itself: both take datagrams and give output.
+        self.secure: Optional[SecureServer] = None
+        self.front: Union[Hub, SecureServer] = self.hub
+        if identity is not None:
+            self.secure = self.front = SecureServer(
+                self.hub, primitives.LibcryptoSuite(options.password), identity,
+                os.urandom(32), options.password is not None, self.wall(now))
+        if store is not None:
+            self._restore(store)
+
+    # ------------------------------------------------------------ state
+
+    def _restore(self, store: StateDB) -> None:
+        """What the room's database kept: the rules in force, the motd and the
+        last lines for the history."""
+        try:
+            rows, motd = store.rules(self.now())
+            self.hub.restore_moderation(self.now(), rows, motd)
+            self.hub.load_past(store.history(self.options.history))
+            self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
+        except StateError as exc:
+            self._lose_store(str(exc))
+        self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
+
+    def _commit(self) -> None:
+        """The hub's new log entries into the room's database, one transaction,
+        before anything that acknowledges their lines is sent: called before
+        every send of the hub's output, so a kill -9 loses no acknowledged line."""
+        entries = self.hub.take_log()
+        if not entries:
+            return
+        self.log_new += entries
+        if self.store is not None:
+            try:
+                self.store.record(entries)
+            except StateError as exc:
+                self._lose_store(str(exc))
+
+    def _lose_store(self, why: str) -> None:
+        """A write failed (disk full, file taken away): on in memory, said once."""
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
+            self.start_notes = []
+            self._note(LogKind.START, "-", "%s; keeping the room's state in memory only "
+                       "from now on" % why)
+
+    def _prune(self) -> None:
+        if self.store is None or time.monotonic() < self.next_prune:
+            return
+        self.next_prune = time.monotonic() + PRUNE_INTERVAL
+        try:
+            self.store.prune(self.now() - self.options.retain_days * 86400)
+        except StateError as exc:
+            self._lose_store(str(exc))
 
     def wall(self, monotonic: float) -> float:
         return monotonic + self.clock_offset
@@ -228,7 +333,7 @@ class NetworkProcess:
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
         self._announce_start()
         while not self.stop_reason:
-            due = self.hub.next_deadline()
+            due = self.front.next_deadline()
             if self.subscribed:
                 due = min(due, self.next_state)
             if self.log_backlog:
@@ -241,9 +346,10 @@ class NetworkProcess:
                     self._on_admin(sel)
                 else:
                     self._on_signals(self.signals.take())
-            self.hub.tick(self.now())
+            self.front.tick(self.now())
             self._send_output()
             self._pass_log()
+            self._prune()
             if self.subscribed and self.now() >= self.next_state:
                 self._send_state()
         self._shut_down()
@@ -278,19 +384,19 @@ class NetworkProcess:
                     hub.stats["probes"] = hub.stats.get("probes", 0) + 1
                     answer = discovery.responder(now).answer(
                         now, data, self.sock.getsockname()[1], len(hub.members()),
-                        hub.room_key is not None)
+                        hub.room_key is not None or self.options.password is not None)
                     if answer is not None:
                         self._send([(answer, addr)])
                 continue
             if pacer is not None and pacer.hold(data, addr):
                 continue
-            hub.on_datagram(now, data, addr)
+            self.front.on_datagram(now, data, addr)
         hub.flush(now)
 
     def _take_held_acks(self, pacer: FanOutPacer) -> None:
         hub, now = self.hub, self.now()
         for data, addr in pacer.take_held():
-            hub.on_datagram(now, data, addr)
+            self.front.on_datagram(now, data, addr)
         hub.flush(now)
 
     def _send_output(self) -> None:
@@ -299,7 +405,8 @@ class NetworkProcess:
         hub = self.hub
         pacer = FanOutPacer(time.monotonic())
         while True:
-            self._send(hub.take_output(pacer.slice))
+            self._commit()                # what the acks in this output acknowledge
+            self._send(self.front.take_output(pacer.slice))
             if not hub.fanning_out:
                 break
             step = pacer.after_slice(time.monotonic())
@@ -310,7 +417,8 @@ class NetworkProcess:
                 self._drain_socket(pacer)
         if pacer.held:
             self._take_held_acks(pacer)
-            self._send(hub.take_output())     # what they released, all of it
+            self._commit()
+            self._send(self.front.take_output())     # what they released, all of it
 
     def _send(self, output) -> None:
         sendto = self.sock.sendto
@@ -386,7 +494,16 @@ class NetworkProcess:
             return admin.CommandFailed(repr(exc))
         if isinstance(result, admin.Stopping):
             self.stop_reason = "quit"
+        if isinstance(command, admin.CHANGES_RULES):
+            self._save_rules()
         return result
+
+    def _save_rules(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.save_rules(self.hub.moderation.rows(), self.hub.motd)
+            except StateError as exc:
+                self._lose_store(str(exc))
 
     def _tell_console(self, message: object) -> None:
         """One message to the console. One over the channel's size limit (the
@@ -416,12 +533,13 @@ class NetworkProcess:
         each message wakes the console process, and on a one-core server the
         woken console takes the CPU at once, from the middle of the next
         line's fan-out. Twenty times a second is as live as anyone reads."""
-        entries = self.hub.take_log()
+        self._commit()
+        entries, self.log_new = self.log_new, []
         if self.transcript is not None:
             for entry in entries:
                 if entry.what != LogKind.MALFORMED:
                     self.transcript.write(entry)
-        self.log_backlog.extend(entries)
+        self.log_backlog.extend(e for e in entries if e.what not in admin.NOT_FOR_CONSOLE)
         now = time.monotonic()
         if self.log_backlog and (now_too or now >= self.log_due):
             self._send_log(self.log_backlog)
@@ -438,10 +556,10 @@ class NetworkProcess:
         # costs a JSON document and a syscall on both sides. Send them in
         # ConsoleLog batches of up to LOG_BATCH bytes; the console words them,
         # not this busy process.
-        batch: List[LogEntry] = []
+        batch: List[LogRow] = []
         size = 0
         for entry in entries:
-            batch.append(entry)           # a LogEntry is a tuple: JSON writes it as a list
+            batch.append(entry[:5])       # the console's LogRow; JSON writes it as a list
             size += len(entry.name) + len(entry.addr) + len(entry.detail) + LOG_ENTRY_OVERHEAD
             if size > LOG_BATCH:
                 self._tell_console(ConsoleLog(tuple(batch)))
@@ -502,7 +620,14 @@ class NetworkProcess:
         self._note(LogKind.START, "%s:%d" % (where, port),
                    "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
                    "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
+        for line in self.start_notes:
+            self._note(LogKind.START, "-", line)
         self.hints = discovery.join_hints(host, port)   # under the start line, unstamped
+        if self.secure is not None:
+            self.hints.append("server key (clients show it too; compare aloud): "
+                              + keys.fingerprint(self.secure.public_key))
+        if self.options.show_password and self.options.password:
+            self.hints.append("room password: " + self.options.password)
         self._show_hints()
 
     def _show_hints(self) -> None:
@@ -527,13 +652,15 @@ class NetworkProcess:
         deadline = time.monotonic() + 0.5
         while self.hub.farewells and time.monotonic() < deadline:
             time.sleep(0.05)
-            self.hub.tick(self.now())
+            self.front.tick(self.now())
             self._send_output()
         self._note(LogKind.STOP, "-", self.stop_reason)
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()
         self.sock.close()
+        if self.store is not None:
+            self.store.close()
 
     def _stop_admin(self) -> None:
         deadline = time.monotonic() + CHILD_GRACE

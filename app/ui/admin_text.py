@@ -33,14 +33,15 @@ def columns(rows: Sequence[Sequence[str]], gap: int = 2) -> List[str]:
 HELP_LINES = columns([
     ("plain text", "sent to everyone as 管理员消息: text"),
     ("/list", "who is online, by name (idle: since their last line)"),
-    ("/kick NAME [reason]", "remove someone (they may rejoin after a minute)"),
-    ("/ban NAME|IP [min] [reason]", "refuse a name and its address, or an address "
-     "(default %d min)" % admin.DEFAULT_BAN_MINUTES),
-    ("/unban NAME|IP", "lift a ban"),
-    ("/bans", "bans and mutes in force"),
-    ("/mute NAME [min]", "silence someone (default %d min)" % admin.DEFAULT_MUTE_MINUTES),
+    ("/kick NAME [reason]", "remove someone; their name and address are refused "
+     "for the kick cooldown (--kick-cooldown)"),
+    ("/ban NAME|IP [time] [reason]", "refuse a name and its address, or an address "
+     "(default %d min; time: 10 minutes, or 30s, 10m, 2h, 1d)" % admin.DEFAULT_BAN_MINUTES),
+    ("/unban NAME|IP", "lift a ban or kick, and all it covered"),
+    ("/bans", "bans, kicks and mutes in force, and what each covers"),
+    ("/mute NAME [time]", "silence someone (default %d min)" % admin.DEFAULT_MUTE_MINUTES),
     ("/unmute NAME", "let them speak again"),
-    ("/motd [TEXT]", "message shown to each joiner (empty: none)"),
+    ("/motd [TEXT|-]", "message shown to each joiner: alone shows it, - clears it"),
     ("/stats", "counters"),
     ("/quit", "tell every client the server is closing, then stop"),
     ("/help", "this list"),
@@ -48,8 +49,8 @@ HELP_LINES = columns([
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
             "/stats", "/quit", "/help")            # what Tab completes
 USAGES = {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",
-          "/unmute": "/unmute NAME", "/ban": "/ban NAME|IP [minutes] [reason]",
-          "/mute": "/mute NAME [minutes]"}
+          "/unmute": "/unmute NAME", "/ban": "/ban NAME|IP [time] [reason]",
+          "/mute": "/mute NAME [time]"}
 DATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")   # the headless log's stamp
 
 
@@ -83,19 +84,25 @@ def result_lines(result: admin.Result) -> List[str]:
     """What the console shows for a command's result (maybe nothing: the room's
     log shows a kick or an announcement already)."""
     if isinstance(result, admin.NoSuchMember):
-        return ["nobody called %s is here" % result.name]
+        return ["nobody called %s is here%s" % (result.name, did_you_mean(result.suggestions))]
+    if isinstance(result, admin.Kicked):
+        return ["kicked %s; %s refused for %s minutes (/unban %s lifts it)" % (
+            result.name, " and ".join(p for p in (result.name, result.host) if p),
+            "%g" % result.minutes, result.name)]
     if isinstance(result, admin.Banned):
-        if result.name:
-            what = "name %s" % result.name + (
-                " and address %s" % result.address if result.address else "")
-        else:
-            what = "address %s" % result.address
-        return ["banned %s for %d minutes%s" % (
-            what, result.minutes,
+        row = admin.BanRow(*result.ban)
+        lines = ["banned %s for %d minutes%s" % (
+            covers_text(row), row.minutes_left,
             "; removed " + ", ".join(result.removed) if result.removed else "")]
-    if isinstance(result, (admin.Unbanned, admin.NotBanned)):
-        return [("unbanned %s" if isinstance(result, admin.Unbanned) else "%s is not banned")
-                % result.target]
+        if result.absent:
+            lines.append("(nobody called %s is here%s; the name is banned all the same)"
+                         % (row.label, did_you_mean(result.suggestions)))
+        return lines
+    if isinstance(result, admin.Unbanned):
+        return ["lifted the %s on %s" % (row[0], covers_text(admin.BanRow(*row)))
+                for row in result.lifted]
+    if isinstance(result, admin.NotBanned):
+        return ["%s is not banned (/bans lists the bans)" % result.target]
     if isinstance(result, (admin.Unmuted, admin.NotMuted)):
         return [("unmuted %s" if isinstance(result, admin.Unmuted) else "%s is not muted")
                 % result.name]
@@ -103,7 +110,7 @@ def result_lines(result: admin.Result) -> List[str]:
         return _ban_lines(result)
     if isinstance(result, admin.Muted):
         return ["muted %s for %d minutes" % (result.name, result.minutes)]
-    if isinstance(result, admin.MotdSet):
+    if isinstance(result, (admin.MotdSet, admin.MotdIs)):
         return ["motd: %s" % (result.motd or "(none)")]
     if isinstance(result, admin.MemberList):
         return _member_lines(result.rows)
@@ -124,9 +131,23 @@ def _member_lines(rows: admin.MemberRows) -> List[str]:
           "said %d" % row.said, " ".join(marks(row))) for row in people])]
 
 
+def did_you_mean(names: Sequence[str]) -> str:
+    return "; did you mean %s?" % ", ".join(names) if names else ""
+
+
+def covers_text(row: admin.BanRow) -> str:
+    """What a ban covers: `name lisi and address 10.0.0.5`."""
+    parts = ["name %s" % row.label] if row.names else []
+    parts += ["address %s" % host for host in row.hosts]
+    parts += ["client key %s" % key[:16] for key in row.keys]
+    return " and ".join(parts) or row.label
+
+
 def _ban_lines(listing: admin.BanList) -> List[str]:
-    lines = ["ban %s %s: %d min left%s" % (kind, label, left, " (%s)" % reason if reason else "")
-             for kind, label, left, reason in listing.bans]
+    lines = ["%s %s: %s, %d min left%s" % (
+        row.kind, row.label, covers_text(row), row.minutes_left,
+        " (%s)" % row.reason if row.reason else "")
+        for row in (admin.BanRow(*ban) for ban in listing.bans)]
     lines += ["mute %s: %d min left" % (label, left) for label, left in listing.mutes]
     return lines or ["no bans, no mutes"]
 
@@ -156,6 +177,12 @@ def log_body(entry: Sequence[Any]) -> Tuple[str, str]:
         return "管理员消息: %s" % detail, "admin"
     if what == LogKind.BAN:
         return "ban %s: %s" % (name, detail.replace(" min", " minutes", 1)), "action"
+    if what == LogKind.MUTE:
+        said = {"lifted": "%s unmuted", "over": "%s's mute is over"}.get(detail)
+        return (said % name if said else "%s muted for %s" % (
+            name, detail.replace(" min", " minutes", 1))), "action"
+    if what == LogKind.MOTD:
+        return ("motd changed" if detail else "motd cleared"), "action"
     if what == LogKind.RESUME:
         return "%s is back from %s%s" % (name, addr, because), "room"
     if what == LogKind.REFUSE:

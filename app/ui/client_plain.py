@@ -5,6 +5,17 @@ room event is printed as one line on stdout, exactly as the course defined them
 (`张三 进入了聊天室`, `张三 : text`, `张三 退出了聊天室`, `管理员消息: text`).
 The client's own messages are not printed back.
 
+A multi-line message (a paste from the curses client) is printed as its first
+line, then one line per further line of the message, each starting with
+CONTINUATION (" | "). No event line starts with a space (names are stripped;
+the other lines start with a word, "*", "--" or, with --timestamps, "["), so a
+script joins a message back with: a line starting with " | " continues the one
+above, without its first three characters. Tabs arrive expanded to spaces.
+
+Each input line is sent as one message: line mode cannot tell a paste from
+typing, and a line's trailing backslash is text like any other (scripts send
+Windows paths). A multi-line message is sent from the curses client (a paste).
+
 Input, and when it ends (README's command table): each line read is sent; end of
 input (a pipe or a file read to its end, Ctrl-D on a terminal) leaves once what
 was read is sent. A stdin that gives no input at all, closed (`<&-`) or
@@ -21,11 +32,15 @@ import time
 from typing import Optional
 
 from app.core import protocol
+from app.core.client_core import BadName
 from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
+from app.core.text import split_name
+from app.net import identity
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
 from app.ui import environment, render, stdin
+from app.ui.render import CONTINUATION
 
 
 def stdin_input() -> Optional[int]:
@@ -96,22 +111,33 @@ def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
     """Join the room under `name` and stay until the end; the exit code."""
     assert options.host is not None
     try:
+        security = identity.client_security(options.password, options.insecure,
+                                            options.accept_new_key)
+    except (identity.KeyStoreError, identity.CryptoUnavailable) as exc:
+        print("chat.pyz: %s" % exc, file=sys.stderr)
+        return ExitCode.ERROR
+    for note in security.notes if security is not None else ():
+        print("chat.pyz: %s" % note, file=sys.stderr)
+    try:
         conn = ClientConnection(options.host, options.port, name, time.monotonic(),
-                                room_key=options.room_key)
+                                room_key=options.room_key, security=security)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
         return ExitCode.UNREACHABLE
-    except ValueError as exc:
-        print("chat.pyz: cannot use that name: %s" % exc, file=sys.stderr)
+    except BadName as exc:            # refused here, before the server is asked
+        print("chat.pyz: " + render.tr(options.lang, "bad_name", reason=render.name_problem_text(
+            exc.problem, options.lang)), file=sys.stderr)
         return ExitCode.REFUSED
     return PlainClient(conn, options, input_fd).loop()
 
 
 def event_text(event: protocol.Event, lang: str, my_name: str, my_instance: int) -> str:
-    """One event as plain text: the curses client's line without its [HH:MM]."""
+    """One event as plain text: the curses client's line without its [HH:MM]; the
+    further lines of a multi-line message on lines of their own after CONTINUATION."""
     plain = event._replace(flags=event.flags & ~protocol.EVF_HISTORY)
     segments = render.render(plain, lang, my_name, my_instance)
-    return "".join(part for part, style in segments if style != "time")
+    text = "".join(part for part, style in segments if style != "time")
+    return text.replace("\n", "\n" + CONTINUATION)
 
 
 class PlainClient:
@@ -204,14 +230,18 @@ class PlainClient:
             self.stdin_open = False
         elif line.strip() == "/who":
             self.conn.who()
+        elif line.strip() == "/key":          # the server's fingerprint, to compare aloud
+            words = self.conn.server_fingerprint
+            self._err(render.tr(self.options.lang, "server_key", words=words) if words
+                      else "not encrypted (--insecure)")
         elif line.startswith("/me "):
             self.conn.emote(line[4:])
         elif line.startswith("/msg "):
-            parts = line.split(None, 2)
-            if len(parts) == 3:
-                self.conn.private(parts[1], parts[2])
+            name, text = split_name(line[len("/msg "):])  # as every command reads a name
+            if name and text.strip():
+                self.conn.private(name, text)
             else:
-                self._err("usage: /msg NAME text")
+                self._err(render.tr(self.options.lang, "usage_msg"))
         else:
             self.conn.say(line)
 
@@ -236,7 +266,7 @@ class PlainClient:
         if self.conn.ever_joined or self.exit_code is not None:
             return
         if time.monotonic() - self.started > self.options.connect_timeout:
-            why = self.conn.hint or "no answer"
+            why = render.detail_text(self.conn.hint or "no_answer", "en")
             self._err("no chat server at %s: %s after %.0f s (is the server running? does a "
                       "firewall block UDP port %d?)" % (self.conn.server_text, why,
                                                          self.options.connect_timeout,
@@ -261,7 +291,9 @@ class PlainClient:
 
     def _on_status(self, status: Status) -> None:
         if status.state == "refused":
-            self._err(status.detail or "refused by the server")
+            self._err(render.refusal_reason(self.conn.refusal, self.options.lang,
+                                            self.conn.refusal_coded, self.conn.name)
+                      or status.detail or "refused by the server")
             self.exit_code = ExitCode.REFUSED
         elif status.state == "closed" and status.detail not in ("leaving", "left"):
             # Kicked or banned: what happened and what to do, then exit 3 (the
@@ -272,11 +304,13 @@ class PlainClient:
             if self.last_state != "reconnecting":
                 self._err(self._farewell())     # the server shut down: we wait for it
         elif status.state == "reconnecting" and status.detail:
-            self._err("connection lost (%s); reconnecting" % status.detail)
+            self._err("connection lost (%s); reconnecting"
+                      % render.detail_text(status.detail, "en"))
         self.last_state = status.state
 
     def _farewell(self) -> str:
-        return render.farewell_text(self.conn.farewell, self.options.lang, time.time())
+        return render.farewell_text(self.conn.farewell, self.options.lang, time.time(),
+                                    coded=self.conn.farewell_coded)
 
     def _err(self, message: str) -> None:
         print("chat.pyz: %s" % message, file=sys.stderr, flush=True)

@@ -5,12 +5,19 @@ front end's key decoder; text arrives as str (one typed character, an IME commit
 view(width) gives what to draw: horizontal scrolling by display width, keeping
 the last column free so the cursor can sit after the last character (the
 bottom-right cell of a terminal cannot be written without scrolling it).
+
+The cursor moves over, and Backspace and Delete remove, whole grapheme clusters
+(width.graphemes): an emoji sequence or a letter with its accents is one step.
+A multi-line paste keeps its line breaks in the buffer (paste_text); they are
+shown as NEWLINE_MARK, and Enter sends the whole buffer as one message.
 """
 import unicodedata
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from app.core.text import sanitize_text
-from app.ui.width import char_width
+from app.core.text import sanitize_lines, sanitize_text
+from app.ui.width import cluster_end, cluster_start, expand_tabs, text_width
+
+NEWLINE_MARK = "\u21b5"    # ↵: a line break inside the input line
 
 HISTORY_SIZE = 100
 KILL_RING_SIZE = 10        # killed texts kept for Ctrl-Y / Alt-y, as readline's default
@@ -94,10 +101,18 @@ class LineEditor:
         return True
 
     def left(self):
-        self.cursor = max(0, self.cursor - 1)
+        self.cursor = self._before(self.cursor)
 
     def right(self):
-        self.cursor = min(len(self.chars), self.cursor + 1)
+        self.cursor = self._after(self.cursor)
+
+    def _before(self, pos: int) -> int:
+        """The start of the cluster before `pos` (pos itself at the start)."""
+        return cluster_start(self.text, pos) if pos > 0 else 0
+
+    def _after(self, pos: int) -> int:
+        """The end of the cluster at `pos` (pos itself at the end)."""
+        return cluster_end(self.text, pos) if pos < len(self.chars) else pos
 
     def home(self):
         self.cursor = 0
@@ -106,12 +121,12 @@ class LineEditor:
         self.cursor = len(self.chars)
 
     def backspace(self):
-        if self.cursor > 0:
-            del self.chars[self.cursor - 1]
-            self.cursor -= 1
+        start = self._before(self.cursor)
+        del self.chars[start:self.cursor]
+        self.cursor = start
 
     def delete(self):
-        del self.chars[self.cursor:self.cursor + 1]
+        del self.chars[self.cursor:self._after(self.cursor)]
 
     def kill_before(self):          # Ctrl-U
         self._kill(0, self.cursor)
@@ -268,35 +283,43 @@ class LineEditor:
 
     def view(self, width: int) -> Tuple[str, int]:
         """(the visible part of the line, the cursor's column in it) for `width` columns.
-        Scrolls only as far as needed to keep the cursor in columns 0..width-1."""
+        Scrolls only as far as needed to keep the cursor in columns 0..width-1, a
+        whole cluster at a time; line breaks are shown as NEWLINE_MARK."""
         room = max(1, width - 1)         # columns for text left of the cursor
-        chars = self.chars
-        self._hscroll = min(self._hscroll, self.cursor)
-        left = _width(chars[self._hscroll:self.cursor])
+        cells = _cells(self.text)        # (start, shown text, columns) per cluster
+        at = next((k for k, cell in enumerate(cells) if cell[0] >= self.cursor), len(cells))
+        first = next((k for k, cell in enumerate(cells) if cell[0] >= self._hscroll), len(cells))
+        first = min(first, at)
+        left = sum(cell[2] for cell in cells[first:at])
         while left > room:
-            left -= max(char_width(chars[self._hscroll]), 0)
-            self._hscroll += 1
+            left -= cells[first][2]
+            first += 1
         # Use free space on the left when text was deleted (e.g. after Ctrl-U).
-        tail = _width(chars[self._hscroll:])
-        while self._hscroll > 0:
-            w = max(char_width(chars[self._hscroll - 1]), 0)
-            if tail + w > room:
-                break
-            tail += w
-            left += w
-            self._hscroll -= 1
+        tail = sum(cell[2] for cell in cells[first:])
+        while first > 0 and tail + cells[first - 1][2] <= room:
+            tail += cells[first - 1][2]
+            left += cells[first - 1][2]
+            first -= 1
+        self._hscroll = cells[first][0] if first < len(cells) else len(self.chars)
         shown, used = [], 0
-        for ch in self.chars[self._hscroll:]:
-            w = max(char_width(ch), 0)
-            if used + w > room:
+        for _, text, columns in cells[first:]:
+            if used + columns > room:
                 break
-            shown.append(ch)
-            used += w
+            shown.append(text)
+            used += columns
         return "".join(shown), left
 
 
-def _width(chars: Sequence[str]) -> int:
-    return sum(max(char_width(ch), 0) for ch in chars)
+def _cells(text: str) -> List[Tuple[int, str, int]]:
+    """(start, what is drawn, its columns) for each cluster of the input line."""
+    cells = []
+    pos = 0
+    while pos < len(text):
+        end = cluster_end(text, pos)
+        shown = NEWLINE_MARK if text[pos] == "\n" else text[pos:end]
+        cells.append((pos, shown, text_width(shown)))
+        pos = end
+    return cells
 
 
 KEYS: Dict[str, Callable[..., None]] = {
@@ -323,7 +346,15 @@ KEYS: Dict[str, Callable[..., None]] = {
 _KILL_KEYS = ("^U", "^K", "^W", "M-d", "M-backspace")
 
 
+def paste_text(paste: str) -> str:
+    """A bracketed paste as the input line takes it: made safe with its line breaks
+    (as LF) and indentation kept, tabs expanded to spaces (what is seen is what is
+    sent), the line breaks at its end dropped."""
+    return expand_tabs(sanitize_lines(paste)).rstrip("\n")
+
+
 def one_line(paste: str) -> str:
-    """A multi-line paste becomes one message: its lines joined with spaces."""
+    """A multi-line paste as one line: its lines joined with spaces (the admin
+    console, whose announcements are one line)."""
     lines = paste.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
     return sanitize_text(" ".join(line.rstrip() for line in lines))

@@ -3,7 +3,8 @@
 Lines are lists of (text, style) segments (see render.py). They are wrapped by
 display width (text.wrap), never splitting a wide character, and only when shown:
 a resize re-wraps lazily, so 5000 lines of scrollback cost nothing until paged
-through.
+through. A line break inside a line (a multi-line message) starts a new row,
+indented to where the message's text began (after `name : `).
 
 The scroll position is an anchor on a line, not a row count from the bottom:
 new lines arriving below, old ones dropping off the top, and re-wrapping after a
@@ -13,25 +14,56 @@ avoids).
 from collections import deque
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from app.ui.width import wrap
+from app.ui.width import text_width, wrap
 
 Segment = Tuple[str, str]
 Row = List[Segment]
 
 CAPACITY = 5000
+CONTINUATION_MIN = 2            # a message's later lines' indent when `name : ` is too wide
 
 
 def wrap_segments(line: Sequence[Segment], width: int) -> List[Row]:
     """Rows of at most `width` columns, as text.wrap breaks the line's text (at a
     space when that keeps a row two thirds full, never inside a wide character),
-    each row keeping the styles of the characters it holds."""
+    each row keeping the styles of the characters it holds.
+
+    A line break in the text ends a row; the rows after it are indented by the
+    width of the segments before the one holding the first break (the time and
+    `name : `), so a pasted block stays a block under its first line. When that
+    indent would take more than half the pane, it is CONTINUATION_MIN columns."""
     plain = "".join(text for text, _ in line)
+    if "\n" not in plain:
+        return _wrap_range(line, plain, 0, len(plain), width)
+    first_break = plain.index("\n")
+    offset = 0
+    for text, _ in line:
+        if offset + len(text) > first_break:
+            break
+        offset += len(text)
+    indent = text_width(plain[:offset])
+    if indent > width // 2:
+        indent = min(CONTINUATION_MIN, width // 2)
+    pad: Row = [(" " * indent, "")] if indent else []
+    rows = _wrap_range(line, plain, 0, first_break, width)
+    start = first_break + 1
+    while start <= len(plain):
+        end = plain.find("\n", start)
+        end = len(plain) if end < 0 else end
+        rows += [pad + row for row in _wrap_range(line, plain, start, end, width - indent)]
+        start = end + 1
+    return rows
+
+
+def _wrap_range(line: Sequence[Segment], plain: str, start: int, end: int,
+                width: int) -> List[Row]:
+    """The rows of plain[start:end] (no line break inside) at `width`."""
     rows: List[Row] = []
-    pos = 0
-    for piece in wrap(plain, width):
+    pos = start
+    for piece in wrap(plain[start:end], width):
         # wrap() drops the (breakable) space at each line break; a space it kept
         # (one carrying a combining mark) is part of the next piece.
-        if pos and plain[pos:pos + 1] == " " and plain.startswith(piece, pos + 1):
+        if pos > start and plain[pos:pos + 1] == " " and plain.startswith(piece, pos + 1):
             pos += 1
         rows.append(_slice(line, pos, pos + len(piece)))
         pos += len(piece)

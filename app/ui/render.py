@@ -11,20 +11,29 @@ them to colours (or to bold/reverse/dim on a terminal without colour):
   notice    server notices and local lines  text      plain text ("" also means plain)
   pending   our own line the room has not seen yet (dim, with a mark)
 
-Every string that came from the network passes sanitize_text: a name or message
-with ESC sequences or control characters cannot reach the terminal.
+Every string that came from the network passes sanitize_text (a message's text:
+sanitize_message, which keeps its line breaks): a name or message with ESC
+sequences or control characters cannot reach the terminal. A message's tabs
+become spaces here (tab stops every 8 columns from the start of its line); its
+line breaks stay in the text segment, which the message pane turns into rows
+indented under the first line (messages_view.wrap_segments) and line mode into
+continuation lines (client_plain).
 """
-import re
 import time
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from app.core import protocol as P
-from app.core.text import sanitize_text
+from app.core.client_core import SERVER_TIMEOUT
+from app.core.text import NameProblem, sanitize_message, sanitize_text
+from app.ui.width import expand_tabs
 
 Segment = Tuple[str, str]
 Line = List[Segment]
 
+# Line mode and the --log file print a multi-line message's further lines on lines
+# of their own, each starting with this (no event line starts with a space).
+CONTINUATION = " | "
 NAME_COLOURS = 6            # red green yellow blue magenta cyan: readable on dark and light
 
 # Every text the client shows, by language. Room texts are the course's own.
@@ -64,6 +73,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "try_again": "请换一个名字再试",
         "bad_name": "名字不可用: %(reason)s",
         "joined_as": "已作为 %(name)s 加入 %(server)s。输入 /help 查看命令",
+        "server_key": "加密连接；服务器指纹: %(words)s（可以和老师屏幕上的指纹对照）",
         "closed": "连接已关闭: %(reason)s",
         "unknown_command": "未知命令 %(command)s，输入 /help 查看命令",
         "usage_msg": "用法: /msg 名字 内容",
@@ -79,9 +89,25 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "receiver_died": "接收进程意外退出",
         "pending_mark": " (待发送)",
         "undelivered_mark": " (未送达)",
-        "kicked": "你被管理员移出了聊天室%(why)s。%(minutes)d 分钟后可以重新运行客户端加入",
+        "kicked": "你被管理员移出了聊天室%(why)s。过一会儿可以重新运行客户端加入",
+        "kicked_until": "你被管理员移出了聊天室%(why)s。%(until)s 以后可以重新运行客户端加入",
         "banned_until": "你被管理员禁止进入聊天室，到 %(until)s 为止%(why)s。之后可以重新运行客户端加入",
         "banned": "你被管理员禁止进入聊天室%(why)s。禁令结束后可以重新运行客户端加入",
+        "refused_kicked": "你刚被管理员移出聊天室%(why)s，%(until)s 以后才能再加入",
+        "refused_name": "名字 %(name)s 被管理员禁止进入聊天室，到 %(until)s 为止%(why)s",
+        "refused_host": "你的电脑被管理员禁止进入聊天室，到 %(until)s 为止%(why)s；换名字也不行",
+        "refused_key": "你的客户端被管理员禁止进入聊天室，到 %(until)s 为止%(why)s",
+        "refused_taken": "名字 %(name)s 已经有人在用了，请换一个",
+        "refused_looks_like": "名字 %(name)s 和聊天室里的 %(other)s 太像了，请换一个",
+        "refused_room_full": "聊天室满了（%(other)s 人），请稍后再试",
+        "refused_host_full": "从你这台电脑加入的人太多了（最多 %(other)s 个），请稍后再试",
+        "refused_wrong_password": "聊天室密码不对",
+        "refused_needs_password": "这个聊天室要密码：用 --password 加入",
+        "refused_no_password": "这个聊天室没有密码：去掉 --password 再加入",
+        "refused_server_key": "服务器的密钥变了（现在是 %(new)s，原来是 %(old)s）。如果是老师换了"
+                              "服务器或密钥，用 --accept-new-key 加入；否则可能有人冒充服务器",
+        "notice_muted_until": "你已被管理员禁言，到 %(until)s 为止",
+        "notice_unmuted": "禁言已解除，可以发言了",
         "why": " (原因: %(reason)s)",
         "server_closing": "服务器已关闭。它重新启动后客户端会自动重连；也可以 /quit 退出，稍后再启动客户端",
         "press_key": "按任意键退出 (%(seconds)d 秒后自动退出)",
@@ -134,6 +160,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "try_again": "Please try another name",
         "bad_name": "Name not usable: %(reason)s",
         "joined_as": "Joined %(server)s as %(name)s. Type /help for commands",
+        "server_key": "Encrypted; server key: %(words)s (compare it with the teacher's screen)",
         "closed": "Connection closed: %(reason)s",
         "unknown_command": "Unknown command %(command)s; type /help",
         "usage_msg": "usage: /msg NAME text",
@@ -150,7 +177,29 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "pending_mark": " (pending)",
         "undelivered_mark": " (not delivered)",
         "kicked": "The admin removed you from the room%(why)s. You may start the client again "
-                  "in %(minutes)d minute(s)",
+                  "in a while",
+        "kicked_until": "The admin removed you from the room%(why)s. You may start the client "
+                        "again after %(until)s",
+        "refused_kicked": "The admin removed you from the room just now%(why)s; you may join "
+                          "again after %(until)s",
+        "refused_name": "The admin banned the name %(name)s from the room until %(until)s%(why)s",
+        "refused_host": "The admin banned your computer from the room until %(until)s%(why)s; "
+                        "another name will not help",
+        "refused_key": "The admin banned your client from the room until %(until)s%(why)s",
+        "refused_taken": "The name %(name)s is taken; choose another",
+        "refused_looks_like": "The name %(name)s looks too much like %(other)s, who is here; "
+                              "choose another",
+        "refused_room_full": "The room is full (%(other)s people); try again later",
+        "refused_host_full": "Too many people from your computer (at most %(other)s); "
+                             "try again later",
+        "refused_wrong_password": "Wrong room password",
+        "refused_needs_password": "This room needs a password: join with --password",
+        "refused_no_password": "This room has no password: join without --password",
+        "refused_server_key": "The server has a different key (now %(new)s, was %(old)s). If "
+                              "the teacher moved the server or made a new key, join with "
+                              "--accept-new-key; otherwise someone may be posing as the server",
+        "notice_muted_until": "The admin muted you until %(until)s",
+        "notice_unmuted": "Your mute is over: you may speak again",
         "banned_until": "The admin banned you from the room until %(until)s%(why)s. You may "
                         "start the client again after that",
         "banned": "The admin banned you from the room%(why)s. You may start the client again "
@@ -190,16 +239,113 @@ REFUSAL_WORDS: Dict[str, Dict[int, str]] = {
 }
 
 
-def refusal_reason(refusal: Optional[Tuple[int, str]], lang: str) -> str:
-    """A refusal in the user's language, the server's details kept."""
+# Why a name is not allowed (app/core/text.py check_name), said by the client
+# before it asks and when the server refuses a name (REFUSE_NAME_INVALID, whose
+# detail is the problem's English value).
+NAME_PROBLEM_WORDS: Dict[str, Dict[NameProblem, str]] = {
+    "zh": {NameProblem.EMPTY: "名字不能是空的",
+           NameProblem.TOO_LONG: "名字最多 %d 个字" % P.MAX_NAME_CHARS,
+           NameProblem.INVISIBLE: "名字里有控制字符或看不见的字符",
+           NameProblem.SPACE: "名字里不能有空格 (可以用 _ 或 - 连接，例如 Zhang_San)",
+           NameProblem.FIRST: "名字要以汉字、字母或数字开头",
+           NameProblem.MARKS: "名字里连在一起的附加符号太多",
+           NameProblem.COLON: "名字里不能有冒号 (:) 或像冒号的字符",
+           NameProblem.ADDRESS: "名字不能是 IP 地址",
+           NameProblem.RESERVED: "这个名字留给管理员、老师或系统 (或者太像)，请换一个"},
+    "en": {NameProblem.EMPTY: "the name is empty",
+           NameProblem.TOO_LONG: "a name has at most %d characters" % P.MAX_NAME_CHARS,
+           NameProblem.INVISIBLE: "the name has control or invisible characters",
+           NameProblem.SPACE: "a name cannot contain spaces (join words with _ or -, "
+                              "e.g. Zhang_San)",
+           NameProblem.FIRST: "a name starts with a letter or a digit",
+           NameProblem.MARKS: "the name has too many combining marks in a row",
+           NameProblem.COLON: "a name cannot contain ':' or anything that looks like it",
+           NameProblem.ADDRESS: "a name cannot be an IP address",
+           NameProblem.RESERVED: "that name is kept for the admin, the teacher or the "
+                                 "system (or looks too much like it); choose another"},
+}
+
+
+def name_problem_text(problem: Optional[NameProblem], lang: str) -> str:
+    """Why a name is not allowed, in `lang` ("" for no problem)."""
+    return NAME_PROBLEM_WORDS.get(lang, NAME_PROBLEM_WORDS["en"])[problem] if problem else ""
+
+
+# A Status's detail or a network hint, given as a key by the layers below
+# (client_core LOST_*, client_net UNREACHABLE); anything else is shown as it is.
+DETAIL_WORDS: Dict[str, Dict[str, str]] = {
+    "zh": {"server_restarted": "服务器重启过，不认识这个连接了",
+           "server_silent": "服务器 %d 秒没有回应" % SERVER_TIMEOUT,
+           "net_refused": "那个端口上没有聊天服务器（连接被拒绝）",
+           "net_unreachable": "网络不通",
+           "net_no_route": "找不到去服务器的路由",
+           "net_host_down": "服务器那台电脑没有开",
+           "no_answer": "没有回应"},
+    "en": {"server_restarted": "the server restarted and forgot this connection",
+           "server_silent": "no answer from the server for %d s" % SERVER_TIMEOUT,
+           "net_refused": "no chat server answers on that port (connection refused)",
+           "net_unreachable": "the network is unreachable",
+           "net_no_route": "no route to the server",
+           "net_host_down": "the server's host is down",
+           "no_answer": "no answer"},
+}
+
+
+def detail_text(detail: str, lang: str) -> str:
+    return DETAIL_WORDS.get(lang, DETAIL_WORDS["en"]).get(detail, detail)
+
+
+def refusal_reason(refusal: Optional[Tuple[int, str]], lang: str,
+                   coded: Optional[P.Reason] = None, name: str = "", now: float = 0.0,
+                   localtime: Callable = time.localtime) -> str:
+    """A refusal in the user's language: from its coded part when the server
+    sent one (a ban or kick: which, until when, the admin's words), else the
+    code's words with the server's details kept."""
     if refusal is None:
         return ""
     code, detail = refusal
+    if coded is not None and coded.why == P.ReasonCode.SERVER_KEY:
+        new, _, old = coded.words.partition(" ")
+        return tr(lang, "refused_server_key", new=sanitize_text(new), old=sanitize_text(old))
+    if coded is not None and coded.why in _SAID_KEY:
+        return tr(lang, _SAID_KEY[coded.why], name=sanitize_text(name),
+                  other=sanitize_text(coded.words))
+    if coded is not None and coded.why in _REFUSED_KEY:
+        why = tr(lang, "why", reason=sanitize_text(coded.words)) if coded.words else ""
+        return tr(lang, _REFUSED_KEY[coded.why], name=sanitize_text(name), why=why,
+                  until=until_text(coded.until, now or time.time(), localtime))
     words = REFUSAL_WORDS.get(lang, REFUSAL_WORDS["en"]).get(code)
-    detail = sanitize_text(detail)
+    problem = NameProblem.from_detail(detail) if code == P.REFUSE_NAME_INVALID else None
+    detail = name_problem_text(problem, lang) if problem else sanitize_text(detail)
     if words is None:
         return detail
     return "%s (%s)" % (words, detail) if detail else words
+
+
+# Refusals that a name or a number says all of (the words: whose name, how many).
+_SAID_KEY: Dict[int, str] = {
+    P.ReasonCode.TAKEN: "refused_taken",
+    P.ReasonCode.LOOKS_LIKE: "refused_looks_like",
+    P.ReasonCode.ROOM_FULL: "refused_room_full",
+    P.ReasonCode.HOST_FULL: "refused_host_full",
+    P.ReasonCode.WRONG_PASSWORD: "refused_wrong_password",
+    P.ReasonCode.NEEDS_PASSWORD: "refused_needs_password",
+    P.ReasonCode.NO_PASSWORD: "refused_no_password",
+}
+
+_REFUSED_KEY: Dict[int, str] = {
+    P.ReasonCode.KICKED: "refused_kicked",
+    P.ReasonCode.BANNED_NAME: "refused_name",
+    P.ReasonCode.BANNED_HOST: "refused_host",
+    P.ReasonCode.BANNED_KEY: "refused_key",
+}
+
+
+def until_text(until: float, now: float, localtime: Callable = time.localtime) -> str:
+    """When a ban or mute ends: `15:30` today, `12-05 15:30` on another day."""
+    end, today = localtime(until), localtime(now)
+    same_day = end[:3] == today[:3]
+    return time.strftime("%H:%M" if same_day else "%m-%d %H:%M", end)
 
 
 _LEAVE_SUFFIX: Dict[int, str] = {
@@ -213,44 +359,32 @@ _NOTICE_KEY: Dict[int, str] = {
     P.NOTICE_NO_SUCH_USER: "notice_no_such_user",
     P.NOTICE_MUTED: "notice_muted",
     P.NOTICE_REJECTED: "notice_rejected",
+    P.NOTICE_UNMUTED: "notice_unmuted",
 }
 
 
-# A kicked client's token is refused this long (app/core/hub.py KICK_BLOCK, 60 s):
-# what the kicked student is told to wait. (Not imported: the client would load
-# the whole server core for one number; tests/test_render.py checks they agree.)
-KICK_COOLDOWN_MINUTES = 1
-_KICK_PREFIX = "kicked by the admin"
-_BAN_REASON = re.compile(r"you are banned for (\d+) more minutes?(?: \((.*)\))?$", re.S)
-
-
 def farewell_text(farewell: Optional[Tuple[int, str]], lang: str, now: float,
-                  localtime: Callable = time.localtime) -> str:
-    """What a student is told when the server said goodbye (BYE code, the server's
-    reason): what happened and what they can do, in `lang`. The server's reason
-    is English with the admin's own words inside ("kicked by the admin: spam",
-    "you are banned for 10 more minutes (rude)"): the admin's words and the
-    minutes are taken out of it; a reason of another shape is shown whole.
-    `now` is the wall clock (time.time()), for "banned until"."""
+                  localtime: Callable = time.localtime,
+                  coded: Optional[P.Reason] = None) -> str:
+    """What a student is told when the server said goodbye (BYE code, the
+    server's reason, and its coded part if it sent one): what happened and
+    what they can do, in `lang`. The coded part gives the admin's words and
+    until when; from a server without it (older), the reason is shown whole.
+    `now` is the wall clock (time.time())."""
     if farewell is None:
         return ""
     code, reason = farewell
     reason = sanitize_text(reason)
     if code == P.BYE_SERVER_CLOSING:
         return tr(lang, "server_closing")
-    if code == P.BYE_KICKED:
-        words = reason
-        if reason.startswith(_KICK_PREFIX):
-            words = reason[len(_KICK_PREFIX):].lstrip(":").strip()
-        why = tr(lang, "why", reason=words) if words else ""
-        return tr(lang, "kicked", why=why, minutes=KICK_COOLDOWN_MINUTES)
-    match = _BAN_REASON.match(reason)
-    if match is None:
-        return tr(lang, "banned", why=tr(lang, "why", reason=reason) if reason else "")
-    until = time.strftime("%H:%M", localtime(now + int(match.group(1)) * 60))
-    words = (match.group(2) or "").strip()
-    return tr(lang, "banned_until", until=until,
-              why=tr(lang, "why", reason=words) if words else "")
+    if coded is not None:
+        why = tr(lang, "why", reason=sanitize_text(coded.words)) if coded.words else ""
+        if not coded.until:
+            return tr(lang, "kicked" if code == P.BYE_KICKED else "banned", why=why)
+        return tr(lang, "kicked_until" if code == P.BYE_KICKED else "banned_until", why=why,
+                  until=until_text(coded.until, now, localtime))
+    why = tr(lang, "why", reason=reason) if reason else ""
+    return tr(lang, "kicked" if code == P.BYE_KICKED else "banned", why=why)
 
 
 def pending_line(kind: int, text: str, target: str, lang: str, my_name: str, when: float,
@@ -288,7 +422,7 @@ def render(event: P.Event, lang: str = "zh", my_name: str = "", my_instance: int
            localtime: Callable = time.localtime) -> Line:
     """One room event as one display line (wrapping is the view's job)."""
     name = sanitize_text(event.name)
-    text = sanitize_text(event.text)
+    text = expand_tabs(sanitize_message(event.text))
     own = bool(my_instance) and event.origin == my_instance
     who = (name, "self" if own or (name and name == my_name) else name_style(name))
     kind = event.kind
@@ -301,9 +435,10 @@ def render(event: P.Event, lang: str = "zh", my_name: str = "", my_instance: int
         style = "mention" if not own and mentions(text, my_name) else "text"
         body = [who, (" : ", ""), (text, style)]
     elif kind == P.EV_EMOTE:
-        body = [("* ", ""), who, (" " + text, "text")]
+        body = [("* ", ""), who, (" ", "text"), (text, "text")]
     elif kind == P.EV_ADMIN:
-        body = [(tr(lang, "admin", text=text), "admin")]
+        head, _, tail = tr(lang, "admin", text="\0").partition("\0")
+        body = [(head, "admin"), (text, "admin"), (tail, "admin")]
     elif kind == P.EV_PRIVATE:
         target = sanitize_text(event.target)
         if own or (name == my_name and target != my_name):
@@ -313,7 +448,7 @@ def render(event: P.Event, lang: str = "zh", my_name: str = "", my_instance: int
     elif kind == P.EV_WHO:
         names = [n for n in (sanitize_text(n) for n in event.text.split("\n")) if n]
         body = [(tr(lang, "who", count=len(names), names=", ".join(names)), "notice")]
-    else:  # EV_NOTICE, and anything newer than this client
+    else:  # EV_NOTICE, and anything newer than this client: one line
         body = [("-- " + notice_text(event, lang), "notice")]
     line = [(timestamp(event.time, localtime), "time")] + body
     if event.flags & P.EVF_HISTORY:
@@ -329,6 +464,11 @@ def notice_text(event: P.Event, lang: str) -> str:
         return text
     if event.code == P.NOTICE_NO_SUCH_USER:
         return tr(lang, key, who=sanitize_text(event.target) or text)
+    if event.code == P.NOTICE_MUTED and event.origin:
+        # origin is when the mute ends (PROTOCOL.md 7.3); the text is for older clients
+        return tr(lang, "notice_muted_until", until=until_text(event.origin, event.time))
+    if event.code == P.NOTICE_UNMUTED:
+        return tr(lang, key)
     return tr(lang, key) + (": " + text if text else "")
 
 

@@ -8,6 +8,7 @@ that applies it (the receiver's handler, or the sender's for LeaveRoom).
 """
 from typing import Optional, Union
 
+from app.core.text import split_name
 from app.ui import render
 from app.ui.client.messages import (ClearPane, EmoteLine, LeaveRoom, PrivateLine, SayLine,
                                     SearchPane, ShowHelp, ShowNote, WhoQuery)
@@ -42,7 +43,7 @@ def parse_command(line: str, lang: str) -> Optional[Command]:
         action = rest.strip()
         return EmoteLine(action) if action else ShowNote(render.tr(lang, "usage_me"))
     if command in ("msg", "m"):
-        name, _, text = rest.strip().partition(" ")
+        name, text = split_name(rest)     # as every command reads a name
         if name and text.strip():
             return PrivateLine(name, text.strip())
         return ShowNote(render.tr(lang, "usage_msg"))

@@ -15,6 +15,7 @@ from app.core.client_core import Status
 from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import check_name
+from app.net import identity
 from app.net.client_net import ClientConnection, ConnectError
 from app.ui import render
 from app.ui.client.terminal import Terminal
@@ -67,6 +68,12 @@ def pick_server(servers: Sequence["Found"], lang: str, read: Callable[[], str] =
             return servers[int(answer) - 1]
 
 
+# Refusals after which another name may get in (not a kick, nor a ban of the
+# host or the client, nor a full room).
+ANOTHER_NAME_HELPS = (protocol.ReasonCode.BANNED_NAME, protocol.ReasonCode.TAKEN,
+                      protocol.ReasonCode.LOOKS_LIKE)
+
+
 class Login:
     """Ask for a name, connect, re-ask after a refusal, until joined or left."""
 
@@ -106,6 +113,8 @@ class Login:
                 self._events(self.conn)
                 if self.conn.state == "joined":
                     term.say_local(self.tr("joined_as", name=self.conn.name, server=term.server))
+                    if self.conn.server_fingerprint:
+                        term.say_local(self.tr("server_key", words=self.conn.server_fingerprint))
                     return None
             self._paint()
             timeout = None
@@ -145,9 +154,10 @@ class Login:
             self.editor.handle(value)
 
     def _try_name(self, raw: str) -> None:
-        name, reason = check_name(raw)
+        name, problem = check_name(raw)
         if name is None:
-            self.term.say_local(self.tr("bad_name", reason=reason))
+            self.term.say_local(self.tr("bad_name", reason=render.name_problem_text(
+                problem, self.term.lang)))
             self.editor.set_text(raw)
             self.asking = True
             return
@@ -155,10 +165,15 @@ class Login:
         self.term.say_local(self.tr("connecting", server=self.term.server))
         if self.conn is None:
             try:
+                security = identity.client_security(self.options.password, self.options.insecure,
+                                                    self.options.accept_new_key)
+                for note in security.notes if security is not None else ():
+                    self.term.say_local(note)
                 self.conn = self.factory(self.options.host, self.options.port, name,
-                                         time.monotonic(), room_key=self.options.room_key)
-            except ConnectError as exc:   # an unknown host name, an unusable address
-                self.term.error = str(exc)
+                                         time.monotonic(), room_key=self.options.room_key,
+                                         security=security)
+            except (ConnectError, identity.KeyStoreError, identity.CryptoUnavailable) as exc:
+                self.term.error = str(exc)   # e.g. an unknown host name, no libcrypto
             except ValueError as exc:     # a name the protocol core will not send
                 self.term.say_local(self.tr("bad_name", reason=exc))
                 self.editor.set_text(raw)
@@ -171,9 +186,11 @@ class Login:
             if isinstance(event, Status):
                 if event.state == "refused":
                     self.refused = True
+                    coded = conn.refusal_coded
                     self.term.say_local(self.tr("refused", reason=render.refusal_reason(
-                        conn.refusal, self.options.lang) or event.detail))
-                    self.term.say_local(self.tr("try_again"))
+                        conn.refusal, self.options.lang, coded, self.name) or event.detail))
+                    if coded is None or coded.why in ANOTHER_NAME_HELPS:
+                        self.term.say_local(self.tr("try_again"))   # (another name helps)
                     self.asking = True
                     self.editor.set_text(self.name)
             elif isinstance(event, protocol.Event):
@@ -202,7 +219,8 @@ class Login:
         the status line has room only for the counter."""
         hint = getattr(self.conn, "hint", "") if self.conn is not None else ""
         if hint and hint != self.hint_shown:
-            self.term.say_local(self.tr("unreachable_why", reason=hint))
+            self.term.say_local(self.tr("unreachable_why",
+                                        reason=render.detail_text(hint, self.options.lang)))
         self.hint_shown = hint
 
     def _paint(self) -> None:
@@ -231,7 +249,8 @@ class Login:
         if conn is not None and conn.state == "connecting":
             hint = getattr(conn, "hint", "")
             if hint and not self.term.error:    # the reason, whole, after the screen goes
-                self.term.error = self.tr("gave_up", server=self.term.server, reason=hint)
+                self.term.error = self.tr("gave_up", server=self.term.server,
+                                          reason=render.detail_text(hint, self.options.lang))
             return ExitCode.UNREACHABLE
         return ExitCode.OK
 

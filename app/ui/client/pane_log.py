@@ -1,7 +1,9 @@
 """--log FILE: the curses client's own record of its message pane.
 
 Every line the pane is given (room events, local notes) is appended to the file
-as one line: the date and time it was shown, then its text. The file is opened
+as one line: the date and time it was shown, then its text; the further lines
+of a multi-line message follow on lines of their own, each starting with
+render.CONTINUATION, as in line mode. The file is opened
 once, before curses starts, so a bad path is one clear line and exit 1; after
 the fork only the receiver adds to the pane, so only it writes. O_APPEND and one
 write() per line keep lines whole even if two clients share a file.
@@ -9,6 +11,8 @@ write() per line keep lines whole even if two clients share a file.
 import os
 import time
 from typing import Callable, Optional, Sequence, Tuple
+
+from app.ui.render import CONTINUATION
 
 Segment = Tuple[str, str]
 
@@ -24,7 +28,7 @@ class PaneLog:
         return cls(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
 
     def write(self, segments: Sequence[Segment]) -> None:
-        text = "".join(part for part, _ in segments)
+        text = "".join(part for part, _ in segments).replace("\n", "\n" + CONTINUATION)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock()))
         try:
             os.write(self.fd, ("%s %s\n" % (stamp, text)).encode("utf-8", "replace"))

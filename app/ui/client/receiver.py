@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Sequence, Set, Tuple, Union
 from app.core import protocol
 from app.core.client_core import ClientEvent, LinePending, LineSettled, Status
 from app.core.options import ClientOptions
-from app.core.text import split_utf8
+from app.core.text import split_message
 from app.net.channel import Channel
 from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, await_messages, watch
@@ -183,7 +183,7 @@ class Receiver(Side):
 
     def _send_chat(self, message: ChatLine) -> None:
         text = message.text
-        parts = len(split_utf8(text, protocol.MAX_TEXT_BYTES))
+        parts = len(split_message(text, protocol.MAX_TEXT_BYTES))
         if parts > 1:   # the connection splits it; say so rather than surprise anyone
             self.term.say_local(self.tr("split", count=parts))
         if isinstance(message, SayLine):
@@ -283,8 +283,9 @@ class Receiver(Side):
         self.status = status
         farewell = self._farewell_words() if status.state in ("reconnecting", "closed") else ""
         if status.state == "reconnecting" and before != "reconnecting":
+            detail = render.detail_text(status.detail, self.lang) if status.detail else ""
             self.term.say_local(farewell or self.tr("state_reconnecting") +
-                                (" (%s)" % status.detail if status.detail else ""))
+                                (" (%s)" % detail if detail else ""))
         elif status.state == "joined" and before == "reconnecting":
             self.term.say_local(self.tr("state_joined"))
         elif status.state == "closed" and status.detail not in ("leaving", "left") \
@@ -307,7 +308,8 @@ class Receiver(Side):
 
     def _farewell_words(self) -> str:
         """The server's goodbye (kicked, banned, closing) as the student reads it."""
-        return render.farewell_text(self.conn.farewell, self.lang, time.time())
+        return render.farewell_text(self.conn.farewell, self.lang, time.time(),
+                                    coded=self.conn.farewell_coded)
 
     def _send_state(self) -> None:
         status = self.status

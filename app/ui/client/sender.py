@@ -33,11 +33,13 @@ from app.ui.client.messages import (Activity, ConnectionStatus, LeaveRoom, Recei
                                     ShowNote, TabNames)
 from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
 from app.ui.client.terminal import Terminal
-from app.ui.line_editor import LineEditor, one_line
+from app.ui.line_editor import LineEditor, paste_text
 from app.ui.width import text_width
 
 QUIT_WAIT = 1.0            # the sender waits this long for the receiver, then SIGKILL
-MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # a paste past this is refused, visibly
+# A paste past this is refused, visibly; below it, the receiver splits what it sends
+# into messages (at line breaks first) and says so.
+MAX_INPUT_BYTES = 16 * protocol.MAX_TEXT_BYTES
 STATES = ("connecting", "joined", "reconnecting", "refused", "closed")   # with a text
 REMOVED_WAIT = 8.0         # kicked or banned: the client ends by itself after this long
 
@@ -153,7 +155,9 @@ class Sender(Side):
         editor = self.editor
         self.activity_seen = self.activity     # a key: the user is looking
         if kind in ("text", "paste"):
-            text = one_line(value) if kind == "paste" else sanitize_text(value)
+            # A bracketed paste keeps its lines: Enter inside it is a line break, so
+            # the whole paste is one message when Enter is pressed after it.
+            text = paste_text(value) if kind == "paste" else sanitize_text(value)
             if not editor.insert(text):
                 size = len((editor.text + text).encode("utf-8"))
                 self.channel.send(ShowNote(self.tr("too_long", size=size,

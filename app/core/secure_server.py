@@ -1,0 +1,329 @@
+"""The server's secure layer: handshakes, then every datagram sealed and opened.
+
+It stands between the socket and the Hub. The Hub sees only version-1
+datagrams that authenticated under an established session, from a peer
+address `(host, port, index)` that names that session: a datagram nobody
+authenticated never reaches it, and no source address can act for a session
+it did not establish (spoofing one gets nothing).
+
+Order of work for a stranger, cheapest first (WireGuard's cookie, QUIC's
+address validation): INIT without a valid cookie -> a CHALLENGE no larger than
+the INIT, nothing kept; with one -> the host's and the server's handshake
+budgets; only then public-key work. docs/SECURITY.md, PROTOCOL.md "Secure sessions".
+"""
+import hashlib
+import hmac
+from typing import Dict, List, Optional, Set, Tuple
+
+from app.core import protocol, secure_wire
+from app.core.flood import TokenBucket
+from app.core.hub import Hub, is_loopback, normal_ip
+from app.core.protocol import ProtocolError
+from app.core.secure_session import (Handshake, KeyPair, Suite, Transport, client_token)
+from app.core.secure_wire import RejectCode, SecureType
+
+Address = Tuple
+COOKIE_BUCKET = 30.0          # seconds; a cookie is good for this bucket and the one before
+HANDSHAKE_TTL = 10.0          # a handshake not finished by then is forgotten
+PEER_IDLE = 60.0              # an established session silent this long is forgotten
+HOST_RATE, HOST_BURST = 10.0, 30.0        # handshakes a second per host (loopback exempt)
+SERVER_RATE, SERVER_BURST = 3000.0, 3000.0   # ... for the whole server
+GUESS_RATE, GUESS_BURST = 0.2, 5.0        # wrong-password attempts per host
+REJECT_RATE, REJECT_BURST = 200.0, 200.0  # unauthenticated REJECTs a second, in all
+RUN_ID = 16
+FINISH_TRIES = 3              # FINISHes that fail before a handshake is given up
+
+
+class Pending:
+    __slots__ = ("index", "handshake", "addr", "nonce", "client_index", "response", "created",
+                 "pake", "failures", "failed")
+
+    def __init__(self, index: int, handshake: Handshake, addr: Address, nonce: bytes,
+                 client_index: int, response: bytes, now: float, pake: bool) -> None:
+        self.index = index
+        self.handshake = handshake
+        self.addr = addr
+        self.nonce = nonce
+        self.client_index = client_index
+        self.response = response
+        self.created = now
+        self.pake = pake
+        self.failures = 0
+        self.failed: Set[bytes] = set()       # digests of the FINISHes that failed
+
+
+class Peer:
+    __slots__ = ("index", "transport", "addr", "hub_addr", "last_heard", "token", "static",
+                 "finish_digest")
+
+    def __init__(self, index: int, transport: Transport, addr: Address, now: float,
+                 token: bytes, static: bytes, finish_digest: bytes) -> None:
+        self.index = index
+        self.transport = transport
+        self.addr = addr                       # where it is now (follows it: roaming)
+        self.hub_addr = (addr[0], addr[1], index)   # what the Hub calls it, for ever
+        self.last_heard = now
+        self.token = token
+        self.static = static                   # the client's long-term public key
+        self.finish_digest = finish_digest     # a repeated FINISH is recognised, not redone
+
+
+class SecureServer:
+    def __init__(self, hub: Hub, suite: Suite, static: KeyPair, secret: bytes,
+                 password: bool, now: float) -> None:
+        self.hub = hub
+        self.suite = suite
+        self.static = static
+        self.secret = secret
+        self.password = password
+        self.pending: Dict[int, Pending] = {}
+        self.by_nonce: Dict[Tuple[object, ...], int] = {}
+        self.peers: Dict[int, Peer] = {}
+        self.outbox: List[Tuple[bytes, Address]] = []
+        self.host_budget: Dict[str, TokenBucket] = {}
+        self.guesses: Dict[str, TokenBucket] = {}
+        self.server_budget = TokenBucket(SERVER_RATE, SERVER_BURST, now)
+        self.reject_budget = TokenBucket(REJECT_RATE, REJECT_BURST, now)
+        # Sessions kept at most (joined or not; idle ones go after PEER_IDLE):
+        # in all, and per host, so that one host cannot fill the table.
+        self.max_peers = 2 * hub.config.max_sessions + 64
+        self.max_per_host = 2 * hub.config.max_per_ip + 8 if hub.config.max_per_ip \
+            else self.max_peers
+        self.per_host: Dict[str, int] = {}
+        self._next_sweep = now + 1.0
+        for key in ("handshakes", "handshake_failures", "challenges"):
+            hub.stats.setdefault(key, 0)
+
+    @property
+    def public_key(self) -> bytes:
+        return self.static[1]
+
+    # ------------------------------------------------------------ input
+
+    def on_datagram(self, now: float, data: bytes, addr: Address) -> None:
+        """Handle one datagram; never raises for bad input (counted and dropped)."""
+        try:
+            if data[:3] == b"CZ\x02" and len(data) >= secure_wire.OUTER_SIZE:
+                kind = data[3]
+                if kind == SecureType.RECORD:
+                    self._on_record(now, data, addr)
+                elif kind == SecureType.INIT:
+                    self._on_init(now, data, addr)
+                elif kind == SecureType.FINISH:
+                    self._on_finish(now, data, addr)
+                else:
+                    raise ProtocolError("secure datagram of type %d from a client" % kind)
+            elif data[:2] == protocol.MAGIC and len(data) > 3 and data[3] == protocol.HELLO:
+                self._refuse_plain_hello(now, data, addr)
+            else:
+                raise ProtocolError("not a secure datagram")
+        except ProtocolError as exc:
+            self.hub.malformed(now, addr, str(exc))
+
+    def _refuse_plain_hello(self, now: float, data: bytes, addr: Address) -> None:
+        """A version-1 (unencrypted) client: told why, in its own terms, in no
+        more bytes than it sent."""
+        room = len(data) - protocol.HEADER_SIZE - 3
+        if room >= 0 and self.reject_budget.take(now):
+            self.hub.stats["refused"] += 1
+            reason = ("this room is encrypted (protocol 2): use a newer chat.pyz, "
+                      "or start both sides with --insecure")
+            self.outbox.append((protocol.encode_header(protocol.REFUSE)
+                                + protocol.encode_refuse(protocol.REFUSE_BAD_VERSION, reason,
+                                                         room), addr))
+
+    def _reject(self, now: float, code: RejectCode, request: bytes, addr: Address,
+                index: int) -> None:
+        if self.reject_budget.take(now):
+            reply = secure_wire.encode_reject(code, len(request), index)
+            if reply:
+                self.outbox.append((reply, addr))
+
+    def _cookie(self, nonce: bytes, addr: Address, bucket: int) -> bytes:
+        msg = repr((addr[0], addr[1])).encode() + nonce + bucket.to_bytes(8, "big")
+        return hmac.new(self.secret, msg, hashlib.sha256).digest()[:secure_wire.COOKIE]
+
+    def _cookie_ok(self, cookie: bytes, nonce: bytes, addr: Address, now: float) -> bool:
+        bucket = int(now // COOKIE_BUCKET)
+        return any(hmac.compare_digest(cookie, self._cookie(nonce, addr, b))
+                   for b in (bucket, bucket - 1))
+
+    def _budget(self, now: float, host: str) -> bool:
+        """May this host have a handshake now? (Checked after its cookie.)"""
+        if not is_loopback(host):
+            bucket = self.host_budget.get(host)
+            if bucket is None:
+                bucket = self.host_budget[host] = TokenBucket(HOST_RATE, HOST_BURST, now)
+            if not bucket.take(now):
+                return False
+            guesses = self.guesses.get(host)
+            if guesses is not None and guesses.next_token_at(now) > now:
+                return False                   # wrong passwords lately: wait
+            if self.per_host.get(host, 0) >= self.max_per_host:
+                return False                   # its sessions so far: enough
+        return self.server_budget.take(now) and len(self.peers) + len(self.pending) \
+            < self.max_peers
+
+    def _on_init(self, now: float, data: bytes, addr: Address) -> None:
+        init = secure_wire.decode_init(data)
+        pake = bool(init.flags & secure_wire.FLAG_PAKE)
+        if pake != self.password:
+            self._reject(now, RejectCode.NEEDS_PASSWORD if self.password else RejectCode.NO_PASSWORD,
+                         data, addr, init.sender)
+            return
+        again = self.by_nonce.get((addr[0], addr[1], init.nonce))
+        if again is not None and again in self.pending:
+            self.outbox.append((self.pending[again].response, addr))   # our RESPONSE was lost
+            return
+        if not self._cookie_ok(init.cookie, init.nonce, addr, now):
+            self.hub.stats["challenges"] += 1
+            cookie = self._cookie(init.nonce, addr, int(now // COOKIE_BUCKET))
+            self.outbox.append((secure_wire.encode_challenge(init.nonce, cookie), addr))
+            return
+        host = normal_ip(addr[0])
+        if not self._budget(now, host):
+            self.hub.stats["throttled"] += 1
+            return                             # no answer: to the client, a lost datagram
+        handshake = self.suite.handshake(False, pake, self.static)
+        payload = handshake.read_message(init.noise)
+        if payload is None:
+            raise ProtocolError("INIT's Noise message does not parse")
+        reply = b""
+        if pake:
+            if len(payload) != secure_wire.PAKE_MESSAGE:
+                raise ProtocolError("INIT without a SPAKE2 message")
+            exchange = self.suite.pake(server=True)
+            reply = exchange.start()
+            try:
+                handshake.set_psk(self.suite.psk(exchange.finish(payload)))
+            except ValueError as exc:
+                raise ProtocolError("bad SPAKE2 message: %s" % exc)
+        elif payload:
+            raise ProtocolError("INIT payload in a room without a password")
+        try:
+            message2 = handshake.write_message(reply)
+        except ValueError as exc:             # e.g. a small-order ephemeral key
+            raise ProtocolError("cannot answer the INIT: %s" % exc)
+        index = self._new_index()
+        response = secure_wire.encode_response(init.sender, init.nonce, index, message2)
+        self.pending[index] = Pending(index, handshake, addr, init.nonce, init.sender,
+                                      response, now, pake)
+        self.by_nonce[(addr[0], addr[1], init.nonce)] = index
+        self.outbox.append((response, addr))
+
+    def _new_index(self) -> int:
+        while True:
+            index = int.from_bytes(self.suite.random(4), "big")
+            if index and index not in self.pending and index not in self.peers:
+                return index
+
+    def _on_finish(self, now: float, data: bytes, addr: Address) -> None:
+        _, index = secure_wire.peek(data)
+        pending = self.pending.get(index)
+        if pending is None or pending.addr[:2] != addr[:2]:
+            peer = self.peers.get(index)
+            if peer is not None and peer.finish_digest == hashlib.sha256(data).digest():
+                return                          # a repeat: its records are on the way
+            raise ProtocolError("FINISH for no handshake of this address")
+        payload = pending.handshake.read_message(data[secure_wire.OUTER_SIZE:])
+        if payload is None:
+            # Kept (Noise's read is transactional) so that a FINISH spoofed by
+            # someone who saw the RESPONSE does not spoil the real one; but each
+            # failure is a guess, and a few end the handshake.
+            # The client is told (REJECT) only when the handshake is given up:
+            # a spoofed FINISH alone makes it neither stop nor start over.
+            digest = hashlib.sha256(data).digest()
+            if pending.pake and digest not in pending.failed:
+                self._spend_guess(now, normal_ip(addr[0]))   # a new guess (not a resend)
+            pending.failed.add(digest)
+            pending.failures += 1
+            if pending.failures < FINISH_TRIES:
+                return
+            self.hub.stats["handshake_failures"] += 1
+            self._forget_pending(pending)
+            self._reject(now, RejectCode.WRONG_PASSWORD if pending.pake
+                         else RejectCode.HANDSHAKE_FAILED, data, addr, pending.client_index)
+            return
+        self._forget_pending(pending)
+        static = pending.handshake.remote_static
+        if len(payload) != RUN_ID or static is None:
+            raise ProtocolError("FINISH payload is not a run id")
+        transport = Transport(pending.handshake.transport(), pending.client_index)
+        host = normal_ip(addr[0])
+        self.per_host[host] = self.per_host.get(host, 0) + 1
+        self.peers[index] = Peer(index, transport, addr, now, client_token(static, payload),
+                                 static, hashlib.sha256(data).digest())
+        self.hub.stats["handshakes"] += 1
+
+    def _spend_guess(self, now: float, host: str) -> None:
+        bucket = self.guesses.get(host)
+        if bucket is None:
+            bucket = self.guesses[host] = TokenBucket(GUESS_RATE, GUESS_BURST, now)
+        bucket.take(now)
+
+    def _on_record(self, now: float, data: bytes, addr: Address) -> None:
+        receiver, counter, header, ciphertext = secure_wire.decode_record(data)
+        peer = self.peers.get(receiver)
+        if peer is None:
+            self._reject(now, RejectCode.UNKNOWN_SESSION, data, addr, receiver)   # we restarted?
+            raise ProtocolError("RECORD for an unknown session")
+        inner = peer.transport.open(counter, header, ciphertext)
+        if inner is None:
+            raise ProtocolError("RECORD does not authenticate (or is a replay)")
+        peer.addr = addr
+        peer.last_heard = now
+        if len(inner) > 3 and inner[3] == protocol.HELLO and inner[:2] == protocol.MAGIC:
+            start = protocol.HEADER_SIZE + 32          # HELLO: nonce 8, cookie 16, instance 8
+            if inner[start:start + 16] != peer.token:
+                raise ProtocolError("HELLO token not bound to this session's key")
+        self.hub.on_datagram(now, inner, peer.hub_addr)
+
+    def flush(self, now: float) -> None:
+        self.hub.flush(now)
+
+    # ------------------------------------------------------------ output
+
+    def take_output(self, fan_out_limit: int = -1) -> List[Tuple[bytes, Address]]:
+        out, self.outbox = self.outbox, []
+        peers = self.peers
+        for data, hub_addr in self.hub.take_output(fan_out_limit):
+            peer = peers.get(hub_addr[2]) if len(hub_addr) == 3 else None
+            if peer is not None:
+                out.append((peer.transport.seal(data), peer.addr))
+        return out
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now: float) -> None:
+        self.hub.tick(now)
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + 1.0
+        for pending in [p for p in self.pending.values() if now - p.created > HANDSHAKE_TTL]:
+            self._forget_pending(pending)
+        live = self.hub.by_addr
+        for peer in [p for p in self.peers.values()
+                     if now - p.last_heard > PEER_IDLE and p.hub_addr not in live]:
+            del self.peers[peer.index]
+            host = normal_ip(peer.hub_addr[0])
+            self.per_host[host] -= 1
+            if not self.per_host[host]:
+                del self.per_host[host]
+        for table in (self.host_budget, self.guesses):
+            if len(table) > 4096:
+                table.clear()                  # bounded: an address scan forgets budgets
+
+    def _forget_pending(self, pending: Pending) -> None:
+        self.pending.pop(pending.index, None)
+        self.by_nonce.pop((pending.addr[0], pending.addr[1], pending.nonce), None)
+
+    def next_deadline(self) -> float:
+        due = self.hub.next_deadline()
+        if self.pending or self.peers:
+            due = min(due, self._next_sweep)
+        return due
+
+    def peer_key(self, hub_addr: Address) -> Optional[bytes]:
+        """The long-term key of the client behind a Hub address (bans by key)."""
+        peer = self.peers.get(hub_addr[2]) if len(hub_addr) == 3 else None
+        return peer.static if peer is not None else None

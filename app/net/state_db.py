@@ -1,0 +1,284 @@
+"""The room's state in SQLite: what a server restart must not lose.
+
+One database, `room.sqlite3`, in the server's state directory
+(app/net/state_dir.py). It holds:
+
+  events      the room's log: every line, emote and announcement, joins and
+              leaves, kicks, bans, refusals (what `chat.pyz log` and
+              `chat.pyz report` read; the newest lines are the history a
+              joiner is shown, after a restart too). Private messages are
+              kept as the fact ("to NAME"), never their text.
+  rules       the moderation in force: bans, kick cooldowns and mutes, as
+              app.core.moderation records them (Rule.to_row / from_row).
+  settings    the message of the day.
+  schema      one row: the schema's version. Opening runs every migration
+              above it, in one transaction (MIGRATIONS; append, never edit).
+
+The core decides (app/core/hub.py, moderation.py); this shell only writes
+down what they report. Durability: the network process commits the hub's new
+log entries in one transaction per loop wake-up *before* the datagrams that
+acknowledge them are sent (server.py `_commit`), so a `kill -9` loses no line
+the server has acknowledged. WAL with synchronous=NORMAL: a commit is in the
+WAL file (the OS has it) when COMMIT returns, which is what a killed process
+needs; a power cut may lose the last commits (FULL would fsync each one:
+docs/PERFORMANCE.md has both costs).
+
+Every failure is a StateError with one line for a person: a read-only,
+locked, damaged or foreign file at open (the server then runs in memory and
+says so), a write that fails later (the same, from then on).
+"""
+import os
+import sqlite3
+import time
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+DB_NAME = "room.sqlite3"
+BUSY_TIMEOUT_MS = 1000      # a lock held longer than this (another writer) is an error
+NOT_STORED = frozenset(("malformed", "start", "stop", "console"))   # hub/server noise
+
+# Migration N takes the schema from version N to N + 1.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, what TEXT NOT NULL,
+                         name TEXT NOT NULL, addr TEXT NOT NULL, detail TEXT NOT NULL,
+                         origin INTEGER NOT NULL DEFAULT 0, msg_id INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX events_time ON events (time);
+    CREATE TABLE rules (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,
+                        names TEXT NOT NULL, hosts TEXT NOT NULL, keys TEXT NOT NULL,
+                        since REAL NOT NULL, until REAL NOT NULL, reason TEXT NOT NULL);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+HISTORY_WHAT = ("chat", "emote", "admin")   # LogKind values that are room history
+
+
+def _signed(instance: int) -> int:
+    """A client instance (64 bits, unsigned) as SQLite's signed 64-bit integer."""
+    return instance - (1 << 64) if instance >= 1 << 63 else instance
+
+
+class StateError(Exception):
+    """One line for a person: what is wrong with the database and what to do."""
+
+
+class Row(NamedTuple):
+    """One stored room log entry (the fields of app.core.hub.LogEntry)."""
+    time: float
+    what: str
+    name: str
+    addr: str
+    detail: str
+    origin: int = 0          # a client's line: its sender's instance (as a signed 64-bit
+    msg_id: int = 0          # integer: SQLite's) and msg_id
+
+
+def _why(exc: BaseException, path: str) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return "the room's database %s is read-only" % path
+    if "locked" in text or "busy" in text:
+        return "the room's database %s is locked by another program" % path
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return ("the room's database %s is damaged (%s); move it aside to start a new one"
+                % (path, text))
+    return "cannot use the room's database %s: %s" % (path, text)
+
+
+class StateDB:
+    """An open room database. Every method raises StateError, nothing else."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, directory: str, readonly: bool = False) -> "StateDB":
+        """Open (and create, and migrate) DIR/room.sqlite3. `readonly` is for
+        the readers (`chat.pyz log`): no migration, no write, and a missing
+        database is an error."""
+        path = os.path.join(directory, DB_NAME)
+        try:
+            if readonly:
+                if not os.path.exists(path):
+                    raise StateError("no room database in %s (has a server run with "
+                                     "--state %s?)" % (directory, directory))
+                conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True,
+                                       timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            else:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)   # ours alone, from the start
+                os.close(fd)
+                conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(_why(exc, path))
+        db = cls(conn, path)
+        try:
+            if readonly:
+                db._check_version(db._version())
+            else:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                db._migrate()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateError(_why(exc, path))
+        except StateError:
+            conn.close()
+            raise
+        return db
+
+    def _version(self) -> int:
+        try:
+            row = self.conn.execute("SELECT version FROM schema").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return 0
+        return int(row[0]) if row else 0
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError("the room's database %s is from a newer chat.pyz (schema %d, "
+                             "this one knows %d)" % (self.path, version, SCHEMA_VERSION))
+
+    def _migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION in one write transaction. The
+        write is also the probe: a read-only or locked file fails here, at
+        start, not at the first line."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version()
+            self._check_version(version)
+            if version == 0:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema (version INTEGER NOT NULL)")
+            for script in MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute("DELETE FROM schema")
+            conn.execute("INSERT INTO schema (version) VALUES (?)", (SCHEMA_VERSION,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write(self, statements: Iterable[Tuple[str, Sequence]],
+               many: Optional[Tuple[str, List[tuple]]] = None) -> None:
+        """Run the statements (and `many`: one statement, many rows) in one
+        transaction: all of it is stored or none."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN")
+            try:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+                if many is not None:
+                    conn.executemany(*many)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StateError(_why(exc, self.path))
+
+    # ------------------------------------------------------------ writers
+
+    def record(self, entries: Iterable[Sequence]) -> int:
+        """The room's new log entries (hub.LogEntry or tuples of its fields), in
+        one transaction; returns how many were stored."""
+        rows = [(e[0], str(e[1]), e[2], e[3], e[4], _signed(e[5]) if len(e) > 5 else 0,
+                 e[6] if len(e) > 6 else 0)
+                for e in entries if str(e[1]) not in NOT_STORED]
+        if rows:
+            self._write((), ("INSERT INTO events (time, what, name, addr, detail, origin, "
+                             "msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows))
+        return len(rows)
+
+    def save_rules(self, rows: Iterable[Sequence], motd: str) -> None:
+        """The moderation in force (moderation.Rule.to_row rows) and the motd,
+        replacing what was stored: a few rows, written whole on every change."""
+        statements: List[Tuple[str, Sequence]] = [("DELETE FROM rules", ())]
+        statements += [("INSERT INTO rules (kind, label, names, hosts, keys, since, until, "
+                        "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(row)) for row in rows]
+        statements.append(("INSERT OR REPLACE INTO settings (key, value) VALUES ('motd', ?)",
+                           (motd,)))
+        self._write(statements)
+
+    def prune(self, before: float) -> int:
+        """Forget the log before `before` (--retain) and the rules over by then."""
+        try:
+            count = self.conn.execute("SELECT COUNT(*) FROM events WHERE time < ?",
+                                      (before,)).fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StateError(_why(exc, self.path))
+        self._write([("DELETE FROM events WHERE time < ?", (before,)),
+                     ("DELETE FROM rules WHERE until < ?", (before,))])
+        return int(count)
+
+    # ------------------------------------------------------------ readers
+
+    def _read(self, sql: str, params: Sequence = ()) -> list:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(_why(exc, self.path))
+
+    def history(self, lines: int) -> List[Row]:
+        """The last `lines` chat lines, emotes and announcements, oldest first."""
+        if lines <= 0:
+            return []
+        rows = self._read("SELECT time, what, name, addr, detail, origin, msg_id FROM events "
+                          "WHERE what IN (?, ?, ?) ORDER BY id DESC LIMIT ?",
+                          HISTORY_WHAT + (lines,))
+        return [Row(*row[:5], origin=(row[5] or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=row[6] or 0)
+                for row in reversed(rows)]
+
+    def msg_ids(self, since: float) -> List[Tuple[int, int]]:
+        """(instance, highest msg_id) of the clients' lines stored since `since`."""
+        rows = self._read("SELECT origin, MAX(msg_id) FROM events WHERE time >= ? AND "
+                          "origin != 0 GROUP BY origin", (since,))
+        return [(origin & 0xFFFFFFFFFFFFFFFF, int(msg_id)) for origin, msg_id in rows]
+
+    def rules(self, now: float) -> Tuple[List[tuple], str]:
+        """The rules still in force at `now` (rows for moderation.Rule.from_row)
+        and the motd."""
+        rows = self._read("SELECT kind, label, names, hosts, keys, since, until, reason "
+                          "FROM rules WHERE until > ? ORDER BY id", (now,))
+        motd = self._read("SELECT value FROM settings WHERE key = 'motd'")
+        return [tuple(row) for row in rows], (motd[0][0] if motd else "")
+
+    def events(self, since: float = 0.0, name: Optional[str] = None,
+               whats: Optional[Sequence[str]] = None) -> List[Row]:
+        """The log from `since` on, oldest first; only `name`'s entries (exact
+        spelling) and only the kinds `whats` when given."""
+        sql = "SELECT time, what, name, addr, detail FROM events WHERE time >= ?"
+        params: List = [since]
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        if whats:
+            sql += " AND what IN (%s)" % ", ".join("?" * len(whats))
+            params += list(whats)
+        return [Row(*row) for row in self._read(sql + " ORDER BY id", params)]
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def open_for_server(directory: Optional[str], retain_days: float,
+                    now: Optional[float] = None) -> Tuple[Optional[StateDB], str]:
+    """The server's database and a line to show ("" when all is well); None
+    and why when the room must run in memory. Prunes to --retain on open."""
+    if directory is None:
+        return None, ""
+    try:
+        db = StateDB.open(directory)
+        db.prune((time.time() if now is None else now) - retain_days * 86400)
+    except StateError as exc:
+        return None, "%s; keeping the room's state in memory only for this run" % exc
+    return db, ""

@@ -1,0 +1,189 @@
+"""The teacher's record: `chat.pyz log` and `chat.pyz report`, read from the
+room's database (app/net/state_db.py) without a server running.
+
+    chat.pyz log    [--state DIR] [--port P] [--since WHEN] [--name NAME]
+                    [--format text|csv|jsonl|html]
+    chat.pyz report [--state DIR] [--port P] [--since WHEN] [--format text|html]
+
+`log` prints the transcript: every line, emote and announcement, joins and
+leaves, kicks and bans (text as the admin console words them; csv and jsonl
+with the --log transcript's fields; html one self-contained page). `report`
+is each person's participation: lines said, first and last seen, a bar chart
+of the lines in block characters (html: the same table with bars of its own).
+The database is opened read-only: a running server is never disturbed.
+
+WHEN: `2026-12-04`, `2026-12-04 14:00`, `14:00` (today), `today`, or an age:
+`90m`, `2h`, `3d`.
+"""
+import csv
+import html
+import json
+import re
+import sys
+import time
+from typing import Dict, List, NamedTuple, Optional, Sequence, TextIO
+
+from app.core.admin import LogKind
+from app.core.exit_codes import ExitCode
+from app.core.options import RecordOptions
+from app.core.text import name_key, sanitize_text
+from app.net.admin_log import entry_record
+from app.net.state_db import DB_NAME, Row, StateDB, StateError
+from app.net.state_dir import find_state
+from app.ui.admin_text import log_body
+from app.ui.width import text_width
+
+BLOCKS = " ▏▎▍▌▋▊▉█"         # eighths of a character cell, for the bars
+BAR_WIDTH = 30
+SAID = (LogKind.CHAT.value, LogKind.EMOTE.value)
+SEEN = SAID + (LogKind.JOIN.value, LogKind.LEAVE.value, LogKind.TIMEOUT.value,
+               LogKind.KICK.value, LogKind.RESUME.value, LogKind.PRIVATE.value)
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+
+
+def parse_when(text: str, now: float) -> Optional[float]:
+    """--since as seconds since the epoch; None when it is none of the forms."""
+    text = text.strip()
+    age = _AGE.match(text)
+    if age:
+        return now - float(age.group(1)) * {"m": 60, "h": 3600, "d": 86400}[age.group(2)]
+    today = time.strftime("%Y-%m-%d", time.localtime(now))
+    if text == "today":
+        text = today
+    elif re.match(r"^\d\d?:\d\d$", text):
+        text = today + " " + text
+    for form in ("%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return time.mktime(time.strptime(text, form))
+        except ValueError:
+            continue
+    return None
+
+
+def open_db(options: RecordOptions) -> StateDB:
+    directory = options.state or find_state(options.port, DB_NAME)
+    if directory is None:
+        raise StateError("no room database for port %d (has a server run here? "
+                         "--state DIR names its directory)" % options.port)
+    return StateDB.open(directory, readonly=True)
+
+
+def stamp(when: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+
+
+# ---------------------------------------------------------------- log
+
+def write_log(rows: Sequence[Row], form: str, out: TextIO) -> None:
+    if form == "jsonl":
+        for row in rows:
+            out.write(json.dumps(entry_record(row), ensure_ascii=False) + "\n")
+    elif form == "csv":
+        writer = csv.writer(out)
+        writer.writerow(("time", "event", "name", "addr", "detail"))
+        for row in rows:
+            record = entry_record(row)
+            writer.writerow([record[key] for key in ("time", "event", "name", "addr", "detail")])
+    elif form == "html":
+        body = "".join("<tr class=%s><td>%s</td><td>%s</td></tr>\n" % (
+            html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row)[0]))
+            for row in rows)
+        out.write(page("chat.pyz log", "<table>\n%s</table>" % body))
+    else:
+        for row in rows:
+            out.write("%s %s\n" % (stamp(row.time), log_body(row)[0]))
+
+
+def page(title: str, content: str) -> str:
+    """One self-contained HTML page: no script, no outside file."""
+    return ("<!DOCTYPE html>\n<html lang=zh><head><meta charset=utf-8><title>%s</title>\n"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{padding:2px 8px;text-align:left;vertical-align:top}"
+            "tr.admin td{color:#a40}tr.kick td,tr.ban td{color:#b00}"
+            "tr.join td,tr.leave td,tr.timeout td{color:#777}"
+            ".bar{background:#4a7;height:1em}</style></head>\n"
+            "<body><h1>%s</h1>\n%s\n</body></html>\n" % (html.escape(title), html.escape(title),
+                                                         content))
+
+
+# ---------------------------------------------------------------- report
+
+class Person(NamedTuple):
+    name: str
+    lines: int
+    first: float
+    last: float
+
+
+def participation(rows: Sequence[Row]) -> List[Person]:
+    """Each person's lines and first and last time seen, most lines first."""
+    people: Dict[str, List] = {}
+    for row in rows:
+        if row.what not in SEEN or not row.name:
+            continue
+        entry = people.setdefault(name_key(row.name), [row.name, 0, row.time, row.time])
+        entry[1] += row.what in SAID
+        entry[2], entry[3] = min(entry[2], row.time), max(entry[3], row.time)
+    return sorted((Person(*p) for p in people.values()),
+                  key=lambda p: (-p.lines, name_key(p.name)))
+
+
+def bar(value: int, most: int, width: int = BAR_WIDTH) -> str:
+    """`value` out of `most` as block characters, to an eighth of a cell."""
+    eighths = max(1, round(8 * width * value / most)) if most and value else 0   # one line shows
+    return BLOCKS[-1] * (eighths // 8) + (BLOCKS[eighths % 8] if eighths % 8 else "")
+
+
+def write_report(people: Sequence[Person], form: str, out: TextIO) -> None:
+    most = max((p.lines for p in people), default=0)
+    if form == "html":
+        body = "".join(
+            "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td>"
+            "<td><div class=bar style=\"width:%.1fem\"></div></td></tr>\n"
+            % (html.escape(sanitize_text(p.name)), p.lines, stamp(p.first), stamp(p.last),
+               20.0 * p.lines / most if most else 0) for p in people)
+        out.write(page("chat.pyz report", "<table><tr><th>name</th><th>lines</th>"
+                       "<th>first seen</th><th>last seen</th><th></th></tr>\n%s</table>"
+                       % body))
+        return
+    names = [sanitize_text(p.name) for p in people]
+    width = max([text_width(n) for n in names] + [4])
+    out.write("%s  lines  first seen           last seen\n" % ("name" + " " * (width - 4)))
+    for name, person in zip(names, people):
+        out.write("%s  %5d  %s  %s  %s\n" % (name + " " * (width - text_width(name)),
+                                             person.lines, stamp(person.first),
+                                             stamp(person.last), bar(person.lines, most)))
+    if not people:
+        out.write("(nobody in this period)\n")
+
+
+# ---------------------------------------------------------------- commands
+
+def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
+    """`chat.pyz log` or `chat.pyz report` (options.command)."""
+    out = out or sys.stdout
+    since = 0.0
+    if options.since:
+        when = parse_when(options.since, time.time())
+        if when is None:
+            print("chat.pyz: --since %s is not a time (2026-12-04, 2026-12-04 14:00, 14:00, "
+                  "today, 90m, 2h, 3d)" % options.since, file=sys.stderr)
+            return ExitCode.USAGE
+        since = when
+    try:
+        db = open_db(options)
+        try:
+            rows = db.events(since=since)
+        finally:
+            db.close()
+    except StateError as exc:
+        print("chat.pyz: %s" % exc, file=sys.stderr)
+        return ExitCode.ERROR
+    if options.command == "report":
+        write_report(participation(rows), options.format, out)
+        return ExitCode.OK
+    if options.name is not None:
+        key = name_key(options.name)
+        rows = [row for row in rows if name_key(row.name) == key]
+    write_log(rows, options.format, out)
+    return ExitCode.OK

@@ -1,0 +1,99 @@
+"""`chat.pyz log` and `chat.pyz report` (app/ui/records.py) on a real room
+database in tmp_path, and through the command line."""
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.core.options import RecordOptions
+from app.net.state_db import StateDB
+from app.ui import records
+
+NOW = time.time()
+T0 = NOW - 3600
+
+
+@pytest.fixture
+def state(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    db.record([(T0, "join", "张三", "10.0.0.5:4000", ""),
+               (T0 + 1, "join", "lisi", "10.0.0.6:4000", ""),
+               (T0 + 2, "chat", "张三", "10.0.0.5:4000", "大家好"),
+               (T0 + 3, "chat", "张三", "10.0.0.5:4000", "<b>粗</b>"),
+               (T0 + 4, "emote", "lisi", "10.0.0.6:4000", "挥手"),
+               (T0 + 5, "admin", "", "console", "下课前提交作业"),
+               (T0 + 6, "kick", "lisi", "10.0.0.6:4000", "刷屏"),
+               (T0 + 7, "chat", "张三", "10.0.0.5:4000", "再见")])
+    db.close()
+    return str(tmp_path)
+
+
+def run(state, command="log", **fields):
+    out = io.StringIO()
+    code = records.run(RecordOptions(command=command, state=state, **fields), out)
+    return code, out.getvalue()
+
+
+def test_log_text_is_the_room_as_the_console_words_it(state):
+    code, text = run(state)
+    assert code == 0
+    lines = [line[20:] for line in text.splitlines()]        # after the date and time
+    assert lines == ["张三 进入了聊天室  10.0.0.5:4000", "lisi 进入了聊天室  10.0.0.6:4000",
+                     "张三 : 大家好", "张三 : <b>粗</b>", "* lisi 挥手", "管理员消息: 下课前提交作业",
+                     "lisi 退出了聊天室 (kicked: 刷屏)", "张三 : 再见"]
+
+
+def test_log_by_name_in_any_case_and_since(state):
+    assert [line[20:] for line in run(state, name="LISI")[1].splitlines()] == \
+        ["lisi 进入了聊天室  10.0.0.6:4000", "* lisi 挥手", "lisi 退出了聊天室 (kicked: 刷屏)"]
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(T0 + 120))
+    assert run(state, since=since)[1] == ""
+    assert len(run(state, since="2h")[1].splitlines()) == 8
+
+
+def test_log_csv_and_jsonl_carry_the_transcripts_fields(state):
+    rows = list(csv.reader(io.StringIO(run(state, format="csv")[1])))
+    assert rows[0] == ["time", "event", "name", "addr", "detail"]
+    assert rows[3][1:] == ["chat", "张三", "10.0.0.5:4000", "大家好"]
+    first = json.loads(run(state, format="jsonl")[1].splitlines()[2])
+    assert {k: first[k] for k in ("event", "name", "detail")} == \
+        {"event": "chat", "name": "张三", "detail": "大家好"}
+    assert first["time"].startswith(time.strftime("%Y-%m-%dT", time.localtime(T0 + 2)))
+
+
+def test_log_html_is_one_self_contained_escaped_page(state):
+    page = run(state, format="html")[1]
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "&lt;b&gt;粗&lt;/b&gt;" in page and "<b>粗" not in page
+    assert "src=" not in page and "href=" not in page and "<script" not in page
+
+
+def test_report_counts_lines_first_and_last_seen_with_bars(state):
+    code, text = run(state, command="report")
+    assert code == 0
+    head, zhang, lisi = text.splitlines()
+    assert head.split()[:3] == ["name", "lines", "first"]
+    assert zhang.split()[:2] == ["张三", "3"] and lisi.split()[:2] == ["lisi", "1"]
+    assert zhang.endswith("█" * records.BAR_WIDTH)
+    assert lisi.split()[-1] == records.bar(1, 3) == "█" * 10
+    assert records.bar(1, 16, 1) == "▏" and records.bar(0, 0) == ""
+    page = run(state, command="report", format="html")[1]
+    assert "class=bar" in page and "张三" in page
+
+
+@pytest.mark.parametrize("since", ["yesterday-ish", "25:99", "3w"])
+def test_a_bad_since_is_one_line_and_exit_2(state, since, capsys):
+    assert run(state, since=since)[0] == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_no_database_is_one_line_and_exit_1_and_nothing_is_created(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "app", "log", "--state", str(tmp_path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "no room database" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,188 @@
+"""The room's database (app/net/state_db.py) and where it lives
+(app/net/state_dir.py): real files in tmp_path, real SQLite."""
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import tempfile
+
+import pytest
+
+from app.core.hub import LogEntry
+from app.net import state_db, state_dir
+from app.net.state_db import StateDB, StateError
+
+T0 = 1_800_000_000.0
+
+
+def entry(when, what, name="张三", detail="大家好"):
+    return LogEntry(when, what, name, "127.0.0.1:4000", detail)
+
+
+def test_lines_survive_reopening_and_history_is_the_last_lines_oldest_first(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    db.record([entry(T0 + i, "chat", detail="line %d" % i) for i in range(5)]
+              + [entry(T0 + 9, "join"), entry(T0 + 10, "admin", "", "下课")])
+    db.close()
+    again = StateDB.open(str(tmp_path))
+    assert [row.detail for row in again.history(3)] == ["line 3", "line 4", "下课"]
+    assert [row.what for row in again.events(since=T0 + 9)] == ["join", "admin"]
+    assert [row.what for row in again.events(name="张三", whats=["join"])] == ["join"]
+
+
+def test_server_noise_and_malformed_are_not_stored(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    assert db.record([entry(T0, "malformed"), entry(T0, "start"), entry(T0, "chat")]) == 1
+
+
+def test_the_file_is_private_and_in_wal_mode(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    path = os.path.join(str(tmp_path), state_db.DB_NAME)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_old_schema_is_migrated_and_a_newer_one_refused(tmp_path, monkeypatch):
+    db = StateDB.open(str(tmp_path))
+    db.record([entry(T0, "chat")])
+    db.close()
+    newer = state_db.MIGRATIONS + ("ALTER TABLE events ADD COLUMN extra TEXT",)
+    monkeypatch.setattr(state_db, "MIGRATIONS", newer)
+    monkeypatch.setattr(state_db, "SCHEMA_VERSION", len(newer))
+    migrated = StateDB.open(str(tmp_path))
+    assert migrated.conn.execute("SELECT version FROM schema").fetchone()[0] == 2
+    assert [row.detail for row in migrated.history(5)] == ["大家好"]
+    migrated.close()
+    monkeypatch.undo()
+    with pytest.raises(StateError, match="newer chat.pyz"):
+        StateDB.open(str(tmp_path))
+
+
+def test_prune_forgets_what_is_older_than_retain(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    db.record([entry(T0, "chat", detail="old"), entry(T0 + 86400 * 31, "chat", detail="new")])
+    assert db.prune(T0 + 86400) == 1
+    assert [row.detail for row in db.events()] == ["new"]
+
+
+def test_rules_and_motd_are_replaced_whole_and_expired_rules_not_loaded(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    row = ("ban", "lisi", '["lisi"]', '["10.0.0.5"]', "[]", T0, T0 + 600, "rude")
+    gone = ("mute", "wangwu", '["wangwu"]', "[]", "[]", T0, T0 + 10, "")
+    db.save_rules([row, gone], "欢迎")
+    assert db.rules(T0 + 60) == ([row], "欢迎")
+    db.save_rules([], "")
+    assert db.rules(T0) == ([], "")
+
+
+def test_a_damaged_file_is_one_clear_error(tmp_path):
+    (tmp_path / state_db.DB_NAME).write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StateError) as caught:
+        StateDB.open(str(tmp_path))
+    assert "damaged" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_read_only_file_is_one_clear_error():
+    """Read-only for whoever runs the server: as root (which ignores modes) the
+    opening is tried by a child that has become `nobody`."""
+    where = tempfile.mkdtemp(prefix="chat-ro-")           # traversable by everyone
+    try:
+        StateDB.open(where).close()
+        for name in os.listdir(where):
+            os.chmod(os.path.join(where, name), 0o444)
+        os.chmod(where, 0o555)
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                       # the child: nobody, if root
+            try:
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                try:
+                    StateDB.open(where)
+                    said = "OPENED"
+                except StateError as exc:
+                    said = "ERR %s" % exc
+                os.write(writer, said.encode("utf-8"))
+            finally:
+                os._exit(0)
+        os.close(writer)
+        with os.fdopen(reader, "rb") as pipe:
+            said = pipe.read().decode("utf-8")
+        os.waitpid(pid, 0)
+        assert said.startswith("ERR "), said
+        assert re.search("read-only|cannot use", said) and "\n" not in said
+    finally:
+        os.chmod(where, 0o700)
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def test_a_locked_file_is_one_clear_error(tmp_path):
+    StateDB.open(str(tmp_path)).close()
+    holder = sqlite3.connect(str(tmp_path / state_db.DB_NAME), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StateError, match="locked"):
+            StateDB.open(str(tmp_path))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_open_for_server_falls_back_to_memory_with_one_line(tmp_path):
+    (tmp_path / state_db.DB_NAME).write_bytes(b"garbage" * 1000)
+    db, why = state_db.open_for_server(str(tmp_path), 30)
+    assert db is None and "in memory" in why and "\n" not in why
+
+
+def test_readers_never_create_a_database(tmp_path):
+    with pytest.raises(StateError, match="no room database"):
+        StateDB.open(str(tmp_path), readonly=True)
+    assert not os.listdir(str(tmp_path))
+
+
+# ------------------------------------------------------------- the directory
+
+def test_the_default_is_the_xdg_state_dir_per_port(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    where = state_dir.state_dir(9797)
+    assert where == (str(tmp_path / "state" / "chat.pyz" / "9797"), "")
+    assert stat.S_IMODE(os.stat(where.path).st_mode) == 0o700
+
+
+def test_an_unusable_home_falls_back_with_one_line(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.write_text("a file where the home should be: nothing can be made under it")
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    where = state_dir.state_dir(9797)
+    assert where.path == str(tmp_path / "run" / "chat.pyz" / "state" / "9797")
+    assert "instead" in where.note and "\n" not in where.note
+
+
+def test_a_group_writable_state_dir_is_not_used(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    where = state_dir.state_dir(9797, str(shared))
+    assert where.path is None and "memory" in where.note
+
+
+def test_a_symlinked_state_dir_is_not_used(tmp_path):
+    (tmp_path / "real").mkdir(mode=0o700)
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "link"))
+    assert state_dir.state_dir(9797, str(tmp_path / "link")).path is None
+
+
+def test_the_msg_ids_of_clients_lines_come_back_for_the_whole_64_bit_instance(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    high = (1 << 64) - 5                          # above SQLite's signed range
+    db.record([LogEntry(T0, "chat", "a", "-", "x", high, 7),
+               LogEntry(T0 + 1, "chat", "a", "-", "y", high, 9),
+               LogEntry(T0 + 2, "private", "b", "-", "to a", 12345, 3),
+               LogEntry(T0 + 3, "join", "c", "-", "")])
+    assert sorted(db.msg_ids(T0)) == [(12345, 3), (high, 9)]
+    assert db.msg_ids(T0 + 2.5) == []
