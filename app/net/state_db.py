@@ -232,8 +232,9 @@ class StateDB:
         rows = self._read("SELECT time, what, name, addr, detail, origin, msg_id FROM events "
                           "WHERE what IN (?, ?, ?) ORDER BY id DESC LIMIT ?",
                           HISTORY_WHAT + (lines,))
-        return [Row(*row[:5], origin=(row[5] or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=row[6] or 0)
-                for row in reversed(rows)]
+        return [Row(time, what, name, addr, detail,
+                    origin=(origin or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=msg_id or 0)
+                for time, what, name, addr, detail, origin, msg_id in reversed(rows)]
 
     def msg_ids(self, since: float) -> List[Tuple[int, int]]:
         """(instance, highest msg_id) of the clients' lines stored since `since`."""
