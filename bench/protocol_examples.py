@@ -289,7 +289,7 @@ def run() -> List[str]:
             "(section 3.1) whose token and instance are the ones derived above:", ""]
     out += hexdump(hello) + [""] + fields(hello, [
         (4, "magic, version 1, type HELLO"),
-        (2, "flags FLAG_EVENTS | FLAG_ROOM | FLAG_ROOM_RUN"),
+        (2, "flags " + flag_names(hello)),
         (16, "session, pkt, ack, sack: 0"), (8, "nonce (any; ours is random)"),
         (16, "cookie: zeros (not checked in a secure room)"),
         (8, "instance = SHA-256(token)[:8]"), (16, "token (derived, above)"),
@@ -304,16 +304,24 @@ def run() -> List[str]:
         (16, "Poly1305 tag")])
     out += ["AEAD: key k2, nonce `000000000000000000000000` (counter 0; each direction",
             "counts from 0 under its own key), associated data = bytes 00-0f. The",
-            "plaintext, a version-1 WELCOME (section 3.3) with FLAG_ROOM | FLAG_ROOM_RUN",
+            "plaintext, a version-1 WELCOME (section 3.3) with " + flag_names(welcome),
             "(the HELLO asked for the room stream; base 0):", ""]
     out += hexdump(welcome) + [""] + fields(welcome, [
         (4, "magic, version 1, type WELCOME"),
-        (2, "flags FLAG_ROOM | FLAG_ROOM_RUN"), (4, "session id"),
+        (2, "flags " + flag_names(welcome)), (4, "session id"),
         (4, "pkt: the room stream's base, 0"), (8, "ack, sack: 0"),
         (4, "epoch"), (4, "room_seq 0"), (8, "server_time %.1f (binary64)" % CLOCK),
         (1, "resumed 0"), (2, "online 1"), (1, "name length"),
         (len(NAME.encode()), "name"), (2, "motd length 0")]) + [""]
     return out
+
+
+def flag_names(datagram: bytes) -> str:
+    """The version-1 header's flags (bytes 4-5), named: read from the datagram, so
+    the explanation cannot fall behind what the code sends."""
+    value = struct.unpack_from("!H", datagram, 4)[0]
+    names = ["FLAG_" + flag.name for flag in P.HeaderFlag if flag & value]
+    return " | ".join(names) if names else "0"
 
 
 def main(argv: Sequence[str]) -> int:

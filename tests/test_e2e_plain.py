@@ -277,8 +277,8 @@ def test_room_password_end_to_end(pyz, port, procs, tmp_path):
     procs.append(li)
     zhang.send("只有我们")
     li.wait_line(lambda line: line == "张三 : 只有我们")
-    for extra, reason in ((["--password", "绿茶"], "wrong room password"),
-                          ([], "needs a password")):
+    for extra, reason in ((["--password", "绿茶"], "聊天室密码不对"),
+                          ([], "这个聊天室要密码")):
         intruder = start_client(pyz, port, "intruder", tmp_path, *extra, wait_joined=False)
         procs.append(intruder)
         assert intruder.wait_exit() == 3

@@ -214,7 +214,7 @@ def test_line_mode_fallback_asks_for_the_name_and_again_when_refused(pyz, room):
     with PtyTerminal(argv) as screen:
         screen.wait_text("名字: ")
         screen.type("lisi", "enter")           # taken: said, and asked again
-        screen.wait_text("the name lisi is taken")
+        screen.wait_text("名字 lisi 已经有人在用了")
         screen.wait_for(lambda lines, _: "\n".join(lines).count("名字: ") == 2,
                         what="the name asked again")
         screen.type("王五", "enter")
