@@ -46,6 +46,7 @@ class DatagramType(WireCode):
     BYE_ACK = 9
     RESET = 10
     ROOM = 11                    # server -> client: room events shared by every member (6.8)
+    FILE = 12                    # both ways: a file transfer's message (section F; file_wire.py)
 
 
 class HeaderFlag(WireCode):
