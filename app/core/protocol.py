@@ -157,6 +157,7 @@ HELLO, CHALLENGE, WELCOME, REFUSE = (DatagramType.HELLO, DatagramType.CHALLENGE,
 DATA, PING, PONG = DatagramType.DATA, DatagramType.PING, DatagramType.PONG
 BYE, BYE_ACK, RESET, ROOM = (DatagramType.BYE, DatagramType.BYE_ACK, DatagramType.RESET,
                              DatagramType.ROOM)
+FILE = DatagramType.FILE
 # Plain ints: decode_header tests every datagram's type against it.
 DATAGRAM_TYPES = frozenset(int(t) for t in DatagramType)
 
