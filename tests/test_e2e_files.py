@@ -106,6 +106,15 @@ def test_hand_in_is_stored_with_its_hash_and_listed(pyz, port, procs, tmp_path):
     server.wait_line(lambda line: line == "1 hand-ins")
     server.wait_line(lambda line: line.startswith("张三") and "作业 1.py" in line)
     server.wait_line(lambda line: line == "online without a hand-in: lisi")
+    # The index is in the room's database: a new run of the server lists it.
+    server.stop()
+    again = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                         "--submissions", str(submissions), stdin=subprocess.PIPE,
+                         name="server2")
+    procs.append(again)
+    again.send("/hand-ins")
+    again.wait_line(lambda line: line == "1 hand-ins")
+    again.wait_line(lambda line: line.startswith("张三") and stored[0] in line)
 
 
 def test_hand_in_over_the_limit_is_refused_before_sending(pyz, port, procs, tmp_path):

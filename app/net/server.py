@@ -270,9 +270,10 @@ class NetworkProcess:
             self.secure = self.front = SecureServer(
                 self.hub, primitives.LibcryptoSuite(options.password), identity,
                 os.urandom(32), options.password is not None, self.wall(now))
+        self.files = ServerFiles(self.hub, options, state_path)   # handouts, hand-ins
+        self.files.record = self._record_hand_in
         if store is not None:
             self._restore(store)
-        self.files = ServerFiles(self.hub, options, state_path)   # handouts, hand-ins
 
     # ------------------------------------------------------------ state
 
@@ -284,6 +285,7 @@ class NetworkProcess:
             self.hub.restore_moderation(self.now(), rows, motd)
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
+            self.files.restore(store.hand_ins())
         except StateError as exc:
             self._lose_store(str(exc))
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
@@ -299,6 +301,14 @@ class NetworkProcess:
         if self.store is not None:
             try:
                 self.store.record(entries)
+            except StateError as exc:
+                self._lose_store(str(exc))
+
+    def _record_hand_in(self, row) -> None:
+        """A hand-in into the index (app/net/state_db.py hand_ins)."""
+        if self.store is not None:
+            try:
+                self.store.add_hand_in(row[4], row[0], row[1], row[2], row[3], row[5])
             except StateError as exc:
                 self._lose_store(str(exc))
 

@@ -8,7 +8,7 @@ partial is `<file>.part` in the same folder until its SHA-256 matches.
 """
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from app.core import admin, file_names
 from app.core import file_wire as fw
@@ -20,6 +20,8 @@ from app.core.options import ServerOptions
 from app.net.files import FileProblem, Landing, open_source, read_at
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
+# (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
+StoredHandIn = Tuple[str, str, str, int, float, str]
 
 
 class ServerFiles:
@@ -34,8 +36,18 @@ class ServerFiles:
         self.landings: Dict[str, Landing] = {}       # a member's name -> its folder
         self.hand_in_names: Dict[tr.Key, str] = {}   # incoming -> whose (name at the offer)
         self.handed: Dict[str, int] = {}             # name -> bytes handed in (quota)
-        self.rows: List[admin.HandInRow] = []        # this run's hand-ins (the DB: stage 3)
+        self.rows: List[admin.HandInRow] = []        # every hand-in kept, oldest first
+        # Writes a hand-in into the room's database (the network process's
+        # StateDB, or nothing when it runs in memory).
+        self.record: Callable[[StoredHandIn], None] = lambda row: None
         self.next_transfer = int.from_bytes(os.urandom(4), "big") or 1
+
+    def restore(self, stored: Sequence[StoredHandIn]) -> None:
+        """The hand-ins of earlier runs (the database): listed, and counted in
+        each person's quota."""
+        for name, file, path, size, when, sha in stored:
+            self.rows.append((name, os.path.basename(path), size, when, sha))
+            self.handed[name] = self.handed.get(name, 0) + size
 
     # ------------------------------------------------------------ commands
 
@@ -172,6 +184,7 @@ class ServerFiles:
             return
         sha = landed.sha256.hex()
         self.rows.append((name, landed.name, inc.offer.size, now, sha))
+        self.record((name, inc.offer.name, landed.path, inc.offer.size, now, sha))
         self.hub.note(now, LogKind.HAND_IN, name, "-", "%s (%s) sha256 %s → %s" % (
             inc.offer.name, file_names.human_size(inc.offer.size), sha, landed.path))
 
