@@ -8,6 +8,7 @@ app.core.exit_codes.ExitCode (also in the README).
 """
 import argparse
 import os
+import re
 import sys
 from typing import List, Optional
 
@@ -62,6 +63,18 @@ def _days(text: str) -> float:
     return value
 
 
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmg]?)b?\s*", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1000, "m": 1000 ** 2, "g": 1000 ** 3}
+
+
+def _size(text: str) -> int:
+    """A size in bytes: 100M, 500K, 1G, 12345 (decimal units, as file managers show)."""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError("not a size: %r (e.g. 100M, 500K, 1G)" % text)
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat.pyz",
@@ -100,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--kick-cooldown", type=_duration, default=D.DEFAULT_KICK_COOLDOWN,
                         metavar="TIME", help="a kicked name and host are refused this long "
                         "(90s, 5m, 1h; default: 5m)")
+    server.add_argument("--file-ttl", type=_duration, default=D.DEFAULT_FILE_TTL,
+                        metavar="TIME", help="a handout (/send) also goes to those who join "
+                        "this long after it (90s, 5m, 1h; default: 1h)")
+    server.add_argument("--max-file-size", type=_size, default=D.DEFAULT_MAX_FILE_SIZE,
+                        metavar="SIZE", help="largest file handed in or out (500K, 20M, 1G; "
+                        "default: 100M)")
+    server.add_argument("--quota", type=_size, default=D.DEFAULT_QUOTA, metavar="SIZE",
+                        help="what one person may hand in, all files together (default: 500M)")
+    server.add_argument("--submissions", metavar="DIR",
+                        help="where hand-ins are stored, as NAME/TIME-FILE (default: "
+                             "the state directory's submissions/)")
     add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
@@ -130,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--accept-new-key", action="store_true",
                         help="the server's key changed and you know why (e.g. it was moved): "
                              "trust the new key from now on")
+    client.add_argument("--downloads", metavar="DIR",
+                        help="where handouts are saved (default: the XDG download folder's "
+                             "chat.pyz/, e.g. ~/Downloads/chat.pyz)")
 
     log = commands.add_parser("log", help="print or export the room's transcript "
                               "(from the server's state; no server needed)")
@@ -190,7 +217,9 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
                          max_per_ip=args.max_per_ip, room_key=room_key(args),
                          password=given, insecure=args.insecure, state=args.state,
                          show_password=password(args) == "auto", retain_days=args.retain,
-                         kick_cooldown=args.kick_cooldown)
+                         kick_cooldown=args.kick_cooldown, file_ttl=args.file_ttl,
+                         max_file_size=args.max_file_size, quota=args.quota,
+                         submissions=args.submissions)
 
 
 def client_options(args: argparse.Namespace) -> ClientOptions:
@@ -198,7 +227,7 @@ def client_options(args: argparse.Namespace) -> ClientOptions:
                          timestamps=args.timestamps, connect_timeout=args.connect_timeout,
                          lang=args.lang, bell=args.bell, room_key=room_key(args),
                          log=args.log, password=password(args), insecure=args.insecure,
-                         accept_new_key=args.accept_new_key)
+                         accept_new_key=args.accept_new_key, downloads=args.downloads)
 
 
 def record_options(args: argparse.Namespace) -> RecordOptions:

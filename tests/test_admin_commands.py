@@ -103,7 +103,7 @@ def test_log_kinds_keep_their_words():
     assert [k.value for k in LogKind] == [
         "join", "leave", "timeout", "kick", "ban", "chat", "emote", "private", "admin",
         "resume", "refuse", "malformed", "throttle", "shutdown", "start", "stop", "console",
-        "mute", "motd"]
+        "mute", "motd", "handout", "hand-in"]
     assert str(LogKind.CHAT) == "%s" % LogKind.CHAT == "chat" == LogKind.CHAT
 
 
@@ -314,6 +314,16 @@ def test_quit_is_stopping_and_the_room_is_untouched():
         ["that command failed: KeyError('x')"]
 
 
+def test_file_commands_parse_and_are_worded():
+    assert admin.parse("/send /tmp/讲义 1.pdf") == admin.SendFile("/tmp/讲义 1.pdf")
+    assert admin.parse("/send") == Usage("/send")
+    assert admin.parse("/hand-ins") == admin.ListHandIns()
+    assert result_lines(admin.FileQueued("讲义.pdf", 1_200_000, 3)) == [
+        "handing out 讲义.pdf (1.2 MB) to 3 online, and to whoever joins within the file ttl"]
+    assert result_lines(admin.HandInList((), ("lisi", "张三"))) == [
+        "no hand-ins yet", "online without a hand-in: lisi, 张三"]
+
+
 def test_apply_refuses_what_is_not_a_command():
     net, _ = room(9, ())
     with pytest.raises(TypeError):
@@ -324,14 +334,16 @@ def test_apply_refuses_what_is_not_a_command():
 
 COMMANDS = [Say("大家好"), Kick("张三", "刷屏"), Ban("10.0.0.5", 2.5, "x"), Unban("lisi"),
             ListBans(), Mute("lisi", 5), Unmute("lisi"), Motd(""), ListMembers(), Stats(),
-            Quit()]
+            Quit(), admin.SendFile("/tmp/讲义 1.pdf"), admin.ListHandIns()]
 BAN_ROW = ("ban", "b2", ("b2",), ("::1",), (), 3, "x")
 RESULTS = [Announced(True), Kicked("张三", "10.0.0.5", 5), NoSuchMember("x", ("y",)),
            Banned(BAN_ROW, ("b2",), True, ("b3",)), Unbanned("x", (BAN_ROW,)), NotBanned("x"),
            BanList((BAN_ROW,), (("c", 1),)), Muted("x", 5), Unmuted("x"), NotMuted("x"),
            MotdSet("欢迎"), MotdIs(""),
            MemberList((("a", "1.2.3.4:5", 1, 2, True),)), StatsReport(1, (("joins", 1),)),
-           Stopping(), admin.CommandFailed("boom")]
+           Stopping(), admin.CommandFailed("boom"), admin.FileQueued("讲义.pdf", 1200000, 3),
+           admin.FileNotSent("cannot open x: No such file or directory"),
+           admin.HandInList((("张三", "20261205-101500-a.py", 300, 1.5e9, "ab" * 32),), ("lisi",))]
 
 
 def test_every_command_and_result_crosses_the_channel_unchanged():

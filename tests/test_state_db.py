@@ -51,12 +51,30 @@ def test_an_old_schema_is_migrated_and_a_newer_one_refused(tmp_path, monkeypatch
     monkeypatch.setattr(state_db, "MIGRATIONS", newer)
     monkeypatch.setattr(state_db, "SCHEMA_VERSION", len(newer))
     migrated = StateDB.open(str(tmp_path))
-    assert migrated.conn.execute("SELECT version FROM schema").fetchone()[0] == 2
+    assert migrated.conn.execute("SELECT version FROM schema").fetchone()[0] == len(newer)
     assert [row.detail for row in migrated.history(5)] == ["大家好"]
     migrated.close()
     monkeypatch.undo()
     with pytest.raises(StateError, match="newer chat.pyz"):
         StateDB.open(str(tmp_path))
+
+
+def test_a_version_1_database_gains_the_hand_in_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(state_db, "MIGRATIONS", state_db.MIGRATIONS[:1])
+    monkeypatch.setattr(state_db, "SCHEMA_VERSION", 1)
+    old = StateDB.open(str(tmp_path))
+    old.record([entry(T0, "chat")])
+    old.close()
+    monkeypatch.undo()
+    db = StateDB.open(str(tmp_path))
+    assert db.conn.execute("SELECT version FROM schema").fetchone()[0] == state_db.SCHEMA_VERSION
+    assert db.hand_ins() == []
+    assert [row.detail for row in db.history(5)] == ["大家好"]     # the old log is kept
+    db.add_hand_in(T0 + 5, "张三", "作业.py", "/s/张三/x-作业.py", 12, "ab" * 32)
+    db.add_hand_in(T0 + 1, "lisi", "a.txt", "/s/lisi/y-a.txt", 3, "cd" * 32)
+    db.prune(T0 + 86400 * 400)                     # --retain does not forget hand-ins
+    assert db.hand_ins() == [("lisi", "a.txt", "/s/lisi/y-a.txt", 3, T0 + 1, "cd" * 32),
+                             ("张三", "作业.py", "/s/张三/x-作业.py", 12, T0 + 5, "ab" * 32)]
 
 
 def test_prune_forgets_what_is_older_than_retain(tmp_path):

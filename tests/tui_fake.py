@@ -221,7 +221,7 @@ def main():
     # The fake is the server: a HOST is given, so no LAN search is made.
     options = cli.parse(["client", "127.0.0.1"] + sys.argv[2:])
 
-    def factory(host, port, name, now, room_key=None, security=None):
+    def factory(host, port, name, now, room_key=None, security=None, downloads=None):
         return FakeConnection(script, host, port, name, now)
 
     return client_tui.run(options, connection_factory=factory)

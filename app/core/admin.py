@@ -54,6 +54,8 @@ class LogKind(str, enum.Enum):
     CONSOLE = "console"        # ... the admin console ended
     MUTE = "mute"              # the admin's /mute ("N min"), /unmute ("lifted"), or its end ("over")
     MOTD = "motd"              # the admin set the motd (detail: it, "" for none)
+    HANDOUT = "handout"        # a file handed out (name "-"), or received by a member (name)
+    HAND_IN = "hand-in"        # a member handed a file in (detail: file, size, sha256)
 
     def __str__(self) -> str:
         return self.value      # "%s" and str() give the word, as a plain str would
@@ -138,6 +140,19 @@ class Quit:
     """Stop the server (the curses console asks first)."""
 
 
+@message
+@dataclasses.dataclass(frozen=True)
+class SendFile:
+    """/send PATH: hand a file out to everyone (the network process opens it)."""
+    path: str
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class ListHandIns:
+    """/hand-ins: who has handed in what, and who has not."""
+
+
 # What parse gives that never goes to the network process: the console answers.
 
 @dataclasses.dataclass(frozen=True)
@@ -156,15 +171,20 @@ class Unknown:
     command: str               # as typed, lower case
 
 
-Command = Union[Say, Kick, Ban, Unban, ListBans, Mute, Unmute, Motd, ListMembers, Stats, Quit]
+Command = Union[Say, Kick, Ban, Unban, ListBans, Mute, Unmute, Motd, ListMembers, Stats, Quit,
+                SendFile, ListHandIns]
 Parsed = Union[Command, Help, Usage, Unknown]
 COMMAND_TYPES: Tuple[Type[Command], ...] = (Say, Kick, Ban, Unban, ListBans, Mute, Unmute,
-                                            Motd, ListMembers, Stats, Quit)
+                                            Motd, ListMembers, Stats, Quit, SendFile,
+                                            ListHandIns)
+# Commands the network process carries out itself (they need its files and
+# database), not `apply`.
+FILE_COMMANDS: Tuple[Type[Command], ...] = (SendFile, ListHandIns)
 
 _SIMPLE: Dict[str, Parsed] = {"/list": ListMembers(), "/who": ListMembers(),
                               "/bans": ListBans(), "/stats": Stats(), "/quit": Quit(),
-                              "/help": Help()}
-_NEEDS_WORDS = ("/kick", "/unban", "/unmute", "/ban", "/mute")
+                              "/help": Help(), "/hand-ins": ListHandIns()}
+_NEEDS_WORDS = ("/kick", "/unban", "/unmute", "/ban", "/mute", "/send")
 
 
 def parse(line: str) -> Optional[Parsed]:
@@ -186,6 +206,8 @@ def parse(line: str) -> Optional[Parsed]:
         return Motd(rest)
     if command in _NEEDS_WORDS and not target:
         return Usage(command)
+    if command == "/send":                       # a path may hold spaces: all of the rest
+        return SendFile(rest)
     if command == "/kick":
         return Kick(target, more)
     if command == "/unban":
@@ -370,6 +392,33 @@ class Stopping:
 
 @message
 @dataclasses.dataclass(frozen=True)
+class FileQueued:
+    """/send: the file is going out (to `online` members now, later joiners too)."""
+    name: str
+    size: int
+    online: int
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class FileNotSent:
+    """/send: the file cannot be handed out; why, in one line."""
+    why: str
+
+
+HandInRow = Tuple[str, str, int, float, str]     # name, stored file, size, time, sha256 hex
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class HandInList:
+    """/hand-ins: the hand-ins kept, oldest first, and who online has none."""
+    rows: Tuple[HandInRow, ...]
+    missing: Tuple[str, ...]
+
+
+@message
+@dataclasses.dataclass(frozen=True)
 class CommandFailed:
     """The command raised (a bug): the room goes on; this is its repr."""
     error: str
@@ -377,11 +426,11 @@ class CommandFailed:
 
 Result = Union[Announced, Kicked, NoSuchMember, Banned, Unbanned, NotBanned, BanList, Muted,
                Unmuted, NotMuted, MotdSet, MotdIs, MemberList, StatsReport, Stopping,
-               CommandFailed]
+               CommandFailed, FileQueued, FileNotSent, HandInList]
 RESULT_TYPES: Tuple[Type[Result], ...] = (Announced, Kicked, NoSuchMember, Banned, Unbanned,
                                           NotBanned, BanList, Muted, Unmuted, NotMuted,
                                           MotdSet, MotdIs, MemberList, StatsReport, Stopping,
-                                          CommandFailed)
+                                          CommandFailed, FileQueued, FileNotSent, HandInList)
 # The commands after which the rules or the motd may have changed: the network
 # process stores them (app/net/state_db.py) after each.
 CHANGES_RULES: Tuple[Type[Command], ...] = (Kick, Ban, Unban, Mute, Unmute, Motd)

@@ -16,11 +16,12 @@ import random
 from collections import OrderedDict, deque
 from typing import Deque, List, NamedTuple, Optional, Set, Tuple, Union
 
-from app.core import protocol, text
+from app.core import file_wire, protocol, text
 from app.core.auth import RoomKey
 from app.core.machine import Transitions
 from app.core.protocol import Event, ProtocolError
 from app.core.session import ReliableStream
+from app.core.transfer import Endpoint
 
 PING_INTERVAL = 2.0        # a ping after this long without sending anything
 SERVER_TIMEOUT = 8.0       # silence after which the server is considered lost
@@ -247,6 +248,10 @@ class ClientCore:
         self.next_bye = 0.0
         self.clock = now              # the latest `now` we were given
         self.wall_offset = 0.0        # server wall time minus our clock, from WELCOME
+        # File transfers with the server (app/core/transfer.py; PROTOCOL.md F),
+        # set by a shell that has files; the session they last went on.
+        self.files: Optional[Endpoint] = None
+        self.files_session = 0
 
     def _random(self, size: int) -> bytes:
         return bytes(self.rng.getrandbits(8) for _ in range(size))
@@ -490,6 +495,10 @@ class ClientCore:
                 frames = protocol.decode_frames(body)
                 for frame in self.stream.on_datagram(now, header, frames):
                     self._on_frame(frame)
+        elif kind == protocol.FILE:
+            self.last_heard = now
+            if self.files is not None and self.state == JOINED:
+                self.files.on_message(now, 0, body)
         elif kind == protocol.ROOM:
             raise ProtocolError("ROOM datagram with flags set")
         elif kind == protocol.RESET:
@@ -719,6 +728,22 @@ class ClientCore:
         if self.state == CLOSED and self.bye_left:
             return self.next_bye
         return None
+
+    def pull_files(self, now: float, budget: int) -> None:
+        """File messages due (control, then up to `budget` chunks) into the
+        output, after everything else: chat never waits behind a chunk. A new
+        session makes our transfers offer again (PROTOCOL.md F.5)."""
+        files = self.files
+        if files is None:
+            return
+        joined = self.state == JOINED
+        if self.files_session and (not joined or self.session_id != self.files_session):
+            files.peer_lost(now, 0)
+        self.files_session = self.session_id if joined else 0
+        if joined:
+            head = file_wire.file_header(self.session_id)
+            for _, body in files.pull(now, budget):
+                self._send(now, head + body)
 
     @property
     def leaving_done(self) -> bool:

@@ -25,6 +25,7 @@ from typing import Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, 
 from app.core import options, protocol, text
 from app.core.admin import LogKind
 from app.core.auth import RoomKey, is_tagged
+from app.core.file_desk import FileDesk
 from app.core.flood import TokenBucket
 from app.core.machine import Transitions
 from app.core.moderation import (
@@ -265,6 +266,8 @@ class Hub:
         self._next_sweep = now + SWEEP_INTERVAL
         self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
         self._malformed_unlogged = 0
+        # File transfers (app/core/file_desk.py): set by a shell that has files.
+        self.files: Optional[FileDesk] = None
 
     # ============================================================== input
 
@@ -381,6 +384,10 @@ class Hub:
             self._dirty[session.id] = session
             if session.cursor is not None:
                 self._on_room_ack(now, session, session.cursor, room_ack)
+        elif header.type == protocol.FILE:        # a file transfer's (PROTOCOL.md F)
+            session.last_heard = now
+            if self.files is not None:
+                self.files.on_message(now, session, body)
         elif header.type == protocol.BYE:
             self._send(protocol.encode_header(protocol.BYE_ACK, session.id), addr)
             if session.held:
@@ -1000,6 +1007,12 @@ class Hub:
 
     def _send(self, data: bytes, addr: Address) -> None:
         self.outbox.append((data, addr))
+
+    def note(self, now: float, what: LogKind, name: str, where: str, detail: str) -> None:
+        """A log entry from outside the hub (the server's files): recorded and
+        shown like the room's own (`where`: an address as text, or "console")."""
+        self.log.append(LogEntry(now, what, text.sanitize_text(name), where,
+                                 text.sanitize_text(detail)))
 
     def _log(self, now: float, what: LogKind, name: str, addr: Address, detail: str,
              origin: int = 0, msg_id: int = 0) -> None:

@@ -20,6 +20,9 @@ LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 BELL_CHOICES = ("off", "mention", "all")
 DEFAULT_BELL = "mention"
+DEFAULT_FILE_TTL = 3600.0     # seconds a handout is also given to those who join later
+DEFAULT_MAX_FILE_SIZE = 100 * 1000 * 1000   # bytes: a hand-in or handout at most (100 MB)
+DEFAULT_QUOTA = 500 * 1000 * 1000           # bytes one person may hand in per server (500 MB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +41,10 @@ class ServerOptions:
     show_password: bool = False          # --password auto: the room code is shown on the console
     retain_days: float = DEFAULT_RETAIN_DAYS
     kick_cooldown: float = DEFAULT_KICK_COOLDOWN
+    file_ttl: float = DEFAULT_FILE_TTL
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    quota: int = DEFAULT_QUOTA           # bytes each person may hand in (all their files)
+    submissions: Optional[str] = None    # --submissions DIR; None: <state dir>/submissions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +62,7 @@ class ClientOptions:
     password: Optional[str] = None
     insecure: bool = False
     accept_new_key: bool = False         # trust a server whose key changed (known_servers)
+    downloads: Optional[str] = None      # --downloads DIR; None: XDG download dir's chat.pyz/
 
     def with_host(self, host: str) -> "ClientOptions":
         """The same options aimed at the server discovery found."""

@@ -46,6 +46,7 @@ class DatagramType(WireCode):
     BYE_ACK = 9
     RESET = 10
     ROOM = 11                    # server -> client: room events shared by every member (6.8)
+    FILE = 12                    # both ways: a file transfer's message (section F; file_wire.py)
 
 
 class HeaderFlag(WireCode):
@@ -156,6 +157,7 @@ HELLO, CHALLENGE, WELCOME, REFUSE = (DatagramType.HELLO, DatagramType.CHALLENGE,
 DATA, PING, PONG = DatagramType.DATA, DatagramType.PING, DatagramType.PONG
 BYE, BYE_ACK, RESET, ROOM = (DatagramType.BYE, DatagramType.BYE_ACK, DatagramType.RESET,
                              DatagramType.ROOM)
+FILE = DatagramType.FILE
 # Plain ints: decode_header tests every datagram's type against it.
 DATAGRAM_TYPES = frozenset(int(t) for t in DatagramType)
 

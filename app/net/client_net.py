@@ -14,6 +14,7 @@ from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Statu
 from app.core.secure_client import SecureClient
 from app.core.secure_session import client_token
 from app.net import identity
+from app.net.client_files import ClientFiles, FileNews
 
 RECV_BUFFER = 1 << 20
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due
@@ -45,9 +46,11 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 
 class ClientConnection:
     def __init__(self, host: str, port: int, name: str, now: float,
-                 room_key: Optional[RoomKey] = None, security=None) -> None:
+                 room_key: Optional[RoomKey] = None, security=None,
+                 downloads: Optional[str] = None) -> None:
         """`security`: app.net.identity.ClientSecurity, or None for --insecure
-        (protocol version 1, nothing encrypted)."""
+        (protocol version 1, nothing encrypted). `downloads`: the folder for
+        handouts (None: they are refused)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
         self.secure: Optional[SecureClient] = None
@@ -70,6 +73,7 @@ class ClientConnection:
         self.sock.setblocking(False)
         self.hint = ""
         self.connected = False
+        self.files = ClientFiles(self.core, downloads)
         self.tick(now)
 
     # ------------------------------------------------------------ loop
@@ -90,15 +94,25 @@ class ClientConnection:
                 self.hint = ""
                 self.front.on_datagram(now, data)
         self._send_output()
+        self._file_turn(now)
 
     def tick(self, now: float) -> float:
         """Run due timers; return seconds until the next call is needed."""
         self.front.tick(now)
         self._send_output()
+        self._file_turn(now)
         deadline = self.front.next_deadline()
+        files_due = self.files.next_deadline(now)
+        if files_due is not None:
+            deadline = files_due if deadline is None else min(deadline, files_due)
         if deadline is None:
             return IDLE_TICK
         return min(IDLE_TICK, max(0.0, deadline - now))
+
+    def _file_turn(self, now: float) -> None:
+        """File transfers after chat: the chat output has gone (_send_output)."""
+        if self.files.turn(now):
+            self._send_output()
 
     def _connect(self) -> bool:
         """connect(): the kernel then filters out datagrams from anyone but the
@@ -132,8 +146,16 @@ class ClientConnection:
 
     # ------------------------------------------------------------ API
 
-    def take_events(self) -> List[ClientEvent]:
-        return self.core.take_events()
+    def take_events(self) -> List[Union[ClientEvent, FileNews]]:
+        events: List[Union[ClientEvent, FileNews]] = list(self.core.take_events())
+        events.extend(self.files.take_news())
+        return events
+
+    def hand_in(self, path: str, now: float) -> Optional[str]:
+        """Hand a file in (交作业); None, or why it cannot be (one line)."""
+        problem = self.files.hand_in(path, now)
+        self.tick(now)
+        return problem
 
     def say(self, line: str) -> None:
         self.core.say(line)
@@ -156,6 +178,7 @@ class ClientConnection:
         self._send_output()
 
     def close(self) -> None:
+        self.files.close()
         self.sock.close()
 
     @property

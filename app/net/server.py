@@ -45,6 +45,7 @@ from app.net import identity as keys
 from app.net.admin_log import entry_record, log_text
 from app.net.channel import Channel
 from app.net.processes import Child, fork_child
+from app.net.server_files import ServerFiles
 from app.net.signals import SignalPipe
 from app.net.state_db import StateDB, StateError, open_for_server
 from app.net.state_dir import StateDir, state_dir
@@ -149,7 +150,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
     console = fork_console(run_console, headless, options, sock.close)
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
-                            identity)
+                            identity, where.path)
     server.start_notes = notes
     server.tty_modes = tty_modes
     if tty_modes is not None:
@@ -226,7 +227,8 @@ class NetworkProcess:
 
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None,
-                 store: Optional[StateDB] = None, identity: Optional[KeyPair] = None) -> None:
+                 store: Optional[StateDB] = None, identity: Optional[KeyPair] = None,
+                 state_path: Optional[str] = None) -> None:
         self.sock = sock
         self.transcript = transcript
         self.store = store                # the room's database; None: in memory
@@ -268,6 +270,8 @@ class NetworkProcess:
             self.secure = self.front = SecureServer(
                 self.hub, primitives.LibcryptoSuite(options.password), identity,
                 os.urandom(32), options.password is not None, self.wall(now))
+        self.files = ServerFiles(self.hub, options, state_path)   # handouts, hand-ins
+        self.files.record = self._record_hand_in
         if store is not None:
             self._restore(store)
 
@@ -281,6 +285,7 @@ class NetworkProcess:
             self.hub.restore_moderation(self.now(), rows, motd)
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
+            self.files.restore(store.hand_ins())
         except StateError as exc:
             self._lose_store(str(exc))
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
@@ -296,6 +301,14 @@ class NetworkProcess:
         if self.store is not None:
             try:
                 self.store.record(entries)
+            except StateError as exc:
+                self._lose_store(str(exc))
+
+    def _record_hand_in(self, row) -> None:
+        """A hand-in into the index (app/net/state_db.py hand_ins)."""
+        if self.store is not None:
+            try:
+                self.store.add_hand_in(row[4], row[0], row[1], row[2], row[3], row[5])
             except StateError as exc:
                 self._lose_store(str(exc))
 
@@ -334,6 +347,9 @@ class NetworkProcess:
         self._announce_start()
         while not self.stop_reason:
             due = self.front.next_deadline()
+            files_due = self.files.next_deadline(self.now())
+            if files_due is not None:
+                due = min(due, files_due)
             if self.subscribed:
                 due = min(due, self.next_state)
             if self.log_backlog:
@@ -348,6 +364,7 @@ class NetworkProcess:
                     self._on_signals(self.signals.take())
             self.front.tick(self.now())
             self._send_output()
+            self._file_turn()
             self._pass_log()
             self._prune()
             if self.subscribed and self.now() >= self.next_state:
@@ -420,6 +437,15 @@ class NetworkProcess:
             self._commit()
             self._send(self.front.take_output())     # what they released, all of it
 
+    def _file_turn(self) -> None:
+        """Files after the room: chat has gone out (_send_output) before the
+        first chunk, and a turn sends a budget of chunks at most, so a line
+        that comes meanwhile waits for one turn, not for a file."""
+        self.files.turn(self.now())
+        if self.hub.outbox:
+            self._commit()
+            self._send(self.front.take_output())
+
     def _send(self, output) -> None:
         sendto = self.sock.sendto
         for data, addr in output:
@@ -489,6 +515,8 @@ class NetworkProcess:
     def _admin_command(self, command: admin.Command) -> admin.Result:
         """The core applies it; Stopping (after Quit) stops this loop."""
         try:
+            if isinstance(command, admin.FILE_COMMANDS):
+                return self.files.command(self.now(), command)
             result = admin.apply(self.hub, self.now(), command)
         except Exception as exc:          # a console mistake must never stop the room
             return admin.CommandFailed(repr(exc))
@@ -659,6 +687,7 @@ class NetworkProcess:
         self.link.flush()
         self._stop_admin()
         self.sock.close()
+        self.files.close()
         if self.store is not None:
             self.store.close()
 

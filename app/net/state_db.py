@@ -48,6 +48,14 @@ MIGRATIONS: Sequence[str] = (
                         since REAL NOT NULL, until REAL NOT NULL, reason TEXT NOT NULL);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 1 -> 2: the hand-in index (issue 19): who handed in which file, when,
+    # where it is stored and its SHA-256 (hex). Not pruned by --retain.
+    """
+    CREATE TABLE hand_ins (id INTEGER PRIMARY KEY, time REAL NOT NULL, name TEXT NOT NULL,
+                           file TEXT NOT NULL, stored TEXT NOT NULL, size INTEGER NOT NULL,
+                           sha256 TEXT NOT NULL);
+    CREATE INDEX hand_ins_name ON hand_ins (name);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 HISTORY_WHAT = ("chat", "emote", "admin")   # LogKind values that are room history
@@ -217,7 +225,18 @@ class StateDB:
                      ("DELETE FROM rules WHERE until < ?", (before,))])
         return int(count)
 
+    def add_hand_in(self, when: float, name: str, file: str, stored: str, size: int,
+                    sha256: str) -> None:
+        self._write([("INSERT INTO hand_ins (time, name, file, stored, size, sha256) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", (when, name, file, stored, size, sha256))])
+
     # ------------------------------------------------------------ readers
+
+    def hand_ins(self) -> List[Tuple[str, str, str, int, float, str]]:
+        """Every hand-in kept, oldest first: (name, file, stored path, size,
+        time, sha256 hex)."""
+        return [tuple(row) for row in self._read(
+            "SELECT name, file, stored, size, time, sha256 FROM hand_ins ORDER BY time, id")]
 
     def _read(self, sql: str, params: Sequence = ()) -> list:
         try:

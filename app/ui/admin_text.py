@@ -11,6 +11,7 @@ from typing import Any, List, Sequence, Tuple
 
 from app.core import admin
 from app.core.admin import LogKind
+from app.core.file_names import human_size
 from app.core.text import sanitize_text
 from app.net.admin_log import log_text
 from app.ui.width import text_width
@@ -42,15 +43,18 @@ HELP_LINES = columns([
     ("/mute NAME [time]", "silence someone (default %d min)" % admin.DEFAULT_MUTE_MINUTES),
     ("/unmute NAME", "let them speak again"),
     ("/motd [TEXT|-]", "message shown to each joiner: alone shows it, - clears it"),
+    ("/send PATH", "hand a file out to everyone online, and to those who join "
+     "within --file-ttl"),
+    ("/hand-ins", "who has handed in what (and when), and who has not"),
     ("/stats", "counters"),
     ("/quit", "tell every client the server is closing, then stop"),
     ("/help", "this list"),
 ], gap=1)
 COMMANDS = ("/list", "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/motd",
-            "/stats", "/quit", "/help")            # what Tab completes
+            "/send", "/hand-ins", "/stats", "/quit", "/help")            # what Tab completes
 USAGES = {"/kick": "/kick NAME [reason]", "/unban": "/unban NAME|IP",
           "/unmute": "/unmute NAME", "/ban": "/ban NAME|IP [time] [reason]",
-          "/mute": "/mute NAME [time]"}
+          "/mute": "/mute NAME [time]", "/send": "/send PATH"}
 DATED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")   # the headless log's stamp
 
 
@@ -119,7 +123,24 @@ def result_lines(result: admin.Result) -> List[str]:
                                    ", ".join("%s %d" % item for item in result.counters))]
     if isinstance(result, admin.CommandFailed):
         return ["that command failed: %s" % result.error]
+    if isinstance(result, admin.FileQueued):
+        return ["handing out %s (%s) to %d online, and to whoever joins within the file ttl"
+                % (result.name, human_size(result.size), result.online)]
+    if isinstance(result, admin.FileNotSent):
+        return ["not sent: %s" % result.why]
+    if isinstance(result, admin.HandInList):
+        return _hand_in_lines(result)
     return []                    # Announced, Kicked, Stopping: the log says it
+
+
+def _hand_in_lines(listing: admin.HandInList) -> List[str]:
+    import time
+    rows = [(name, time.strftime("%m-%d %H:%M", time.localtime(when)), human_size(size),
+             stored, sha[:16]) for name, stored, size, when, sha in listing.rows]
+    lines = ["%d hand-ins" % len(rows)] + columns(rows) if rows else ["no hand-ins yet"]
+    if listing.missing:
+        lines.append("online without a hand-in: " + ", ".join(listing.missing))
+    return lines
 
 
 def _member_lines(rows: admin.MemberRows) -> List[str]:
@@ -183,6 +204,10 @@ def log_body(entry: Sequence[Any]) -> Tuple[str, str]:
             name, detail.replace(" min", " minutes", 1))), "action"
     if what == LogKind.MOTD:
         return ("motd changed" if detail else "motd cleared"), "action"
+    if what == LogKind.HANDOUT:
+        return ("%s got %s" % (name, detail) if name else "handout: %s" % detail), "action"
+    if what == LogKind.HAND_IN:
+        return "%s handed in %s" % (name, detail), "action"
     if what == LogKind.RESUME:
         return "%s is back from %s%s" % (name, addr, because), "room"
     if what == LogKind.REFUSE:

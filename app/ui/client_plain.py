@@ -36,11 +36,13 @@ from app.core.client_core import BadName
 from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import split_name
-from app.net import identity
+from app.net import files, identity
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
 from app.ui import environment, render, stdin
 from app.ui.render import CONTINUATION
+
+HAND_IN_COMMANDS = ("/hand-in", "/交作业")
 
 
 def stdin_input() -> Optional[int]:
@@ -118,9 +120,13 @@ def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
         return ExitCode.ERROR
     for note in security.notes if security is not None else ():
         print("chat.pyz: %s" % note, file=sys.stderr)
+    downloads, note = files.downloads_dir(options.downloads)
+    if note:
+        print("chat.pyz: %s" % note, file=sys.stderr)
     try:
         conn = ClientConnection(options.host, options.port, name, time.monotonic(),
-                                room_key=options.room_key, security=security)
+                                room_key=options.room_key, security=security,
+                                downloads=downloads)
     except ConnectError as exc:
         print("chat.pyz: %s" % exc, file=sys.stderr)
         return ExitCode.UNREACHABLE
@@ -234,6 +240,8 @@ class PlainClient:
             words = self.conn.server_fingerprint
             self._err(render.tr(self.options.lang, "server_key", words=words) if words
                       else "not encrypted (--insecure)")
+        elif line.split(" ", 1)[0] in HAND_IN_COMMANDS:
+            self._hand_in(line.split(" ", 1)[1].strip() if " " in line else "")
         elif line.startswith("/me "):
             self.conn.emote(line[4:])
         elif line.startswith("/msg "):
@@ -244,6 +252,15 @@ class PlainClient:
                 self._err(render.tr(self.options.lang, "usage_msg"))
         else:
             self.conn.say(line)
+
+    def _hand_in(self, path: str) -> None:
+        lang = self.options.lang
+        if not path:
+            self._err(render.tr(lang, "usage_hand_in"))
+            return
+        problem = self.conn.hand_in(os.path.expanduser(path), time.monotonic())
+        if problem:
+            self._err(render.tr(lang, "hand_in_problem", reason=problem))
 
     def _leave(self) -> None:
         self._flush_unsent()
@@ -277,6 +294,13 @@ class PlainClient:
         for event in self.conn.take_events():
             if isinstance(event, Status):
                 self._on_status(event)
+                continue
+            if isinstance(event, files.NEWS_TYPES):        # one line per finished file
+                text, good = render.file_news_text(event, self.options.lang)
+                if good:
+                    self.out.write(text + "\n")
+                else:
+                    self._err(text)
                 continue
             if not isinstance(event, protocol.Event):
                 continue                  # our own lines' progress: ours are not printed

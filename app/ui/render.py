@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from app.core import protocol as P
 from app.core.client_core import SERVER_TIMEOUT
+from app.core.file_names import human_size
 from app.core.text import NameProblem, sanitize_message, sanitize_text
 from app.ui.width import expand_tabs
 
@@ -77,6 +78,26 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "closed": "连接已关闭: %(reason)s",
         "unknown_command": "未知命令 %(command)s，输入 /help 查看命令",
         "usage_msg": "用法: /msg 名字 内容",
+        "file_received": "收到文件: %(name)s (%(size)s) → %(path)s",
+        "file_not_saved": "文件 %(name)s 没有保存: %(why)s",
+        "why_mismatch": "校验不一致（发送时文件被改动了）",
+        "why_write": "写入失败",
+        "why_no_space": "磁盘空间不够",
+        "why_unwritable": "下载文件夹不能写入（用 --downloads 指定别的文件夹）",
+        "why_cancelled": "发送方取消了",
+        "handed_in": "作业已提交: %(name)s (%(size)s) SHA-256 %(sha)s",
+        "hand_in_sending": "正在提交 %(name)s (%(size)s)…",
+        "hand_in_failed": "作业 %(name)s 没有提交: %(why)s",
+        "hand_in_problem": "无法提交: %(reason)s",
+        "usage_hand_in": "用法: /hand-in 文件路径（或 /交作业 文件路径）",
+        "refuse_1": "文件太大（上限 %(detail)s）",
+        "refuse_2": "超出了个人配额（还剩 %(detail)s）",
+        "refuse_3": "服务器磁盘空间不够",
+        "refuse_4": "服务器不能保存文件",
+        "refuse_5": "文件名不可用",
+        "refuse_6": "服务器不接收这种文件",
+        "refuse_7": "服务器正忙，请稍后再试",
+        "refuse_0": "传输中文件被改动了，请重新提交",
         "usage_me": "用法: /me 动作",
         "usage_lastlog": "用法: /lastlog 文字",
         "lastlog_found": "有 %(count)d 行包含 “%(text)s”:",
@@ -164,6 +185,26 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "closed": "Connection closed: %(reason)s",
         "unknown_command": "Unknown command %(command)s; type /help",
         "usage_msg": "usage: /msg NAME text",
+        "file_received": "received file: %(name)s (%(size)s) → %(path)s",
+        "file_not_saved": "file %(name)s not saved: %(why)s",
+        "why_mismatch": "the checksum does not match (the file changed while it was sent)",
+        "why_write": "writing failed",
+        "why_no_space": "the disk is full",
+        "why_unwritable": "the downloads folder cannot be written (--downloads DIR chooses another)",
+        "why_cancelled": "the sender cancelled it",
+        "handed_in": "handed in: %(name)s (%(size)s) SHA-256 %(sha)s",
+        "hand_in_sending": "handing in %(name)s (%(size)s)…",
+        "hand_in_failed": "%(name)s was not handed in: %(why)s",
+        "hand_in_problem": "cannot hand in: %(reason)s",
+        "usage_hand_in": "usage: /hand-in PATH (or /交作业 PATH)",
+        "refuse_1": "the file is too big (the limit is %(detail)s)",
+        "refuse_2": "over your quota (%(detail)s left)",
+        "refuse_3": "the server's disk is full",
+        "refuse_4": "the server cannot store files",
+        "refuse_5": "no usable file name",
+        "refuse_6": "the server does not take this",
+        "refuse_7": "the server is busy; try again later",
+        "refuse_0": "the file changed while it was sent; hand it in again",
         "usage_me": "usage: /me action",
         "usage_lastlog": "usage: /lastlog TEXT",
         "lastlog_found": "%(count)d lines contain \"%(text)s\":",
@@ -396,6 +437,31 @@ def pending_line(kind: int, text: str, target: str, lang: str, my_name: str, whe
     event = P.Event(0, when, event_kind, name=my_name, target=target, text=text)
     line = render(event, lang, my_name, 0, localtime)
     return [(part, "pending") for part, _ in line] + [(tr(lang, mark), "pending")]
+
+
+def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
+    """A file transfer's news (app.net.files FileNews) as one line, and
+    whether it is good news (a failure goes where errors go)."""
+    kind = type(news).__name__
+    if kind == "FileReceived":
+        return tr(lang, "file_received", name=sanitize_text(news.name),
+                  size=human_size(news.size), path=sanitize_text(news.path)), True
+    if kind == "FileFailed":
+        why = tr(lang, "why_" + news.why)
+        if news.detail:
+            why += " (%s)" % sanitize_text(news.detail)
+        return tr(lang, "file_not_saved", name=sanitize_text(news.name), why=why), False
+    if kind == "HandedIn":
+        return tr(lang, "handed_in", name=sanitize_text(news.name), size=human_size(news.size),
+                  sha=news.sha256), True
+    if kind == "HandInRefused":
+        detail = news.detail
+        if news.code in (1, 2) and detail.isdigit():
+            detail = human_size(int(detail))
+        why = tr(lang, "refuse_%d" % news.code if "refuse_%d" % news.code in TEXTS["en"]
+                 else "refuse_6", detail=sanitize_text(detail))
+        return tr(lang, "hand_in_failed", name=sanitize_text(news.name), why=why), False
+    return sanitize_text(str(news)), False
 
 
 def tr(lang: str, key: str, **values) -> str:

@@ -16,6 +16,7 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import check_name
 from app.net import identity
+from app.net import files
 from app.net.client_net import ClientConnection, ConnectError
 from app.ui import render
 from app.ui.client.terminal import Terminal
@@ -169,9 +170,12 @@ class Login:
                                                     self.options.accept_new_key)
                 for note in security.notes if security is not None else ():
                     self.term.say_local(note)
+                downloads, note = files.downloads_dir(self.options.downloads)
+                if note:
+                    self.term.say_local(note)
                 self.conn = self.factory(self.options.host, self.options.port, name,
                                          time.monotonic(), room_key=self.options.room_key,
-                                         security=security)
+                                         security=security, downloads=downloads)
             except (ConnectError, identity.KeyStoreError, identity.CryptoUnavailable) as exc:
                 self.term.error = str(exc)   # e.g. an unknown host name, no libcrypto
             except ValueError as exc:     # a name the protocol core will not send

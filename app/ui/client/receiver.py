@@ -16,6 +16,7 @@ from app.core.client_core import ClientEvent, LinePending, LineSettled, Status
 from app.core.options import ClientOptions
 from app.core.text import split_message
 from app.net.channel import Channel
+from app.net import files
 from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, await_messages, watch
 from app.ui import render, screen
@@ -196,8 +197,13 @@ class Receiver(Side):
 
     # ------------------------------------------------------------ from the network
 
-    def _on_events(self, events: Sequence[ClientEvent]) -> None:
+    def _on_events(self, events: Sequence[Union[ClientEvent, files.FileNews]]) -> None:
         for event in events:
+            if isinstance(event, files.NEWS_TYPES):     # a file stored, handed in, or why not
+                text, good = render.file_news_text(event, self.lang)
+                self.term.show([(text, "notice" if good else "admin")])
+                self.dirty = True
+                continue
             if isinstance(event, (LinePending, LineSettled)):
                 self._on_own_line(event)
                 continue

@@ -1,0 +1,86 @@
+"""A client's files: handouts it receives (into --downloads) and hand-ins it
+sends (/hand-in, /交作业), around the core's Endpoint (app/core/transfer.py)
+that ClientCore carries. The client's network shell (client_net.py) gives it
+a turn after its chat output in every wake-up."""
+import os
+from typing import Dict, List, Optional, Tuple, Union
+
+from app.core import file_wire as fw
+from app.core import transfer as tr
+from app.core.client_core import ClientCore
+from app.net.files import (Downloads, FileNews, FileProblem, HandedIn, HandInRefused,
+                           open_source, read_at)
+
+CHUNK_BUDGET = 64            # chunks per turn
+
+__all__ = ["ClientFiles", "FileNews"]
+
+
+class ClientFiles:
+    def __init__(self, core: ClientCore, downloads: Optional[str]) -> None:
+        self.core = core
+        self.endpoint = tr.Endpoint(read_at)
+        core.files = self.endpoint
+        self.downloads = Downloads(downloads)
+        self.sending: Dict[int, Tuple[int, fw.Offer]] = {}    # transfer -> (fd, offer)
+        self.news: List[FileNews] = []
+
+    def hand_in(self, path: str, now: float) -> Optional[str]:
+        try:
+            fd, offer = open_source(path, fw.Purpose.HAND_IN)
+        except FileProblem as exc:
+            return str(exc)
+        transfer = int.from_bytes(os.urandom(4), "big") or 1
+        self.sending[transfer] = (fd, offer)
+        self.endpoint.send(now, 0, transfer, offer, fd)
+        return None
+
+    def progress(self) -> List[Tuple[str, int, int, bool]]:
+        """(name, bytes done, size, outgoing) of every transfer under way."""
+        rows = []
+        for out in self.endpoint.outgoing.values():
+            if out.state != tr.ENDED:
+                rows.append((out.offer.name, out.sent_bytes, out.offer.size, True))
+        for inc in self.endpoint.incoming.values():
+            if inc.state in (tr.OPEN, tr.COMPLETE):
+                rows.append((inc.offer.name, inc.received_bytes, inc.offer.size, False))
+        return rows
+
+    def turn(self, now: float) -> bool:
+        """Events handled, what is due queued; True when there is output."""
+        self.core.pull_files(now, CHUNK_BUDGET)
+        events = self.endpoint.take_events()
+        if events:
+            self.news += self.downloads.handle(now, self.endpoint, events)
+            for event in events:
+                if isinstance(event, (tr.Delivered, tr.Refused)):
+                    self._ended(event)
+            self.core.pull_files(now, 0)       # the answers (ACK, DONE) at once
+        return bool(self.core.out)
+
+    def _ended(self, event: Union[tr.Delivered, tr.Refused]) -> None:
+        fd, offer = self.sending.pop(event.transfer, (-1, None))
+        if offer is None:
+            return
+        os.close(fd)
+        if isinstance(event, tr.Refused):
+            self.news.append(HandInRefused(offer.name, event.code, event.reason))
+        elif event.done.status == fw.DoneStatus.STORED:
+            self.news.append(HandedIn(offer.name, offer.size, event.done.sha256.hex(),
+                                      event.done.detail))
+        else:
+            self.news.append(HandInRefused(offer.name, 0, "mismatch" if event.done.status
+                                           == fw.DoneStatus.MISMATCH else "write"))
+
+    def next_deadline(self, now: float) -> Optional[float]:
+        return self.endpoint.next_deadline(now) if self.core.state == "joined" else None
+
+    def take_news(self) -> List[FileNews]:
+        news, self.news = self.news, []
+        return news
+
+    def close(self) -> None:
+        self.downloads.close()
+        for fd, _ in self.sending.values():
+            os.close(fd)
+        self.sending.clear()

@@ -1,0 +1,398 @@
+"""Files on disk for the transfers of app/core/transfer.py: the shell's half.
+
+  open_source(path, purpose)   a file to send: opened, checked, hashed -> (fd, Offer)
+  read_at(fd, offset, size)    the endpoints' reader (os.pread)
+  Landing(folder)              where received files are written: `NAME.part`
+                               first, the SHA-256 checked, then renamed to a
+                               name nobody has (never over a file, never
+                               outside the folder)
+  Downloads                    a client's handouts, into --downloads
+  downloads_dir(explicit)      the XDG download dir's chat.pyz/, or a fallback
+
+Every failure is an OSError turned into one value (a DONE or REFUSE code, a
+line for a person); nothing half-written is left behind.
+"""
+import errno
+import hashlib
+import os
+import tempfile
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+
+from app import _pyz_main
+from app.core import file_names
+from app.core import file_wire as fw
+from app.core import transfer as tr
+
+HASH_BLOCK = 1 << 20
+APP_DIR = "chat.pyz"
+
+
+class FileProblem(Exception):
+    """A file that cannot be sent: why, in one line."""
+
+
+def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
+    """Open and hash a file to send; FileProblem if it cannot be."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
+    try:
+        before = os.fstat(fd)
+        if not _regular(before.st_mode):
+            raise FileProblem("%s is not a regular file" % path)
+        digest = hashlib.sha256()
+        offset = 0
+        while True:
+            block = os.pread(fd, HASH_BLOCK, offset)
+            if not block:
+                break
+            digest.update(block)
+            offset += len(block)
+        after = os.fstat(fd)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) \
+                or offset != after.st_size:
+            raise FileProblem("%s changed while it was being read; try again" % path)
+    except OSError as exc:
+        os.close(fd)
+        raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
+    except FileProblem:
+        os.close(fd)
+        raise
+    stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(path)))
+    name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
+    return fd, fw.Offer(after.st_size, fw.CHUNK_SIZE, digest.digest(), purpose,
+                        after.st_mtime, name)
+
+
+def _regular(mode: int) -> bool:
+    import stat
+    return stat.S_ISREG(mode)
+
+
+def read_at(fd: int, offset: int, size: int) -> bytes:
+    return os.pread(fd, size, offset)
+
+
+def sha256_of(fd: int) -> bytes:
+    digest = hashlib.sha256()
+    offset = 0
+    while True:
+        block = os.pread(fd, HASH_BLOCK, offset)
+        if not block:
+            return digest.digest()
+        digest.update(block)
+        offset += len(block)
+
+
+# ---------------------------------------------------------------- landing
+
+class Landed(NamedTuple):
+    """A received file: under its final name, or (path "") why not."""
+    name: str                 # the final base name ("" if none)
+    path: str                 # the final path ("" if not stored)
+    status: int               # fw.DoneStatus
+    sha256: bytes
+    why: str = ""             # for a person, when not stored
+
+
+class _Part:
+    __slots__ = ("fd", "path", "name", "offer", "failed")
+
+    def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
+        self.fd = fd
+        self.path = path
+        self.name = name
+        self.offer = offer
+        self.failed = ""
+
+
+class Landing:
+    """Received files in one folder: `NAME.part` while they come, the final
+    name only after the SHA-256 matched."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.parts: Dict[tr.Key, _Part] = {}
+
+    def start(self, key: tr.Key, offer: fw.Offer) -> Optional[Tuple[int, str]]:
+        """Make the partial file; None, or a REFUSE (code, detail)."""
+        name = file_names.safe_name(offer.name)
+        try:
+            os.makedirs(self.folder, 0o755, exist_ok=True)
+            if not os.access(self.folder, os.W_OK | os.X_OK):
+                return fw.RefuseCode.UNWRITABLE, ""
+            space = os.statvfs(self.folder)
+            if space.f_bavail * space.f_frsize < offer.size:
+                return fw.RefuseCode.NO_SPACE, ""
+            fd, path = self._create(name)
+        except OSError as exc:
+            return (fw.RefuseCode.NO_SPACE if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                    else fw.RefuseCode.UNWRITABLE), exc.strerror or ""
+        try:
+            if offer.size and hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, offer.size)   # a full disk says so now, not midway
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                os.close(fd)
+                _unlink(path)
+                return fw.RefuseCode.NO_SPACE, ""
+        self.parts[key] = _Part(fd, path, name, offer)
+        return None
+
+    def _create(self, name: str) -> Tuple[int, str]:
+        """A new `NAME.part` (or `NAME (1).part`, ...): never one that exists."""
+        for n in range(10000):
+            path = os.path.join(self.folder,
+                                file_names.numbered(name, n) + file_names.PARTIAL_SUFFIX)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o644)
+                return fd, path
+            except FileExistsError:
+                continue
+        raise OSError(errno.EEXIST, "no free name")
+
+    def has(self, key: tr.Key) -> bool:
+        return key in self.parts
+
+    def write(self, key: tr.Key, offset: int, data: bytes) -> bool:
+        """False once writing failed (the transfer should end: finish)."""
+        part = self.parts.get(key)
+        if part is None:
+            return False
+        if part.failed:
+            return False
+        try:
+            os.pwrite(part.fd, data, offset)
+        except OSError as exc:
+            part.failed = exc.strerror or str(exc)
+            return False
+        return True
+
+    def failed(self, key: tr.Key) -> str:
+        part = self.parts.get(key)
+        return part.failed if part is not None else ""
+
+    def complete(self, key: tr.Key) -> Landed:
+        """Check the hash; put the file under a free final name, or delete it."""
+        part = self.parts.pop(key)
+        offer = part.offer
+        try:
+            if part.failed:
+                raise OSError(errno.EIO, part.failed)
+            digest = sha256_of(part.fd)
+        except OSError as exc:
+            self._drop(part)
+            return Landed("", "", fw.DoneStatus.WRITE_FAILED, bytes(32),
+                          exc.strerror or str(exc))
+        if digest != offer.sha256:
+            self._drop(part)
+            return Landed("", "", fw.DoneStatus.MISMATCH, digest, "mismatch")
+        os.close(part.fd)
+        try:
+            name, path = self._place(part)
+        except OSError as exc:
+            _unlink(part.path)
+            return Landed("", "", fw.DoneStatus.WRITE_FAILED, digest, exc.strerror or str(exc))
+        return Landed(name, path, fw.DoneStatus.STORED, digest)
+
+    def _place(self, part: _Part) -> Tuple[str, str]:
+        """Link the partial under the first free name (link never replaces a
+        file), then remove the partial name."""
+        for n in range(10000):
+            name = file_names.numbered(part.name, n)
+            path = os.path.join(self.folder, name)
+            try:
+                os.link(part.path, path)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                if os.path.lexists(path):        # a file system without hard links
+                    continue
+                os.rename(part.path, path)
+                return name, path
+            _unlink(part.path)
+            return name, path
+        raise OSError(errno.EEXIST, "no free name")
+
+    def cancel(self, key: tr.Key) -> None:
+        part = self.parts.pop(key, None)
+        if part is not None:
+            self._drop(part)
+
+    def _drop(self, part: _Part) -> None:
+        try:
+            os.close(part.fd)
+        except OSError:
+            pass
+        _unlink(part.path)
+
+    def close(self) -> None:
+        for key in list(self.parts):
+            self.cancel(key)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- a client's handouts
+
+class FileReceived(NamedTuple):
+    """A handout stored: what the front end shows (line mode: one line)."""
+    name: str
+    size: int
+    path: str
+
+
+class FileFailed(NamedTuple):
+    """A handout that could not be stored: its name and why (a key the front
+    end words: mismatch, write, no_space, unwritable, cancelled)."""
+    name: str
+    why: str
+    detail: str = ""
+
+
+class HandedIn(NamedTuple):
+    """Our hand-in is stored on the server: the receipt (its SHA-256)."""
+    name: str
+    size: int
+    sha256: str               # hex
+    stored: str               # where the server put it
+
+
+class HandInRefused(NamedTuple):
+    """The server would not take our hand-in (fw.RefuseCode), or it failed
+    (code 0; `detail` says why: mismatch, write, a cancel reason)."""
+    name: str
+    code: int
+    detail: str
+
+
+FileNews = Union[FileReceived, FileFailed, HandedIn, HandInRefused]
+NEWS_TYPES = (FileReceived, FileFailed, HandedIn, HandInRefused)   # for isinstance
+
+_REFUSE_WHY: Dict[int, str] = {fw.RefuseCode.NO_SPACE: "no_space",
+                               fw.RefuseCode.UNWRITABLE: "unwritable"}
+
+
+class Downloads:
+    """A client's receiving side: handouts from the server into its folder."""
+
+    def __init__(self, folder: Optional[str]) -> None:
+        self.landing = Landing(folder) if folder else None
+
+    def handle(self, now: float, endpoint: tr.Endpoint,
+               events: List[tr.FileEvent]) -> List[FileNews]:
+        """The incoming side's events (the rest are ignored)."""
+        news: List[FileNews] = []
+        for event in events:
+            key = (event.peer, event.transfer)
+            if isinstance(event, tr.Offered):
+                offer = event.offer
+                if offer.purpose != fw.Purpose.HANDOUT:
+                    endpoint.refuse(now, event.peer, event.transfer,
+                                    fw.RefuseCode.NOT_ALLOWED, "")
+                    continue
+                if self.landing is None:
+                    refusal: Optional[Tuple[int, str]] = (fw.RefuseCode.UNWRITABLE, "")
+                else:
+                    refusal = self.landing.start(key, offer)
+                if refusal is None:
+                    endpoint.accept(now, event.peer, event.transfer)
+                else:
+                    endpoint.refuse(now, event.peer, event.transfer,
+                                    fw.RefuseCode(refusal[0]), refusal[1])
+                    news.append(FileFailed(file_names.safe_name(offer.name),
+                                           _REFUSE_WHY.get(refusal[0], "unwritable"),
+                                           refusal[1]))
+            elif isinstance(event, tr.Write) and self.landing is not None:
+                if not self.landing.write(key, event.offset, event.data) \
+                        and self.landing.has(key):
+                    self._land(now, endpoint, key, news)
+            elif isinstance(event, tr.Complete) and self.landing is not None \
+                    and self.landing.has(key):
+                self._land(now, endpoint, key, news)
+            elif isinstance(event, tr.Cancelled) and self.landing is not None:
+                inc = endpoint.incoming.get(key)
+                self.landing.cancel(key)
+                news.append(FileFailed(file_names.safe_name(inc.offer.name) if inc else "?",
+                                       "cancelled", event.reason))
+        return news
+
+    def _land(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
+              news: List[FileNews]) -> None:
+        assert self.landing is not None
+        inc = endpoint.incoming[key]
+        landed = self.landing.complete(key)
+        endpoint.finish(now, key[0], key[1], fw.Done(landed.status, landed.sha256, landed.name))
+        if landed.status == fw.DoneStatus.STORED:
+            news.append(FileReceived(landed.name, inc.offer.size, landed.path))
+        else:
+            news.append(FileFailed(file_names.safe_name(inc.offer.name),
+                                   "mismatch" if landed.status == fw.DoneStatus.MISMATCH
+                                   else "write", landed.why))
+
+    def close(self) -> None:
+        if self.landing is not None:
+            self.landing.close()
+
+
+# ---------------------------------------------------------------- where
+
+def xdg_download_dir() -> str:
+    """The XDG download directory: $XDG_DOWNLOAD_DIR, else user-dirs.dirs's
+    XDG_DOWNLOAD_DIR, else ~/Downloads."""
+    home = os.path.expanduser("~")
+    value = os.environ.get("XDG_DOWNLOAD_DIR", "")
+    if not value:
+        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        try:
+            with open(os.path.join(config, "user-dirs.dirs"), encoding="utf-8") as f:
+                for line in f:
+                    key, _, rest = line.strip().partition("=")
+                    if key == "XDG_DOWNLOAD_DIR":
+                        value = rest.strip().strip('"').replace("$HOME", home)
+        except (OSError, UnicodeDecodeError):
+            pass
+    if not value or not os.path.isabs(value):
+        value = os.path.join(home, "Downloads")
+    return value
+
+
+def _writable_dir(path: str) -> bool:
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
+def downloads_dir(explicit: Optional[str]) -> Tuple[Optional[str], str]:
+    """(folder or None, a note for the person when it is not the usual one).
+    --downloads DIR is taken as given (no fallback: it was asked for)."""
+    if explicit is not None:
+        path = os.path.abspath(os.path.expanduser(explicit))
+        if _writable_dir(path):
+            return path, ""
+        return None, "--downloads %s cannot be written: handouts will be refused" % explicit
+    usual = os.path.join(xdg_download_dir(), APP_DIR)
+    if _writable_dir(usual):
+        return usual, ""
+    tmps: Tuple[str, ...] = _pyz_main.TMP_DIRS
+    try:
+        tmps = (tempfile.gettempdir(),) + tmps
+    except OSError:
+        pass
+    for tmp in dict.fromkeys(tmps):
+        path = os.path.join(tmp, "chat.pyz-%d" % os.getuid(), "downloads")
+        if _writable_dir(path):
+            return path, ("cannot write to %s; handouts go to %s (--downloads DIR chooses)"
+                          % (usual, path))
+    return None, "no writable folder for handouts (%s); use --downloads DIR" % usual

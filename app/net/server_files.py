@@ -1,0 +1,198 @@
+"""The server's files: handouts (/send) and hand-ins (/hand-in), the shell
+around app/core/file_desk.py. The network process makes one, gives it the
+admin's file commands, and lets it take a turn after the room's own output in
+each wake-up of its loop (chat first; then at most a budget of chunks).
+
+Hand-ins are stored as `<submissions>/<name>/<YYYYmmdd-HHMMSS>-<file>`; a
+partial is `<file>.part` in the same folder until its SHA-256 matches.
+"""
+import os
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from app.core import admin, file_names
+from app.core import file_wire as fw
+from app.core import transfer as tr
+from app.core.admin import LogKind
+from app.core.file_desk import FileDesk, Handout
+from app.core.hub import Hub
+from app.core.options import ServerOptions
+from app.net.files import FileProblem, Landing, open_source, read_at
+
+CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
+# (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
+StoredHandIn = Tuple[str, str, str, int, float, str]
+
+
+class ServerFiles:
+    def __init__(self, hub: Hub, options: ServerOptions, state_path: Optional[str]) -> None:
+        self.hub = hub
+        self.options = options
+        self.desk = FileDesk(read_at, options.file_ttl)
+        hub.files = self.desk
+        default = os.path.join(state_path, "submissions") if state_path else None
+        self.submissions = os.path.abspath(os.path.expanduser(options.submissions)) \
+            if options.submissions else default
+        self.landings: Dict[str, Landing] = {}       # a member's name -> its folder
+        self.hand_in_names: Dict[tr.Key, str] = {}   # incoming -> whose (name at the offer)
+        self.handed: Dict[str, int] = {}             # name -> bytes handed in (quota)
+        self.rows: List[admin.HandInRow] = []        # every hand-in kept, oldest first
+        # Writes a hand-in into the room's database (the network process's
+        # StateDB, or nothing when it runs in memory).
+        self.record: Callable[[StoredHandIn], None] = lambda row: None
+        self.next_transfer = int.from_bytes(os.urandom(4), "big") or 1
+
+    def restore(self, stored: Sequence[StoredHandIn]) -> None:
+        """The hand-ins of earlier runs (the database): listed, and counted in
+        each person's quota."""
+        for name, file, path, size, when, sha in stored:
+            self.rows.append((name, os.path.basename(path), size, when, sha))
+            self.handed[name] = self.handed.get(name, 0) + size
+
+    # ------------------------------------------------------------ commands
+
+    def command(self, now: float, command: admin.Command) -> admin.Result:
+        if isinstance(command, admin.SendFile):
+            return self.hand_out(now, command.path)
+        if isinstance(command, admin.ListHandIns):
+            names = {row[0] for row in self.rows}
+            missing = tuple(sorted(s.name for s in self.hub.members() if s.name not in names))
+            return admin.HandInList(tuple(self.rows), missing)
+        raise TypeError("not a file command: %r" % (command,))
+
+    def hand_out(self, now: float, path: str) -> admin.Result:
+        try:
+            fd, offer = open_source(path, fw.Purpose.HANDOUT)
+        except FileProblem as exc:
+            return admin.FileNotSent(str(exc))
+        if offer.size > self.options.max_file_size:
+            os.close(fd)
+            return admin.FileNotSent("%s is %s, over --max-file-size %s" % (
+                path, file_names.human_size(offer.size),
+                file_names.human_size(self.options.max_file_size)))
+        transfer = self.next_transfer
+        self.next_transfer = (self.next_transfer + 1) & 0xFFFFFFFF or 1
+        self.desk.hand_out(now, Handout(transfer, offer, fd, now))
+        online = len(self.hub.members())
+        self.hub.note(now, LogKind.HANDOUT, "", "console", "%s (%s)" % (
+            offer.name, file_names.human_size(offer.size)))
+        return admin.FileQueued(offer.name, offer.size, online)
+
+    # ------------------------------------------------------------ loop
+
+    def turn(self, now: float) -> None:
+        """Handle what the transfers reported, then put what is due (control,
+        then chunks) into the hub's outbox."""
+        self.desk.pull(now, self.hub, CHUNK_BUDGET)
+        for event in self.desk.take_events():
+            self._on_event(now, event)
+        for handout in self.desk.expired(now):
+            try:
+                os.close(handout.source)
+            except OSError:
+                pass
+
+    def next_deadline(self, now: float) -> Optional[float]:
+        return self.desk.next_deadline(now)
+
+    def _on_event(self, now: float, event: tr.FileEvent) -> None:
+        endpoint = self.desk.endpoint
+        key = (event.peer, event.transfer)
+        if isinstance(event, tr.Delivered):
+            handout = self.desk.handouts.get(event.transfer)
+            name = self.desk.name_of(event.peer)
+            if handout is not None and event.done.status == fw.DoneStatus.STORED:
+                self.hub.note(now, LogKind.HANDOUT, name, "-", handout.offer.name)
+            elif handout is not None:
+                self.hub.note(now, LogKind.HANDOUT, name, "-", "%s NOT stored (%s)" % (
+                    handout.offer.name, "changed while sent"
+                    if event.done.status == fw.DoneStatus.MISMATCH else "could not write"))
+        elif isinstance(event, tr.Refused):
+            handout = self.desk.handouts.get(event.transfer)
+            if handout is not None:
+                self.hub.note(now, LogKind.HANDOUT, self.desk.name_of(event.peer), "-",
+                              "%s refused (%d %s)" % (handout.offer.name, event.code,
+                                                      event.reason))
+        elif isinstance(event, tr.Offered):
+            self._offered(now, event)
+        elif isinstance(event, tr.Write):
+            owner = self.hand_in_names.get(key)
+            landing = self.landings.get(owner) if owner else None
+            if landing is not None and not landing.write(key, event.offset, event.data) \
+                    and landing.has(key):
+                self._landed(now, key)
+        elif isinstance(event, tr.Complete):
+            self._landed(now, key)
+        elif isinstance(event, tr.Cancelled):
+            owner = self.hand_in_names.pop(key, None)
+            if owner and owner in self.landings:
+                self.landings[owner].cancel(key)
+
+    # ------------------------------------------------------------ hand-ins
+
+    def _offered(self, now: float, event: tr.Offered) -> None:
+        endpoint = self.desk.endpoint
+        offer = event.offer
+        session = self.desk.sessions.get(event.peer) or next(
+            (s for s in self.hub.members() if s.instance == event.peer), None)
+        if offer.purpose != fw.Purpose.HAND_IN or session is None:
+            endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.NOT_ALLOWED, "")
+            return
+        name = session.name
+        if self.submissions is None:
+            endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.UNWRITABLE, "")
+            return
+        if offer.size > self.options.max_file_size:
+            endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.TOO_BIG,
+                            str(self.options.max_file_size))
+            return
+        left = self.options.quota - self.handed.get(name, 0)
+        if offer.size > left:
+            endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.QUOTA,
+                            str(max(0, left)))
+            return
+        landing = self.landings.get(name)
+        if landing is None:
+            landing = self.landings[name] = Landing(os.path.join(
+                self.submissions, file_names.safe_name(name)))
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+        stamped = offer._replace(name=file_names.fit(stamp + "-", "", 32)
+                                 + file_names.safe_name(offer.name))
+        refusal = landing.start((event.peer, event.transfer), stamped)
+        if refusal is not None:
+            endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode(refusal[0]),
+                            refusal[1])
+            return
+        self.hand_in_names[(event.peer, event.transfer)] = name
+        self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now
+        endpoint.accept(now, event.peer, event.transfer)
+
+    def _landed(self, now: float, key: tr.Key) -> None:
+        name = self.hand_in_names.pop(key, None)
+        landing = self.landings.get(name) if name else None
+        if name is None or landing is None or not landing.has(key):
+            return
+        inc = self.desk.endpoint.incoming[key]
+        landed = landing.complete(key)
+        detail = landed.path if landed.path else landed.why
+        self.desk.endpoint.finish(now, key[0], key[1],
+                                  fw.Done(landed.status, landed.sha256, detail))
+        if landed.status != fw.DoneStatus.STORED:
+            self.handed[name] -= inc.offer.size
+            self.hub.note(now, LogKind.HAND_IN, name, "-", "%s FAILED (%s)" % (
+                inc.offer.name, landed.why))
+            return
+        sha = landed.sha256.hex()
+        self.rows.append((name, landed.name, inc.offer.size, now, sha))
+        self.record((name, inc.offer.name, landed.path, inc.offer.size, now, sha))
+        self.hub.note(now, LogKind.HAND_IN, name, "-", "%s (%s) sha256 %s → %s" % (
+            inc.offer.name, file_names.human_size(inc.offer.size), sha, landed.path))
+
+    def close(self) -> None:
+        for landing in self.landings.values():
+            landing.close()
+        for handout in self.desk.handouts.values():
+            try:
+                os.close(handout.source)
+            except OSError:
+                pass

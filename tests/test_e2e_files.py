@@ -1,0 +1,137 @@
+"""Files end to end through the built chat.pyz: a headless server hands a file
+out (`/send` on its stdin) to line-mode clients and to a late joiner; a client
+hands one in (`/hand-in` on its stdin). Real UDP on 127.0.0.1, real processes,
+secure sessions (the default), every wait a poll with a deadline."""
+import hashlib
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.chatproc import free_udp_port, start_client, start_server, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+RECEIVED = re.compile(r"^收到文件: (.+) \((.+)\) → (.+)$")
+
+
+@pytest.fixture
+def port():
+    return free_udp_port()
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def client(pyz, port, name, tmp_path, procs):
+    folder = tmp_path / ("dl-" + name)
+    proc = start_client(pyz, port, name, tmp_path, "--downloads", str(folder))
+    procs.append(proc)
+    return proc, folder
+
+
+def test_handout_reaches_three_clients_and_a_late_joiner_intact(pyz, port, procs, tmp_path):
+    data = os.urandom(5 * 1000 * 1000)
+    source = tmp_path / "讲义.pdf"
+    source.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    clients = [client(pyz, port, name, tmp_path, procs) for name in ("张三", "lisi", "王五")]
+    server.send("/send " + str(source))
+    server.wait_line(lambda line: line.startswith("handing out 讲义.pdf (5.0 MB) to 3 online"))
+    for proc, folder in clients:
+        line = proc.wait_line(lambda line: line.startswith("收到文件:"), timeout=60)
+        name, size, path = RECEIVED.match(line).groups()
+        assert (name, size, path) == ("讲义.pdf", "5.0 MB", str(folder / "讲义.pdf"))
+        assert sha256_file(path) == digest
+        assert sorted(os.listdir(folder)) == ["讲义.pdf"]        # no .part left behind
+    wait_until(lambda: all(any(" handout %s - 讲义.pdf" % name in line for line in server.collect())
+                           for name in ("张三", "lisi", "王五")), 10, "the console's handout lines")
+    # Within --file-ttl: a member who joins now gets it too, once.
+    late, folder = client(pyz, port, "赵六", tmp_path, procs)
+    line = late.wait_line(lambda line: line.startswith("收到文件:"), timeout=60)
+    assert RECEIVED.match(line).group(3) == str(folder / "讲义.pdf")
+    assert sha256_file(folder / "讲义.pdf") == digest
+
+
+def test_a_second_handout_of_the_same_name_is_numbered(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    proc, folder = client(pyz, port, "张三", tmp_path, procs)
+    folder.mkdir(exist_ok=True)             # (the client made it at start)
+    (folder / "a.txt").write_bytes(b"mine, keep me")
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"from the teacher\n")
+    server.send("/send " + str(source))
+    line = proc.wait_line(lambda line: line.startswith("收到文件:"))
+    assert RECEIVED.match(line).groups() == ("a (1).txt", "17 B", str(folder / "a (1).txt"))
+    assert (folder / "a.txt").read_bytes() == b"mine, keep me"
+    assert (folder / "a (1).txt").read_bytes() == b"from the teacher\n"
+
+
+def test_send_of_a_missing_file_is_one_line(pyz, port, procs, tmp_path):
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    server.send("/send " + str(tmp_path / "nothing.pdf"))
+    server.wait_line(lambda line: line.startswith("not sent: cannot open ")
+                     and "No such file" in line)
+
+
+def test_hand_in_is_stored_with_its_hash_and_listed(pyz, port, procs, tmp_path):
+    data = os.urandom(300_000)
+    homework = tmp_path / "作业 1.py"
+    homework.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    submissions = tmp_path / "subs"
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          "--submissions", str(submissions), stdin=subprocess.PIPE)
+    procs.append(server)
+    zhang, _ = client(pyz, port, "张三", tmp_path, procs)
+    li, _ = client(pyz, port, "lisi", tmp_path, procs)
+    zhang.send("/交作业 " + str(homework))
+    receipt = zhang.wait_line(lambda line: line.startswith("作业已提交:"), timeout=60)
+    assert receipt == "作业已提交: 作业 1.py (300 KB) SHA-256 " + digest
+    stored = os.listdir(submissions / "张三")
+    assert len(stored) == 1 and re.fullmatch(r"\d{8}-\d{6}-作业 1\.py", stored[0])
+    assert sha256_file(submissions / "张三" / stored[0]) == digest
+    server.wait_line(lambda line: " hand-in 张三 " in line and digest in line)
+    server.send("/hand-ins")
+    server.wait_line(lambda line: line == "1 hand-ins")
+    server.wait_line(lambda line: line.startswith("张三") and "作业 1.py" in line)
+    server.wait_line(lambda line: line == "online without a hand-in: lisi")
+    # The index is in the room's database: a new run of the server lists it.
+    server.stop()
+    again = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                         "--submissions", str(submissions), stdin=subprocess.PIPE,
+                         name="server2")
+    procs.append(again)
+    again.send("/hand-ins")
+    again.wait_line(lambda line: line == "1 hand-ins")
+    again.wait_line(lambda line: line.startswith("张三") and stored[0] in line)
+
+
+def test_hand_in_over_the_limit_is_refused_before_sending(pyz, port, procs, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(200_000))
+    submissions = tmp_path / "subs"
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          "--submissions", str(submissions), "--max-file-size", "100K",
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    zhang, _ = client(pyz, port, "张三", tmp_path, procs)
+    zhang.send("/hand-in " + str(big))
+    refusal = "作业 big.bin 没有提交: 文件太大（上限 100 KB）"
+    assert_stderr(zhang, refusal)
+    assert not (submissions / "张三").exists() or os.listdir(submissions / "张三") == []
+
+
+def assert_stderr(proc, text, timeout=20):
+    wait_until(lambda: "chat.pyz: " + text in proc.stderr_text(), timeout,
+               "no %r on stderr: %r" % (text, proc.stderr_text()))

@@ -1,0 +1,323 @@
+"""The file-transfer core (app/core/transfer.py, congestion.py, file_wire.py)
+on a simulated link: loss, reordering, duplication, a lost peer, a restart of
+the receiver. Deterministic (seeded), milliseconds each."""
+import hashlib
+import heapq
+import random
+
+import pytest
+
+from app.core import file_wire as fw
+from app.core import transfer as tr
+from app.core.congestion import Controller, MIN_CWND
+from app.core.protocol import ProtocolError
+
+
+def make_offer(data: bytes, name: str = "讲义.pdf", purpose=fw.Purpose.HANDOUT) -> fw.Offer:
+    return fw.Offer(len(data), fw.CHUNK_SIZE, hashlib.sha256(data).digest(), purpose, 0.0, name)
+
+
+class Link:
+    """Two endpoints and a network between them: each message is lost with
+    `loss`, duplicated with `dup`, and delayed by `delay` plus up to `jitter`
+    (so a jitter larger than the gap between sends reorders)."""
+
+    def __init__(self, data: bytes, seed: int = 1, loss: float = 0.0, dup: float = 0.0,
+                 delay: float = 0.0005, jitter: float = 0.0, budget: int = 32) -> None:
+        self.rng = random.Random(seed)
+        self.data = data
+        self.loss, self.dup, self.delay, self.jitter, self.budget = loss, dup, delay, jitter, budget
+        self.sender = tr.Endpoint(lambda src, off, size: src[off:off + size])
+        self.receiver = tr.Endpoint(lambda src, off, size: b"")
+        self.part = bytearray(len(data))
+        self.wire = []            # heap of (time, n, to_receiver, body)
+        self.n = 0
+        self.now = 0.0
+        self.sender_events = []
+        self.receiver_events = []
+        self.up = True            # False: everything is lost (the peer is away)
+        self.held = 0             # chunks the receiver says it has at accept (resume)
+        self.sent_bodies = 0
+        self.swap = 0.0           # chance a message is held back and goes after the next one
+        self.swapped = None
+
+    def post(self, to_receiver: bool, body: bytes) -> None:
+        self.sent_bodies += 1
+        if not self.up or self.rng.random() < self.loss:
+            return
+        if self.swapped is None and self.rng.random() < self.swap:
+            self.swapped = (to_receiver, body)
+            return
+        copies = 2 if self.rng.random() < self.dup else 1
+        at = self.now + self.delay
+        for _ in range(copies):
+            self.n += 1
+            at = self.now + self.delay + self.rng.random() * self.jitter
+            heapq.heappush(self.wire, (at, self.n, to_receiver, body))
+        if self.swapped is not None:
+            self.n += 1
+            heapq.heappush(self.wire, (at, self.n) + self.swapped)
+            self.swapped = None
+
+    def step(self) -> None:
+        for peer, body in self.sender.pull(self.now, self.budget):
+            self.post(True, body)
+        for peer, body in self.receiver.pull(self.now, self.budget):
+            self.post(False, body)
+        for event in self.receiver.take_events():
+            self.receiver_events.append(event)
+            if isinstance(event, tr.Offered):
+                self.receiver.accept(self.now, event.peer, event.transfer, self.held)
+            elif isinstance(event, tr.Write):
+                self.part[event.offset:event.offset + len(event.data)] = event.data
+            elif isinstance(event, tr.Complete):
+                digest = hashlib.sha256(bytes(self.part)).digest()
+                inc = self.receiver.incoming[(event.peer, event.transfer)]
+                status = fw.DoneStatus.STORED if digest == inc.offer.sha256 \
+                    else fw.DoneStatus.MISMATCH
+                self.receiver.finish(self.now, event.peer, event.transfer,
+                                     fw.Done(status, digest, "/x/讲义.pdf"))
+        self.sender_events += self.sender.take_events()
+
+    def run(self, until=lambda link: False, limit: float = 60.0, steps: int = 200000) -> None:
+        for _ in range(steps):
+            self.step()
+            if until(self) or self.now > limit:
+                return
+            times = [t for t in (self.sender.next_deadline(self.now),
+                                 self.receiver.next_deadline(self.now)) if t is not None]
+            if self.wire:
+                times.append(self.wire[0][0])
+            if not times:
+                return
+            self.now = max(self.now, min(times))
+            while self.wire and self.wire[0][0] <= self.now:
+                _, _, to_receiver, body = heapq.heappop(self.wire)
+                (self.receiver if to_receiver else self.sender).on_message(self.now, 0, body)
+        raise AssertionError("the simulation did not settle in %d steps" % steps)
+
+    def delivered(self):
+        return [e for e in self.sender_events if isinstance(e, tr.Delivered)]
+
+
+def send_file(link: Link, transfer: int = 7) -> None:
+    link.sender.send(link.now, 0, transfer, make_offer(link.data), link.data)
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size) if hasattr(random.Random, "randbytes") \
+        else bytes(random.Random(seed).getrandbits(8) for _ in range(size))
+
+
+def check_intact(link: Link) -> None:
+    done = link.delivered()
+    assert len(done) == 1, link.sender_events
+    assert done[0].done.status == fw.DoneStatus.STORED
+    assert done[0].done.sha256 == hashlib.sha256(link.data).digest()
+    assert bytes(link.part) == link.data
+
+
+@pytest.mark.parametrize("size", [0, 1, fw.CHUNK_SIZE - 1, fw.CHUNK_SIZE, fw.CHUNK_SIZE + 1,
+                                  200_000])
+def test_clean_link_delivers_exactly(size):
+    link = Link(payload(size))
+    send_file(link)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    assert link.sender.stats["retransmissions"] == 0
+    writes = [e for e in link.receiver_events if isinstance(e, tr.Write)]
+    assert len(writes) == fw.chunk_count(size, fw.CHUNK_SIZE)   # each chunk written once
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_loss_reordering_and_duplication(seed):
+    link = Link(payload(300_000, seed), seed=seed, loss=0.1, dup=0.05, jitter=0.003)
+    send_file(link)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    assert link.sender.stats["retransmissions"] > 0
+    assert link.receiver.stats["duplicates"] > 0
+
+
+def test_heavy_loss_still_completes():
+    link = Link(payload(100_000, 3), seed=3, loss=0.4, jitter=0.002)
+    send_file(link)
+    link.run(lambda l: l.delivered(), limit=600)
+    check_intact(link)
+
+
+def test_reordering_alone_is_not_loss():
+    """A third of the messages overtaken by the next one: out of order, none
+    lost, so nothing is sent twice (the loss test is by send order, with a
+    threshold of REORDER_THRESHOLD), though the receiver acks each hole."""
+    link = Link(payload(200_000, 4), seed=4)
+    link.swap = 0.3
+    send_file(link)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    assert link.sender.stats["retransmissions"] == 0
+    assert link.receiver.stats["duplicates"] == 0
+
+
+def test_changed_file_is_a_mismatch_not_stored():
+    data = payload(50_000, 5)
+    link = Link(data)
+    changed = bytearray(data)
+    changed[100] ^= 1
+    link.sender.send(0.0, 0, 9, make_offer(data), bytes(changed))   # offered hash: the old one
+    link.run(lambda l: l.delivered())
+    assert link.delivered()[0].done.status == fw.DoneStatus.MISMATCH
+
+
+def test_refused_before_any_chunk():
+    link = Link(payload(50_000))
+    send_file(link)
+    link.step()                                   # the OFFER goes
+    link.run(lambda l: any(isinstance(e, tr.Offered) for e in l.receiver_events) or l.wire == [])
+    # accept was already called by step(); a refusing receiver instead:
+    other = Link(payload(50_000))
+    other.receiver.accept = lambda *a, **k: None   # never accepts ...
+    send_file(other)
+    for _ in range(3):
+        other.step()
+        other.run(lambda l: bool(l.receiver_events))
+    offered = [e for e in other.receiver_events if isinstance(e, tr.Offered)][0]
+    other.receiver.refuse(other.now, 0, offered.transfer, fw.RefuseCode.TOO_BIG, "104857600")
+    other.run(lambda l: any(isinstance(e, tr.Refused) for e in l.sender_events))
+    refused = [e for e in other.sender_events if isinstance(e, tr.Refused)][0]
+    assert (refused.code, refused.reason) == (fw.RefuseCode.TOO_BIG, "104857600")
+    assert other.sender.stats["chunks_sent"] == 0
+
+
+def test_lost_peer_resumes_where_it_stopped():
+    data = payload(400_000, 6)
+    link = Link(data, seed=6)
+    send_file(link)
+    link.run(lambda l: l.receiver.incoming and
+             l.receiver.incoming[(0, 7)].count > 150)
+    got_before = link.receiver.incoming[(0, 7)].count
+    link.up = False                               # the session is lost ...
+    link.sender.peer_lost(link.now, 0)
+    link.run(limit=link.now + 1.0)
+    link.up = True                                # ... and back: the OFFER is answered
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    writes = [e for e in link.receiver_events if isinstance(e, tr.Write)]
+    assert len(writes) == fw.chunk_count(len(data), fw.CHUNK_SIZE)   # nothing twice
+    assert got_before > 150
+
+
+def test_receiver_restart_resumes_from_its_prefix():
+    """A restarted receiver knows only the chunks its partial file holds in
+    order; it accepts with that prefix and the sender sends the rest."""
+    data = payload(300_000, 7)
+    link = Link(data, seed=7)
+    send_file(link)
+    link.run(lambda l: l.receiver.incoming and l.receiver.incoming[(0, 7)].next > 100)
+    prefix = link.receiver.incoming[(0, 7)].next
+    link.receiver = tr.Endpoint(lambda src, off, size: b"")     # the restart
+    link.wire.clear()
+    link.held = prefix
+    link.sender.peer_lost(link.now, 0)
+    link.receiver_events.clear()
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    writes = [e for e in link.receiver_events if isinstance(e, tr.Write)]
+    assert len(writes) == fw.chunk_count(len(data), fw.CHUNK_SIZE) - prefix
+
+
+def test_lost_done_is_asked_for_again():
+    data = payload(20_000, 8)
+    link = Link(data, seed=8)
+    send_file(link)
+    original = link.post
+
+    def drop_done(to_receiver, body):
+        if not to_receiver and body[0] == fw.FileKind.DONE and not getattr(link, "dropped", 0):
+            link.dropped = 1
+            return
+        original(to_receiver, body)
+    link.post = drop_done
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    assert link.dropped == 1
+
+
+def test_unreadable_source_cancels():
+    link = Link(payload(50_000))
+
+    def broken(src, off, size):
+        raise OSError(5, "Input/output error")
+    link.sender.read = broken
+    send_file(link)
+    link.run(lambda l: any(isinstance(e, tr.Cancelled) for e in l.receiver_events))
+    cancelled = [e for e in link.receiver_events if isinstance(e, tr.Cancelled)][0]
+    assert cancelled.code == fw.CancelCode.UNREADABLE
+    assert [e for e in link.sender_events if isinstance(e, tr.Refused)]
+
+
+def test_two_transfers_share_the_budget():
+    data = payload(200_000, 9)
+    link = Link(data, budget=8)
+    link.sender.send(0.0, 0, 1, make_offer(data), data)
+    link.sender.send(0.0, 0, 2, make_offer(data, "b"), data)
+    link.run(lambda l: l.receiver.incoming.get((0, 1)) and l.receiver.incoming.get((0, 2))
+             and l.receiver.incoming[(0, 1)].count > 40)
+    one, two = (link.receiver.incoming[(0, t)].count for t in (1, 2))
+    assert abs(one - two) <= max(one, two) // 2     # neither starves
+
+
+# ------------------------------------------------------------ wire
+
+def test_wire_round_trips():
+    offer = make_offer(b"abc", "作业 1.txt")
+    kind, tid, rest = fw.decode_head(fw.encode_offer(5, offer))
+    assert (kind, tid, fw.decode_offer(rest)) == (fw.FileKind.OFFER, 5, offer)
+    ack = fw.Ack(3, 9, ((5, 7), (9, 10)))
+    assert fw.decode_ack(fw.decode_head(fw.encode_ack(5, ack))[2]) == ack
+    done = fw.Done(0, bytes(32), "/tmp/x")
+    assert fw.decode_done(fw.decode_head(fw.encode_done(5, done))[2]) == done
+    body = fw.encode_chunk_head(5, 2) + b"xyz"
+    assert fw.decode_chunk(fw.decode_head(body)[2]) == (2, b"xyz")
+    big = fw.file_header(1) + fw.encode_chunk_head(1, 0) + bytes(fw.CHUNK_SIZE)
+    assert len(big) <= fw.MAX_INNER
+
+
+@pytest.mark.parametrize("body", [b"", b"\x02\x00\x00\x00\x01", b"\x02" + bytes(4) + bytes(8),
+                                  fw.encode_ack(1, fw.Ack(5, 0, ((3, 4),))),
+                                  fw.encode_ack(1, fw.Ack(5, 0, ((7, 7),))),
+                                  b"\x09" + bytes(4),
+                                  fw.head(fw.FileKind.OFFER, 1) + bytes(10)])
+def test_malformed_messages_are_counted(body):
+    end = tr.Endpoint(lambda *a: b"")
+    end.on_message(0.0, 0, body)
+    assert end.stats["malformed"] == 1
+    assert not end.take_events()
+
+
+def test_chunk_of_wrong_size_is_malformed():
+    link = Link(payload(5000))
+    send_file(link)
+    link.run(lambda l: l.receiver.incoming and l.receiver.incoming[(0, 7)].state == tr.OPEN)
+    link.receiver.on_message(link.now, 0, fw.encode_chunk_head(7, 0) + b"short")
+    link.receiver.on_message(link.now, 0, fw.encode_chunk_head(7, 99) + b"x")
+    assert link.receiver.stats["malformed"] == 2
+
+
+# ------------------------------------------------------------ congestion
+
+def test_controller_halves_once_per_round_and_backs_off_on_delay():
+    cc = Controller(0.0)
+    for i in range(50):
+        cc.on_acked(i * 0.001, 1, 0.001)
+    grown = cc.cwnd
+    assert grown > 16
+    cc.on_lost(1.0, 0.9)
+    cc.on_lost(1.0, 0.95)                       # the same round: no second cut
+    assert cc.cwnd == pytest.approx(grown / 2)
+    before = cc.cwnd
+    for i in range(20):                         # queueing delay far above the target
+        cc.on_acked(2.0 + i * 0.01, 1, 0.001 + 0.05)
+    assert cc.cwnd < before
+    cc.on_timeout(3.0)
+    assert cc.cwnd == MIN_CWND
