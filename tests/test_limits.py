@@ -244,5 +244,4 @@ def test_what_one_session_holds_is_bounded_in_bytes():
     tracemalloc.stop()
     held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert session.phase.value != "gone"
-    print("MEMFIGURE", held)
     assert held < 1024 * 1024, held               # the figure: see docs/SECURITY.md

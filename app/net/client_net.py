@@ -45,9 +45,11 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 
 class ClientConnection:
     def __init__(self, host: str, port: int, name: str, now: float,
-                 room_key: Optional[RoomKey] = None, security=None) -> None:
+                 room_key: Optional[RoomKey] = None, security=None,
+                 source: Optional[str] = None) -> None:
         """`security`: app.net.identity.ClientSecurity, or None for --insecure
-        (protocol version 1, nothing encrypted)."""
+        (protocol version 1, nothing encrypted). `source`: the local address to
+        send from (the attack benches give each simulated host its own)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
         self.secure: Optional[SecureClient] = None
@@ -68,6 +70,8 @@ class ClientConnection:
         except OSError:
             pass
         self.sock.setblocking(False)
+        if source is not None:
+            self.sock.bind((source, 0))
         self.hint = ""
         self.connected = False
         self.tick(now)
