@@ -394,11 +394,15 @@ def run_evasion(root: str) -> None:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("attacks", nargs="*", choices=ATTACKS + ((),), default=[])
+    parser.add_argument("attacks", nargs="*", metavar="ATTACK", help=" ".join(ATTACKS))
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose server runs")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--n", type=int, default=400, help="members of who-storm, never-ack")
     args = parser.parse_args(argv)
+    unknown = set(args.attacks) - set(ATTACKS)
+    if unknown:
+        parser.error("no such attack: %s (choose from %s)" % (", ".join(sorted(unknown)),
+                                                             ", ".join(ATTACKS)))
     if os.environ.get(NETNS_FLAG) != "1":
         return enter_namespace(argv)
     setup_namespace()
