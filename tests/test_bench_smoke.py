@@ -185,3 +185,21 @@ def test_crypto_cost_reports_every_figure_and_a_flat_rss():
     assert len(report["us_per_call"]) == 11 and all(v > 0 for v in report["us_per_call"].values())
     assert set(report["rss_kib_before_after"]) == {"new Aead + seal + open", "key pair + X25519"}
 
+
+
+def _can_unshare() -> bool:
+    return subprocess.run(["unshare", "-n", "true"], stderr=subprocess.DEVNULL).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs a private network namespace (root)")
+def test_attacks_smoke_prints_each_attack_and_the_quiet_members_figures():
+    proc = subprocess.run(
+        [sys.executable, "bench/attacks.py", "--seconds", "1", "--n", "10"],
+        cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    for attack in ("flood32", "fill", "who-storm", "never-ack", "evasion"):
+        assert any(line.startswith(attack + ":") for line in lines), proc.stdout
+    quiet = [line for line in lines if line.strip().startswith("quiet:")]
+    assert len(quiet) == 5 and all(" lost 0" in line for line in quiet), proc.stdout
+    assert "IPv6 address of her machine, same key: refused" in proc.stdout

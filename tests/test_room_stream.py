@@ -281,8 +281,9 @@ def test_a_replayed_room_datagram_is_no_sign_of_life():
     assert client.last_heard == NOW + 1
 
 
-def test_a_client_that_asks_and_never_acks_is_dropped_at_the_queue_cap():
-    net = SimNet(12, config=HubConfig(queue_cap=40, who_rate=1e6, who_burst=1e6))
+def test_a_client_that_asks_and_never_acks_is_dropped_after_the_ack_timeout():
+    net = SimNet(12, config=HubConfig(queue_cap=40, who_rate=1e6, who_burst=1e6,
+                                      ack_timeout=5.0))
     a, b = room(net, ["a1", "b2"])
     transmit = net._transmit
 
@@ -294,9 +295,11 @@ def test_a_client_that_asks_and_never_acks_is_dropped_at_the_queue_cap():
     for _ in range(60):
         net.clients[b].who()
         net.run(0.05)
+    # It asked 60 times: one page of the list waits for its ack, nothing more.
+    assert all(s.stream.queued_events <= 1 for s in net.hub.members())
+    net.run(4.0)
     leaves = {(e.name, e.code, e.text) for e in net.room_events(a, {P.EV_LEAVE})}
-    assert leaves == {("b2", P.LEAVE_TIMEOUT, "stopped acknowledging")}   # (it comes back)
-    assert all(s.stream.queued_events <= 40 for s in net.hub.members())
+    assert leaves == {("b2", P.LEAVE_TIMEOUT, "stopped acknowledging (nothing for 5 s)")}
 
 
 def test_someone_who_takes_a_name_later_never_gets_its_former_holders_private_lines():

@@ -507,10 +507,14 @@ class ClientCore:
         elif kind == protocol.BYE:
             bye = protocol.decode_bye(body)
             reason = text.sanitize_text(bye.reason)
-            if bye.code == protocol.BYE_SERVER_CLOSING and self._allows(ConnectionTrigger.LOST):
+            if bye.code in (protocol.BYE_SERVER_CLOSING, protocol.BYE_DROPPED) \
+                    and self._allows(ConnectionTrigger.LOST):
+                # Closing: we wait for it to come back. Dropped (our acks did not
+                # reach it): we join again, as after a cut, and say why.
                 self.attempt = 1
                 self.next_hello = now + self.rng.uniform(0.5, 1.5)
                 self.farewell = (bye.code, reason)
+                self.farewell_coded = bye.coded
                 self._fire(ConnectionTrigger.LOST, reason or "the server is closing")
                 self._report_unacked()
             elif bye.code in (protocol.BYE_KICKED, protocol.BYE_BANNED) \

@@ -20,13 +20,14 @@ import heapq
 import hmac
 import random
 from collections import OrderedDict, deque
-from typing import Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from app.core import options, protocol, text
 from app.core.admin import LogKind
 from app.core.auth import RoomKey, is_tagged
 from app.core.file_desk import FileDesk
 from app.core.flood import TokenBucket
+from app.core.limits import Allowance, Budgets, Person, Seats, default_reserve, is_loopback, people
 from app.core.machine import Transitions
 from app.core.moderation import (
     BAN,
@@ -69,6 +70,15 @@ class HubConfig(NamedTuple):
     who_burst: float = 5.0           # ... after a few at once
     max_per_ip: int = options.DEFAULT_MAX_PER_IP   # sessions per address (0: no limit); loopback exempt
     kick_cooldown: float = options.DEFAULT_KICK_COOLDOWN   # a kicked name and host are refused this long
+    # The room's last seats go only to a host (and key) with no session yet
+    # (None: a tenth of max_sessions; app/core/limits.py Seats).
+    seat_reserve: Optional[int] = None
+    # A member is dropped (BYE DROPPED, coded why) when nothing it was sent is
+    # acknowledged for ack_timeout s although it is alive (it pings), or when
+    # what waits for its acks passes unacked_cap bytes: what one member can
+    # make the server hold is bounded (docs/SECURITY.md, "Limits per person").
+    ack_timeout: float = 15.0
+    unacked_cap: int = 256 * 1024
     # The secure layer in front (app/core/secure_server.py) validated every
     # address with its own cookie before any HELLO reaches us: no second one.
     addresses_verified: bool = False
@@ -141,13 +151,21 @@ class Capabilities(NamedTuple):
                    bool(flags & protocol.FLAG_REASONS))
 
 
+# Out-of-order messages a server session holds at most: our client keeps at
+# most 64 in flight (client_core.CLIENT_WINDOW); more only bloats a hostile
+# session's memory (what lies beyond is dropped unacked, and resent).
+SERVER_RECV_AHEAD = 64
+
+
 class ServerSession:
     __slots__ = ("id", "addr", "name", "key", "skeleton", "instance", "token", "stream",
                  "last_heard", "joined_at", "said", "said_at", "resumed", "bucket", "held", "phase",
-                 "caps", "cursor", "who_bucket", "who_refused")
+                 "caps", "cursor", "who_bucket", "who_refused", "persons", "client_key",
+                 "who_pages", "who_seq", "room_mark")
 
     def __init__(self, sid: int, addr: Address, name: str, instance: bytes, token: bytes,
-                 now: float, bucket: TokenBucket, caps: Capabilities = Capabilities()) -> None:
+                 now: float, bucket: Allowance, caps: Capabilities = Capabilities(),
+                 client_key: Optional[bytes] = None) -> None:
         self.id = sid
         self.addr = addr
         self.name = name
@@ -156,6 +174,7 @@ class ServerSession:
         self.instance = int.from_bytes(instance, "big")
         self.token = token
         self.stream = ReliableStream(sid)
+        self.stream.recv_window = SERVER_RECV_AHEAD
         self.last_heard = now
         self.joined_at = now
         self.said = 0
@@ -164,8 +183,17 @@ class ServerSession:
         self.said_at: float = now
         self.resumed = False          # took over its own earlier session (WELCOME says so)
         self.bucket = bucket
-        self.who_bucket: Optional[TokenBucket] = None
+        self.who_bucket: Optional[Allowance] = None
         self.who_refused = False      # told once that it asks for the list too often
+        # The member list in pages: the next is queued when the last is acked.
+        self.who_pages: Deque[bytes] = deque()
+        self.who_seq = 0
+        # Who it is to the limits per person (limits.py), from its address and
+        # its client's long-term key (secure sessions; None otherwise).
+        self.client_key = client_key
+        self.persons = people(addr[0], client_key)
+        # (room stream ack, when it last moved): the sweep's "no progress" check
+        self.room_mark = (0, now)
         self.phase = SessionPhase.NEW
         self.caps = caps
         self.cursor: Optional[RoomCursor] = None   # where it is in the room stream
@@ -208,16 +236,18 @@ def _looks_like(data: bytes, dtype: int) -> bool:
     return len(data) >= protocol.HEADER_SIZE and data[:2] == protocol.MAGIC and data[3] == dtype
 
 
-def is_loopback(ip: str) -> bool:
-    return ip.startswith("127.") or ip == "::1"
-
-
 def host_of(session: "ServerSession") -> Tuple[str, ...]:
     """The host a kick or name ban covers with the name: none for the server's
     own machine (loopback), where the teacher, tests and ssh users share one
     address; `/ban 127.0.0.1` still bans it, explicitly."""
     ip = normal_ip(session.addr[0])
     return () if is_loopback(ip) else (ip,)
+
+
+def key_of(session: "ServerSession") -> Tuple[str, ...]:
+    """The client key a kick or a name ban covers with the name (secure
+    sessions; none on loopback, as for the host)."""
+    return tuple(p[1] for p in session.persons if p[0] == "key")
 
 
 def addr_text(addr: Address) -> str:
@@ -254,6 +284,14 @@ class Hub:
         self.moderation = Moderation()
         self.motd = config.motd
         self.hello_buckets: Dict[str, TokenBucket] = {}
+        # The client key behind an address (the secure layer sets it:
+        # SecureServer.peer_key); None: unknown (protocol version 1).
+        self.identify: Callable[[Address], Optional[bytes]] = lambda addr: None
+        self.line_budgets = Budgets(config.msg_rate, config.msg_burst)
+        self.who_budgets = Budgets(config.who_rate, config.who_burst)
+        self.seats = Seats(config.max_sessions, config.max_per_ip,
+                           default_reserve(config.max_sessions) if config.seat_reserve is None
+                           else config.seat_reserve)
         self._throttled: Dict[int, ServerSession] = {}
         self.farewells: List[Tuple[float, bytes, Address]] = []
         self._dirty: Dict[int, ServerSession] = {}
@@ -379,6 +417,10 @@ class Hub:
                 self._on_message(now, session, frame)
                 if session.phase is GONE:
                     return                         # a message of its had it dropped
+            if session.who_pages:
+                self._next_who_page(now, session)
+                if session.phase is GONE:
+                    return
             if header.type == protocol.PING:
                 self._send(session.stream.header(protocol.PONG), addr)
             self._dirty[session.id] = session
@@ -443,9 +485,12 @@ class Hub:
             self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason.value if reason else "",
                          hello.name)
             return
+        client_key = self.identify(addr)
+        persons = people(addr[0], client_key)
+        key_hex = next((p[1] for p in persons if p[0] == "key"), "")
         rule = self.blocked_tokens.get(hello.token)
         if rule is None or rule.until <= now:
-            rule = self.moderation.refusal(now, addr[0], name)
+            rule = self.moderation.refusal(now, addr[0], name, key_hex)
         if rule is not None:
             self._refuse(now, addr, protocol.REFUSE_BANNED, refusal_text(now, rule), name,
                          coded_reason(rule, addr[0], text.name_key(name))
@@ -470,22 +515,26 @@ class Hub:
                              % (name, lookalike), name,
                              coded(protocol.ReasonCode.LOOKS_LIKE, lookalike))
                 return
-            if len(self.by_addr) - (existing is not None) >= self.config.max_sessions:
+            full = self.seats.refusal(addr[0], persons, existing.persons
+                                      if existing is not None else None)
+            if full == "room":
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "the room is full (%d people)" % len(self.by_addr), name,
                              coded(protocol.ReasonCode.ROOM_FULL, str(len(self.by_addr))))
                 return
-            if self._too_many_from(addr, existing):
+            if full == "person":
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "too many people from %s (at most %d)"
-                             % (normal_ip(addr[0]), self.config.max_per_ip), name,
+                             % (normal_ip(addr[0]) if persons[0][0] == "host" else "one client",
+                                self.config.max_per_ip), name,
                              coded(protocol.ReasonCode.HOST_FULL, str(self.config.max_per_ip)))
                 return
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
             if holder is not None and holder.phase is GONE:
                 holder = None              # dropped with it (its queue overflowed): a join
-        session = self._new_session(now, addr, name, hello, Capabilities.from_hello(flags))
+        session = self._new_session(now, addr, name, hello, Capabilities.from_hello(flags),
+                                    client_key)
         if holder is not None:
             self._take_over(now, holder, session, hello)
         else:
@@ -500,14 +549,6 @@ class Hub:
             bucket = self.hello_buckets[ip] = TokenBucket(
                 self.config.hello_rate, self.config.hello_burst, now)
         return bucket.take(now)
-
-    def _too_many_from(self, addr: Address, existing: Optional[ServerSession]) -> bool:
-        ip = normal_ip(addr[0])
-        if not self.config.max_per_ip or is_loopback(ip):
-            return False
-        same = sum(1 for s in self.by_addr.values()
-                   if s is not existing and normal_ip(s.addr[0]) == ip)
-        return same >= self.config.max_per_ip
 
     def _lookalike(self, name: str) -> Optional[str]:
         skeleton = text.lookalike_keys(name)
@@ -524,14 +565,18 @@ class Hub:
                    + protocol.encode_refuse(code, reason, coded=coded), addr)
 
     def _new_session(self, now: float, addr: Address, name: str, hello: protocol.Hello,
-                     caps: Capabilities) -> ServerSession:
+                     caps: Capabilities, client_key: Optional[bytes] = None) -> ServerSession:
         sid = 0
         while sid == 0 or sid in self._by_id:
             sid = self.rng.getrandbits(32)
-        bucket = TokenBucket(self.config.msg_rate, self.config.msg_burst, now)
-        session = ServerSession(sid, addr, name, hello.instance, hello.token, now, bucket, caps)
+        # Its lines draw on the budget of its address and of its key, shared
+        # with every other session of theirs (limits.py).
+        bucket = self.line_budgets.allowance(now, people(addr[0], client_key))
+        session = ServerSession(sid, addr, name, hello.instance, hello.token, now, bucket, caps,
+                                client_key)
         self.by_addr[addr] = session
         self._by_id[sid] = session
+        self.seats.add(addr[0], session.persons)
         return session
 
     def _admit(self, now: float, session: ServerSession, hello: protocol.Hello) -> None:
@@ -550,6 +595,7 @@ class Hub:
         new.resumed = True
         new.said, new.said_at = old.said, old.said_at
         new.bucket = old.bucket      # no fresh burst by reconnecting
+        new.who_bucket = old.who_bucket
         new.held = old.held
         if new.held:
             self._throttled[new.id] = new
@@ -574,8 +620,12 @@ class Hub:
         missed = None
         if hello.room_seq:
             missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
-        for event in missed if missed is not None else self.room.history():
-            self._queue(now, session, protocol.encode_event(event))
+        bodies = [protocol.encode_event(event) for event in missed] if missed else []
+        if missed is None or sum(map(len, bodies)) > self.config.unacked_cap // 2:
+            # Too long ago (or too much) to tell: its history, as to a newcomer.
+            bodies = [protocol.encode_event(event) for event in self.room.history()]
+        for body in bodies:
+            self._queue(now, session, body)
             if session.phase is GONE:
                 return False                       # (a --history longer than queue_cap)
         if session.cursor is None:
@@ -627,7 +677,20 @@ class Hub:
         self._maybe_go_live(now, session)
 
     def _room_stuck(self, now: float, session: ServerSession) -> None:
-        self._drop(now, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
+        self._drop_unacking(now, session, protocol.ReasonCode.BACKLOG)
+
+    def _stalled(self, now: float, session: ServerSession) -> bool:
+        """Nothing it was sent acknowledged for ack_timeout s, in its own
+        stream or in the room stream (checked at the sweep, once a second)."""
+        if session.stream.stalled_for(now) > self.config.ack_timeout:
+            return True
+        cursor = session.cursor
+        if cursor is None:
+            return False
+        if cursor.acked != session.room_mark[0] or cursor.sent == cursor.acked:
+            session.room_mark = (cursor.acked, now)
+            return False
+        return now - session.room_mark[1] > self.config.ack_timeout
 
     # =========================================================== messages
 
@@ -730,10 +793,16 @@ class Hub:
 
     def _on_who(self, now: float, session: ServerSession) -> None:
         """A member list costs the server a reply as big as the room: at most
-        who_rate a second (after who_burst); beyond, one NOTICE_THROTTLED until
-        a list is sent again (a request flood gets no reply flood back)."""
+        who_rate a second (after who_burst) per person (all sessions of an
+        address and of a client key together); beyond, one NOTICE_THROTTLED
+        until a list is sent again (a request flood gets no reply flood back).
+        It goes a page at a time, each once the last is acknowledged: a
+        member that does not acknowledge gets one page, and a request while
+        a list is on its way is that list's."""
+        if session.who_pages or (session.who_seq and session.stream.unacked(session.who_seq)):
+            return
         if session.who_bucket is None:
-            session.who_bucket = TokenBucket(self.config.who_rate, self.config.who_burst, now)
+            session.who_bucket = self.who_budgets.allowance(now, session.persons)
         if session.who_bucket.take(now):
             session.who_refused = False
             self._send_who(now, session)
@@ -750,12 +819,20 @@ class Hub:
             size_with = size + len(name.encode()) + 1 if name else 0
             if name is None or size_with > protocol.MAX_TEXT_BYTES:
                 if chunk or name is None:
-                    self._queue(now, session, protocol.encode_event(Event(
+                    session.who_pages.append(protocol.encode_event(Event(
                         0, now, protocol.EV_WHO, online=len(names), text="\n".join(chunk))))
                 chunk, size = [], 0
             if name is not None:
                 chunk.append(name)
                 size += len(name.encode()) + 1
+        self._next_who_page(now, session)
+
+    def _next_who_page(self, now: float, session: ServerSession) -> None:
+        """Queue the member list's next page once the last one is acknowledged."""
+        if session.who_pages and not (session.who_seq
+                                      and session.stream.unacked(session.who_seq)):
+            self._queue(now, session, session.who_pages.popleft())
+            session.who_seq = session.stream.next_seq - 1
 
     def _notice(self, now: float, session: ServerSession, code: protocol.NoticeCode, line: str,
                 target: str = "") -> None:
@@ -769,10 +846,10 @@ class Hub:
         self._flush_broadcasts()                   # keep room order on every stream
         session.stream.queue(protocol.EVENT, body)
         self._dirty[session.id] = session
-        if session.stream.queued_events > self.config.queue_cap:
-            # A client that keeps asking (WHO) and never acks: it must not grow
-            # our memory even when no broadcast comes to check (room stream).
-            self._drop(now, session, protocol.LEAVE_TIMEOUT, "stopped acknowledging")
+        if self._over_budget(session):
+            # A client that keeps asking and never acks: it must not grow our
+            # memory even when no broadcast comes to check (room stream).
+            self._drop_unacking(now, session, protocol.ReasonCode.BACKLOG)
 
     def _broadcast(self, event: Event) -> None:
         """Room events wait in _pending until the next flush (or anything that
@@ -802,11 +879,31 @@ class Hub:
                 for body in bodies:
                     queue(protocol.EVENT, body)
             dirty[session.id] = session
-            if session.stream.queued_events > self.config.queue_cap:
+            if self._over_budget(session):
                 stuck.append(session)
         for session in stuck:
-            self._drop(self._pending_time, session, protocol.LEAVE_TIMEOUT,
-                       "stopped acknowledging")
+            self._drop_unacking(self._pending_time, session, protocol.ReasonCode.BACKLOG)
+
+    def _over_budget(self, session: ServerSession) -> bool:
+        stream = session.stream
+        return stream.queued_events > self.config.queue_cap \
+            or stream.unacked_bytes > self.config.unacked_cap
+
+    def _drop_unacking(self, now: float, session: ServerSession,
+                       why: protocol.ReasonCode) -> None:
+        """Drop a member that does not acknowledge what it is sent: told so
+        (BYE DROPPED, in case it hears), and the room sees why."""
+        if session.phase is GONE:
+            return
+        if why == protocol.ReasonCode.NO_ACKS:
+            words, detail = "%.0f" % self.config.ack_timeout, \
+                "stopped acknowledging (nothing for %.0f s)" % self.config.ack_timeout
+        else:
+            words, detail = "%d" % (self.config.unacked_cap // 1024), \
+                "stopped acknowledging (over %d KiB waiting)" % (self.config.unacked_cap // 1024)
+        self._farewell(now, session, protocol.BYE_DROPPED, detail,
+                       protocol.Reason(why, 0.0, words))
+        self._drop(now, session, protocol.LEAVE_TIMEOUT, detail)
 
     # ===================================================== admin (console)
 
@@ -850,7 +947,7 @@ class Hub:
         if session is None:
             return None
         rule = self.moderation.add(Rule(KICK, session.name, (session.key,),
-                                        host_of(session), (), now,
+                                        host_of(session), key_of(session), now,
                                         now + self.config.kick_cooldown, reason))
         self.blocked_tokens[session.token] = rule
         why = "kicked by the admin" + (": " + reason if reason else "")
@@ -872,9 +969,10 @@ class Hub:
             session = self.find(target)
             label = session.name if session is not None else text.normalize_name(target)
             hosts = host_of(session) if session is not None else ()
-            rule = Rule(BAN, label, (text.name_key(label),), hosts, (), now, until, reason)
+            keys = key_of(session) if session is not None else ()
+            rule = Rule(BAN, label, (text.name_key(label),), hosts, keys, now, until, reason)
         self.moderation.add(rule)
-        gone = [s for s in self.members() if rule.covers(s.addr[0], s.key)]
+        gone = [s for s in self.members() if rule.covers(s.addr[0], s.key, "".join(key_of(s)))]
         for session in gone:
             self._farewell(now, session, protocol.BYE_BANNED, refusal_text(now, rule),
                            coded_reason(rule, session.addr[0], session.key))
@@ -981,6 +1079,7 @@ class Hub:
         self._flush_broadcasts()
         self.by_addr.pop(session.addr, None)
         self._by_id.pop(session.id, None)
+        self.seats.remove(session.addr[0], session.persons)
         self._dirty.pop(session.id, None)
         self._scheduled.pop(session.id, None)
         self._throttled.pop(session.id, None)
@@ -1035,6 +1134,12 @@ class Hub:
                             if s.last_heard < limit and s.phase is not LEAVING]:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
+            for session in [s for s in self.by_addr.values()
+                            if s.phase is not LEAVING and self._stalled(now, s)]:
+                self._drop_unacking(now, session, protocol.ReasonCode.NO_ACKS)
+            persons = [p for s in self.by_addr.values() for p in s.persons]
+            self.line_budgets.forget_full(now, persons)
+            self.who_budgets.forget_full(now, persons)
             self.blocked_tokens = {t: r for t, r in self.blocked_tokens.items()
                                    if r.until > now}
             self.hello_buckets = {ip: b for ip, b in self.hello_buckets.items()

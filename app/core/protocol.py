@@ -140,6 +140,9 @@ class ReasonCode(WireCode):
     NEEDS_PASSWORD = 10
     NO_PASSWORD = 11
     SERVER_KEY = 12              # words: "NEW-WORDS OLD-WORDS" (fingerprints)
+    # BYE 4 (DROPPED): the server stopped waiting for this member's acks.
+    NO_ACKS = 13                 # nothing acknowledged for a while (words: seconds)
+    BACKLOG = 14                 # too much unacknowledged (words: KiB)
 
 
 class ByeCode(WireCode):
@@ -148,6 +151,7 @@ class ByeCode(WireCode):
     SERVER_CLOSING = 1           # server -> client from here on
     KICKED = 2
     BANNED = 3
+    DROPPED = 4                  # it stopped acknowledging what the server sent (coded why)
 
 
 # The names docs/PROTOCOL.md, the tests and the rest of the code use: the
@@ -212,6 +216,7 @@ BYE_LEAVING = ByeCode.LEAVING
 BYE_SERVER_CLOSING = ByeCode.SERVER_CLOSING
 BYE_KICKED = ByeCode.KICKED
 BYE_BANNED = ByeCode.BANNED
+BYE_DROPPED = ByeCode.DROPPED
 
 HEADER = struct.Struct("!2sBBHIIII")      # magic ver type flags session pkt ack sack
 FRAME = struct.Struct("!IBH")             # seq kind length

@@ -93,6 +93,9 @@ class SecureServer:
         self._next_sweep = now + 1.0
         for key in ("handshakes", "handshake_failures", "challenges"):
             hub.stats.setdefault(key, 0)
+        # The hub's limits per person and its kicks and bans know a session's
+        # client key through this (app/core/limits.py).
+        hub.identify = self.peer_key
 
     @property
     def public_key(self) -> bytes:

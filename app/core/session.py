@@ -87,6 +87,11 @@ class ReliableStream:
         self.backoff = 1
         self.pkt = 0
         self.queued_events = 0        # sum of the weights of unacked messages
+        self.unacked_bytes = 0        # ... and of their frames' sizes (the memory they hold)
+        # When the peer last acknowledged something new, or when messages went
+        # out with none unacknowledged before: "no progress since" for a peer
+        # that keeps pinging but never acknowledges (the hub drops it).
+        self.progress_at = 0.0
         # No in-flight deadline is earlier than this (it may be earlier than all of
         # them once messages are acked): flush and next_deadline need not look at
         # every message in flight until it has come.
@@ -113,14 +118,21 @@ class ReliableStream:
         sequence number."""
         seq = self.next_seq
         self.next_seq += 1
-        self.backlog.append(_InFlight(seq, protocol.encode_frame(seq, kind, body), weight))
+        frame = protocol.encode_frame(seq, kind, body)
+        self.backlog.append(_InFlight(seq, frame, weight))
         self.queued_events += weight
+        self.unacked_bytes += len(frame)
         return seq
 
     @property
     def queued(self) -> int:
         """Messages not yet acknowledged (in flight or waiting for the window)."""
         return len(self.backlog) + len(self.in_flight)
+
+    def stalled_for(self, now: float) -> float:
+        """How long messages have waited for an ack with none acknowledged
+        meanwhile (0 when nothing waits)."""
+        return now - self.progress_at if self.in_flight else 0.0
 
     def acked_through(self, seq: int) -> bool:
         """True when every message numbered up to `seq` is acknowledged."""
@@ -165,6 +177,8 @@ class ReliableStream:
         for seq in acked:
             item = in_flight.pop(seq)
             self.queued_events -= item.weight
+            self.unacked_bytes -= len(item.frame)
+        self.progress_at = now
         if not in_flight:
             self.due_at = NEVER
         if oldest.transmissions == 1:        # Karn: time only unambiguous samples
@@ -275,6 +289,8 @@ class ReliableStream:
             self.due_at = min([item.deadline for item in in_flight.values()], default=NEVER)
         backlog = self.backlog
         if backlog and len(in_flight) < self.window:
+            if not in_flight:
+                self.progress_at = now       # nothing was waiting for an ack: the clock starts
             fresh = []
             while backlog and len(in_flight) < self.window:
                 item = backlog.popleft()

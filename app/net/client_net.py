@@ -47,10 +47,11 @@ def resolve(host: str, port: int) -> Tuple[int, tuple]:
 class ClientConnection:
     def __init__(self, host: str, port: int, name: str, now: float,
                  room_key: Optional[RoomKey] = None, security=None,
-                 downloads: Optional[str] = None) -> None:
+                 downloads: Optional[str] = None, source: Optional[str] = None) -> None:
         """`security`: app.net.identity.ClientSecurity, or None for --insecure
         (protocol version 1, nothing encrypted). `downloads`: the folder for
-        handouts (None: they are refused)."""
+        handouts (None: they are refused). `source`: the local address to send
+        from (the attack benches give each simulated host its own)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
         self.secure: Optional[SecureClient] = None
@@ -71,6 +72,8 @@ class ClientConnection:
         except OSError:
             pass
         self.sock.setblocking(False)
+        if source is not None:
+            self.sock.bind((source, 0))
         self.hint = ""
         self.connected = False
         self.files = ClientFiles(self.core, downloads)

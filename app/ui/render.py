@@ -111,6 +111,8 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "pending_mark": " (待发送)",
         "undelivered_mark": " (未送达)",
         "kicked": "你被管理员移出了聊天室%(why)s。过一会儿可以重新运行客户端加入",
+        "dropped_no_acks": "服务器 %(n)s 秒没有收到你的确认，断开了你的连接（网络可能只通一个方向）；正在重新加入",
+        "dropped_backlog": "发给你的消息有 %(n)s KiB 没有得到确认，服务器断开了你的连接（网络太慢或不通）；正在重新加入",
         "kicked_until": "你被管理员移出了聊天室%(why)s。%(until)s 以后可以重新运行客户端加入",
         "banned_until": "你被管理员禁止进入聊天室，到 %(until)s 为止%(why)s。之后可以重新运行客户端加入",
         "banned": "你被管理员禁止进入聊天室%(why)s。禁令结束后可以重新运行客户端加入",
@@ -219,6 +221,10 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "undelivered_mark": " (not delivered)",
         "kicked": "The admin removed you from the room%(why)s. You may start the client again "
                   "in a while",
+        "dropped_no_acks": "The server heard no acknowledgement from you for %(n)s s and dropped "
+                           "you (the network may work one way only); joining again",
+        "dropped_backlog": "%(n)s KiB sent to you went unacknowledged and the server dropped "
+                           "you (the network is too slow or broken); joining again",
         "kicked_until": "The admin removed you from the room%(why)s. You may start the client "
                         "again after %(until)s",
         "refused_kicked": "The admin removed you from the room just now%(why)s; you may join "
@@ -418,6 +424,11 @@ def farewell_text(farewell: Optional[Tuple[int, str]], lang: str, now: float,
     reason = sanitize_text(reason)
     if code == P.BYE_SERVER_CLOSING:
         return tr(lang, "server_closing")
+    if code == P.BYE_DROPPED:
+        # Why it stopped waiting: nothing acknowledged for N s, or N KiB waiting.
+        backlog = coded is not None and coded.why == P.ReasonCode.BACKLOG
+        figure = sanitize_text(coded.words) if coded is not None else ""
+        return tr(lang, "dropped_backlog" if backlog else "dropped_no_acks", n=figure or "?")
     if coded is not None:
         why = tr(lang, "why", reason=sanitize_text(coded.words)) if coded.words else ""
         if not coded.until:
