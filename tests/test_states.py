@@ -158,7 +158,7 @@ def test_capabilities_are_what_the_hello_said():
 # The numbers on the wire (docs/PROTOCOL.md): an enum must not renumber them.
 WIRE = {
     "HELLO": 1, "CHALLENGE": 2, "WELCOME": 3, "REFUSE": 4, "DATA": 5, "PING": 6, "PONG": 7,
-    "BYE": 8, "BYE_ACK": 9, "RESET": 10, "ROOM": 11,
+    "BYE": 8, "BYE_ACK": 9, "RESET": 10, "ROOM": 11, "FILE": 12,
     "FLAG_TAGGED": 1, "FLAG_EVENTS": 2, "FLAG_ROOM": 4, "FLAG_ROOM_ACK": 8, "FLAG_ROOM_RUN": 16,
     "FLAG_REASONS": 32,
     "SAY": 1, "EMOTE": 2, "PRIVATE": 3, "WHO": 4, "EVENT": 16, "EVENTS": 17,
@@ -198,7 +198,7 @@ def test_decoding_gives_plain_ints_and_flags_combine_to_plain_ints():
     assert type(event.kind) is int and type(event.code) is int
     assert P.decode_refuse(P.encode_refuse(P.REFUSE_FULL, "full")) == (4, "full", None)
     assert P.decode_bye(P.encode_bye(P.BYE_KICKED, "go")) == (2, "go", None)
-    assert P.DATAGRAM_TYPES == set(range(1, 12))
+    assert P.DATAGRAM_TYPES == set(range(1, 13))
     assert all(type(t) is int for t in P.DATAGRAM_TYPES)
 
 
