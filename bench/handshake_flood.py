@@ -15,11 +15,12 @@ start to join; the table says how many got in and when the last one did.
 Phases:
   none     no flood.
   spoofed  `--flooders` processes send INITs without a cookie as fast as they
-           can, from `--sources` sockets bound to distinct addresses in
-           127.0.0.0/8 (Linux routes the whole /8 to lo): to the server, as
-           many hosts, so no per-host budget holds them. Their CHALLENGEs
-           land in sockets nobody reads. (A flood with forged sources off the
-           machine costs the server the same: the CHALLENGE goes out either way.)
+           can, each datagram from the next of `--sources` random addresses in
+           127.0.0.0/8 (IP_PKTINFO sets the source; Linux routes the whole /8
+           to lo): to the server, that many hosts, more than its table of
+           per-host INIT buckets holds, so no per-host budget holds them. Their
+           CHALLENGEs go to ports nobody listens on. (A flood with forged
+           sources off the machine costs the server the same.)
   cookie   one host (127.0.0.9: loopback, like the member and the newcomers,
            127.0.0.1) runs handshakes as fast as it can: INIT, the CHALLENGE's
            cookie, INIT again with the cookie and a fresh ephemeral key, each
@@ -38,6 +39,7 @@ import random
 import selectors
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -73,20 +75,23 @@ def _source_addresses(count: int, seed: int) -> List[str]:
 
 
 def spoofed_flooder(port: int, until: float, sources: List[str], counter) -> None:
-    """INITs without a cookie, round robin over sockets bound to `sources`."""
-    socks = []
-    for host in sources:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # CHALLENGEs: dropped
-        sock.bind((host, 0))
-        socks.append(sock)
+    """INITs without a cookie from one socket, each from the next of `sources`:
+    IP_PKTINFO's ipi_spec_dst sets a datagram's source address, and every
+    address of 127.0.0.0/8 is this machine's, so no privilege is needed."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # CHALLENGEs: dropped
+    pktinfo = getattr(socket, "IP_PKTINFO", 8)
+    ancillary = [[(socket.IPPROTO_IP, pktinfo,
+                   struct.pack("=I4s4s", 0, socket.inet_aton(host), bytes(4)))]
+                 for host in sources]
     server = ("127.0.0.1", port)
-    datagram = _init(os.urandom(8), bytes(16), os.urandom(INIT_E))
+    datagram = [_init(os.urandom(8), bytes(16), os.urandom(INIT_E))]
+    sendmsg = sock.sendmsg
     sent = 0
     while time.monotonic() < until:
-        for sock in socks:
+        for each in ancillary:
             try:
-                sock.sendto(datagram, server)
+                sendmsg(datagram, each, 0, server)
                 sent += 1
             except OSError:
                 pass
@@ -275,7 +280,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--flooders", type=int, default=2)
-    parser.add_argument("--sources", type=int, default=4096)
+    parser.add_argument("--sources", type=int, default=65536)
     parser.add_argument("--newcomers", type=int, default=5)
     parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--app-root", default=str(procs.ROOT),
