@@ -1,8 +1,9 @@
 """Handshake floods against a real secure server, and what a member sees meanwhile
 (issue 16, item 6).
 
-    python3 -m bench.handshake_flood [--seconds 10] [--flooders 2] [--sources 4096]
-                                     [--phases none,spoofed,cookie] [--app-root DIR] [--json]
+    python3 -m bench.handshake_flood [--seconds 10] [--flooders 2] [--sources 65536]
+                                     [--phases none,spoofed,cookie] [--app-root DIR]...
+                                     [--rounds R] [--no-pin] [--json]
 
 One server (procs.Server, the product's default: secure sessions) per phase.
 A quiet member (bench/swarms.py's OursSwarm: the project's own client, secure)
@@ -39,6 +40,7 @@ import random
 import selectors
 import shutil
 import socket
+import statistics
 import struct
 import sys
 import tempfile
@@ -276,6 +278,10 @@ def run_phase(phase: str, seconds: float, flooders: int, sources: int, newcomers
     return result
 
 
+KEYS = ("flood_per_s", "handshakes_for_flooder", "server_cpu_pct", "server_socket_drops",
+        "lines", "lost", "p50_ms", "p99_ms", "max_ms", "newcomers_in", "last_newcomer_s")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -283,25 +289,44 @@ def main(argv=None) -> int:
     parser.add_argument("--sources", type=int, default=65536)
     parser.add_argument("--newcomers", type=int, default=5)
     parser.add_argument("--phases", default=",".join(PHASES))
-    parser.add_argument("--app-root", default=str(procs.ROOT),
-                        help="the server's checkout (the clients are this one's)")
+    parser.add_argument("--app-root", action="append", default=[],
+                        help="the server's checkout (the clients are this one's); "
+                             "several: each phase against each, interleaved")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run everything this many times; print every run and medians")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = [run_phase(phase, args.seconds, args.flooders, args.sources, args.newcomers,
-                         args.app_root, not args.no_pin)
-               for phase in args.phases.split(",") if phase]
+    roots = args.app_root or [str(procs.ROOT)]
+    results = []
+    for round_ in range(args.rounds):
+        for phase in [p for p in args.phases.split(",") if p]:
+            for root in roots:
+                result = run_phase(phase, args.seconds, args.flooders, args.sources,
+                                   args.newcomers, root, not args.no_pin)
+                result.update(root=root, round=round_ + 1)
+                results.append(result)
+                if args.rounds > 1 and not args.json:
+                    print("round %d %s %s: %s" % (round_ + 1, phase, root, ", ".join(
+                        "%s %s" % (k, fmt(result[k], 2)) for k in KEYS)), flush=True)
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
-    keys = ("flood_per_s", "handshakes_for_flooder", "server_cpu_pct", "server_socket_drops",
-            "lines", "lost", "p50_ms", "p99_ms", "max_ms", "newcomers_in", "last_newcomer_s")
-    print("server %s, %.0f s a phase, %s\n" % (args.app_root, args.seconds,
-                                               "unpinned" if args.no_pin else "pinned"))
-    print(table(["flood"] + list(keys),
-                [[r["phase"]] + ["–" if r[k] is None else fmt(r[k], 2) for k in keys]
-                 for r in results]))
+    rows = []
+    for phase in dict.fromkeys(r["phase"] for r in results):
+        for root in roots:
+            mine = [r for r in results if r["phase"] == phase and r["root"] == root]
+            rows.append([phase, root] + [fmt(_median([r[k] for r in mine]), 2) for k in KEYS])
+    print("\n%.0f s a phase, %s, %s\n" % (
+        args.seconds, "unpinned" if args.no_pin else "server pinned to CPU 0",
+        "median of %d interleaved rounds" % args.rounds if args.rounds > 1 else "one round"))
+    print(table(["flood", "server"] + list(KEYS), rows))
     return 0
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 if __name__ == "__main__":
