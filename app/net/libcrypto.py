@@ -96,17 +96,31 @@ def _lib() -> Any:
     return handle
 
 
+def _unchecked(lib: Any, name: str) -> Any:
+    """A second function object for `name`, without argtypes: ctypes then
+    converts nothing per call (a third of a seal's cost), so every argument
+    must already be of its C type: a c_void_p for a pointer held as a number,
+    bytes or a ctypes buffer for a pointer to data, None for NULL, and Python
+    ints only where C takes an int. (lib[name] makes a new object; lib.name
+    is the checked one in _SIGNATURES, shared by everything else.)"""
+    function = lib[name]
+    function.restype = c_int
+    return function
+
+
 class Aead:
     """ChaCha20-Poly1305 (RFC 8439) under one 32-byte key.
 
     Made for one call per datagram: the key is set once into two cipher
     contexts (one per direction, so neither ever switches mode) and each
-    operation only sets the nonce, feeds the data and takes or checks the
-    tag, writing into a buffer the object keeps. Not thread-safe: one object
-    per thread (the program has one loop per process).
+    operation only sets the nonce, feeds the associated data and the text and
+    takes or checks the tag: the five EVP calls OpenSSL needs, made through
+    unchecked function objects (`_unchecked`) on arguments checked here,
+    writing into a buffer the object keeps. Not thread-safe: one object per
+    thread (the program has one loop per process).
     """
 
-    __slots__ = ("_seal_ctx", "_open_ctx", "_buffer", "_view", "_address", "_outlen",
+    __slots__ = ("_seal_ctx", "_open_ctx", "_buffer", "_view", "_tag", "_outlen",
                  "_init", "_update", "_final", "_ctrl", "_free")
 
     def __init__(self, key: bytes) -> None:
@@ -117,24 +131,27 @@ class Aead:
         if type(key) is not bytes or len(key) != KEY_LEN:
             raise ValueError("a ChaCha20-Poly1305 key is 32 bytes")
         cipher = lib.EVP_chacha20_poly1305()
-        self._seal_ctx = lib.EVP_CIPHER_CTX_new()
-        self._open_ctx = lib.EVP_CIPHER_CTX_new()
-        if not (self._seal_ctx and self._open_ctx and cipher
-                and lib.EVP_CipherInit_ex(self._seal_ctx, cipher, None, key, None, 1) == 1
-                and lib.EVP_CipherInit_ex(self._open_ctx, cipher, None, key, None, 0) == 1):
+        seal_ctx = lib.EVP_CIPHER_CTX_new()
+        open_ctx = lib.EVP_CIPHER_CTX_new()
+        # c_void_p objects: passed unchecked, they still pass a whole pointer.
+        self._seal_ctx = c_void_p(seal_ctx) if seal_ctx else None
+        self._open_ctx = c_void_p(open_ctx) if open_ctx else None
+        if not (seal_ctx and open_ctx and cipher
+                and lib.EVP_CipherInit_ex(seal_ctx, cipher, None, key, None, 1) == 1
+                and lib.EVP_CipherInit_ex(open_ctx, cipher, None, key, None, 0) == 1):
             self.close()
             raise RuntimeError("OpenSSL refused to set up ChaCha20-Poly1305")
-        self._init = lib.EVP_CipherInit_ex
-        self._update = lib.EVP_CipherUpdate
-        self._final = lib.EVP_CipherFinal_ex
-        self._ctrl = lib.EVP_CIPHER_CTX_ctrl
-        self._outlen = c_int()
+        self._init = _unchecked(lib, "EVP_CipherInit_ex")
+        self._update = _unchecked(lib, "EVP_CipherUpdate")
+        self._final = _unchecked(lib, "EVP_CipherFinal_ex")
+        self._ctrl = _unchecked(lib, "EVP_CIPHER_CTX_ctrl")
+        self._outlen = ctypes.pointer(c_int())
+        self._tag = ctypes.create_string_buffer(TAG_LEN)
         self._grow(2048)
 
     def _grow(self, size: int) -> None:
         self._buffer = ctypes.create_string_buffer(size)
         self._view = memoryview(self._buffer).cast("B")
-        self._address = ctypes.addressof(self._buffer)
 
     def seal(self, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
         """ciphertext || 16-byte tag. A nonce must never repeat under one key."""
@@ -145,20 +162,21 @@ class Aead:
         if type(ad) is not bytes:
             ad = bytes(ad)
         size = len(plaintext)
-        if size + TAG_LEN > len(self._view):
-            self._grow(size + TAG_LEN)
-        ctx, outlen, address = self._seal_ctx, self._outlen, self._address
+        if size > len(self._view):
+            self._grow(size)
+        ctx, outlen, buffer, tag = self._seal_ctx, self._outlen, self._buffer, self._tag
         if ctx is None:
             raise RuntimeError("this Aead was closed")
-        init, update = self._init, self._update
-        # Each call returns 1 on success (0 or -1 otherwise).
-        if (init(ctx, None, None, None, nonce, 1) != 1
+        update = self._update
+        # Each call returns 1 on success (0 or -1 otherwise). Final writes
+        # nothing for a stream cipher; it computes the tag, which ctrl reads.
+        if (self._init(ctx, None, None, None, nonce, 1) != 1
                 or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
-                or (size and update(ctx, address, outlen, plaintext, size) != 1)
-                or self._final(ctx, address + size, outlen) != 1
-                or self._ctrl(ctx, _EVP_CTRL_AEAD_GET_TAG, TAG_LEN, address + size) != 1):
+                or (size and update(ctx, buffer, outlen, plaintext, size) != 1)
+                or self._final(ctx, buffer, outlen) != 1
+                or self._ctrl(ctx, _EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) != 1):
             raise RuntimeError("OpenSSL failed to seal")
-        return bytes(self._view[:size + TAG_LEN])
+        return self._view[:size].tobytes() + tag.raw
 
     def open(self, nonce: bytes, ciphertext: bytes, ad: bytes) -> Optional[bytes]:
         """The plaintext, or None when the tag does not match or the input is
@@ -177,18 +195,18 @@ class Aead:
             return None
         if size > len(self._view):
             self._grow(size)
-        ctx, outlen, address = self._open_ctx, self._outlen, self._address
+        ctx, outlen, buffer = self._open_ctx, self._outlen, self._buffer
         if ctx is None:
             raise RuntimeError("this Aead was closed")
-        init, update = self._init, self._update
+        update = self._update
         # Final checks the tag; what Update wrote is dropped unless it matches.
-        if (init(ctx, None, None, None, nonce, 0) != 1
+        if (self._init(ctx, None, None, None, nonce, 0) != 1
                 or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
-                or (size and update(ctx, address, outlen, ciphertext, size) != 1)
+                or (size and update(ctx, buffer, outlen, ciphertext, size) != 1)
                 or self._ctrl(ctx, _EVP_CTRL_AEAD_SET_TAG, TAG_LEN, ciphertext[size:]) != 1
-                or self._final(ctx, address + size, outlen) != 1):
+                or self._final(ctx, buffer, outlen) != 1):
             return None
-        return bytes(self._view[:size])
+        return self._view[:size].tobytes()
 
     def close(self) -> None:
         """Free the OpenSSL contexts now (also done when the object is collected)."""
