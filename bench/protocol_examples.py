@@ -291,7 +291,7 @@ def run() -> List[str]:
             "(section 3.1) whose token and instance are the ones derived above:", ""]
     out += hexdump(hello) + [""] + fields(hello, [
         (4, "magic, version 1, type HELLO"),
-        (2, "flags FLAG_EVENTS | FLAG_ROOM | FLAG_ROOM_RUN"),
+        (2, "flags FLAG_EVENTS | FLAG_ROOM | FLAG_ROOM_RUN | FLAG_REASONS"),
         (16, "session, pkt, ack, sack: 0"), (8, "nonce (any; ours is random)"),
         (16, "cookie: zeros (not checked in a secure room)"),
         (8, "instance = SHA-256(token)[:8]"), (16, "token (derived, above)"),

@@ -489,7 +489,7 @@ def test_the_worked_example_of_s13_byte_for_byte():
     assert hashlib.sha256(token).digest()[:8] == v["instance"]
 
     # 6: the client's HELLO (its nonce is free: taken from the dump), sealed under k1.
-    flags = 0x0002 | ic.FLAG_ROOM | 0x0010     # FLAG_EVENTS | FLAG_ROOM | FLAG_ROOM_RUN
+    flags = 0x0002 | ic.FLAG_ROOM | 0x0010 | 0x0020   # FLAG_EVENTS | ROOM | ROOM_RUN | REASONS
     hello = (ic.HEADER.pack(b"CZ", 1, ic.HELLO, flags, 0, 0, 0, 0)
              + ic.hello_body(hello_plain[22:30], bytes(16), token, "张三"))
     assert hello == hello_plain
