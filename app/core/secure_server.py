@@ -31,7 +31,7 @@ PEER_IDLE = 60.0              # an established session silent this long is forgo
 # INITs from forged addresses passes every per-host bucket, so only the global
 # one keeps the loop free for the members' records (docs/SECURITY.md
 # "Handshake floods": the rate is chosen from bench/handshake_flood.py).
-INIT_RATE, INIT_BURST = 10000.0, 10000.0
+INIT_RATE, INIT_BURST = 5000.0, 5000.0
 INIT_HOST_RATE, INIT_HOST_BURST = 40.0, 100.0     # two INITs a handshake, resends
 INIT_LOOPBACK_RATE, INIT_LOOPBACK_BURST = 1500.0, 3000.0   # a 1000-client join storm
 INIT_HOSTS = 4096             # hosts with an INIT bucket; beyond, only the global one
