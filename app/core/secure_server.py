@@ -7,9 +7,11 @@ authenticated never reaches it, and no source address can act for a session
 it did not establish (spoofing one gets nothing).
 
 Order of work for a stranger, cheapest first (WireGuard's cookie, QUIC's
-address validation): INIT without a valid cookie -> a CHALLENGE no larger than
-the INIT, nothing kept; with one -> the host's and the server's handshake
-budgets; only then public-key work. docs/SECURITY.md, PROTOCOL.md "Secure sessions".
+address validation): any INIT -> the host's and the server's INIT budgets,
+checked before it is even parsed (past them: dropped, unanswered); without a
+valid cookie -> a CHALLENGE no larger than the INIT, nothing kept; with one ->
+the host's and the server's handshake budgets; only then public-key work.
+docs/SECURITY.md ("Handshake floods"), PROTOCOL.md S.9.
 """
 import hashlib
 import hmac
@@ -26,11 +28,12 @@ Address = Tuple
 COOKIE_BUCKET = 30.0          # seconds; a cookie is good for this bucket and the one before
 HANDSHAKE_TTL = 10.0          # a handshake not finished by then is forgotten
 PEER_IDLE = 60.0              # an established session silent this long is forgotten
-# INITs looked at (before any HMAC or reply): per source host, then in all.
-# A CHALLENGE costs the loop ~10 µs (an HMAC, a sendto); a flood of cookie-less
-# INITs from forged addresses passes every per-host bucket, so only the global
-# one keeps the loop free for the members' records (docs/SECURITY.md
-# "Handshake floods": the rate is chosen from bench/handshake_flood.py).
+# INITs looked at (before any parse, MAC or reply): per source host, then in
+# all. A CHALLENGE costs the loop ~9 µs (the cookie MAC, its sendto); a flood of
+# cookie-less INITs from forged addresses passes every per-host bucket, so only
+# the global one keeps the loop free for the members' records. 5000 a second is
+# 4.5 % of a core and still lets a 1000-client join storm in at once
+# (docs/SECURITY.md "Handshake floods", measured with bench/handshake_flood.py).
 INIT_RATE, INIT_BURST = 5000.0, 5000.0
 INIT_HOST_RATE, INIT_HOST_BURST = 40.0, 100.0     # two INITs a handshake, resends
 INIT_LOOPBACK_RATE, INIT_LOOPBACK_BURST = 1500.0, 3000.0   # a 1000-client join storm
@@ -169,7 +172,7 @@ class SecureServer:
                 self.outbox.append((reply, addr))
 
     def _init_admitted(self, now: float, host: str) -> bool:
-        """May the loop spend anything on this INIT (an HMAC, a reply, a
+        """May the loop spend anything on this INIT (a MAC, a reply, a
         parse)? The host's own INIT bucket first, so that one host that sends
         from its own address cannot spend everyone's; then the server's. Only
         dict look-ups and float arithmetic: under a flood of forged sources this
@@ -201,7 +204,7 @@ class SecureServer:
     def _check_cookie(self, cookie: bytes, nonce: bytes, addr: Address,
                       now: float) -> Optional[bytes]:
         """None when the cookie is valid (this bucket or the one before); else
-        the cookie to send back. One HMAC for a client's first INIT (a zero
+        the cookie to send back. One MAC for a client's first INIT (a zero
         cookie is never checked), at most two for any other."""
         bucket = int(now // COOKIE_BUCKET)
         current = self._cookie(nonce, addr, bucket)
