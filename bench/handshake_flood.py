@@ -239,17 +239,12 @@ def run_phase(phase: str, seconds: float, flooders: int, sources: int, newcomers
         joiners = room.add(list(range(1, newcomers + 1))) if newcomers else None
         joined_at: Dict[int, float] = {}
         begun = time.monotonic()
-
-        def note_joins() -> bool:
-            for i in range(newcomers):
-                if i not in joined_at and joiners.joined(i):
-                    joined_at[i] = time.monotonic() - begun
-            return False
-
         while time.monotonic() < until:
             room.run(min(until, time.monotonic() + 0.05), member)
             if joiners is not None:
-                note_joins()
+                for i in range(newcomers):
+                    if i not in joined_at and joiners.joined(i):
+                        joined_at[i] = time.monotonic() - begun
         u1 = server.usage()
         measured = time.monotonic() - started
         drops = procs.udp_socket_drops(server.port) - drops0
