@@ -7,26 +7,26 @@ timestamped line every 250 ms, B measures when it arrives), and runs three
 phases: no flood; a member flooding chat lines as fast as its client can
 queue them (the server's rate limit holds them back); a raw flood of junk
 datagrams at full speed from another process. Prints p50/p99/max per phase.
+Server and clients speak what the product speaks by default (secure sessions),
+with their keys in a temporary directory. Floods of handshakes from forged
+addresses: bench/handshake_flood.py.
 """
 import argparse
 import multiprocessing
 import os
 import selectors
+import shutil
 import socket
-import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from app.net import identity  # noqa: E402
 from app.net.client_net import ClientConnection  # noqa: E402
+from bench import procs  # noqa: E402
 
 HOST = "127.0.0.1"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def pump(conns, seconds, on_event=None):
@@ -46,8 +46,14 @@ def pump(conns, seconds, on_event=None):
     sel.close()
 
 
+def connect(port, name):
+    """A client as the product makes one (secure), keys under $XDG_CONFIG_HOME."""
+    security = identity.client_security(None, insecure=False, accept_new_key=True)
+    return ClientConnection(HOST, port, name, time.monotonic(), security=security)
+
+
 def chat_flooder(port, seconds):
-    conn = ClientConnection(HOST, port, "flooder", time.monotonic())
+    conn = connect(port, "flooder")
     pump([conn], 1.0)
     end = time.monotonic() + seconds
     n = 0
@@ -98,15 +104,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app", "server", "--headless", "--port",
-                               str(port), "--bind", HOST], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, cwd=os.path.dirname(
-                                  os.path.dirname(os.path.abspath(__file__))))
+    home = tempfile.mkdtemp(prefix="bench-flood-latency-")
+    os.environ.update(procs.private_dirs(home))          # keys and state: not the user's
+    server = procs.Server("ours", home=home).start()
+    port = server.port
     try:
-        time.sleep(0.5)
-        a = ClientConnection(HOST, port, "quiet-a", time.monotonic())
-        b = ClientConnection(HOST, port, "quiet-b", time.monotonic())
+        a = connect(port, "quiet-a")
+        b = connect(port, "quiet-b")
         pump([a, b], 1.0)
         print("no flood:        ", measure(a, b, args.seconds))
         for label, target in (("chat flood:      ", chat_flooder),
@@ -117,8 +121,8 @@ def main():
             print(label, measure(a, b, args.seconds))
             flooder.join()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The pure core's fan-out cost, without sockets: CPU per delivery in the Hub.
 
     python3 -m bench.hub_cost [--n 100] [--lines 30] [--rounds 200] [--repeat 5] [--app-root DIR]
+                              [--secure]
 
 N ClientCores join a Hub in memory; each round 10 of them say `lines` lines
 between them, the Hub fans them out, every client takes its datagrams and acks
@@ -22,7 +23,34 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def measure(n: int, lines: int, rounds: int, senders: int = 10) -> dict:
+class _SecureMember:
+    """A ClientCore behind its SecureClient (as app/net/client_net.py builds
+    one), in the ClientCore's shape that measure() drives."""
+
+    def __init__(self, name: str, now: float, rng: random.Random) -> None:
+        from app.core.client_core import ClientCore
+        from app.core.secure_client import SecureClient
+        from app.core.secure_session import client_token
+        from app.net import primitives
+
+        suite = primitives.LibcryptoSuite(None)
+        static = primitives.new_keypair()
+        run = suite.random(16)
+        self.core = ClientCore(name, now, rng=rng, token=client_token(static[1], run))
+        self.front = SecureClient(self.core, suite, static, run, lambda key: None, False, now)
+        self.on_datagram, self.take_output = self.front.on_datagram, self.front.take_output
+        self.tick = self.front.tick
+        self.say, self.take_events = self.core.say, self.core.take_events
+
+    @property
+    def state(self) -> str:
+        return self.core.state
+
+
+def measure(n: int, lines: int, rounds: int, senders: int = 10, secure: bool = False) -> dict:
+    """secure: the server is the secure layer in front of the Hub (SecureServer,
+    every datagram sealed or opened with the real libcrypto), the clients
+    SecureClients; only the server's work is timed, as without."""
     try:
         from app.core import client_core, hub, session
     except ImportError:            # --app-root of a checkout from before app/core (15)
@@ -33,12 +61,19 @@ def measure(n: int, lines: int, rounds: int, senders: int = 10) -> dict:
     ack_delay = getattr(client_core, "CLIENT_ACK_DELAY", session.ACK_DELAY)
     now = 1000.0
     config = HubConfig(msg_rate=1e9, msg_burst=1e9, hold_cap=1 << 30, max_sessions=n + 10,
-                       max_per_ip=n + 10)
+                       max_per_ip=n + 10, **({"addresses_verified": True} if secure else {}))
     hub = Hub(now, b"k" * 32, config, rng=random.Random(1))
+    if secure:
+        from app.core.secure_server import SecureServer
+        from app.net import primitives
+
+        hub = SecureServer(hub, primitives.LibcryptoSuite(None), primitives.new_keypair(),
+                           os.urandom(32), False, now)
+    member = _SecureMember if secure else ClientCore
     clients = {}
     for i in range(n):
         addr = ("10.0.%d.%d" % (i // 250, i % 250 + 1), 40000 + i)
-        clients[addr] = ClientCore("u%d" % i, now, rng=random.Random(i))
+        clients[addr] = member("u%d" % i, now, rng=random.Random(i))
     hub_cpu = 0.0
     datagrams_out = datagrams_in = 0
 
@@ -58,17 +93,19 @@ def measure(n: int, lines: int, rounds: int, senders: int = 10) -> dict:
             datagrams_out += len(outbound)
         got = 0
         for data, addr in outbound:
-            client = clients.get(addr)
+            client = clients.get(addr[:2])
             if client is not None:
                 client.on_datagram(now, data)
                 got += len(client.take_events())
         return got
 
-    for _ in range(50):                          # the handshakes
+    for _ in range(500):                         # the handshakes (secure: a few round trips)
         for client in clients.values():
             client.tick(now)
         pump(False)
         now += 0.001
+        if all(c.state == "joined" for c in clients.values()):
+            break
     joined = sum(1 for c in clients.values() if c.state == "joined")
     for _ in range(5):                           # the join events settle
         now += ack_delay
@@ -87,7 +124,7 @@ def measure(n: int, lines: int, rounds: int, senders: int = 10) -> dict:
         for client in clients.values():
             client.tick(now)
         delivered += pump(True)
-    return {"n": n, "joined": joined, "lines": lines * rounds, "delivered": delivered,
+    return {"n": n, "secure": secure, "joined": joined, "lines": lines * rounds, "delivered": delivered,
             "hub_cpu_s": round(hub_cpu, 3),
             "us_per_delivery": round(1e6 * hub_cpu / max(1, delivered), 3),
             "datagrams_out": datagrams_out, "datagrams_in": datagrams_in,
@@ -102,10 +139,13 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--app-root", default="", help="measure another checkout's app/")
+    parser.add_argument("--secure", action="store_true",
+                        help="the secure layer (protocol version 2) in front of the Hub")
     args = parser.parse_args(argv)
     if args.app_root:
         sys.path.insert(0, args.app_root)
-    runs = [measure(args.n, args.lines, args.rounds) for _ in range(args.repeat)]
+    runs = [measure(args.n, args.lines, args.rounds, secure=args.secure)
+            for _ in range(args.repeat)]
     print(json.dumps(min(runs, key=lambda run: run["hub_cpu_s"]), indent=1))
     return 0
 

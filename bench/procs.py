@@ -159,6 +159,17 @@ def udp_rcvbuf_errors() -> int:
     return int(rows[1][rows[0].index("RcvbufErrors")])
 
 
+def udp_socket_drops(port: int) -> int:
+    """Datagrams dropped at the IPv4 UDP socket bound to `port` on this
+    machine (the last column of /proc/net/udp): one server's own losses,
+    where udp_rcvbuf_errors() counts every socket's."""
+    hex_port = ":%04X" % port
+    with open("/proc/net/udp") as table:
+        next(table)
+        return sum(int(line.split()[-1]) for line in table
+                   if line.split()[1].endswith(hex_port))
+
+
 # ------------------------------------------------------------------ servers
 
 NGIRCD_CONF = """\

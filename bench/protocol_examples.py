@@ -18,7 +18,6 @@ document's description ever part. tests/test_protocol_examples.py checks
 that docs/PROTOCOL.md holds this script's output exactly.
 """
 import hashlib
-import hmac
 import os
 import random
 import struct
@@ -173,8 +172,9 @@ def run() -> List[str]:
 
     # --- what the document says, recomputed without the code that made the bytes
     bucket = int(CLOCK // COOKIE_BUCKET)
-    cookie = hmac.new(COOKIE_SECRET, repr(CLIENT_ADDR).encode() + INIT_NONCE
-                      + bucket.to_bytes(8, "big"), hashlib.sha256).digest()[:16]
+    cookie = hashlib.blake2s(("%s %d " % CLIENT_ADDR).encode() + INIT_NONCE
+                             + bucket.to_bytes(8, "big"), key=COOKIE_SECRET,
+                             digest_size=16).digest()
     assert challenge == b"CZ\x02\x22" + bytes(4) + INIT_NONCE + cookie
     assert init1 == b"CZ\x02\x21" + bytes(4) + INIT_NONCE + bytes(16) + CLIENT_INDEX + c_eph_pub
     assert init2 == init1[:16] + cookie + init1[32:]
@@ -242,8 +242,10 @@ def run() -> List[str]:
         (4, "magic, version 2, type 0x22 CHALLENGE"), (4, "index 0"),
         (8, "the INIT's nonce"),
         (16, "cookie (opaque to the client)")])
-    out += ["Our server's cookie: HMAC-SHA256(secret, the ASCII text `%r`" % (CLIENT_ADDR,),
-            "|| nonce || bucket as 8 bytes big-endian, %016x)[:16]." % bucket, ""]
+    out += ["Our server's cookie: BLAKE2s-128 keyed with the secret (RFC 7693, as",
+            "WireGuard's cookie MAC) of the ASCII text `%s` || nonce || bucket" % (
+                "%s %d " % CLIENT_ADDR),
+            "as 8 bytes big-endian, %016x." % bucket, ""]
 
     out += block("3. INIT with the cookie", init2, [
         (8, "magic, version 2, type INIT, flags 0"), (8, "the same nonce"),

@@ -203,3 +203,30 @@ def test_attacks_smoke_prints_each_attack_and_the_quiet_members_figures():
     quiet = [line for line in lines if line.strip().startswith("quiet:")]
     assert len(quiet) == 5 and all(" lost 0" in line for line in quiet), proc.stdout
     assert "IPv6 address of her machine, same key: refused" in proc.stdout
+
+
+def test_hub_cost_secure_counts_every_delivery():
+    from bench import hub_cost
+
+    result = hub_cost.measure(10, 6, 3, secure=True)
+    assert result["secure"] and result["joined"] == 10
+    assert result["delivered"] == 10 * 6 * 3        # every line to every member, echo too
+    assert result["us_per_delivery"] > 0
+
+
+@pytest.mark.parametrize("phase", ["none", "spoofed", "cookie"])
+def test_handshake_flood_phases_report_sane_numbers(phase):
+    from bench import handshake_flood
+
+    result = handshake_flood.run_phase(phase, 1.5, flooders=1, sources=64, newcomers=2,
+                                       app_root=str(ROOT), pin=False)
+    assert result["phase"] == phase and result["secure"]
+    assert result["lines"] >= 1 and result["lost"] >= 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert 0 <= result["newcomers_in"] <= 2 and result["server_socket_drops"] >= 0
+    if phase == "none":
+        assert result["flood_per_s"] == 0 and result["newcomers_in"] == 2
+    else:
+        assert result["flood_per_s"] > 0
+    if phase == "cookie":
+        assert result["handshakes_for_flooder"] >= 1   # the flooder got real handshakes

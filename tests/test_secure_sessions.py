@@ -456,3 +456,93 @@ def test_a_response_with_an_unexpected_payload_starts_a_new_handshake():
         hs_init.sender, hs_init.nonce, 99, server_hs.write_message(b"unexpected")))
     assert alice.attempt is not None and alice.attempt is not first
     assert alice.core.malformed == 1
+
+
+# ---------------------------------------------------------------- handshake floods
+# (docs/SECURITY.md "Handshake floods"; bench/handshake_flood.py measures them)
+
+def _init(cookie=bytes(16), nonce=None):
+    return secure_wire.encode_init(0, nonce or os.urandom(8), cookie, 7, os.urandom(32))
+
+
+def _count_cookie_macs(server):
+    calls = []
+    real = server._cookie
+
+    def counting(*args):
+        calls.append(args)
+        return real(*args)
+    server._cookie = counting
+    return calls
+
+
+def test_past_the_global_init_budget_no_challenge_and_no_mac_work():
+    from app.core.secure_server import INIT_BURST, INIT_RATE
+    INIT_BURST = int(INIT_BURST)
+    net = Net()
+    macs = _count_cookie_macs(net.server)
+    init = _init()
+    extra = 500
+    for i in range(INIT_BURST + extra):      # forged sources: every one a new host
+        net.deliver(init, ("10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255), 1000))
+    out = net.server.take_output()
+    assert len(out) == INIT_BURST and all(len(reply) <= len(init) for reply, _ in out)
+    assert len(macs) == INIT_BURST           # one MAC per CHALLENGE, none past the budget
+    net.now += 0.01                          # the bucket refills at INIT_RATE
+    for i in range(extra):
+        net.deliver(init, ("11.0.%d.%d" % (i >> 8, i & 255), 1000))
+    assert len(net.server.take_output()) == int(INIT_RATE * 0.01)
+    assert not net.server.pending and not net.server.peers
+    net.now += 1.5
+    net.server.tick(net.now)
+    assert net.hub.stats["inits_dropped"] == 2 * extra - int(INIT_RATE * 0.01)
+
+
+def test_one_host_cannot_spend_the_servers_init_budget():
+    from app.core.secure_server import INIT_HOST_BURST, INIT_LOOPBACK_BURST
+    net = Net()
+    for host, burst in (("10.0.0.1", int(INIT_HOST_BURST)),
+                        ("127.0.0.5", int(INIT_LOOPBACK_BURST))):
+        for _ in range(burst + 50):
+            net.deliver(_init(), (host, 4000))
+        assert len(net.server.take_output()) == burst
+    net.deliver(_init(), ("10.0.0.2", 4000))   # same instant, another host: answered
+    assert len(net.server.take_output()) == 1
+
+
+def _handshakes_begun(net, host, count):
+    """`count` INITs from `host` with valid cookies (fresh nonces), all at one
+    instant; returns how many RESPONSEs (public-key work) the server sent."""
+    addr = (host, 4000)
+    nonces = [os.urandom(8) for _ in range(count)]
+    for nonce in nonces:
+        net.deliver(_init(nonce=nonce), addr)
+    cookies = {}
+    for reply, _ in net.server.take_output():
+        nonce, cookie = secure_wire.decode_challenge(reply)
+        cookies[nonce] = cookie
+    assert len(cookies) == count
+    for nonce in nonces:
+        net.deliver(_init(cookies[nonce], nonce), addr)
+    return sum(1 for reply, _ in net.server.take_output()
+               if reply[3] == secure_wire.SecureType.RESPONSE)
+
+
+def test_a_loopback_host_over_its_handshake_bucket_is_refused_while_another_gets_in():
+    # Loopback used to be exempt: one local process could spend the server's
+    # whole handshake budget (3000) and shut every newcomer out.
+    from app.core.secure_server import LOOPBACK_BURST, SERVER_BURST
+    net = Net()
+    assert LOOPBACK_BURST < SERVER_BURST
+    assert _handshakes_begun(net, "127.0.0.9", int(LOOPBACK_BURST) + 200) == LOOPBACK_BURST
+    newcomer = net.client("newcomer", host="10.0.0.7")
+    for _ in range(2):                       # at the flood's instant: no bucket has refilled
+        newcomer.tick(net.now)
+        for data in newcomer.take_output():
+            net.deliver(data, ("10.0.0.7", 5000))
+        for data, _ in net.server.take_output():
+            newcomer.on_datagram(net.now, data)
+    assert net.server.pending and any(p.addr[0] == "10.0.0.7"
+                                      for p in net.server.pending.values())
+    net.pump(1.0)
+    assert newcomer.core.state == "joined"

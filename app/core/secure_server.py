@@ -7,9 +7,11 @@ authenticated never reaches it, and no source address can act for a session
 it did not establish (spoofing one gets nothing).
 
 Order of work for a stranger, cheapest first (WireGuard's cookie, QUIC's
-address validation): INIT without a valid cookie -> a CHALLENGE no larger than
-the INIT, nothing kept; with one -> the host's and the server's handshake
-budgets; only then public-key work. docs/SECURITY.md, PROTOCOL.md "Secure sessions".
+address validation): any INIT -> the host's and the server's INIT budgets,
+checked before it is even parsed (past them: dropped, unanswered); without a
+valid cookie -> a CHALLENGE no larger than the INIT, nothing kept; with one ->
+the host's and the server's handshake budgets; only then public-key work.
+docs/SECURITY.md ("Handshake floods"), PROTOCOL.md S.9.
 """
 import hashlib
 import hmac
@@ -26,12 +28,34 @@ Address = Tuple
 COOKIE_BUCKET = 30.0          # seconds; a cookie is good for this bucket and the one before
 HANDSHAKE_TTL = 10.0          # a handshake not finished by then is forgotten
 PEER_IDLE = 60.0              # an established session silent this long is forgotten
-HOST_RATE, HOST_BURST = 10.0, 30.0        # handshakes a second per host (loopback exempt)
+# INITs looked at (before any parse, MAC or reply): per source host, then in
+# all. A CHALLENGE costs the loop ~9 µs (the cookie MAC, its sendto); a flood of
+# cookie-less INITs from forged addresses passes every per-host bucket, so only
+# the global one keeps the loop free for the members' records. 5000 a second is
+# 4.5 % of a core and still lets a 1000-client join storm in at once
+# (docs/SECURITY.md "Handshake floods", measured with bench/handshake_flood.py).
+INIT_RATE, INIT_BURST = 5000.0, 5000.0
+INIT_HOST_RATE, INIT_HOST_BURST = 40.0, 100.0     # two INITs a handshake, resends
+INIT_LOOPBACK_RATE, INIT_LOOPBACK_BURST = 1500.0, 3000.0   # a 1000-client join storm
+INIT_HOSTS = 4096             # hosts with an INIT bucket; beyond, only the global one
+HOST_RATE, HOST_BURST = 10.0, 30.0        # handshakes a second per host
+LOOPBACK_RATE, LOOPBACK_BURST = 500.0, 1000.0   # ... per loopback host (tests, benches, ssh users)
 SERVER_RATE, SERVER_BURST = 3000.0, 3000.0   # ... for the whole server
 GUESS_RATE, GUESS_BURST = 0.2, 5.0        # wrong-password attempts per host
 REJECT_RATE, REJECT_BURST = 200.0, 200.0  # unauthenticated REJECTs a second, in all
 RUN_ID = 16
+ZERO_COOKIE = bytes(secure_wire.COOKIE)   # a client's first INIT: no cookie yet
+_V2 = protocol.MAGIC + bytes([secure_wire.VERSION])
+_OUTER_SIZE = secure_wire.OUTER_SIZE
+_RECORD, _INIT, _FINISH = int(SecureType.RECORD), int(SecureType.INIT), int(SecureType.FINISH)
 FINISH_TRIES = 3              # FINISHes that fail before a handshake is given up
+
+
+def _is_loopback(host: object) -> bool:
+    """hub.is_loopback of a raw source host (also ::ffff:127.x.y.z, which
+    normal_ip would make 127.x.y.z, at a cost the INIT gate cannot pay)."""
+    text = str(host)
+    return is_loopback(text) or text.startswith("::ffff:127.")
 
 
 class Pending:
@@ -75,6 +99,7 @@ class SecureServer:
         self.suite = suite
         self.static = static
         self.secret = secret
+        self._cookie_mac = hashlib.blake2s(key=secret, digest_size=secure_wire.COOKIE)
         self.password = password
         self.pending: Dict[int, Pending] = {}
         self.by_nonce: Dict[Tuple[object, ...], int] = {}
@@ -83,6 +108,10 @@ class SecureServer:
         self.host_budget: Dict[str, TokenBucket] = {}
         self.guesses: Dict[str, TokenBucket] = {}
         self.server_budget = TokenBucket(SERVER_RATE, SERVER_BURST, now)
+        self.init_budget = TokenBucket(INIT_RATE, INIT_BURST, now)
+        self.init_hosts: Dict[str, TokenBucket] = {}
+        self.init_shut_until = now
+        self.inits_dropped = 0                 # (in hub.stats at each sweep: a flood's hot path)
         self.reject_budget = TokenBucket(REJECT_RATE, REJECT_BURST, now)
         # Sessions kept at most (joined or not; idle ones go after PEER_IDLE):
         # in all, and per host, so that one host cannot fill the table.
@@ -91,7 +120,7 @@ class SecureServer:
             else self.max_peers
         self.per_host: Dict[str, int] = {}
         self._next_sweep = now + 1.0
-        for key in ("handshakes", "handshake_failures", "challenges"):
+        for key in ("handshakes", "handshake_failures", "challenges", "inits_dropped"):
             hub.stats.setdefault(key, 0)
         # The hub's limits per person and its kicks and bans know a session's
         # client key through this (app/core/limits.py).
@@ -106,13 +135,16 @@ class SecureServer:
     def on_datagram(self, now: float, data: bytes, addr: Address) -> None:
         """Handle one datagram; never raises for bad input (counted and dropped)."""
         try:
-            if data[:3] == b"CZ\x02" and len(data) >= secure_wire.OUTER_SIZE:
-                kind = data[3]
-                if kind == SecureType.RECORD:
+            if data[:3] == _V2 and len(data) >= _OUTER_SIZE:
+                kind = data[3]                 # (plain ints: an IntEnum compares slowly)
+                if kind == _RECORD:
                     self._on_record(now, data, addr)
-                elif kind == SecureType.INIT:
-                    self._on_init(now, data, addr)
-                elif kind == SecureType.FINISH:
+                elif kind == _INIT:
+                    if now >= self.init_shut_until and self._init_admitted(now, addr[0]):
+                        self._on_init(now, data, addr)
+                    else:
+                        self.inits_dropped += 1
+                elif kind == _FINISH:
                     self._on_finish(now, data, addr)
                 else:
                     raise ProtocolError("secure datagram of type %d from a client" % kind)
@@ -142,23 +174,61 @@ class SecureServer:
             if reply:
                 self.outbox.append((reply, addr))
 
-    def _cookie(self, nonce: bytes, addr: Address, bucket: int) -> bytes:
-        msg = repr((addr[0], addr[1])).encode() + nonce + bucket.to_bytes(8, "big")
-        return hmac.new(self.secret, msg, hashlib.sha256).digest()[:secure_wire.COOKIE]
+    def _init_admitted(self, now: float, host: str) -> bool:
+        """May the loop spend anything on this INIT (a MAC, a reply, a
+        parse)? The host's own INIT bucket first, so that one host that sends
+        from its own address cannot spend everyone's; then the server's. Only
+        dict look-ups and float arithmetic: under a flood of forged sources this
+        is most of what the server does per datagram. The table of hosts is
+        bounded (INIT_HOSTS, emptied once a second when full): sources beyond
+        it meet the global bucket alone."""
+        bucket = self.init_hosts.get(host)
+        if bucket is None and len(self.init_hosts) < INIT_HOSTS:
+            bucket = self.init_hosts[host] = (
+                TokenBucket(INIT_LOOPBACK_RATE, INIT_LOOPBACK_BURST, now) if _is_loopback(host)
+                else TokenBucket(INIT_HOST_RATE, INIT_HOST_BURST, now))
+        if bucket is not None and not bucket.take(now):
+            return False
+        if self.init_budget.take(now):
+            return True
+        # Spent: until it refills, every INIT is dropped on one comparison.
+        self.init_shut_until = self.init_budget.next_token_at(now)
+        return False
 
-    def _cookie_ok(self, cookie: bytes, nonce: bytes, addr: Address, now: float) -> bool:
+    def _cookie(self, nonce: bytes, addr: Address, bucket: int) -> bytes:
+        """WireGuard's cookie MAC: keyed BLAKE2s-128 (RFC 7693) over the source
+        address, the INIT's nonce and the time bucket, under the run's secret
+        (its keyed state made once: a copy costs a sixth of an HMAC-SHA256)."""
+        mac = self._cookie_mac.copy()
+        mac.update(b"%s %d " % (str(addr[0]).encode(), addr[1]) + nonce
+                   + bucket.to_bytes(8, "big"))
+        return mac.digest()
+
+    def _check_cookie(self, cookie: bytes, nonce: bytes, addr: Address,
+                      now: float) -> Optional[bytes]:
+        """None when the cookie is valid (this bucket or the one before); else
+        the cookie to send back. One MAC for a client's first INIT (a zero
+        cookie is never checked), at most two for any other."""
         bucket = int(now // COOKIE_BUCKET)
-        return any(hmac.compare_digest(cookie, self._cookie(nonce, addr, b))
-                   for b in (bucket, bucket - 1))
+        current = self._cookie(nonce, addr, bucket)
+        if cookie == ZERO_COOKIE:
+            return current
+        if hmac.compare_digest(cookie, current) or hmac.compare_digest(
+                cookie, self._cookie(nonce, addr, bucket - 1)):
+            return None
+        return current
 
     def _budget(self, now: float, host: str) -> bool:
         """May this host have a handshake now? (Checked after its cookie.)"""
-        if not is_loopback(host):
-            bucket = self.host_budget.get(host)
-            if bucket is None:
-                bucket = self.host_budget[host] = TokenBucket(HOST_RATE, HOST_BURST, now)
-            if not bucket.take(now):
-                return False
+        loopback = is_loopback(host)
+        bucket = self.host_budget.get(host)
+        if bucket is None:
+            bucket = self.host_budget[host] = (
+                TokenBucket(LOOPBACK_RATE, LOOPBACK_BURST, now) if loopback
+                else TokenBucket(HOST_RATE, HOST_BURST, now))
+        if not bucket.take(now):
+            return False
+        if not loopback:
             guesses = self.guesses.get(host)
             if guesses is not None and guesses.next_token_at(now) > now:
                 return False                   # wrong passwords lately: wait
@@ -178,9 +248,9 @@ class SecureServer:
         if again is not None and again in self.pending:
             self.outbox.append((self.pending[again].response, addr))   # our RESPONSE was lost
             return
-        if not self._cookie_ok(init.cookie, init.nonce, addr, now):
+        cookie = self._check_cookie(init.cookie, init.nonce, addr, now)
+        if cookie is not None:
             self.hub.stats["challenges"] += 1
-            cookie = self._cookie(init.nonce, addr, int(now // COOKIE_BUCKET))
             self.outbox.append((secure_wire.encode_challenge(init.nonce, cookie), addr))
             return
         host = normal_ip(addr[0])
@@ -302,6 +372,8 @@ class SecureServer:
         if now < self._next_sweep:
             return
         self._next_sweep = now + 1.0
+        self.hub.stats["inits_dropped"] += self.inits_dropped
+        self.inits_dropped = 0
         for pending in [p for p in self.pending.values() if now - p.created > HANDSHAKE_TTL]:
             self._forget_pending(pending)
         live = self.hub.by_addr
@@ -312,6 +384,8 @@ class SecureServer:
             self.per_host[host] -= 1
             if not self.per_host[host]:
                 del self.per_host[host]
+        if len(self.init_hosts) >= INIT_HOSTS:
+            self.init_hosts.clear()            # a scan or forged sources filled it
         for table in (self.host_budget, self.guesses):
             if len(table) > 4096:
                 table.clear()                  # bounded: an address scan forgets budgets

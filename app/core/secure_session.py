@@ -95,19 +95,23 @@ class ReplayWindow:
 class Transport:
     """The keys of an established session and their counters."""
 
-    __slots__ = ("peer_index", "next_counter", "window", "seal_cipher", "open_cipher")
+    __slots__ = ("peer_index", "next_counter", "window", "seal_cipher", "open_cipher",
+                 "_prefix", "_encrypt")
 
     def __init__(self, keys: Tuple[CipherLike, CipherLike], peer_index: int) -> None:
         self.seal_cipher, self.open_cipher = keys
         self.peer_index = peer_index       # what the peer calls this session (in our RECORDs)
         self.next_counter = 0
         self.window = ReplayWindow()
+        # Once per session, not per datagram: the header's first 8 bytes, the method.
+        self._prefix = secure_wire.record_header(peer_index, 0)[:secure_wire.OUTER_SIZE]
+        self._encrypt = self.seal_cipher.encrypt_with_nonce
 
     def seal(self, inner: bytes) -> bytes:
         counter = self.next_counter
         self.next_counter = counter + 1
-        header = secure_wire.record_header(self.peer_index, counter)
-        return header + self.seal_cipher.encrypt_with_nonce(counter, header, inner)
+        header = self._prefix + counter.to_bytes(8, "big")   # secure_wire.record_header
+        return header + self._encrypt(counter, header, inner)
 
     def open(self, counter: int, header: bytes, ciphertext: bytes) -> Optional[bytes]:
         """The inner datagram, or None (forged, damaged or replayed)."""

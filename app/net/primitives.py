@@ -95,7 +95,7 @@ def unavailable() -> Optional[str]:
         return why
     try:
         libcrypto.x25519_keypair()
-        libcrypto.Aead(bytes(32))
+        libcrypto.Aead(bytes(32)).seal(bytes(12), b"", b"")   # (its context is made at first use)
         spake2.curve()
     except (RuntimeError, OSError, AttributeError, spake2.Unavailable) as exc:
         return "this Python's libcrypto lacks what chat.pyz needs (%s)" % exc

@@ -386,17 +386,20 @@ class NetworkProcess:
         fan-out (`pacer`) bare room acks wait in the pacer."""
         hub = self.hub
         now = self.now()
+        # Names looked up once: under a flood this loop is most of the server's work.
+        recvfrom, on_datagram = self.sock.recvfrom, self.front.on_datagram
+        size, probe = protocol.MAX_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
         for _ in range(DRAIN_LIMIT):
             try:
-                data, addr = self.sock.recvfrom(protocol.MAX_DATAGRAM + 1)
+                data, addr = recvfrom(size)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
-            if len(data) > protocol.MAX_DATAGRAM:
+            if len(data) >= size:
                 hub.stats["malformed"] += 1
                 continue
-            if data[:3] == discovery_wire.PROBE_MAGIC[:3]:   # LAN discovery (docs/LAN.md)
+            if data[:3] == probe:     # LAN discovery (docs/LAN.md)
                 if discovery_wire.is_probe(data):  # (a stray answer is neither ours nor junk)
                     hub.stats["probes"] = hub.stats.get("probes", 0) + 1
                     answer = discovery.responder(now).answer(
@@ -407,7 +410,7 @@ class NetworkProcess:
                 continue
             if pacer is not None and pacer.hold(data, addr):
                 continue
-            self.front.on_datagram(now, data, addr)
+            on_datagram(now, data, addr)
         hub.flush(now)
 
     def _take_held_acks(self, pacer: FanOutPacer) -> None:
