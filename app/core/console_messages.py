@@ -19,8 +19,13 @@ network -> console
                      batches: a busy room logs thousands of lines a second, and
                      one message each would cost both processes a syscall and
                      a JSON document per line
+  ConsoleNote        a line of the network process's own (listening, the state
+                     kept, the console replaced, stopping): a NOTE_* key and its
+                     values; the console words it (app/ui/admin_text.py), as it
+                     words the room's log: the network process says nothing in
+                     a language
   ConsoleState       the status line and online pane, once a second
-  ConsoleHints       lines to show as they are, under the start line (how to join)
+  ConsoleHints       how to join (app.core.join_hints.Hint), under the start line
   ConsoleBye         the server is stopping: nothing more will come
 """
 import dataclasses
@@ -32,6 +37,18 @@ from app.core.messages import message
 # (time, what, name, addr, detail): hub.LogEntry's fields, in its order. `what`
 # arrives as a plain str equal to its admin.LogKind.
 LogRow = Tuple[float, str, str, str, str]
+# A note's or a hint's values: (name, value) pairs, values as text.
+Values = Tuple[Tuple[str, str], ...]
+
+# What a ConsoleNote says (its key; the values it comes with after the colon).
+NOTE_LISTENING = "listening"        # host ("" for all interfaces), port, rcvbuf
+NOTE_STATE_KEPT = "state_kept"      # path: the room's database
+NOTE_STATE_TEXT = "state_text"      # text: a line of app/net/state_dir.py or state_db.py
+                                    # about where the state is kept (English for now)
+NOTE_STATE_LOST = "state_lost"      # why (as NOTE_STATE_TEXT): a write failed; in memory now
+NOTE_CONSOLE_REPLACED = "console_replaced"   # the curses console died; line mode took over
+NOTE_CONSOLE_ENDED = "console_ended"         # the line-mode console died; going on headless
+NOTE_STOPPING = "stopping"          # why: "quit" or a signal's name (SIGINT, SIGTERM, ...)
 
 
 @message
@@ -60,9 +77,18 @@ class ConsoleState:
 
 @message
 @dataclasses.dataclass(frozen=True)
+class ConsoleNote:
+    """network -> console: a line of the server's own, as a key and values."""
+    time: float
+    key: str
+    values: Values = ()
+
+
+@message
+@dataclasses.dataclass(frozen=True)
 class ConsoleHints:
-    """network -> console: lines to show as they are (joining hints at start)."""
-    lines: Tuple[str, ...]
+    """network -> console: how to join (join_hints.Hint as plain pairs)."""
+    hints: Tuple[Tuple[str, Values], ...]
 
 
 @message

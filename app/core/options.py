@@ -38,6 +38,7 @@ class ServerOptions:
     show_password: bool = False          # --password auto: the room code is shown on the console
     retain_days: float = DEFAULT_RETAIN_DAYS
     kick_cooldown: float = DEFAULT_KICK_COOLDOWN
+    lang: str = DEFAULT_LANGUAGE         # the admin console's and the server's log's words
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,3 +75,4 @@ class RecordOptions:
     since: Optional[str] = None          # as typed; records.parse_when reads it
     name: Optional[str] = None           # log: only this person's entries
     format: str = "text"
+    lang: str = DEFAULT_LANGUAGE         # how the text and html formats word the events

@@ -25,24 +25,26 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
 from app.core import admin, discovery_wire, protocol
 from app.core.admin import LogKind
+from app.core import console_messages as C
 from app.core.console_messages import (
     ConsoleBye,
     ConsoleHints,
     ConsoleLog,
+    ConsoleNote,
     LogRow,
     ConsoleState,
     ConsoleSubscribe,
 )
 from app.core.exit_codes import ExitCode
 from app.core.hub import Hub, HubConfig, LogEntry
-from app.core.join_hints import host_port_text
+from app.core.join_hints import Hint, host_port_text
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.core.secure_server import SecureServer
 from app.core.secure_session import KeyPair
 from app.net import discovery, primitives
 from app.net import identity as keys
-from app.net.admin_log import entry_record, log_text
+from app.net.admin_log import entry_record
 from app.net.channel import Channel
 from app.net.processes import Child, fork_child
 from app.net.signals import SignalPipe
@@ -61,9 +63,6 @@ LOG_BATCH = 16000          # bytes of log entries per ConsoleLog message (limit 
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
 LOG_INTERVAL = 0.05        # the console gets the room's log at most this often (_pass_log)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
-CONSOLE_REPLACED = ("the admin console ended; admin lines are read from this terminal now "
-                    "(a line is an announcement, /help lists the commands)")
-CONSOLE_ENDED = "the admin console ended; going on headless"
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -110,12 +109,17 @@ def listen_text(host: str, port: int) -> str:
 
 
 ConsoleRunner = Callable[[Channel, bool, ServerOptions], int]
+# What the headless console would print for a message (ConsoleLog, ConsoleNote,
+# ConsoleHints), in the console's language: the network process prints it
+# itself once no console is left (app.cli passes admin_headless.lines).
+Wording = Callable[[object], List[str]]
 
 
-def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
+def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) -> int:
     """Serve the room until told to stop. `run_console(channel, headless, options)`
-    is the admin side, run in the forked child (app.cli chooses it: this
-    module never imports a front end)."""
+    is the admin side, run in the forked child; `wording` words what it would
+    have shown once it is gone (app.cli chooses both: this module never imports
+    a front end)."""
     try:
         sock = open_socket(options.bind, options.port)
     except OSError as exc:
@@ -150,6 +154,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
                             identity)
+    server.wording = wording
     server.start_notes = notes
     server.tty_modes = tty_modes
     if tty_modes is not None:
@@ -176,10 +181,7 @@ def server_identity(directory: Optional[str]) -> KeyPair:
 def open_store(options: ServerOptions, where: StateDir) -> Tuple[Optional[StateDB], List[str]]:
     """The room's database (None: in memory) and the lines to show about it."""
     store, why = open_for_server(where.path, options.retain_days)
-    notes = [line for line in (where.note, why) if line]
-    if store is not None:
-        notes.append("the room's state is kept in %s" % store.path)
-    return store, notes
+    return store, [line for line in (where.note, why) if line]
 
 
 def fork_console(run_console: ConsoleRunner, headless: bool, options: ServerOptions,
@@ -223,6 +225,8 @@ class NetworkProcess:
     console_runner: Optional[ConsoleRunner] = None
 
     start_notes: List[str] = []   # lines about the state dir, shown after the start line
+    # Words what a console would show, for our own stdout once no console is left.
+    wording: Optional[Wording] = None
 
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None,
@@ -240,7 +244,7 @@ class NetworkProcess:
         self.link = link
         self.console_oversized = 0        # messages too big for the channel, not sent
         self.console_pids = [admin_pid] if admin_pid else []   # consoles not reaped yet
-        self.hints: List[str] = []        # how to join (_announce_start)
+        self.hints: List[Hint] = []       # how to join (_announce_start)
         self.options = options
         self.stop_reason = ""
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -305,8 +309,7 @@ class NetworkProcess:
         if store is not None:
             store.close()
             self.start_notes = []
-            self._note(LogKind.START, "-", "%s; keeping the room's state in memory only "
-                       "from now on" % why)
+            self._note(C.NOTE_STATE_LOST, why=why)
 
     def _prune(self) -> None:
         if self.store is None or time.monotonic() < self.next_prune:
@@ -455,7 +458,7 @@ class NetworkProcess:
             if runner is not None:
                 self._replace_console(sel, runner)
             else:
-                self._note(LogKind.CONSOLE, "-", CONSOLE_ENDED)
+                self._note(C.NOTE_CONSOLE_ENDED)
             self._show_hints()          # a teacher who lost the console's screen lost them too
 
     def _replace_console(self, sel: selectors.BaseSelector, run_console: ConsoleRunner) -> None:
@@ -465,7 +468,7 @@ class NetworkProcess:
         self.link = console.channel
         self.console_pids.append(console.pid)
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
-        self._note(LogKind.CONSOLE, "-", CONSOLE_REPLACED)
+        self._note(C.NOTE_CONSOLE_REPLACED)
 
     def _leave_to_console(self) -> None:
         """In a console forked from the running loop (the child's side): let go of
@@ -508,7 +511,12 @@ class NetworkProcess:
     def _tell_console(self, message: object) -> None:
         """One message to the console. One over the channel's size limit (the
         list of a room of a thousand and more, say) is dropped, not sent: the
-        room must not stop for it."""
+        room must not stop for it. With no console left, what it would have
+        shown goes to our stdout."""
+        if self.link.closed:
+            if self.wording is not None:
+                self._print("".join(line + "\n" for line in self.wording(message)))
+            return
         try:
             self.link.send(message)
         except ValueError:
@@ -548,9 +556,6 @@ class NetworkProcess:
 
     def _send_log(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
-            return
-        if self.link.closed:
-            self._print("".join(log_text(entry) + "\n" for entry in entries))
             return
         # A busy room logs thousands of chat lines a second: one message each
         # costs a JSON document and a syscall on both sides. Send them in
@@ -607,34 +612,31 @@ class NetworkProcess:
         except (termios.error, OSError, curses.error):
             pass
 
-    def _note(self, what: LogKind, addr: str, detail: str) -> None:
-        """A line of the server's own (start, stop, console), with the fields the
-        console formats it from."""
+    def _note(self, key: str, **values: object) -> None:
+        """A line of the server's own (app.core.console_messages NOTE_*): a key
+        and its values, for the console to word."""
         self._pass_log(now_too=True)      # the room's events before it
-        self._send_log([LogEntry(self.now(), what, "", addr, detail)])
+        self._tell_console(ConsoleNote(self.now(), key, Hint.of(key, **values).values))
 
     def _announce_start(self) -> None:
         host, port = self.sock.getsockname()[:2]
         rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        where = "all interfaces" if host in ("::", "0.0.0.0") else host
-        self._note(LogKind.START, "%s:%d" % (where, port),
-                   "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
-                   "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
+        self._note(C.NOTE_LISTENING, host="" if host in ("::", "0.0.0.0") else host, port=port,
+                   rcvbuf=rcvbuf)
         for line in self.start_notes:
-            self._note(LogKind.START, "-", line)
+            self._note(C.NOTE_STATE_TEXT, text=line)
+        if self.store is not None:
+            self._note(C.NOTE_STATE_KEPT, path=self.store.path)
         self.hints = discovery.join_hints(host, port)   # under the start line, unstamped
         if self.secure is not None:
-            self.hints.append("server key (clients show it too; compare aloud): "
-                              + keys.fingerprint(self.secure.public_key))
+            self.hints.append(Hint.of("server_key",
+                                      words=keys.fingerprint(self.secure.public_key)))
         if self.options.show_password and self.options.password:
-            self.hints.append("room password: " + self.options.password)
+            self.hints.append(Hint.of("room_password", password=self.options.password))
         self._show_hints()
 
     def _show_hints(self) -> None:
-        if self.link.closed:
-            self._print("".join(hint + "\n" for hint in self.hints))
-        else:
-            self._tell_console(ConsoleHints(tuple(self.hints)))
+        self._tell_console(ConsoleHints(tuple(self.hints)))
 
     # ------------------------------------------------------------ exit
 
@@ -654,7 +656,7 @@ class NetworkProcess:
             time.sleep(0.05)
             self.front.tick(self.now())
             self._send_output()
-        self._note(LogKind.STOP, "-", self.stop_reason)
+        self._note(C.NOTE_STOPPING, why=self.stop_reason)
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()

@@ -34,7 +34,7 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 DB_NAME = "room.sqlite3"
 BUSY_TIMEOUT_MS = 1000      # a lock held longer than this (another writer) is an error
-NOT_STORED = frozenset(("malformed", "start", "stop", "console"))   # hub/server noise
+NOT_STORED = frozenset(("malformed",))   # noise (a junk flood)
 
 # Migration N takes the schema from version N to N + 1.
 MIGRATIONS: Sequence[str] = (
@@ -232,7 +232,8 @@ class StateDB:
         rows = self._read("SELECT time, what, name, addr, detail, origin, msg_id FROM events "
                           "WHERE what IN (?, ?, ?) ORDER BY id DESC LIMIT ?",
                           HISTORY_WHAT + (lines,))
-        return [Row(*row[:5], origin=(row[5] or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=row[6] or 0)
+        return [Row(row[0], row[1], row[2], row[3], row[4],
+                    origin=(row[5] or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=row[6] or 0)
                 for row in reversed(rows)]
 
     def msg_ids(self, since: float) -> List[Tuple[int, int]]:

@@ -74,7 +74,7 @@ def stamp(when: float) -> str:
 
 # ---------------------------------------------------------------- log
 
-def write_log(rows: Sequence[Row], form: str, out: TextIO) -> None:
+def write_log(rows: Sequence[Row], form: str, out: TextIO, lang: str = "zh") -> None:
     if form == "jsonl":
         for row in rows:
             out.write(json.dumps(entry_record(row), ensure_ascii=False) + "\n")
@@ -86,12 +86,12 @@ def write_log(rows: Sequence[Row], form: str, out: TextIO) -> None:
             writer.writerow([record[key] for key in ("time", "event", "name", "addr", "detail")])
     elif form == "html":
         body = "".join("<tr class=%s><td>%s</td><td>%s</td></tr>\n" % (
-            html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row)[0]))
+            html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row, lang)[0]))
             for row in rows)
         out.write(page("chat.pyz log", "<table>\n%s</table>" % body))
     else:
         for row in rows:
-            out.write("%s %s\n" % (stamp(row.time), log_body(row)[0]))
+            out.write("%s %s\n" % (stamp(row.time), log_body(row, lang)[0]))
 
 
 def page(title: str, content: str) -> str:
@@ -185,5 +185,5 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
     if options.name is not None:
         key = name_key(options.name)
         rows = [row for row in rows if name_key(row.name) == key]
-    write_log(rows, options.format, out)
+    write_log(rows, options.format, out, options.lang)
     return ExitCode.OK
