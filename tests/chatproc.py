@@ -115,8 +115,13 @@ def start_server(pyz, port, log_dir, *extra, stdin=subprocess.DEVNULL, name="ser
     `python` when given, else by the pyz's own shebang)."""
     proc = Proc([*([python] if python else []), pyz, "server", "--headless", "--port", str(port), "--bind", HOST, *extra],
                 stdin, os.path.join(str(log_dir), name + ".err"))
-    proc.wait_line(lambda line: " start " in line and "listening" in line)
+    proc.wait_line(listening)
     return proc
+
+
+def listening(line):
+    """The headless server's first line (Chinese, the default): it listens."""
+    return "chat.pyz 服务器在" in line and "上监听" in line
 
 
 def start_client(pyz, port, name, log_dir, *extra, wait_joined=True, python=None):

@@ -168,7 +168,7 @@ class Room:
 
     def online(self, count):
         """Wait until the status line counts `count` people online."""
-        self.term.wait_for(lambda l, c: re.search(r"\| ?online %d ?\|" % count, l[-2]),
+        self.term.wait_for(lambda l, c: re.search(r"\| ?(?:online|在线) %d ?\|" % count, l[-2]),
                            what="online %d" % count)
 
     def type_line(self, text):

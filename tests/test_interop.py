@@ -15,7 +15,7 @@ import pytest
 from tests import interop_client as ic
 from tests import interop_secure as sec
 from tests import interop_words
-from tests.chatproc import HOST, WAIT, Proc, free_udp_port
+from tests.chatproc import HOST, WAIT, Proc, free_udp_port, listening
 from tests.conftest import ROOT
 
 
@@ -28,7 +28,7 @@ def start_server(pyz, tmp_path, *extra, port=None, name="server"):
                 subprocess.DEVNULL, str(tmp_path / (name + ".err")))
     proc.port = port
     try:
-        proc.wait_line(lambda line: " start " in line and "listening" in line)
+        proc.wait_line(listening)
     except BaseException:
         proc.stop()
         raise

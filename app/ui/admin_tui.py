@@ -170,7 +170,7 @@ def online_rows(online: admin.MemberRows, width: int, height: int, lang: str) ->
     if len(shown) < len(people):
         more = admin_text.tr(lang, "roster_more", count=len(people) - len(shown))
         if text_width(more) > cell:
-            more = "+%d more" % (len(people) - len(shown))
+            more = admin_text.tr(lang, "roster_more_short", count=len(people) - len(shown))
         cells.append([(admin_text.pad(truncate_to_width(more, cell), cell), "dim")])
     down = -(-len(cells) // across)
     rows: List[Line] = [[(spread(head, legend, width), "head")]]
