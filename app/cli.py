@@ -241,8 +241,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             import functools
 
             from app.net import server
-            from app.ui import admin_headless
+            from app.ui import admin_headless, environment
 
+            # The server's own lines (its log once no console is left) are UTF-8
+            # whatever the locale, as line mode's are: never an encoding error.
+            environment.utf8_streams()
             given = server_options(args)
             return server.run(given, run_console,
                               functools.partial(admin_headless.lines, given.lang))

@@ -22,12 +22,14 @@ from app.core.console_messages import (
     ConsoleNote,
 )
 from app.net.channel import Channel
+from app.ui import environment
 from app.ui.admin_text import (dated, help_lines, hint_lines, log_body, note_text,
                                result_lines, unknown_line, usage_line)
 
 
 def run(link: Channel, lang: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # the network process handles it
+    environment.utf8_streams()    # Chinese as UTF-8 whatever the locale, never an encode error
     sel = selectors.DefaultSelector()
     sel.register(link.fileno(), selectors.EVENT_READ, "link")
     stdin_fd = -1
