@@ -87,7 +87,7 @@ def test_an_unusable_state_dir_is_one_line_and_the_room_runs_in_memory(pyz, port
     os.chmod(str(state), 0o700)
     server = start_server(pyz, port, tmp_path, "--state", str(state))
     procs.append(server)
-    server.wait_line(lambda line: "damaged" in line and "in memory" in line)
+    server.wait_line(lambda line: "坏了" in line and line.endswith("这次运行里聊天室的状态只保存在内存里"))
     procs.append(start_client(pyz, port, "张三", tmp_path))
     assert "Traceback" not in server.stderr_text()
 
@@ -205,8 +205,8 @@ def test_a_home_where_nothing_can_be_made_falls_back_in_one_line(pyz, port, proc
     server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)
     procs.append(server)
     fallback = str(run / "chat.pyz" / "state" / str(port))
-    line = server.wait_line(lambda line: "instead" in line)
-    assert fallback in line and "cannot keep the room's state in" in line
+    line = server.wait_line(lambda line: "改用" in line)
+    assert fallback in line and "聊天室的状态没法保存在" in line
     server.send("/motd 你好")
     server.wait_line(lambda line: line == "欢迎消息: 你好")
     server.stop()

@@ -98,5 +98,9 @@ def test_no_database_is_one_line_and_exit_1_and_nothing_is_created(tmp_path):
     result = subprocess.run([sys.executable, "-m", "app", "log", "--state", str(tmp_path)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "no room database" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr == "chat.pyz: %s 里没有聊天室的数据库 (服务器用 --state %s 运行过吗？)\n" % (
+        tmp_path, tmp_path)
+    english = subprocess.run([sys.executable, "-m", "app", "log", "--lang", "en", "--state",
+                              str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert english.returncode == 1 and "no room database in %s" % tmp_path in english.stderr
     assert list(tmp_path.iterdir()) == []

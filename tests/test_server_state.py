@@ -10,7 +10,7 @@ import pytest
 
 from app.core import protocol as P
 from app.core.client_core import JOINED, ClientCore
-from app.core.console_messages import NOTE_STATE_LOST, ConsoleLog, ConsoleNote
+from app.core.console_messages import NOTE_STATE, ConsoleLog, ConsoleNote
 from app.core.options import ServerOptions
 from app.net import channel, server
 from app.net.state_db import StateDB
@@ -103,8 +103,9 @@ def test_a_database_that_fails_later_is_one_line_and_the_room_goes_on_in_memory(
     process._send_output()
     process._pass_log(now_too=True)
     assert process.store is None
-    notes = [m for m in said if isinstance(m, ConsoleNote) and m.key == NOTE_STATE_LOST]
-    assert len(notes) == 1 and "\n" not in dict(notes[0].values)["why"]
+    notes = [dict(m.values) for m in said if isinstance(m, ConsoleNote) and m.key == NOTE_STATE]
+    assert len(notes) == 1 and notes[0]["memory"] == "now"
+    assert notes[0]["problem"] in ("db_unusable", "db_damaged")
     assert any(e[4] == "还在吗" for m in said if isinstance(m, ConsoleLog)
                for e in m.entries)             # the room's log goes on
     process.hub.admin_say(process.now(), "还在")

@@ -43,9 +43,10 @@ Values = Tuple[Tuple[str, str], ...]
 # What a ConsoleNote says (its key; the values it comes with after the colon).
 NOTE_LISTENING = "listening"        # host ("" for all interfaces), port, rcvbuf
 NOTE_STATE_KEPT = "state_kept"      # path: the room's database
-NOTE_STATE_TEXT = "state_text"      # text: a line of app/net/state_dir.py or state_db.py
-                                    # about where the state is kept (English for now)
-NOTE_STATE_LOST = "state_lost"      # why (as NOTE_STATE_TEXT): a write failed; in memory now
+NOTE_STATE = "state"                # problem: a key of app/net/state_dir.py (StateDir.note)
+                                    # or state_db.py (StateError), with its values; memory:
+                                    # "run" (in memory for this run), "now" (a write failed:
+                                    # in memory from now on) or "" (the state is kept)
 NOTE_CONSOLE_REPLACED = "console_replaced"   # the curses console died; line mode took over
 NOTE_CONSOLE_ENDED = "console_ended"         # the line-mode console died; going on headless
 NOTE_STOPPING = "stopping"          # why: "quit" or a signal's name (SIGINT, SIGTERM, ...)

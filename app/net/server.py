@@ -178,10 +178,17 @@ def server_identity(directory: Optional[str]) -> KeyPair:
     return pair
 
 
-def open_store(options: ServerOptions, where: StateDir) -> Tuple[Optional[StateDB], List[str]]:
-    """The room's database (None: in memory) and the lines to show about it."""
+def open_store(options: ServerOptions, where: StateDir
+               ) -> Tuple[Optional[StateDB], List[Tuple[str, C.Values, str]]]:
+    """The room's database (None: in memory) and what to say about it: (key,
+    values, memory) for a NOTE_STATE each."""
     store, why = open_for_server(where.path, options.retain_days)
-    return store, [line for line in (where.note, why) if line]
+    notes = []
+    if where.note[0]:
+        notes.append((where.note[0], where.note[1], "" if where.path else "run"))
+    if why is not None:
+        notes.append((why.key, why.values, "run"))
+    return store, notes
 
 
 def fork_console(run_console: ConsoleRunner, headless: bool, options: ServerOptions,
@@ -224,7 +231,8 @@ class NetworkProcess:
     # replaces it if it dies (app.cli's runner, with headless=True; the only one).
     console_runner: Optional[ConsoleRunner] = None
 
-    start_notes: List[str] = []   # lines about the state dir, shown after the start line
+    # (key, values, memory) about the state dir, shown after the start line (open_store)
+    start_notes: List[Tuple[str, C.Values, str]] = []
     # Words what a console would show, for our own stdout once no console is left.
     wording: Optional[Wording] = None
 
@@ -286,7 +294,7 @@ class NetworkProcess:
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
         except StateError as exc:
-            self._lose_store(str(exc))
+            self._lose_store(exc)
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
 
     def _commit(self) -> None:
@@ -301,15 +309,15 @@ class NetworkProcess:
             try:
                 self.store.record(entries)
             except StateError as exc:
-                self._lose_store(str(exc))
+                self._lose_store(exc)
 
-    def _lose_store(self, why: str) -> None:
+    def _lose_store(self, why: StateError) -> None:
         """A write failed (disk full, file taken away): on in memory, said once."""
         store, self.store = self.store, None
         if store is not None:
             store.close()
             self.start_notes = []
-            self._note(C.NOTE_STATE_LOST, why=why)
+            self._note(C.NOTE_STATE, problem=why.key, memory="now", **dict(why.values))
 
     def _prune(self) -> None:
         if self.store is None or time.monotonic() < self.next_prune:
@@ -318,7 +326,7 @@ class NetworkProcess:
         try:
             self.store.prune(self.now() - self.options.retain_days * 86400)
         except StateError as exc:
-            self._lose_store(str(exc))
+            self._lose_store(exc)
 
     def wall(self, monotonic: float) -> float:
         return monotonic + self.clock_offset
@@ -506,7 +514,7 @@ class NetworkProcess:
             try:
                 self.store.save_rules(self.hub.moderation.rows(), self.hub.motd)
             except StateError as exc:
-                self._lose_store(str(exc))
+                self._lose_store(exc)
 
     def _tell_console(self, message: object) -> None:
         """One message to the console. One over the channel's size limit (the
@@ -623,8 +631,8 @@ class NetworkProcess:
         rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._note(C.NOTE_LISTENING, host="" if host in ("::", "0.0.0.0") else host, port=port,
                    rcvbuf=rcvbuf)
-        for line in self.start_notes:
-            self._note(C.NOTE_STATE_TEXT, text=line)
+        for key, values, memory in self.start_notes:
+            self._note(C.NOTE_STATE, problem=key, memory=memory, **dict(values))
         if self.store is not None:
             self._note(C.NOTE_STATE_KEPT, path=self.store.path)
         self.hints = discovery.join_hints(host, port)   # under the start line, unstamped

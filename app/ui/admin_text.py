@@ -142,8 +142,25 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "note_listening_on": "chat.pyz 服务器在 %(host)s 的 UDP 端口 %(port)s 上监听；"
                              "接收缓冲区 %(rcvbuf)s 字节",
         "note_state_kept": "聊天室的状态保存在 %(path)s",
-        "note_state_lost": "%(why)s",
-        "note_state_lost_then": "从现在起聊天室的状态只保存在内存里",
+        "memory_run": "；这次运行里聊天室的状态只保存在内存里",
+        "memory_now": "；从现在起聊天室的状态只保存在内存里",
+        # what is wrong with the state (app/net/state_dir.py, state_db.py StateError)
+        "state_db_read_only": "聊天室的数据库 %(path)s 是只读的",
+        "state_db_locked": "聊天室的数据库 %(path)s 被另一个程序锁住了",
+        "state_db_damaged": "聊天室的数据库 %(path)s 坏了；把它移到别处，就会新建一个",
+        "state_db_unusable": "用不了聊天室的数据库 %(path)s",
+        "state_db_missing": "%(directory)s 里没有聊天室的数据库 (服务器用 --state %(directory)s "
+                            "运行过吗？)",
+        "state_db_newer": "聊天室的数据库 %(path)s 是更新的 chat.pyz 建的 (数据库版本 %(version)s，"
+                          "这个版本只认识 %(known)s)",
+        "state_db_none_for_port": "端口 %(port)s 没有聊天室的数据库 (服务器在这台电脑上运行过吗？"
+                                  "--state 目录 可以指定它的目录)",
+        "state_dir_refused": "--state %(given)s 不是你自己的私有可写目录 (权限 700，能加锁)；"
+                             "封禁、欢迎消息和历史随这次运行结束",
+        "state_dir_fallback": "聊天室的状态没法保存在 %(usual)s (只读、不存在或不是私有的)；"
+                              "改用 %(path)s (--state 目录 可以指定)",
+        "state_dir_none": "找不到保存聊天室状态的私有可写目录 (%(usual)s、运行时目录和临时目录都不行)；"
+                          "请用 --state 目录",
         "note_console_replaced": "管理控制台结束了；现在从这个终端读取管理命令 "
                                  "(一行文字就是一条公告，/help 列出所有命令)",
         "note_console_ended": "管理控制台结束了；服务器继续运行，没有控制台",
@@ -317,8 +334,26 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "note_listening_on": "chat.pyz server listening on UDP port %(port)s of %(host)s; "
                              "receive buffer %(rcvbuf)s bytes",
         "note_state_kept": "the room's state is kept in %(path)s",
-        "note_state_lost": "%(why)s",
-        "note_state_lost_then": "keeping the room's state in memory only from now on",
+        "memory_run": "; keeping the room's state in memory only for this run",
+        "memory_now": "; keeping the room's state in memory only from now on",
+        "state_db_read_only": "the room's database %(path)s is read-only",
+        "state_db_locked": "the room's database %(path)s is locked by another program",
+        "state_db_damaged": "the room's database %(path)s is damaged (%(error)s); move it aside "
+                            "to start a new one",
+        "state_db_unusable": "cannot use the room's database %(path)s: %(error)s",
+        "state_db_missing": "no room database in %(directory)s (has a server run with "
+                            "--state %(directory)s?)",
+        "state_db_newer": "the room's database %(path)s is from a newer chat.pyz (schema "
+                          "%(version)s, this one knows %(known)s)",
+        "state_db_none_for_port": "no room database for port %(port)s (has a server run here? "
+                                  "--state DIR names its directory)",
+        "state_dir_refused": "--state %(given)s is not a private writable directory of yours "
+                             "(mode 700, with working locks); bans, motd and history end with "
+                             "this run",
+        "state_dir_fallback": "cannot keep the room's state in %(usual)s (read-only, missing or "
+                              "not private); using %(path)s instead (--state DIR chooses)",
+        "state_dir_none": "no private writable directory for the room's state (%(usual)s, the "
+                          "runtime and temporary directories); use --state DIR",
         "note_console_replaced": "the admin console ended; admin lines are read from this "
                                  "terminal now (a line is an announcement, /help lists the "
                                  "commands)",
@@ -633,10 +668,10 @@ def note_text(key: str, values: C.Values, lang: str) -> Tuple[str, str]:
     if key == C.NOTE_LISTENING:
         return tr(lang, "note_listening_on" if got.get("host") else "note_listening",
                   **got), "action"
-    if key == C.NOTE_STATE_TEXT:
-        return got.get("text", ""), "warn"
-    if key == C.NOTE_STATE_LOST:
-        return "%s; %s" % (got.get("why", ""), tr(lang, "note_state_lost_then")), "warn"
+    if key == C.NOTE_STATE:
+        memory = got.pop("memory", "")
+        return state_text(got.pop("problem", ""), got, lang) + (
+            tr(lang, "memory_" + memory) if memory else ""), "warn"
     if key == C.NOTE_STOPPING:
         why = got.get("why", "")
         if why == "quit":
@@ -644,6 +679,14 @@ def note_text(key: str, values: C.Values, lang: str) -> Tuple[str, str]:
         return (tr(lang, "note_stopping_signal", why=why) if why
                 else tr(lang, "note_stopping")), "action"
     return tr(lang, "note_" + key, **got), "action"
+
+
+def state_text(key: str, values: Any, lang: str) -> str:
+    """What is wrong with the room's state (a StateError's or StateDir.note's key
+    and values, as pairs or a dict), in one line."""
+    got = dict(values)
+    text = TEXTS.get(lang, TEXTS["en"]).get("state_" + key)
+    return text % got if text else " ".join([key] + ["%s=%s" % pair for pair in got.items()])
 
 
 def hint_lines(hints: Sequence[Sequence[Any]], lang: str) -> List[str]:
