@@ -24,10 +24,11 @@ def free_udp_port():
 class Proc:
     """A started process whose stdout lines are collected by a reader thread."""
 
-    def __init__(self, argv, stdin, log_path):
+    def __init__(self, argv, stdin, log_path, env=None):
+        """`env`: variables over ours (PYTHONIOENCODING=utf-8 unless it says)."""
         self.log_path = log_path
         self.stderr = open(log_path, "wb")
-        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        env = dict(dict(os.environ, PYTHONIOENCODING="utf-8"), **(env or {}))
         self.popen = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                                       stderr=self.stderr, env=env)
         self.lines = queue.Queue()
