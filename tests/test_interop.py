@@ -305,8 +305,8 @@ def test_the_fingerprint_is_the_one_the_server_shows(pyz, tmp_path):
     assert expected == "Burbank-detector-rhythm-Yucatan"
     proc = start_server(pyz, tmp_path)
     try:
-        hint = proc.wait_line(lambda line: line.startswith("server key"))
-        shown = re.fullmatch(r"server key.*: (\S+)", hint).group(1)
+        hint = proc.wait_line(lambda line: line.startswith("服务器指纹"))
+        shown = re.fullmatch(r"服务器指纹.*: (\S+)", hint).group(1)
         client = ic.InteropClient(HOST, proc.port, "interop")
         try:
             client.join(timeout=WAIT)
@@ -319,7 +319,7 @@ def test_the_fingerprint_is_the_one_the_server_shows(pyz, tmp_path):
 
 
 def test_a_random_server_key_has_the_fingerprint_the_server_shows(server_proc):
-    hint = server_proc.wait_line(lambda line: line.startswith("server key"))
+    hint = server_proc.wait_line(lambda line: line.startswith("服务器指纹"))
     client = ic.InteropClient(HOST, server_proc.port, "interop")
     try:
         client.join(timeout=WAIT)
