@@ -57,7 +57,9 @@ def chinese_ok(line):
 # What the Chinese table leaves out: English from below (the codec's reason, an
 # older server's stored refusal, SQLite's error), which only English shows.
 LEFT_OUT = {"malformed_one": {"why"}, "malformed_many": {"why"}, "refuse_other": {"detail"},
-            "state_db_damaged": {"error"}, "state_db_unusable": {"error"}}
+            "state_db_damaged": {"error"}, "state_db_unusable": {"error"},
+            "start_bind_failed": {"error"}, "start_bind_bad": {"error"},
+            "start_log_unwritable": {"error"}}
 
 
 def test_both_tables_have_the_same_keys_and_placeholders():
@@ -170,6 +172,11 @@ def every_line(lang):
                                         "network_gone", "quit_unanswered", "no_console",
                                         "status_stopping", "status_scrolled")]
     lines += [tr(lang, "too_long", limit=2048)]
+    lines += [admin_headless.lines(lang, C.StartProblem.of(key, port=9797, bind="10.0.0.5",
+                                                           where="10.0.0.5:80", path="/x",
+                                                           error="Errno 99"))[0]
+              for key in ("bind_in_use", "bind_in_use_on", "bind_denied", "bind_not_here",
+                          "bind_failed", "bind_bad", "log_unwritable")]
     return lines
 
 

@@ -192,7 +192,14 @@ def test_port_in_use_is_one_clear_line(pyz, port, procs, tmp_path):
                              "--bind", "127.0.0.1"], capture_output=True, text=True,
                             timeout=WAIT, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "already in use" in result.stderr
+    assert result.stderr == ("chat.pyz: UDP 端口 %d 在 127.0.0.1 上已经被占用 (另一个 chat.pyz "
+                             "服务器？)；停掉它，或者用 --port 换一个端口\n" % port)
+    result = subprocess.run([pyz, "server", "--headless", "--port", str(port), "--lang", "en"],
+                            capture_output=True, text=True, timeout=WAIT,
+                            stdin=subprocess.DEVNULL)     # all interfaces: the port is ours
+    assert result.returncode == 1 and result.stderr == (
+        "chat.pyz: UDP port %d is already in use on this machine (another chat.pyz server?); "
+        "stop it or choose another with --port\n" % port)
 
 
 def test_unreachable_server_gives_exit_4_after_the_timeout(pyz, port, tmp_path):

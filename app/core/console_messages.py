@@ -29,7 +29,7 @@ network -> console
   ConsoleBye         the server is stopping: nothing more will come
 """
 import dataclasses
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 from app.core import admin
 from app.core.messages import message
@@ -74,6 +74,19 @@ class ConsoleState:
     online: admin.MemberRows    # admin.MemberRow tuples, by name (admin.roster_key)
     dropped: int                # malformed datagrams dropped since the start
     rate: float                 # chat lines a second since the last state
+
+
+class StartProblem(NamedTuple):
+    """Why the server cannot start (no console yet): a key (bind_in_use,
+    bind_in_use_on, bind_denied, bind_not_here, bind_failed, bind_bad,
+    log_unwritable) and its values; the front end words it as one line on
+    stderr (app/ui/admin_headless.py lines)."""
+    key: str
+    values: Values = ()
+
+    @classmethod
+    def of(cls, key: str, **values: object) -> "StartProblem":
+        return cls(key, tuple((name, str(value)) for name, value in sorted(values.items())))
 
 
 @message

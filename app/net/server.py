@@ -88,16 +88,17 @@ def open_socket(bind: str, port: int) -> socket.socket:
     return sock
 
 
-def bind_error(exc: OSError, bind: str, port: int) -> str:
+def bind_error(exc: OSError, bind: str, port: int) -> C.StartProblem:
+    """Why the socket could not be bound, for the front end to word."""
     where = "%s:%d" % (bind or "*", port)
     if exc.errno == errno.EADDRINUSE:
-        return ("UDP port %d is already in use on %s (another chat.pyz server?); "
-                "stop it or choose another with --port" % (port, bind or "this machine"))
+        return C.StartProblem.of("bind_in_use_on" if bind else "bind_in_use", port=port,
+                                 bind=bind)
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return "no permission to listen on %s (ports below 1024 need root); use --port" % where
+        return C.StartProblem.of("bind_denied", where=where)
     if exc.errno == errno.EADDRNOTAVAIL:
-        return "%s is not an address of this machine; check --bind" % (bind,)
-    return "cannot listen on %s: %s" % (where, exc.strerror or exc)
+        return C.StartProblem.of("bind_not_here", bind=bind)
+    return C.StartProblem.of("bind_failed", where=where, error=exc.strerror or exc)
 
 
 def listen_text(host: str, port: int) -> str:
@@ -120,14 +121,17 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     is the admin side, run in the forked child; `wording` words what it would
     have shown once it is gone (app.cli chooses both: this module never imports
     a front end)."""
+    def fail(problem: C.StartProblem) -> int:
+        for line in wording(problem):
+            print(line, file=sys.stderr)
+        return ExitCode.ERROR
+
     try:
         sock = open_socket(options.bind, options.port)
+    except socket.gaierror as exc:          # (an OSError too: first)
+        return fail(C.StartProblem.of("bind_bad", bind=options.bind, error=exc))
     except OSError as exc:
-        print("chat.pyz: " + bind_error(exc, options.bind, options.port), file=sys.stderr)
-        return ExitCode.ERROR
-    except socket.gaierror as exc:
-        print("chat.pyz: cannot use --bind %s: %s" % (options.bind, exc), file=sys.stderr)
-        return ExitCode.ERROR
+        return fail(bind_error(exc, options.bind, options.port))
     where = state_dir(options.port, options.state)
     identity: Optional[KeyPair] = None
     if not options.insecure:
@@ -143,9 +147,8 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
             transcript = Transcript(options.log)
         except OSError as exc:
             sock.close()
-            print("chat.pyz: cannot write the log %s: %s" % (options.log, exc.strerror),
-                  file=sys.stderr)
-            return ExitCode.ERROR
+            return fail(C.StartProblem.of("log_unwritable", path=options.log,
+                                          error=exc.strerror))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())

@@ -20,11 +20,12 @@ from app.core.console_messages import (
     ConsoleHints,
     ConsoleLog,
     ConsoleNote,
+    StartProblem,
 )
 from app.net.channel import Channel
 from app.ui import environment
 from app.ui.admin_text import (dated, help_lines, hint_lines, log_body, note_text,
-                               result_lines, unknown_line, usage_line)
+                               result_lines, tr, unknown_line, usage_line)
 
 
 def run(link: Channel, lang: str) -> int:
@@ -82,6 +83,8 @@ def lines(lang: str, message: Any) -> List[str]:
         return result_lines(message, lang)
     if isinstance(message, ConsoleHints):
         return hint_lines(message.hints, lang)
+    if isinstance(message, StartProblem):
+        return ["chat.pyz: " + tr(lang, "start_" + message.key, **dict(message.values))]
     return []
 
 

@@ -136,6 +136,16 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "log_throttle": "%(name)s 发得太快，已限速",
         "log_shutdown": "正在通知所有客户端服务器要关闭",
         "log_other": "%(what)s %(name)s %(addr)s %(detail)s",
+        # why the server cannot start (console_messages.StartProblem)
+        "start_bind_in_use": "UDP 端口 %(port)s 在这台电脑上已经被占用 (另一个 chat.pyz 服务器？)；"
+                             "停掉它，或者用 --port 换一个端口",
+        "start_bind_in_use_on": "UDP 端口 %(port)s 在 %(bind)s 上已经被占用 (另一个 chat.pyz "
+                                "服务器？)；停掉它，或者用 --port 换一个端口",
+        "start_bind_denied": "没有权限在 %(where)s 上监听 (1024 以下的端口要超级用户权限)；请用 --port",
+        "start_bind_not_here": "%(bind)s 不是这台电脑的地址；请检查 --bind",
+        "start_bind_failed": "无法在 %(where)s 上监听",
+        "start_bind_bad": "无法使用 --bind %(bind)s",
+        "start_log_unwritable": "无法写日志文件 %(path)s",
         # the server's own notes
         "note_listening": "chat.pyz 服务器在 UDP 端口 %(port)s 上监听 (所有网络接口)；"
                           "接收缓冲区 %(rcvbuf)s 字节",
@@ -329,6 +339,16 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "log_throttle": "%(name)s is sending too fast: throttled",
         "log_shutdown": "telling every client the server is closing",
         "log_other": "%(what)s %(name)s %(addr)s %(detail)s",
+        "start_bind_in_use": "UDP port %(port)s is already in use on this machine (another "
+                             "chat.pyz server?); stop it or choose another with --port",
+        "start_bind_in_use_on": "UDP port %(port)s is already in use on %(bind)s (another "
+                                "chat.pyz server?); stop it or choose another with --port",
+        "start_bind_denied": "no permission to listen on %(where)s (ports below 1024 need "
+                             "root); use --port",
+        "start_bind_not_here": "%(bind)s is not an address of this machine; check --bind",
+        "start_bind_failed": "cannot listen on %(where)s: %(error)s",
+        "start_bind_bad": "cannot use --bind %(bind)s: %(error)s",
+        "start_log_unwritable": "cannot write the log %(path)s: %(error)s",
         "note_listening": "chat.pyz server listening on UDP port %(port)s (all interfaces); "
                           "receive buffer %(rcvbuf)s bytes",
         "note_listening_on": "chat.pyz server listening on UDP port %(port)s of %(host)s; "
