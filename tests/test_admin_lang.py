@@ -35,9 +35,12 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[-.\d]*[sdgf]")
 # What a Chinese line may hold in ASCII because it is typed, not said: commands
 # and options, backquoted commands, the program's name, the durations /ban takes
 # and the roster shows (30s, 10m), signal names, the protocols' and keys' names,
-# a name in an example (Zhang_San, from the client's name rules).
+# a name in an example (Zhang_San, from the client's name rules), and the server
+# key's four words and a room code (the PGP word list: the same words on every
+# screen, to compare aloud).
 TYPED = re.compile(r"\S*chat\.pyz client\b|`[^`]*`|(?<![\w.])/[a-z]+|--[a-z-]+|chat\.pyz(?: client)?|\b\d+[smhd]\b|\bSIG[A-Z]+\b|"
-                   r"\b(?:UDP|IP|IPv4|IPv6|PgDn|Tab|Zhang_San|y/n)\b|\by/n\b|[\w./-]*/[\w./-]+")
+                   r"\b(?:UDP|IP|IPv4|IPv6|PgDn|Tab|Zhang_San|y/n)\b|\by/n\b|[\w./-]*/[\w./-]+|"
+                   r"\b[A-Za-z]+(?:-[A-Za-z]+){3}\b|\b\d+-[A-Za-z]+-[A-Za-z]+\b")
 WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -171,7 +174,7 @@ def every_line(lang):
     lines += [tr(lang, key) for key in ("confirm", "stopping", "quit_cancelled", "stopped",
                                         "network_gone", "quit_unanswered", "no_console",
                                         "status_stopping", "status_scrolled")]
-    lines += [tr(lang, "too_long", limit=2048)]
+    lines += [tr(lang, "too_long", limit=2048), tr(lang, "new_below", count=3)]
     lines += [admin_headless.lines(lang, C.StartProblem.of(key, port=9797, bind="10.0.0.5",
                                                            where="10.0.0.5:80", path="/x",
                                                            error="Errno 99"))[0]
@@ -254,6 +257,12 @@ def test_the_console_is_chinese_by_default_in_a_pty(pyz, tmp_path):
         assert re.match(r" 127\.0\.0\.1:\d+ \| 运行 \d:\d\d:\d\d \| 在线 1 \| \d+\.\d 条/秒 \| "
                         r"丢弃 0", lines[-2])
         assert screen_words(lines) == []              # not one English word on the screen
+        r.term.type("pgup")
+        lines, _ = r.term.wait_for(lambda l, c: "正在回看: PgDn" in l[-2] and
+                                   any(row.startswith("-- 下面还有 ") for row in l),
+                                   what="scrolled back, said in Chinese")
+        assert screen_words(lines) == []
+        r.term.type("pgdn")
         r.term.type("^C")
         r.term.wait_text("停止服务器并断开所有人？(y/n)")
         r.term.type("n")

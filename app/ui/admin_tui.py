@@ -264,7 +264,8 @@ class Console:
         self.keys = screen.KeyDecoder()
         self.signals = screen.SignalPipe((signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP))
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
-        self.view = MessagesView(1, 1, wrap=hanging_rows)
+        self.view = MessagesView(1, 1, wrap=hanging_rows, indicator=lambda count: [
+            (admin_text.tr(self.lang, "new_below", count=count), "indicator")])
         self.state: Optional[ConsoleState] = None
         self.recent: List[str] = []   # speakers, most recent first (Tab offers them first)
         self.confirming = False
