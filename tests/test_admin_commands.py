@@ -349,3 +349,25 @@ def test_a_command_of_another_build_is_not_a_message():
         messages.decode(b'{"t":"app.core.admin.Reboot"}')
     with pytest.raises(messages.MessageError):
         messages.decode(b'{"t":"app.core.admin.Kick","name":"only a name"}')
+
+
+def test_refusals_are_logged_coded_for_the_console_to_word():
+    """The hub logs why it refused in admin.refuse_detail's form (whatever the
+    client asked for on the wire), and the console words it in its language."""
+    from app.ui.admin_text import log_body
+
+    net, (a, b) = room(14, ("a1", "Bob"))
+    admin.apply(net.hub, net.now, Ban("Bob", 3, "rude"))
+    net.hub.take_log()
+    _, again = net.add_client("bob")
+    _, twin = net.add_client("a1")
+    assert net.run_until(lambda: all(c.state == REFUSED for c in (again, twin)), 10)
+    refused = {e.name: e for e in net.hub.take_log() if e.what == LogKind.REFUSE}
+    why, until, words = admin.parse_refuse_detail(refused["bob"].detail)
+    assert (why, words) == ("banned_name", "rude")
+    assert until == pytest.approx(net.now + 180, abs=5)
+    assert admin.parse_refuse_detail(refused["a1"].detail) == ("taken", 0, "a1")
+    assert log_body(refused["bob"], "zh")[0] == \
+        "拒绝了 bob (来自 %s)：名字被封禁，还有 3 分钟 (原因: rude)" % refused["bob"].addr
+    assert log_body(refused["a1"], "en")[0] == \
+        "refused a1 from %s: the name is taken by a1" % refused["a1"].addr
