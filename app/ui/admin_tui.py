@@ -1,10 +1,12 @@
 """The server's curses admin console (`chat.pyz server` on a terminal).
 
 The network process forks this side and talks with it over a channel
-(app.core.console_messages): ConsoleLog for room events, an admin result for
+(app.core.console_messages): ConsoleLog for room events, ConsoleNote and
+ConsoleHints for the server's own lines and how to join, an admin result for
 what our commands did, ConsoleState once a second (we subscribe), ConsoleBye
-when it stops. Lines are parsed by app.core.admin and worded by admin_text,
-as in admin_headless. The screen:
+when it stops. Lines are parsed by app.core.admin and worded by admin_text in
+the console's language (options.lang: Chinese, or English with --lang en), as
+in admin_headless. The screen (in English):
 
     event log (joins, leaves, chat, admin      | online 3  ! muted  ~ away
     actions, warnings, command replies)        |  lisi                12s
