@@ -436,7 +436,6 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "counter_timeouts": "timeouts",
     },
 }
-LANGUAGES = tuple(TEXTS)
 
 
 def tr(lang: str, text_key: str, **values: Any) -> str:
