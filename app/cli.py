@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--submissions", metavar="DIR",
                         help="where hand-ins are stored, as NAME/TIME-FILE (default: "
                              "the state directory's submissions/)")
+    add_lang_option(server, "language of the admin console and the server's log (default: zh)")
     add_password_option(server)
 
     client = commands.add_parser("client", help="join a chat room")
@@ -142,8 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--connect-timeout", type=float, default=D.DEFAULT_CONNECT_TIMEOUT, metavar="SECONDS",
                         help="with --plain: give up when the server has not answered "
                              "for this long at start (default: %g)" % D.DEFAULT_CONNECT_TIMEOUT)
-    client.add_argument("--lang", choices=D.LANGUAGES, default=D.DEFAULT_LANGUAGE,
-                        help="language of the room texts (default: zh)")
+    add_lang_option(client, "language of the room texts (default: zh)")
     client.add_argument("--bell", choices=D.BELL_CHOICES, default=D.DEFAULT_BELL,
                         help="ring the bell on: nothing, mentions/private/admin (default), "
                              "every message")
@@ -162,12 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "(from the server's state; no server needed)")
     add_record_options(log)
     log.add_argument("--name", metavar="NAME", help="only what NAME did")
+    add_lang_option(log, "language the text and html formats word the events in "
+                    "(default: zh)")
     log.add_argument("--format", choices=D.LOG_FORMATS, default="text",
                      help="text (default), csv, jsonl, or one self-contained html page")
     report = commands.add_parser("report", help="each person's participation: lines, "
                                  "first and last seen, with a bar chart")
     add_record_options(report)
-    report.set_defaults(name=None)
+    report.set_defaults(name=None, lang=D.DEFAULT_LANGUAGE)
     report.add_argument("--format", choices=D.REPORT_FORMATS, default="text",
                         help="text (default, bars of block characters) or html")
     return parser
@@ -182,6 +184,10 @@ def add_record_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="WHEN",
                         help="from WHEN on: 2026-12-04, '2026-12-04 14:00', 14:00, today, "
                              "90m, 2h, 3d (default: all that is kept)")
+
+
+def add_lang_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--lang", choices=D.LANGUAGES, default=D.DEFAULT_LANGUAGE, help=what)
 
 
 def add_password_option(parser: argparse.ArgumentParser) -> None:
@@ -219,7 +225,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
                          show_password=password(args) == "auto", retain_days=args.retain,
                          kick_cooldown=args.kick_cooldown, file_ttl=args.file_ttl,
                          max_file_size=args.max_file_size, quota=args.quota,
-                         submissions=args.submissions)
+                         submissions=args.submissions, lang=args.lang)
 
 
 def client_options(args: argparse.Namespace) -> ClientOptions:
@@ -233,7 +239,7 @@ def client_options(args: argparse.Namespace) -> ClientOptions:
 def record_options(args: argparse.Namespace) -> RecordOptions:
     return RecordOptions(command=args.command, state=args.state, port=args.port,
                          since=args.since, name=args.name,
-                         format=args.format)
+                         format=args.format, lang=args.lang)
 
 
 def parse(argv: Optional[List[str]] = None):
@@ -251,7 +257,7 @@ def run_console(link, headless: bool, options: ServerOptions) -> int:
     if headless:
         from app.ui import admin_headless
 
-        return admin_headless.run(link)
+        return admin_headless.run(link, options.lang)
     from app.ui import admin_tui
 
     return admin_tui.run(link, options)
@@ -261,9 +267,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "server":
-            from app.net import server
+            import functools
 
-            return server.run(server_options(args), run_console)
+            from app.net import server
+            from app.ui import admin_headless, environment
+
+            # The server's own lines (its log once no console is left) are UTF-8
+            # whatever the locale, as line mode's are: never an encoding error.
+            environment.utf8_streams()
+            given = server_options(args)
+            return server.run(given, run_console,
+                              functools.partial(admin_headless.lines, given.lang))
         if args.command in ("log", "report"):
             from app.ui import records
 

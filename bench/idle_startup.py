@@ -42,7 +42,8 @@ def idle(seconds: float = 60.0, app_root=procs.ROOT, insecure: bool = False) -> 
         log = os.path.join(server.tmp, "stdout")
         while time.monotonic() < deadline:
             with open(log) as f:
-                if " join idle " in f.read():
+                said = f.read()               # (an older app's headless log, or ours)
+                if " join idle " in said or "idle 进入了聊天室" in said:
                     break
             time.sleep(0.05)
         else:

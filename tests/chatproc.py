@@ -24,10 +24,11 @@ def free_udp_port():
 class Proc:
     """A started process whose stdout lines are collected by a reader thread."""
 
-    def __init__(self, argv, stdin, log_path):
+    def __init__(self, argv, stdin, log_path, env=None):
+        """`env`: variables over ours (PYTHONIOENCODING=utf-8 unless it says)."""
         self.log_path = log_path
         self.stderr = open(log_path, "wb")
-        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        env = dict(dict(os.environ, PYTHONIOENCODING="utf-8"), **(env or {}))
         self.popen = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                                       stderr=self.stderr, env=env)
         self.lines = queue.Queue()
@@ -115,8 +116,13 @@ def start_server(pyz, port, log_dir, *extra, stdin=subprocess.DEVNULL, name="ser
     `python` when given, else by the pyz's own shebang)."""
     proc = Proc([*([python] if python else []), pyz, "server", "--headless", "--port", str(port), "--bind", HOST, *extra],
                 stdin, os.path.join(str(log_dir), name + ".err"))
-    proc.wait_line(lambda line: " start " in line and "listening" in line)
+    proc.wait_line(listening)
     return proc
+
+
+def listening(line):
+    """The headless server's first line (Chinese, the default): it listens."""
+    return "chat.pyz 服务器在" in line and "上监听" in line
 
 
 def start_client(pyz, port, name, log_dir, *extra, wait_joined=True, python=None):

@@ -1,5 +1,7 @@
 """The server's curses admin console, through the built chat.pyz in a real pty
-(pyte, and tmux where installed) against real line-mode clients.
+(pyte, and tmux where installed) against real line-mode clients. The scenarios
+here run it in English (`--lang en`): they pin its workings, the words are the
+same table's (tests/test_admin_lang.py has the Chinese default, on screen too).
 
 `chat.pyz server` on a terminal forks the console (app/ui/admin_tui.py); the parent
 is the network process. Log rows are compared whole with their time stamps
@@ -19,13 +21,9 @@ from chatproc import HOST, free_udp_port, start_client
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
 from app.core.admin import LogKind
-from app.net.server import CONSOLE_REPLACED
 from app.core.console_messages import ConsoleState
-from app.ui.admin_text import HELP_LINES
+from app.ui.admin_text import DATED, help_lines, tr
 from app.ui.admin_tui import (
-    CONFIRM,
-    NETWORK_GONE,
-    STOPPED,
     clock,
     log_line,
     online_rows,
@@ -39,46 +37,59 @@ pytestmark = pytest.mark.timeout(90)
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d ")
 RULE = "\u2502 "
+CONFIRM = tr("en", "confirm")
+STOPPED, NETWORK_GONE = tr("en", "stopped"), tr("en", "network_gone")
+CONSOLE_REPLACED = tr("en", "note_console_replaced")
+HELP_LINES = help_lines("en")
 
 
 # ---------------------------------------------------------------- pure parts
 
 def body(what, name="", addr="", detail="", when=0.0):
-    return "".join(text for text, _ in log_line((when, what, name, addr, detail), 0)[1:])
+    return "".join(text for text, _ in log_line((when, what, name, addr, detail), 0, "en")[1:])
 
 
 def test_log_lines_for_each_event():
-    assert body(LogKind.JOIN, "张三", "127.0.0.1:5") == "张三 进入了聊天室  127.0.0.1:5"
-    assert body(LogKind.LEAVE, "张三") == "张三 退出了聊天室"
+    assert body(LogKind.JOIN, "张三", "127.0.0.1:5") == "张三 joined the room  127.0.0.1:5"
+    assert body(LogKind.LEAVE, "张三") == "张三 left the room"
     assert body(LogKind.TIMEOUT, "张三", detail="stopped acknowledging") == \
-        "张三 退出了聊天室 (timed out: stopped acknowledging)"
-    assert body(LogKind.KICK, "张三", detail="刷屏") == "张三 退出了聊天室 (kicked: 刷屏)"
-    assert body(LogKind.BAN, "lisi", "127.0.0.1:9") == "lisi 退出了聊天室 (banned)"
-    assert body(LogKind.BAN, "lisi", "console", "3 min noisy") == "ban lisi: 3 minutes noisy"
+        "张三 left the room (timed out: stopped acknowledging)"
+    assert body(LogKind.TIMEOUT, "张三", detail="no reply for 30 s") == \
+        "张三 left the room (timed out: no reply for 30 s)"
+    assert body(LogKind.KICK, "张三", detail="刷屏") == "张三 left the room (kicked: 刷屏)"
+    assert body(LogKind.BAN, "lisi", "127.0.0.1:9") == "lisi left the room (banned)"
+    assert body(LogKind.BAN, "lisi", "console", "3 min noisy") == "ban lisi: 3 minutes (noisy)"
     assert body(LogKind.CHAT, "张三", detail="大家好") == "张三 : 大家好"
     assert body(LogKind.EMOTE, "张三", detail="挥手") == "* 张三 挥手"
     assert body(LogKind.PRIVATE, "张三", "1.2.3.4:5", "to lisi") == \
         "张三 sent a private message to lisi"
-    assert body(LogKind.ADMIN, addr="console", detail="下课") == "管理员消息: 下课"
+    assert body(LogKind.ADMIN, addr="console", detail="下课") == "Admin message: 下课"
     assert body(LogKind.RESUME, "张三", "1.2.3.4:6", "was 1.2.3.4:5") == \
         "张三 is back from 1.2.3.4:6 (was 1.2.3.4:5)"
-    assert body(LogKind.MALFORMED, addr="1.2.3.4:5", detail="short") == \
+    assert body(LogKind.MALFORMED, addr="1.2.3.4:5", detail="1 short") == \
         "malformed datagram from 1.2.3.4:5 (short)"
+    assert body(LogKind.MALFORMED, addr="1.2.3.4:5", detail="7 short") == \
+        "malformed datagram from 1.2.3.4:5 (short; 7 dropped since the last report)"
     assert body(LogKind.THROTTLE, "张三") == "张三 is sending too fast: throttled"
-    assert body(LogKind.REFUSE, "lisi", "1.2.3.4:5", "banned") == \
-        "refused lisi from 1.2.3.4:5 (banned)"
+    assert body(LogKind.REFUSE, "lisi", "1.2.3.4:5", "banned_name 600 noisy", when=0.0) == \
+        "refused lisi from 1.2.3.4:5: the name is banned, 10 more minutes (noisy)"
+    assert body(LogKind.REFUSE, "lisi", "1.2.3.4:5", "taken 0 lisi") == \
+        "refused lisi from 1.2.3.4:5: the name is taken by lisi"
+    assert body(LogKind.REFUSE, "a b", "1.2.3.4:5", "name_space 0") == \
+        "refused a b from 1.2.3.4:5: a name cannot contain spaces (join words with _ or -, " \
+        "e.g. Zhang_San)"
+    # An older server's stored entry: its English reason as it is.
+    assert body(LogKind.REFUSE, "lisi", "1.2.3.4:5", "you are banned") == \
+        "refused lisi from 1.2.3.4:5: you are banned"
     assert body(LogKind.REFUSE, "", "1.2.3.4:5") == "refused a client from 1.2.3.4:5"
     assert body(LogKind.SHUTDOWN, addr="console") == "telling every client the server is closing"
-    assert body(LogKind.START, addr="*:9797", detail="listening") == "listening"
-    assert body(LogKind.CONSOLE, addr="-", detail="going on headless") == "going on headless"
-    assert body(LogKind.STOP, addr="-", detail="quit") == "server stopping (quit)"
     # As it comes over the channel: a plain str for the kind.
     assert body("chat", "张三", detail="大家好") == "张三 : 大家好"
-    # An event this console does not know: as the headless log has it, undated.
+    # An event this console does not know: its fields as they are.
     assert body("rename", "", "x:1", "to lisi", when=1.0) == "rename - x:1 to lisi"
     # Nothing from the network reaches the terminal raw.
     assert body(LogKind.CHAT, "x", detail="a\x1b[2Jb") == "x : a[2Jb"
-    assert log_line((0.0, "chat", "", "", ""), 0)[0][1] == "time"
+    assert log_line((0.0, "chat", "", "", ""), 0, "en")[0][1] == "time"
 
 
 def text_of(row):
@@ -88,12 +99,12 @@ def text_of(row):
 def test_online_rows_one_a_person_and_cut_with_a_count():
     online = (("lisi", "127.0.0.1:4001", 75, 0, False), ("张三", "127.0.0.1:4000", 3, 12, True),
               ("王五", "127.0.0.1:4002", 700, 1, False))
-    assert [text_of(row) for row in online_rows(online, 24, 10)] == [
+    assert [text_of(row) for row in online_rows(online, 24, 10, "en")] == [
         "online 3 ! muted  ~ away",
         " lisi                 1m",
         "!张三                 3s",
         "~王五                11m"]
-    assert [text_of(row) for row in online_rows(online, 24, 2)] == [
+    assert [text_of(row) for row in online_rows(online, 24, 2, "en")] == [
         "online 3 ! muted  ~ away",
         " lisi    1m +2 more     "]
 
@@ -105,10 +116,10 @@ def test_small_formatters():
     assert online_width(80) == 26 and online_width(63) == 0 and online_width(200) == 34
     state = ConsoleState("0.0.0.0:9797", 65, (("a", "x:1", 0, 0, False), ("b", "x:2", 0, 0, False)),
                          7, 1.25)
-    assert status_text(state, "*:9797") == \
+    assert status_text(state, "*:9797", "en") == \
         " 0.0.0.0:9797 | up 0:01:05 | online 2 | 1.2 msg/s | dropped 7"
-    assert status_text(None, "*:9797") == " *:9797 | starting"
-    assert status_text(state, "*:9797", 60) == \
+    assert status_text(None, "*:9797", "en") == " *:9797 | starting"
+    assert status_text(state, "*:9797", "en", 60) == \
         "0.0.0.0:9797|up 0:01:05|online 2|1.2 msg/s|dropped 7"
 
 
@@ -123,14 +134,17 @@ SHELL = '"$@"; code=$?; read line; stty -a; echo "server exited $code"'
 class Room:
     """`chat.pyz server` in a pty (the console), run by a shell, and line-mode clients."""
 
-    def __init__(self, pyz, tmp_path, lines=24, cols=80, env=None, terminal=PtyTerminal):
+    def __init__(self, pyz, tmp_path, lines=24, cols=80, env=None, terminal=PtyTerminal,
+                 lang=("--lang", "en")):
         self.pyz, self.tmp_path = pyz, tmp_path
         self.port = free_udp_port()
         self.clients = []
-        argv = ["sh", "-c", SHELL, "sh", pyz, "server", "--port", str(self.port), "--bind", HOST]
+        argv = ["sh", "-c", SHELL, "sh", pyz, "server", "--port", str(self.port), "--bind", HOST,
+                *lang]
         self.term = terminal(argv, lines=lines, cols=cols,
                              env=dict({"TZ": "UTC"}, **(env or {})))
-        self.term.wait_for(lambda l, c: any(" %s:%d | up " % (HOST, self.port) in row
+        self.term.wait_for(lambda l, c: any(" %s:%d | " % (HOST, self.port) in row
+                                            and re.search(r"\| \S+ \d+:\d\d:\d\d \|", row)
                                             for row in l), what="the console's status line")
         shell = self.term.pid() if terminal is TmuxTerminal else self.term.proc.pid
         self.network = children_of(shell)[0]
@@ -154,7 +168,7 @@ class Room:
 
     def online(self, count):
         """Wait until the status line counts `count` people online."""
-        self.term.wait_for(lambda l, c: re.search(r"\| ?online %d ?\|" % count, l[-2]),
+        self.term.wait_for(lambda l, c: re.search(r"\| ?(?:online|在线) %d ?\|" % count, l[-2]),
                            what="online %d" % count)
 
     def type_line(self, text):
@@ -242,7 +256,7 @@ def expected_pane(people, rows, cols):
     """people: (name, addr, said) in the pane's order."""
     width = online_width(cols) - 2
     online = tuple((n, a, 0, s, False) for n, a, s in people)
-    shown = [RULE + "".join(text for text, _ in row) for row in online_rows(online, width, rows)]
+    shown = [RULE + "".join(text for text, _ in row) for row in online_rows(online, width, rows, "en")]
     shown += [RULE] * (rows - len(shown))
     return [IDLE.sub(" N", row.rstrip()) for row in shown]
 
@@ -250,7 +264,7 @@ def expected_pane(people, rows, cols):
 def addresses(lines):
     found = {}
     for row in lines:
-        match = re.search(r"(\S+) 进入了聊天室  (127\.0\.0\.1:\d+)", row)
+        match = re.search(r"(\S+) joined the room  (127\.0\.0\.1:\d+)", row)
         if match:
             found[match.group(1)] = match.group(2)
     return found
@@ -276,12 +290,12 @@ def test_announcement_reaches_everyone_and_the_history(room):
     assert "管理员消息: 下课前提交作业" in late.seen       # history came before the join
     assert late.seen.index("管理员消息: 下课前提交作业") < late.seen.index("王五 进入了聊天室")
     r.online(3)
-    where = addresses(r.term.wait_text("王五 进入了聊天室")[0])
-    lines, cursor = wait_log(r.term, ["hh:mm:ss 张三 进入了聊天室  %s" % where["张三"],
-                                      "hh:mm:ss lisi 进入了聊天室  %s" % where["lisi"],
+    where = addresses(r.term.wait_text("王五 joined the room")[0])
+    lines, cursor = wait_log(r.term, ["hh:mm:ss 张三 joined the room  %s" % where["张三"],
+                                      "hh:mm:ss lisi joined the room  %s" % where["lisi"],
                                       "hh:mm:ss 张三 : 大家好",
-                                      "hh:mm:ss 管理员消息: 下课前提交作业",
-                                      "hh:mm:ss 王五 进入了聊天室  %s" % where["王五"]])
+                                      "hh:mm:ss Admin message: 下课前提交作业",
+                                      "hh:mm:ss 王五 joined the room  %s" % where["王五"]])
     people = [("lisi", where["lisi"], 0), ("张三", where["张三"], 1), ("王五", where["王五"], 0)]
     r.term.wait_for(lambda l, c: pane(l, 80) == expected_pane(people, 22, 80),
                     what="the online pane")
@@ -304,12 +318,12 @@ def test_tab_completes_commands_and_names_then_kick(room):
     assert zhang.wait_exit() == 3                     # removed: ExitCode.REFUSED
     assert "你被管理员移出了聊天室 (原因: 刷屏)" in zhang.stderr_text()
     where = addresses(r.term.snapshot()[0])
-    wait_log(r.term, ["hh:mm:ss 张三 进入了聊天室  %s" % where["张三"],
-                      "hh:mm:ss lisi 进入了聊天室  %s" % where["lisi"],
+    wait_log(r.term, ["hh:mm:ss 张三 joined the room  %s" % where["张三"],
+                      "hh:mm:ss lisi joined the room  %s" % where["lisi"],
                       "hh:mm:ss > /kick 张三 刷屏",
                       "         kicked 张三; 张三 refused for 5 minutes",
                       "         (/unban 张三 lifts it)",
-                      "hh:mm:ss 张三 退出了聊天室 (kicked: 刷屏)"])
+                      "hh:mm:ss 张三 left the room (kicked: 刷屏)"])
     r.type_line("/kick nobody")
     r.said("nobody called nobody is here")
 
@@ -560,7 +574,8 @@ def test_every_exit_path_restores_the_terminal(room, how):
     if how == "console_sigterm":                  # a line-mode console takes its place
         term.wait_text(CONSOLE_REPLACED[:40])
         zhang.send("还在吗")
-        term.wait_text(" chat 张三 127.0.0.1:")
+        term.wait_for(lambda l, c: any(DATED.match(row) and "张三 : 还在吗" in row for row in l),
+                      what="the line-mode console's dated log line")
         wait_asleep(term, network)
         wait_asleep(term, children_of(network)[0])
         os.kill(network, signal.SIGTERM)
@@ -598,7 +613,8 @@ def test_console_killed_while_clients_chat_the_room_keeps_working(room):
     late = r.join("王五")
     assert "lisi : 第二句" in late.seen
     zhang.send("第三句")
-    r.term.wait_text(" chat 张三 127.0.0.1:")        # printed by the line-mode console
+    r.term.wait_for(lambda l, c: any(DATED.match(row) and "张三 : 第三句" in row for row in l),
+                    what="the line-mode console's dated log line")
     wait_asleep(r.term, r.network)
     [line_console] = children_of(r.network)
     assert line_console != r.console
@@ -628,10 +644,10 @@ def test_a_terminal_curses_cannot_drive_falls_back_to_admin_lines(pyz, tmp_path,
                      env={"TERM": term_name}) as term:
         client = None
         try:
-            term.wait_text("reading admin lines from stdin instead")
+            term.wait_text("改为从标准输入读取")          # Chinese by default
             client = start_client(pyz, port, "张三", tmp_path)
             term.type("/motd 你好", "enter")
-            term.wait_text("motd: 你好")
+            term.wait_text("欢迎消息: 你好")
             term.type("下课了", "enter")
             client.wait_line(lambda line: line == "管理员消息: 下课了")
             os.kill(term.proc.pid, signal.SIGTERM)

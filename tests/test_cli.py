@@ -1,6 +1,8 @@
 """The command line of the built chat.pyz."""
 import subprocess
 
+import pytest
+
 from app import __version__, cli
 
 
@@ -42,3 +44,13 @@ def test_python_file_argument_works_without_exec_bit(pyz, tmp_path):
 def test_client_log_option():
     assert cli.parse(["client", "h", "--log", "/tmp/x.log"]).log == "/tmp/x.log"
     assert cli.parse(["client", "h"]).log is None
+
+
+def test_lang_for_the_server_the_client_and_the_log():
+    """Chinese by default everywhere; `--lang en` for English; nothing else."""
+    for command in (["server"], ["client"], ["log"]):
+        assert cli.parse(command).lang == "zh"
+        assert cli.parse(command + ["--lang", "en"]).lang == "en"
+    assert cli.parse(["report"]).lang == "zh"
+    with pytest.raises(SystemExit):
+        cli.parse(["server", "--lang", "fr"])

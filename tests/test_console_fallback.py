@@ -14,11 +14,15 @@ from chatproc import free_udp_port, start_client, start_server, wait_until
 from termharness import PtyTerminal, children_of, process_state
 from test_admin_tui import room, sane, wait_asleep  # noqa: F401 (room: a fixture)
 
-from app.net.server import CONSOLE_ENDED, CONSOLE_REPLACED, listen_text
+from app.net.server import listen_text
+from app.ui.admin_text import DATED, tr
 from app.ui.admin_tui import hanging_rows
 from app.ui.width import text_width
 
 pytestmark = pytest.mark.timeout(90)
+
+# The `room` consoles speak English (test_admin_tui); start_server's, Chinese.
+CONSOLE_REPLACED, CONSOLE_ENDED = tr("en", "note_console_replaced"), tr("en", "note_console_ended")
 
 
 def output_after(term, needle):
@@ -88,9 +92,9 @@ def test_killed_console_is_replaced_by_lines_that_announce_and_kick(room):
     lisi.wait_line(lambda line: line == "张三 退出了聊天室 (被踢出)")
     assert zhang.wait_exit() == 3                           # ExitCode.REFUSED: removed
     assert "刷屏" in zhang.stderr_text()                     # the admin's reason, shown
-    wait_output(r.term, CONSOLE_REPLACED, " kick 张三 127.0.0.1:", "the kick in the log")
+    wait_output(r.term, CONSOLE_REPLACED, "张三 left the room (kicked: 刷屏)", "the kick in the log")
     r.type_line("/list")
-    wait_output(r.term, " kick 张三 ", "/list 1 online lisi", "the /list reply")
+    wait_output(r.term, "left the room (kicked: 刷屏)", "/list 1 online lisi", "the /list reply")
     wait_asleep(r.term, line_console)
     # The window closed: the server stops as it would with its curses console.
     r.term.hang_up()
@@ -109,7 +113,7 @@ def test_line_console_killed_too_the_room_goes_on_headless_with_the_hints(room):
     r.term.wait_for(lambda l, c: process_state(line_console) is None, timeout=3,
                     what="the line console reaped")
     zhang.send("还在吗")
-    wait_output(r.term, CONSOLE_ENDED, " chat 张三 127.0.0.1:", "the log on stdout")
+    wait_output(r.term, CONSOLE_ENDED, "张三 : 还在吗", "the log on stdout")
     wait_asleep(r.term, r.network)
     assert children_of(r.network) == []             # one replacement, no more
     os.kill(r.network, signal.SIGTERM)
@@ -126,7 +130,7 @@ def test_sigterm_to_the_line_console_leaves_the_room_going(room):
     os.kill(line_console, signal.SIGTERM)
     wait_output(r.term, CONSOLE_ENDED, "how to join: ", "the join hints")
     zhang.send("还在吗")
-    wait_output(r.term, CONSOLE_ENDED, " chat 张三 127.0.0.1:", "the log on stdout")
+    wait_output(r.term, CONSOLE_ENDED, "张三 : 还在吗", "the log on stdout")
     assert process_state(r.network) not in (None, "Z")
 
 
@@ -138,22 +142,24 @@ def test_headless_console_killed_off_a_terminal_the_hints_follow(pyz, tmp_path, 
     procs.append(server)
     [console] = children_of(server.popen.pid)
     os.kill(console, signal.SIGKILL)
-    server.wait_line(lambda line: line.endswith(" console - - " + CONSOLE_ENDED))
-    server.wait_line(lambda line: line.startswith("how to join: ") and " client 127.0.0.1" in line)
+    server.wait_line(lambda line: DATED.match(line) and
+                     line.endswith(tr("zh", "note_console_ended")))
+    server.wait_line(lambda line: line.startswith("加入方法: ") and " client 127.0.0.1" in line)
     wait_until(lambda: not children_of(server.popen.pid), 3, "the console reaped, none new")
 
 
 def test_status_line_shows_all_interfaces_as_a_star(pyz, tmp_path):
-    """No --bind: the dual-stack socket on "::" reads `*:PORT`, not `:::PORT`."""
+    """No --bind: the dual-stack socket on "::" reads `*:PORT`, not `:::PORT`
+    (and the status line is in Chinese by default)."""
     port = free_udp_port()
     with PtyTerminal([pyz, "server", "--port", str(port)], env={"TZ": "UTC"}) as term:
         client = None
         try:
-            term.wait_for(lambda l, c: re.match(r" \*:%d \| up " % port, l[-2]),
+            term.wait_for(lambda l, c: re.match(r" \*:%d \| 运行 " % port, l[-2]),
                           what="the status line")
             client = start_client(pyz, port, "张三", tmp_path)
-            term.wait_for(lambda l, c: re.match(r" \*:%d \| up .*\| online 1 \|" % port, l[-2]),
-                          what="online 1 on the status line")
+            term.wait_for(lambda l, c: re.match(r" \*:%d \| 运行 .*\| 在线 1 \|" % port, l[-2]),
+                          what="在线 1 on the status line")
             assert not any(":::" in row for row in term.snapshot()[0])
             os.kill(term.proc.pid, signal.SIGTERM)
             assert term.wait_exit(5) == 0

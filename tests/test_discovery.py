@@ -27,7 +27,7 @@ from app.core import protocol
 from app.core.exit_codes import ExitCode
 from app.net import discovery
 from app.ui import discovery_texts as texts
-from tests.chatproc import HOST, WAIT, Proc, free_udp_port, start_client, start_server
+from tests.chatproc import HOST, WAIT, Proc, free_udp_port, listening, start_client, start_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -232,8 +232,8 @@ def test_loopback_discovery_of_a_real_server(pyz, procs, tmp_path):
     port = free_udp_port()
     server = start_server(pyz, port, tmp_path)
     procs.append(server)
-    howto = server.wait_line(lambda line: line.startswith("how to join: "))
-    assert howto == "how to join: ./chat.pyz client 127.0.0.1 --port %d" % port
+    howto = server.wait_line(lambda line: line.startswith("加入方法: "))
+    assert howto == "加入方法: ./chat.pyz client 127.0.0.1 --port %d" % port
     started = time.monotonic()
     servers = discovery.discover(port, targets=[HOST])
     assert time.monotonic() - started < 1.5                     # settles, no full wait
@@ -298,8 +298,8 @@ def test_server_counts_probes(pyz, procs, tmp_path):
         assert source == (HOST, port) and len(answer) <= len(probe)
         sock.sendto(probe[:20], (HOST, port))                  # too short: no answer
     server.send("/stats")
-    line = server.wait_line(lambda line: "probes" in line)
-    assert "probes 2" in line and "malformed 0" in line
+    line = server.wait_line(lambda line: "查找请求" in line)      # /stats, in Chinese
+    assert "查找请求 2" in line and "坏数据报 0" in line
 
 
 # ========================================================= network namespaces
@@ -382,7 +382,7 @@ def lab(request):
 def ns_server(pyz, ns, log_dir, *extra, name="server"):
     proc = Proc(["ip", "netns", "exec", ns, pyz, "server", "--headless", *extra],
                 subprocess.DEVNULL, os.path.join(str(log_dir), name + ".err"))
-    proc.wait_line(lambda line: " start " in line and "listening" in line)
+    proc.wait_line(listening)
     return proc
 
 
@@ -415,16 +415,15 @@ def test_netns_client_without_host_finds_and_joins(pyz, procs, lab, tmp_path):
     procs.append(server)
     hints = [server.wait_line(lambda line: "./chat.pyz client" in line) for _ in range(3)]
     assert hints == [
-        "how to join: ./chat.pyz client            (students on this subnet: finds this "
-        "server by broadcast)",
-        "         or: ./chat.pyz client 10.77.1.1  (va1, network 10.77.1.0/24)",
-        "on this machine: ./chat.pyz client 127.0.0.1"]
+        "加入方法: ./chat.pyz client            (同一子网的学生：用广播找到这个服务器)",
+        "    或者: ./chat.pyz client 10.77.1.1  (va1，网络 10.77.1.0/24)",
+        "本机: ./chat.pyz client 127.0.0.1"]
     client = ns_client(pyz, client_ns, tmp_path, "学生")
     procs.append(client)
     client.wait_line(lambda line: line == "学生 进入了聊天室")
     assert "找到聊天服务器" in client.stderr_text()                  # --lang zh, the default
     assert "地址 10.77.1.1:9797（在线 0 人），正在连接" in client.stderr_text()
-    server.wait_line(lambda line: " join " in line and "10.77.1.2" in line)
+    server.wait_line(lambda line: "学生 进入了聊天室  10.77.1.2:" in line)
 
 
 @needs_netns
@@ -503,8 +502,8 @@ def test_netns_ipv6_link_local_only(pyz, procs, lab, tmp_path):
         time.sleep(0.1)
     server = ns_server(pyz, server_ns, tmp_path)
     procs.append(server)
-    server.wait_line(lambda line: "only `./chat.pyz client` finds this server (IPv6 "
-                     "link-local)" in line)
+    server.wait_line(lambda line: "只有 `./chat.pyz client` 能找到这个服务器 (IPv6 链路本地地址)"
+                     in line)
     client = ns_client(pyz, client_ns, tmp_path, "己")
     procs.append(client)
     client.wait_line(lambda line: line == "己 进入了聊天室")

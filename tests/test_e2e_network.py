@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from app.core import protocol as P
-from tests.chatproc import HOST, free_udp_port, start_client, start_server, wait_until
+from tests.chatproc import HOST, free_udp_port, listening, start_client, start_server, wait_until
 from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(300)
@@ -206,7 +206,7 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
     server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
                    "--port", str(port)], subprocess.DEVNULL, str(tmp_path / "s.err"))
     procs.append(server)
-    server.wait_line(lambda line: " start " in line)
+    server.wait_line(listening)
 
     def client(name):
         proc = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name",
@@ -264,7 +264,7 @@ def test_sessions_per_address_are_capped(pyz, lossy_namespaces, procs, tmp_path)
     server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
                    "--max-per-ip", "1"], subprocess.DEVNULL, str(tmp_path / "s.err"))
     procs.append(server)
-    server.wait_line(lambda line: " start " in line)
+    server.wait_line(listening)
 
     def client(name):
         proc = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name",

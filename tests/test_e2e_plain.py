@@ -39,7 +39,8 @@ def test_the_five_course_features(pyz, port, procs, tmp_path):
     server.send("下课前提交作业")                      # the admin console (headless: stdin)
     for client in (zhang, li, wang):
         client.wait_line(lambda line: line == "管理员消息: 下课前提交作业")
-    server.wait_line(lambda line: " admin " in line and "下课前提交作业" in line)
+    server.wait_line(lambda line: re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 管理员消息: 下课前提交作业",
+                                               line))
 
     wang.popen.stdin.close()                          # EOF: leave the room
     assert wang.wait_exit() == 0
@@ -191,7 +192,14 @@ def test_port_in_use_is_one_clear_line(pyz, port, procs, tmp_path):
                              "--bind", "127.0.0.1"], capture_output=True, text=True,
                             timeout=WAIT, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "already in use" in result.stderr
+    assert result.stderr == ("chat.pyz: UDP 端口 %d 在 127.0.0.1 上已经被占用 (另一个 chat.pyz "
+                             "服务器？)；停掉它，或者用 --port 换一个端口\n" % port)
+    result = subprocess.run([pyz, "server", "--headless", "--port", str(port), "--lang", "en"],
+                            capture_output=True, text=True, timeout=WAIT,
+                            stdin=subprocess.DEVNULL)     # all interfaces: the port is ours
+    assert result.returncode == 1 and result.stderr == (
+        "chat.pyz: UDP port %d is already in use on this machine (another chat.pyz server?); "
+        "stop it or choose another with --port\n" % port)
 
 
 def test_unreachable_server_gives_exit_4_after_the_timeout(pyz, port, tmp_path):
@@ -217,16 +225,17 @@ def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
     procs.append(zhang)
     li = start_client(pyz, port, "lisi", tmp_path)
     procs.append(li)
+    # The headless console in Chinese, the default (tests/test_admin_lang.py: English).
     server.send("/mute lisi 5")
-    server.wait_line(lambda line: line == "muted lisi for 5 minutes")
+    server.wait_line(lambda line: line == "已禁止 lisi 发言 5 分钟")
     li.send("anyone?")
     server.send("/list")
-    server.wait_line(lambda line: line == "2 online")
+    server.wait_line(lambda line: line == "在线 2 人")
     server.send("/motd 欢迎")
-    server.wait_line(lambda line: line == "motd: 欢迎")
+    server.wait_line(lambda line: line == "欢迎消息: 欢迎")
     server.send("/ban lisi 3 noisy")
     # (the server's own machine: a name ban does not take its address along)
-    server.wait_line(lambda line: line == "banned name lisi for 3 minutes; removed lisi")
+    server.wait_line(lambda line: line == "封禁了名字 lisi，3 分钟；移出了 lisi")
     zhang.wait_line(lambda line: line == "lisi 退出了聊天室 (被封禁)")
     assert li.wait_exit() == 3                        # removed: ExitCode.REFUSED
     assert re.search(r"chat.pyz: 你被管理员禁止进入聊天室，到 \d\d:\d\d 为止 \(原因: noisy\)。",
@@ -237,30 +246,31 @@ def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
     assert re.search(r"chat.pyz: 服务器拒绝了: 名字 lisi 被管理员禁止进入聊天室，到 \d\d:\d\d 为止 "
                      r"\(原因: noisy\)", again.stderr_text()) or \
         re.search(r"chat.pyz: 名字 lisi 被管理员禁止进入聊天室", again.stderr_text())
+    server.wait_line(lambda line: re.search(r" 拒绝了 lisi \(来自 127\.0\.0\.1:\d+\)：名字被封禁，"
+                                            r"还有 3 分钟 \(原因: noisy\)$", line))
     server.send("/frobnicate")
-    server.wait_line(lambda line: line == "unknown command /frobnicate; /help lists the commands")
+    server.wait_line(lambda line: line == "未知命令 /frobnicate；/help 列出所有命令")
     # Each result worded as the consoles word it (app/ui/admin_text.py), in order.
-    for command, reply in (("/bans", "ban lisi: name lisi, 3 min left (noisy)"),
-                           ("/kick nobody", "nobody called nobody is here"),
-                           ("/kick", "usage: /kick NAME [reason]"),
-                           ("/ban lisi 0", "usage: /ban NAME|IP [time] [reason]"),
-                           ("/help", "/help                        this list"),
-                           ("/unmute lisi", "unmuted lisi"),
-                           ("/unmute lisi", "lisi is not muted"),
-                           ("/unban nobody", "nobody is not banned (/bans lists the bans)")):
+    for command, reply in (("/bans", "封禁 lisi：名字 lisi，还剩 3 分钟 (原因: noisy)"),
+                           ("/kick nobody", "这里没有叫 nobody 的人"),
+                           ("/kick", "用法: /kick 名字 [原因]"),
+                           ("/ban lisi 0", "用法: /ban 名字|IP [时间] [原因]"),
+                           ("/help", "/help                      这个列表"),
+                           ("/unmute lisi", "已解除 lisi 的禁言"),
+                           ("/unmute lisi", "lisi 没有被禁言"),
+                           ("/unban nobody", "nobody 没有被封禁 (/bans 列出所有封禁)")):
         server.send(command)
         server.wait_line(lambda line: line == reply)
     server.send("/list")
-    server.wait_line(lambda line: line == "1 online")
-    server.wait_line(lambda line: re.fullmatch(r"  张三  127\.0\.0\.1:\d+  idle \d+s  said 0",
+    server.wait_line(lambda line: line == "在线 1 人")
+    server.wait_line(lambda line: re.fullmatch(r"  张三  127\.0\.0\.1:\d+  空闲 \d+s  发言 0 次",
                                                line))
     server.send("/stats")
-    server.wait_line(lambda line: re.fullmatch(r"online 1; challenges \d+, datagrams \d+, "
-                                               r"handshake_failures 0, handshakes 3, joins 2, leaves 1, "
-                                               r"malformed 0, messages 0, refused 1, "
-                                               r"throttled 0, timeouts 0", line))
+    server.wait_line(lambda line: re.fullmatch(r"在线 1 人；地址验证 \d+，数据报 \d+，握手失败 0，"
+                                               r"握手 3，加入 2，离开 1，坏数据报 0，消息 0，"
+                                               r"拒绝 1，限速 0，超时 0", line))
     zhang.send("你好")
-    server.wait_line(lambda line: " chat 张三 " in line)
+    server.wait_line(lambda line: line.endswith(" 张三 : 你好"))
     assert "lisi : anyone?" not in zhang.collect()
     import json
     events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
@@ -277,8 +287,8 @@ def test_room_password_end_to_end(pyz, port, procs, tmp_path):
     procs.append(li)
     zhang.send("只有我们")
     li.wait_line(lambda line: line == "张三 : 只有我们")
-    for extra, reason in ((["--password", "绿茶"], "聊天室密码不对"),
-                          ([], "这个聊天室要密码")):
+    for extra, reason in ((["--password", "绿茶"], "聊天室密码不对"),    # the client's
+                          ([], "这个聊天室要密码")):                       # --lang zh
         intruder = start_client(pyz, port, "intruder", tmp_path, *extra, wait_joined=False)
         procs.append(intruder)
         assert intruder.wait_exit() == 3

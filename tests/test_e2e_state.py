@@ -71,9 +71,9 @@ def test_history_is_served_from_the_database_after_a_restart_and_replays_are_not
     procs.append(server)
     # 张三's client says its last lines again to the new run (PROTOCOL.md 10.3): the
     # new run knows their msg_ids from the database and does not say them twice.
-    server.wait_line(lambda line: " join 张三 " in line, timeout=30)
+    server.wait_line(lambda line: " 张三 进入了聊天室  " in line, timeout=30)
     zhang.send("after")                       # in order after any replay: the sync point
-    server.wait_line(lambda line: " chat 张三 " in line and line.endswith(" after"))
+    server.wait_line(lambda line: line.endswith(" 张三 : after"))
     assert not [line for line in server.seen if "before the restart" in line]
     late = start_client(pyz, port, "lisi", tmp_path, wait_joined=False)
     procs.append(late)
@@ -90,7 +90,7 @@ def test_an_unusable_state_dir_is_one_line_and_the_room_runs_in_memory(pyz, port
     os.chmod(str(state), 0o700)
     server = start_server(pyz, port, tmp_path, "--state", str(state))
     procs.append(server)
-    server.wait_line(lambda line: "damaged" in line and "in memory" in line)
+    server.wait_line(lambda line: "坏了" in line and line.endswith("这次运行里聊天室的状态只保存在内存里"))
     procs.append(start_client(pyz, port, "张三", tmp_path))
     assert "Traceback" not in server.stderr_text()
 
@@ -114,13 +114,13 @@ def test_a_ban_a_mute_and_the_motd_survive_a_restart(pyz, port, procs, tmp_path)
     li = start_client(pyz, port, "lisi", tmp_path)
     procs.append(li)
     server.send("/mute 张三 10")
-    server.wait_line(lambda line: line == "muted 张三 for 10 minutes")
+    server.wait_line(lambda line: line == "已禁止 张三 发言 10 分钟")
     zhang.wait_line(lambda line: "你已被管理员禁言，到 " in line)
     server.send("/ban lisi 10 rude")
-    server.wait_line(lambda line: line.startswith("banned name lisi for 10 minutes"))
+    server.wait_line(lambda line: line.startswith("封禁了名字 lisi，10 分钟"))
     assert li.wait_exit() == 3
     server.send("/motd 欢迎来到实验室")
-    server.wait_line(lambda line: line == "motd: 欢迎来到实验室")
+    server.wait_line(lambda line: line == "欢迎消息: 欢迎来到实验室")
     server.stop()                                   # SIGTERM: the clients wait for it
     procs.remove(server)
     server = start_server(pyz, port, tmp_path, "--state", state, stdin=subprocess.PIPE,
@@ -135,9 +135,9 @@ def test_a_ban_a_mute_and_the_motd_survive_a_restart(pyz, port, procs, tmp_path)
     procs.append(wang)
     wang.wait_line(lambda line: "欢迎来到实验室" in line)
     wang.wait_line(lambda line: line == "wangwu 进入了聊天室")
-    server.wait_line(lambda line: " join 张三 " in line, timeout=30)   # it reconnected
+    server.wait_line(lambda line: " 张三 进入了聊天室  " in line, timeout=30)   # it reconnected
     server.send("/list")
-    server.wait_line(lambda line: line.startswith("  张三 ") and "muted" in line)
+    server.wait_line(lambda line: line.startswith("  张三 ") and line.endswith(" 禁言"))
     muted = lambda line: "你已被管理员禁言，到 " in line
     zhang.wait_line(muted)                    # told again when it came back ...
     zhang.send("can anyone hear me")
@@ -146,8 +146,8 @@ def test_a_ban_a_mute_and_the_motd_survive_a_restart(pyz, port, procs, tmp_path)
     zhang.wait_line(lambda line: line == "wangwu : hello")
     assert not [line for line in wang.collect() if line.startswith("张三 : ")]
     server.send("/bans")
-    server.wait_line(lambda line: line.startswith("ban lisi: name lisi, 10 min left (rude)")
-                     or line.startswith("ban lisi: name lisi, 9 min left (rude)"))
+    server.wait_line(lambda line: line in ("封禁 lisi：名字 lisi，还剩 10 分钟 (原因: rude)",
+                                           "封禁 lisi：名字 lisi，还剩 9 分钟 (原因: rude)"))
 
 
 def test_a_kicked_student_is_refused_for_the_cooldown_then_let_in(pyz, port, procs, tmp_path):
@@ -177,12 +177,12 @@ def test_unban_lifts_exactly_that_ban(pyz, port, procs, tmp_path):
                           stdin=subprocess.PIPE)
     procs.append(server)
     server.send("/ban lisi 10")
-    server.wait_line(lambda line: line.startswith("banned name lisi for 10 minutes"))
+    server.wait_line(lambda line: line.startswith("封禁了名字 lisi，10 分钟"))
     server.send("/ban wangwu 10")
-    server.wait_line(lambda line: line.startswith("banned name wangwu for 10 minutes"))
+    server.wait_line(lambda line: line.startswith("封禁了名字 wangwu，10 分钟"))
     assert refused_client(pyz, port, "lisi", tmp_path)[0] == 3
     server.send("/unban LISI")
-    server.wait_line(lambda line: line == "lifted the ban on name lisi")
+    server.wait_line(lambda line: line == "解除了对名字 lisi 的封禁")
     procs.append(start_client(pyz, port, "lisi", tmp_path))
     assert refused_client(pyz, port, "wangwu", tmp_path)[0] == 3
     old = InteropClient(HOST, port, "wangwu")       # a client without FLAG_REASONS ...
@@ -193,7 +193,7 @@ def test_unban_lifts_exactly_that_ban(pyz, port, procs, tmp_path):
         old.close()
     assert refused.value.args == (3, "you are banned for 10 more minutes")
     server.send("/unban nobody")
-    server.wait_line(lambda line: line == "nobody is not banned (/bans lists the bans)")
+    server.wait_line(lambda line: line == "nobody 没有被封禁 (/bans 列出所有封禁)")
 
 
 def test_a_home_where_nothing_can_be_made_falls_back_in_one_line(pyz, port, procs, tmp_path,
@@ -208,10 +208,10 @@ def test_a_home_where_nothing_can_be_made_falls_back_in_one_line(pyz, port, proc
     server = start_server(pyz, port, tmp_path, stdin=subprocess.PIPE)
     procs.append(server)
     fallback = str(run / "chat.pyz" / "state" / str(port))
-    line = server.wait_line(lambda line: "instead" in line)
-    assert fallback in line and "cannot keep the room's state in" in line
+    line = server.wait_line(lambda line: "改用" in line)
+    assert fallback in line and "聊天室的状态没法保存在" in line
     server.send("/motd 你好")
-    server.wait_line(lambda line: line == "motd: 你好")
+    server.wait_line(lambda line: line == "欢迎消息: 你好")
     server.stop()
     procs.remove(server)
     printed = subprocess.run([pyz, "log", "--port", str(port)], capture_output=True,

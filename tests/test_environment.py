@@ -240,9 +240,9 @@ def test_console_in_a_broken_locale_or_terminal(pyz, tmp_path, lang, term):
     with PtyTerminal(argv) as screen:
         try:
             if term == "dumb":
-                screen.wait_text("reading admin lines from stdin instead")
+                screen.wait_text("改为从标准输入读取")                # Chinese, the default
             else:
-                screen.wait_text(" %s:%d | up " % (HOST, port))     # the curses console
+                screen.wait_text(" %s:%d | 运行 " % (HOST, port))   # the curses console
             client = start_client(pyz, port, "张三", tmp_path)
             client.send("大家好")
             screen.wait_text("大家好")
@@ -257,10 +257,10 @@ def test_console_in_a_broken_locale_or_terminal(pyz, tmp_path, lang, term):
     assert "Traceback" not in output
     first = output.index("chat.pyz:")
     assert output[first:].split("\n")[0].rstrip("\r") == {
-        "C": "chat.pyz: locale C is not UTF-8 (no Chinese); using C.UTF-8",
-        "zh_CN.UTF-8": "chat.pyz: locale zh_CN.UTF-8 is not installed; using C.UTF-8",
-        "C.UTF-8": "chat.pyz: TERM=dumb: no cursor movement; "
-                   "reading admin lines from stdin instead"}[lang]
+        "C": "chat.pyz: 语言环境 C 不是 UTF-8，显示不了中文，改用 C.UTF-8",
+        "zh_CN.UTF-8": "chat.pyz: 语言环境 zh_CN.UTF-8 没有安装，改用 C.UTF-8",
+        "C.UTF-8": "chat.pyz: 终端 TERM=dumb 不能移动光标，无法全屏显示，"
+                   "改为从标准输入读取管理命令"}[lang]
 
 
 # ---------------------------------------------------------------- stdin with no input
@@ -317,7 +317,7 @@ def test_server_with_stdin_closed_serves_headless(pyz, tmp_path):
     client = None
     with PtyTerminal(argv) as screen:              # stdout a terminal, stdin closed
         try:
-            screen.wait_text("listening")
+            screen.wait_text("上监听")
             client = start_client(pyz, port, "张三", tmp_path)
             client.send("大家好")
             screen.wait_text("大家好")
@@ -328,4 +328,4 @@ def test_server_with_stdin_closed_serves_headless(pyz, tmp_path):
                 client.stop()
         output = finish(screen)
     assert "Traceback" not in output
-    assert "admin console ended" not in output     # its headless side kept running
+    assert "管理控制台结束了" not in output          # its headless side kept running

@@ -14,7 +14,7 @@ import pytest
 from tests import interop_client as ic
 from tests import interop_secure as sec
 from tests import interop_words
-from tests.chatproc import HOST, WAIT, Proc, free_udp_port
+from tests.chatproc import HOST, WAIT, Proc, free_udp_port, listening
 from tests.conftest import ROOT
 
 
@@ -27,7 +27,7 @@ def start_server(pyz, tmp_path, *extra, port=None, name="server"):
                 subprocess.DEVNULL, str(tmp_path / (name + ".err")))
     proc.port = port
     try:
-        proc.wait_line(lambda line: " start " in line and "listening" in line)
+        proc.wait_line(listening)
     except BaseException:
         proc.stop()
         raise
@@ -304,8 +304,8 @@ def test_the_fingerprint_is_the_one_the_server_shows(pyz, tmp_path):
     assert expected == "Burbank-detector-rhythm-Yucatan"
     proc = start_server(pyz, tmp_path)
     try:
-        hint = proc.wait_line(lambda line: line.startswith("server key"))
-        shown = re.fullmatch(r"server key.*: (\S+)", hint).group(1)
+        hint = proc.wait_line(lambda line: line.startswith("服务器指纹"))
+        shown = re.fullmatch(r"服务器指纹.*: (\S+)", hint).group(1)
         client = ic.InteropClient(HOST, proc.port, "interop")
         try:
             client.join(timeout=WAIT)
@@ -318,7 +318,7 @@ def test_the_fingerprint_is_the_one_the_server_shows(pyz, tmp_path):
 
 
 def test_a_random_server_key_has_the_fingerprint_the_server_shows(server_proc):
-    hint = server_proc.wait_line(lambda line: line.startswith("server key"))
+    hint = server_proc.wait_line(lambda line: line.startswith("服务器指纹"))
     client = ic.InteropClient(HOST, server_proc.port, "interop")
     try:
         client.join(timeout=WAIT)

@@ -276,7 +276,7 @@ def test_a_privileged_port_as_a_normal_user_is_one_clear_line(stranger):
     result = stranger.run({"HOME": "/nonexistent"},
                           "./chat.pyz server --headless --port 80 --bind 127.0.0.1")
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "no permission to listen" in result.stderr
+    assert result.stderr.count("\n") == 1 and "没有权限在 127.0.0.1:80 上监听" in result.stderr
 
 
 def test_later_runs_start_from_the_unpacked_copy_without_shivs_bootstrap(pyz, tmp_path):

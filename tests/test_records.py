@@ -44,12 +44,15 @@ def test_log_text_is_the_room_as_the_console_words_it(state):
     lines = [line[20:] for line in text.splitlines()]        # after the date and time
     assert lines == ["张三 进入了聊天室  10.0.0.5:4000", "lisi 进入了聊天室  10.0.0.6:4000",
                      "张三 : 大家好", "张三 : <b>粗</b>", "* lisi 挥手", "管理员消息: 下课前提交作业",
-                     "lisi 退出了聊天室 (kicked: 刷屏)", "张三 : 再见"]
+                     "lisi 退出了聊天室 (被踢出: 刷屏)", "张三 : 再见"]
+    code, text = run(state, lang="en")
+    assert [line[20:] for line in text.splitlines()][-2:] == \
+        ["lisi left the room (kicked: 刷屏)", "张三 : 再见"]
 
 
 def test_log_by_name_in_any_case_and_since(state):
     assert [line[20:] for line in run(state, name="LISI")[1].splitlines()] == \
-        ["lisi 进入了聊天室  10.0.0.6:4000", "* lisi 挥手", "lisi 退出了聊天室 (kicked: 刷屏)"]
+        ["lisi 进入了聊天室  10.0.0.6:4000", "* lisi 挥手", "lisi 退出了聊天室 (被踢出: 刷屏)"]
     since = time.strftime("%Y-%m-%d %H:%M", time.localtime(T0 + 120))
     assert run(state, since=since)[1] == ""
     assert len(run(state, since="2h")[1].splitlines()) == 8
@@ -95,5 +98,9 @@ def test_no_database_is_one_line_and_exit_1_and_nothing_is_created(tmp_path):
     result = subprocess.run([sys.executable, "-m", "app", "log", "--state", str(tmp_path)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "no room database" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr == "chat.pyz: %s 里没有聊天室的数据库 (服务器用 --state %s 运行过吗？)\n" % (
+        tmp_path, tmp_path)
+    english = subprocess.run([sys.executable, "-m", "app", "log", "--lang", "en", "--state",
+                              str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert english.returncode == 1 and "no room database in %s" % tmp_path in english.stderr
     assert list(tmp_path.iterdir()) == []

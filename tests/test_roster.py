@@ -27,7 +27,7 @@ from app.core import protocol as P
 from app.core.admin import AWAY_SECONDS, MemberList, Mute, roster_key
 from app.core.client_core import JOINED
 from app.ui import render
-from app.ui.admin_text import HELP_LINES, columns, idle_text, result_lines
+from app.ui.admin_text import columns, help_lines, idle_text, result_lines
 from app.ui.admin_tui import online_rows, online_width
 from app.ui.width import text_width
 
@@ -70,9 +70,11 @@ def starts_at(line, column):
         and line[before:before + 1] not in ("", " ")
 
 
-def test_help_columns_line_up_in_display_columns():
-    column = meaning_column(HELP_LINES[0])          # the widest command has one blank after it
-    assert all(starts_at(line, column) for line in HELP_LINES)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_help_columns_line_up_in_display_columns(lang):
+    lines = help_lines(lang)
+    column = meaning_column(lines[0])               # the widest command has one blank after it
+    assert all(starts_at(line, column) for line in lines)
     for lang, texts in render.TEXTS.items():
         rows = [line for line in texts["help"] if line.startswith("  /")]   # the commands
         assert len({meaning_column(line) for line in rows}) == 1, (lang, rows)
@@ -81,12 +83,17 @@ def test_help_columns_line_up_in_display_columns():
 def test_list_lines_align_with_chinese_names_and_say_muted_and_away():
     rows = (("Bob", "127.0.0.1:4001", 75, 0, False), ("欧阳娜娜", "127.0.0.1:4000", 3, 12, True),
             ("王五", "10.0.0.7:40000", AWAY_SECONDS, 1, False))
-    lines = result_lines(MemberList(rows))
+    lines = result_lines(MemberList(rows), "en")
     assert lines[0] == "3 online"
     assert lines[1:] == ["  Bob       127.0.0.1:4001  idle 1m   said 0",
                          "  欧阳娜娜  127.0.0.1:4000  idle 3s   said 12  muted",
                          "  王五      10.0.0.7:40000  idle 10m  said 1   away"]
     assert len({text_width(line[:line.index("idle")]) for line in lines[1:]}) == 1
+    lines = result_lines(MemberList(rows), "zh")
+    assert lines == ["在线 3 人",
+                     "  Bob       127.0.0.1:4001  空闲 1m   发言 0 次",
+                     "  欧阳娜娜  127.0.0.1:4000  空闲 3s   发言 12 次  禁言",
+                     "  王五      10.0.0.7:40000  空闲 10m  发言 1 次   离开"]
 
 
 def class_of(count):
@@ -112,8 +119,11 @@ def test_32_people_two_columns_of_16_aligned_in_the_100x30_pane():
     online = tuple((n, "127.0.0.1:%d" % (4000 + i), 37 * i, i % 3, n == "李四")
                    for i, n in enumerate(names))
     width, height = online_width(100) - 2, 30 - 2      # the rule; status and input lines
-    rows = ["".join(text for text, _ in row) for row in online_rows(online, width, height)]
+    rows = ["".join(text for text, _ in row) for row in online_rows(online, width, height, "en")]
     assert rows[0].startswith("online 32") and rows[0].endswith("! muted  ~ away")
+    head = "".join(text for text, _ in online_rows(online, width, height, "zh")[0])
+    assert head.startswith("在线 32") and head.endswith("! 禁言  ~ 离开") and \
+        text_width(head) == width
     assert len(rows) == 1 + 16 and {text_width(row) for row in rows} == {width}
     found = [cell_ends(row) for row in rows[1:]]
     assert all(len(cells_) == 2 for cells_ in found)
@@ -127,8 +137,10 @@ def test_32_people_two_columns_of_16_aligned_in_the_100x30_pane():
 
 def test_more_than_fit_are_a_count():
     online = tuple((n, "x:1", 0, 0, False) for n in sorted(class_of(32), key=roster_key))
-    rows = ["".join(text for text, _ in row) for row in online_rows(online, 22, 6)]
+    rows = ["".join(text for text, _ in row) for row in online_rows(online, 22, 6, "en")]
     assert len(rows) == 6 and rows[-1].endswith(" +23 more   ")   # 2 columns of 5; 9 shown
+    rows = ["".join(text for text, _ in row) for row in online_rows(online, 22, 6, "zh")]
+    assert rows[-1].endswith(" 另有 23 人 ")                        # "(/list)" does not fit
 
 
 # ---------------------------------------------------------------- the hub
@@ -147,8 +159,8 @@ def test_keepalives_do_not_reset_idle_a_line_does():
     bob = next(s for s in net.hub.members() if s.name == "bob")
     assert net.now - bob.last_heard < 10
     assert [row.said for row in rows] == [0, 0, 1]
-    assert "away" in result_lines(MemberList(rows))[2] and \
-        "away" not in result_lines(MemberList(rows))[3]
+    assert "away" in result_lines(MemberList(rows), "en")[2] and \
+        "away" not in result_lines(MemberList(rows), "en")[3]
 
 
 def test_emote_and_private_count_as_lines_and_mutes_show():
@@ -258,7 +270,7 @@ def crowd():
 
 def test_a_class_of_32_fits_the_100x30_console(room, crowd):
     cols, lines = 100, 30
-    r = room(lines=lines, cols=cols)
+    r = room(lines=lines, cols=cols, lang=())          # the Chinese console, the default
     names = class_of(32)
     people = crowd(r.port, names)
     r.online(32)
@@ -269,7 +281,7 @@ def test_a_class_of_32_fits_the_100x30_console(room, crowd):
 
     def roster(screen, cursor):
         pane = [cells(row, cols - side).rstrip() for row in screen[:-2]]
-        if not (pane[0].startswith(RULE + "online 32") and "! muted" in pane[0]):
+        if not (pane[0].startswith(RULE + "在线 32") and "! 禁言" in pane[0]):
             return False
         found = [cell_ends(row[len(RULE):]) for row in pane[1:] if row[len(RULE):].strip()]
         if not found or any(len(c) != 2 for c in found[:-1]):

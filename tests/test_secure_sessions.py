@@ -417,13 +417,13 @@ def test_password_auto_shows_a_room_code_that_joins_even_typed_sloppily(pyz, tmp
     port = free_udp_port()
     server = start_server(pyz, port, tmp_path, "--password", "auto")
     procs.append(server)
-    line = server.wait_line(lambda line: line.startswith("room password: "))
+    line = server.wait_line(lambda line: line.startswith("房间密码: "))
     code = line.split(": ", 1)[1]
     number, first, second = code.split("-")
     sloppy = "%s %s %s" % (number.zfill(2), first.upper(), second.capitalize())
     procs.append(start_client(pyz, port, "amy", tmp_path, "--password", sloppy))
-    key_line = [l for l in server.seen if l.startswith("server key")]
-    assert key_line and re.fullmatch(r"server key .*: \w+-\w+-\w+-\w+", key_line[0])
+    key_line = [l for l in server.seen if l.startswith("服务器指纹")]
+    assert key_line and re.fullmatch(r"服务器指纹 .*: \w+-\w+-\w+-\w+", key_line[0])
 
 
 def test_one_host_cannot_fill_the_session_table():

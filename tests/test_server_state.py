@@ -10,6 +10,7 @@ import pytest
 
 from app.core import protocol as P
 from app.core.client_core import JOINED, ClientCore
+from app.core.console_messages import NOTE_STATE, ConsoleLog, ConsoleNote
 from app.core.options import ServerOptions
 from app.net import channel, server
 from app.net.state_db import StateDB
@@ -97,15 +98,17 @@ def test_history_from_the_database_comes_before_this_runs_lines(tmp_path):
 def test_a_database_that_fails_later_is_one_line_and_the_room_goes_on_in_memory(process):
     process.store.conn.close()                 # as if the file were taken away under us
     said = []
-    process._send_log = lambda entries: said.extend(entries)
+    process._tell_console = said.append
     process.hub.admin_say(process.now(), "还在吗")
     process._send_output()
     process._pass_log(now_too=True)
     assert process.store is None
-    notes = [e.detail for e in said if "in memory" in e.detail]
-    assert len(notes) == 1 and "\n" not in notes[0]
-    assert any(e.detail == "还在吗" for e in said)     # the room's log goes on
+    notes = [dict(m.values) for m in said if isinstance(m, ConsoleNote) and m.key == NOTE_STATE]
+    assert len(notes) == 1 and notes[0]["memory"] == "now"
+    assert notes[0]["problem"] in ("db_unusable", "db_damaged")
+    assert any(e[4] == "还在吗" for m in said if isinstance(m, ConsoleLog)
+               for e in m.entries)             # the room's log goes on
     process.hub.admin_say(process.now(), "还在")
     process._send_output()                     # no second line, no exception
     process._pass_log(now_too=True)
-    assert len([e for e in said if "in memory" in e.detail]) == 1
+    assert len([m for m in said if isinstance(m, ConsoleNote)]) == 1

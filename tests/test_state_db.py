@@ -12,6 +12,7 @@ import pytest
 from app.core.hub import LogEntry
 from app.net import state_db, state_dir
 from app.net.state_db import StateDB, StateError
+from app.ui.admin_text import state_text
 
 T0 = 1_800_000_000.0
 
@@ -31,9 +32,10 @@ def test_lines_survive_reopening_and_history_is_the_last_lines_oldest_first(tmp_
     assert [row.what for row in again.events(name="张三", whats=["join"])] == ["join"]
 
 
-def test_server_noise_and_malformed_are_not_stored(tmp_path):
+def test_malformed_is_not_stored(tmp_path):
+    # (the server's own lines are ConsoleNotes, never log entries: nothing to store)
     db = StateDB.open(str(tmp_path))
-    assert db.record([entry(T0, "malformed"), entry(T0, "start"), entry(T0, "chat")]) == 1
+    assert db.record([entry(T0, "malformed"), entry(T0, "chat")]) == 1
 
 
 def test_the_file_is_private_and_in_wal_mode(tmp_path):
@@ -55,7 +57,7 @@ def test_an_old_schema_is_migrated_and_a_newer_one_refused(tmp_path, monkeypatch
     assert [row.detail for row in migrated.history(5)] == ["大家好"]
     migrated.close()
     monkeypatch.undo()
-    with pytest.raises(StateError, match="newer chat.pyz"):
+    with pytest.raises(StateError, match="db_newer"):
         StateDB.open(str(tmp_path))
 
 
@@ -98,7 +100,12 @@ def test_a_damaged_file_is_one_clear_error(tmp_path):
     (tmp_path / state_db.DB_NAME).write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StateError) as caught:
         StateDB.open(str(tmp_path))
-    assert "damaged" in str(caught.value) and "\n" not in str(caught.value)
+    assert caught.value.key == "db_damaged"
+    said = state_text(caught.value.key, caught.value.values, "en")
+    assert said.startswith("the room's database %s is damaged (" % (tmp_path / state_db.DB_NAME))
+    assert "\n" not in said
+    assert state_text(caught.value.key, caught.value.values, "zh") == \
+        "聊天室的数据库 %s 坏了；把它移到别处，就会新建一个" % (tmp_path / state_db.DB_NAME)
 
 
 def test_a_read_only_file_is_one_clear_error():
@@ -130,7 +137,7 @@ def test_a_read_only_file_is_one_clear_error():
             said = pipe.read().decode("utf-8")
         os.waitpid(pid, 0)
         assert said.startswith("ERR "), said
-        assert re.search("read-only|cannot use", said) and "\n" not in said
+        assert re.search("db_read_only|db_unusable", said) and "\n" not in said
     finally:
         os.chmod(where, 0o700)
         shutil.rmtree(where, ignore_errors=True)
@@ -141,7 +148,7 @@ def test_a_locked_file_is_one_clear_error(tmp_path):
     holder = sqlite3.connect(str(tmp_path / state_db.DB_NAME), isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(StateError, match="locked"):
+        with pytest.raises(StateError, match="db_locked"):
             StateDB.open(str(tmp_path))
     finally:
         holder.execute("ROLLBACK")
@@ -151,11 +158,12 @@ def test_a_locked_file_is_one_clear_error(tmp_path):
 def test_open_for_server_falls_back_to_memory_with_one_line(tmp_path):
     (tmp_path / state_db.DB_NAME).write_bytes(b"garbage" * 1000)
     db, why = state_db.open_for_server(str(tmp_path), 30)
-    assert db is None and "in memory" in why and "\n" not in why
+    assert db is None and why.key == "db_damaged"
+    assert state_db.open_for_server(None, 30) == (None, None)
 
 
 def test_readers_never_create_a_database(tmp_path):
-    with pytest.raises(StateError, match="no room database"):
+    with pytest.raises(StateError, match="db_missing"):
         StateDB.open(str(tmp_path), readonly=True)
     assert not os.listdir(str(tmp_path))
 
@@ -165,7 +173,7 @@ def test_readers_never_create_a_database(tmp_path):
 def test_the_default_is_the_xdg_state_dir_per_port(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     where = state_dir.state_dir(9797)
-    assert where == (str(tmp_path / "state" / "chat.pyz" / "9797"), "")
+    assert where == (str(tmp_path / "state" / "chat.pyz" / "9797"), ("", ()))
     assert stat.S_IMODE(os.stat(where.path).st_mode) == 0o700
 
 
@@ -178,7 +186,8 @@ def test_an_unusable_home_falls_back_with_one_line(tmp_path, monkeypatch):
     (tmp_path / "run").mkdir(mode=0o700)
     where = state_dir.state_dir(9797)
     assert where.path == str(tmp_path / "run" / "chat.pyz" / "state" / "9797")
-    assert "instead" in where.note and "\n" not in where.note
+    assert where.note == ("dir_fallback", (("path", where.path),
+                                           ("usual", str(home / ".local/state/chat.pyz/9797"))))
 
 
 def test_a_group_writable_state_dir_is_not_used(tmp_path):
@@ -186,7 +195,7 @@ def test_a_group_writable_state_dir_is_not_used(tmp_path):
     shared.mkdir()
     os.chmod(str(shared), 0o777)
     where = state_dir.state_dir(9797, str(shared))
-    assert where.path is None and "memory" in where.note
+    assert where.path is None and where.note == ("dir_refused", (("given", str(shared)),))
 
 
 def test_a_symlinked_state_dir_is_not_used(tmp_path):

@@ -33,7 +33,12 @@ AWAY_SECONDS = 10 * 60         # no line for this long: away (/list and the rost
 
 class LogKind(str, enum.Enum):
     """What a room log entry (hub.LogEntry.what) is about. The values are the
-    words of the --log transcript ("event") and of the headless log: fixed."""
+    words of the --log transcript ("event") and of the room's database: fixed.
+    The details are the people's own words (a chat line, the admin's reason) or,
+    where the core has something to say, values in a fixed form that the
+    consoles word in their language (app/ui/admin_text.py log_body):
+    RESUME "was ADDR", PRIVATE "to NAME", BAN "N min REASON" or "lifted", MUTE
+    "N min", "lifted" or "over", REFUSE refuse_detail, MALFORMED malformed_detail."""
 
     JOIN = "join"
     LEAVE = "leave"
@@ -49,9 +54,6 @@ class LogKind(str, enum.Enum):
     MALFORMED = "malformed"
     THROTTLE = "throttle"
     SHUTDOWN = "shutdown"
-    START = "start"            # the network process's own lines (server.py _note) ...
-    STOP = "stop"
-    CONSOLE = "console"        # ... the admin console ended
     MUTE = "mute"              # the admin's /mute ("N min"), /unmute ("lifted"), or its end ("over")
     MOTD = "motd"              # the admin set the motd (detail: it, "" for none)
     HANDOUT = "handout"        # a file handed out (name "-"), or received by a member (name)
@@ -65,6 +67,37 @@ class LogKind(str, enum.Enum):
 # the console shows the result of the admin's own /mute, /unmute and /motd, and
 # the roster shows whether someone is muted.
 NOT_FOR_CONSOLE = frozenset((LogKind.MUTE, LogKind.MOTD))
+
+
+def refuse_detail(why: str, until: float = 0.0, words: str = "") -> str:
+    """A REFUSE entry's detail: `why` (a protocol.ReasonCode's name in lower
+    case, e.g. "taken", "banned_host", or "name_" and a text.NameProblem's name
+    in lower case, e.g. "name_space"), until when (whole wall-clock seconds; 0:
+    not said) and the words (whose name, how many, the admin's reason), space
+    separated: `taken 0 张三`, `banned_host 1764900000 rude`."""
+    return "%s %d %s" % (why, int(until), words) if words else "%s %d" % (why, int(until))
+
+
+def parse_refuse_detail(detail: str) -> Tuple[str, float, str]:
+    """refuse_detail's (why, until, words); ("", 0, detail) for any other text
+    (an entry an older server stored, with its English reason)."""
+    why, _, rest = detail.partition(" ")
+    until, _, words = rest.partition(" ")
+    if not why.replace("_", "").isalpha() or not until.isdigit():
+        return "", 0.0, detail
+    return why, float(until), words
+
+
+def malformed_detail(count: int, why: str) -> str:
+    """A MALFORMED entry's detail: how many were dropped since the last entry
+    (at most one a second: hub.malformed), then the codec's reason (technical,
+    English: protocol.ProtocolError)."""
+    return "%d %s" % (count, why)
+
+
+def parse_malformed_detail(detail: str) -> Tuple[int, str]:
+    count, _, why = detail.partition(" ")
+    return (int(count), why) if count.isdigit() else (1, detail)
 
 
 # ---------------------------------------------------------------- commands

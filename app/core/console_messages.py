@@ -19,12 +19,17 @@ network -> console
                      batches: a busy room logs thousands of lines a second, and
                      one message each would cost both processes a syscall and
                      a JSON document per line
+  ConsoleNote        a line of the network process's own (listening, the state
+                     kept, the console replaced, stopping): a NOTE_* key and its
+                     values; the console words it (app/ui/admin_text.py), as it
+                     words the room's log: the network process says nothing in
+                     a language
   ConsoleState       the status line and online pane, once a second
-  ConsoleHints       lines to show as they are, under the start line (how to join)
+  ConsoleHints       how to join (app.core.join_hints.Hint), under the start line
   ConsoleBye         the server is stopping: nothing more will come
 """
 import dataclasses
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 from app.core import admin
 from app.core.messages import message
@@ -32,6 +37,19 @@ from app.core.messages import message
 # (time, what, name, addr, detail): hub.LogEntry's fields, in its order. `what`
 # arrives as a plain str equal to its admin.LogKind.
 LogRow = Tuple[float, str, str, str, str]
+# A note's or a hint's values: (name, value) pairs, values as text.
+Values = Tuple[Tuple[str, str], ...]
+
+# What a ConsoleNote says (its key; the values it comes with after the colon).
+NOTE_LISTENING = "listening"        # host ("" for all interfaces), port, rcvbuf
+NOTE_STATE_KEPT = "state_kept"      # path: the room's database
+NOTE_STATE = "state"                # problem: a key of app/net/state_dir.py (StateDir.note)
+                                    # or state_db.py (StateError), with its values; memory:
+                                    # "run" (in memory for this run), "now" (a write failed:
+                                    # in memory from now on) or "" (the state is kept)
+NOTE_CONSOLE_REPLACED = "console_replaced"   # the curses console died; line mode took over
+NOTE_CONSOLE_ENDED = "console_ended"         # the line-mode console died; going on headless
+NOTE_STOPPING = "stopping"          # why: "quit" or a signal's name (SIGINT, SIGTERM, ...)
 
 
 @message
@@ -58,11 +76,33 @@ class ConsoleState:
     rate: float                 # chat lines a second since the last state
 
 
+class StartProblem(NamedTuple):
+    """Why the server cannot start (no console yet): a key (bind_in_use,
+    bind_in_use_on, bind_denied, bind_not_here, bind_failed, bind_bad,
+    log_unwritable) and its values; the front end words it as one line on
+    stderr (app/ui/admin_headless.py lines)."""
+    key: str
+    values: Values = ()
+
+    @classmethod
+    def of(cls, key: str, **values: object) -> "StartProblem":
+        return cls(key, tuple((name, str(value)) for name, value in sorted(values.items())))
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class ConsoleNote:
+    """network -> console: a line of the server's own, as a key and values."""
+    time: float
+    key: str
+    values: Values = ()
+
+
 @message
 @dataclasses.dataclass(frozen=True)
 class ConsoleHints:
-    """network -> console: lines to show as they are (joining hints at start)."""
-    lines: Tuple[str, ...]
+    """network -> console: how to join (join_hints.Hint as plain pairs)."""
+    hints: Tuple[Tuple[str, Values], ...]
 
 
 @message

@@ -23,7 +23,7 @@ from collections import OrderedDict, deque
 from typing import Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from app.core import options, protocol, text
-from app.core.admin import LogKind
+from app.core.admin import LogKind, malformed_detail, refuse_detail
 from app.core.auth import RoomKey, is_tagged
 from app.core.file_desk import FileDesk
 from app.core.flood import TokenBucket
@@ -378,9 +378,7 @@ class Hub:
         if now - self._malformed_logged_at >= MALFORMED_LOG_INTERVAL:
             count, self._malformed_unlogged = self._malformed_unlogged, 0
             self._malformed_logged_at = now
-            self._log(now, LogKind.MALFORMED, "", addr,
-                      why if count == 1 else "%s (%d dropped since the last report)"
-                      % (why, count))
+            self._log(now, LogKind.MALFORMED, "", addr, malformed_detail(count, why))
 
     def _dispatch(self, now: float, data: bytes, addr: Address) -> None:
         version = protocol.peek_version(data)
@@ -483,7 +481,8 @@ class Hub:
         name, reason = text.check_name(hello.name)
         if name is None:
             self._refuse(now, addr, protocol.REFUSE_NAME_INVALID, reason.value if reason else "",
-                         hello.name)
+                         hello.name, log_why=refuse_detail(
+                             "name_" + (reason.name.lower() if reason else "invalid")))
             return
         client_key = self.identify(addr)
         persons = people(addr[0], client_key)
@@ -491,21 +490,20 @@ class Hub:
         rule = self.blocked_tokens.get(hello.token)
         if rule is None or rule.until <= now:
             rule = self.moderation.refusal(now, addr[0], name, key_hex)
+        tell = bool(flags & protocol.FLAG_REASONS)  # a client that words the code itself
         if rule is not None:
             self._refuse(now, addr, protocol.REFUSE_BANNED, refusal_text(now, rule), name,
-                         coded_reason(rule, addr[0], text.name_key(name))
-                         if flags & protocol.FLAG_REASONS else None)
+                         coded_reason(rule, addr[0], text.name_key(name)), tell)
             return
-        def coded(why: protocol.ReasonCode, words: str) -> Optional[protocol.Reason]:
-            """The refusal's code for a client that words it itself (FLAG_REASONS)."""
-            return protocol.Reason(why, 0.0, words) if flags & protocol.FLAG_REASONS else None
+        def coded(why: protocol.ReasonCode, words: str) -> protocol.Reason:
+            return protocol.Reason(why, 0.0, words)
 
         key = text.name_key(name)
         holder = self.room.members.get(key)
         if holder is not None and holder.token != hello.token:
             self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
                          "the name %s is taken; choose another" % holder.name, name,
-                         coded(protocol.ReasonCode.TAKEN, holder.name))
+                         coded(protocol.ReasonCode.TAKEN, holder.name), tell)
             return
         if holder is None:
             lookalike = self._lookalike(name)
@@ -513,21 +511,21 @@ class Hub:
                 self._refuse(now, addr, protocol.REFUSE_NAME_TAKEN,
                              "%s looks too much like %s, who is here; choose another"
                              % (name, lookalike), name,
-                             coded(protocol.ReasonCode.LOOKS_LIKE, lookalike))
+                             coded(protocol.ReasonCode.LOOKS_LIKE, lookalike), tell)
                 return
             full = self.seats.refusal(addr[0], persons, existing.persons
                                       if existing is not None else None)
             if full == "room":
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "the room is full (%d people)" % len(self.by_addr), name,
-                             coded(protocol.ReasonCode.ROOM_FULL, str(len(self.by_addr))))
+                             coded(protocol.ReasonCode.ROOM_FULL, str(len(self.by_addr))), tell)
                 return
             if full == "person":
                 self._refuse(now, addr, protocol.REFUSE_FULL,
                              "too many people from %s (at most %d)"
                              % (normal_ip(addr[0]) if persons[0][0] == "host" else "one client",
                                 self.config.max_per_ip), name,
-                             coded(protocol.ReasonCode.HOST_FULL, str(self.config.max_per_ip)))
+                             coded(protocol.ReasonCode.HOST_FULL, str(self.config.max_per_ip)), tell)
                 return
         if existing is not None:                   # a new client at the same address
             self._drop(now, existing, protocol.LEAVE_QUIT)
@@ -558,11 +556,17 @@ class Hub:
         return None
 
     def _refuse(self, now: float, addr: Address, code: protocol.RefuseCode, reason: str,
-                name: str, coded: Optional[protocol.Reason] = None) -> None:
+                name: str, coded: Optional[protocol.Reason] = None, tell: bool = False,
+                log_why: str = "") -> None:
+        """REFUSE `reason` (English, on the wire), with `coded` if the client
+        asked (`tell`); the log has the coded form (admin.refuse_detail)."""
         self.stats["refused"] += 1
-        self._log(now, LogKind.REFUSE, name, addr, reason)
+        if coded is not None:
+            log_why = refuse_detail(protocol.ReasonCode(coded.why).name.lower(), coded.until,
+                                    coded.words)
+        self._log(now, LogKind.REFUSE, name, addr, log_why)
         self._send(protocol.encode_header(protocol.REFUSE)
-                   + protocol.encode_refuse(code, reason, coded=coded), addr)
+                   + protocol.encode_refuse(code, reason, coded=coded if tell else None), addr)
 
     def _new_session(self, now: float, addr: Address, name: str, hello: protocol.Hello,
                      caps: Capabilities, client_key: Optional[bytes] = None) -> ServerSession:

@@ -1,8 +1,9 @@
 """How to join: the commands a student types, and the server's "how to join"
-lines at start. Pure: the shell (app.net.discovery.join_hints) finds the
-interfaces and the program's name and passes them in."""
+hints at start. Pure: the shell (app.net.discovery.join_hints) finds the
+interfaces and the program's name and passes them in; the console words the
+hints in its language (app/ui/admin_text.py hint_lines)."""
 import ipaddress
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from app.core import protocol
 
@@ -11,7 +12,27 @@ class Address(NamedTuple):
     """One of the server's addresses, as the hints show it."""
 
     command_host: str          # what to type after `chat.pyz client`
-    note: str                  # e.g. "eth0, network 10.0.0.0/24", "eth0, IPv6 /64"
+    interface: str             # e.g. "eth0"
+    network: str = ""          # IPv4: e.g. "10.0.0.0/24" ("" when unknown)
+    ipv6_prefix: int = 0       # IPv6: the prefix length (0: an IPv4 address)
+
+
+class Hint(NamedTuple):
+    """One "how to join" hint: what it says (a key of the console's texts) and
+    the values it says it with. Arrives at the console as a plain pair of
+    tuples (app.core.messages: JSON has no names)."""
+
+    key: str
+    values: Tuple[Tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, **values: object) -> "Hint":
+        return cls(key, tuple((name, str(value)) for name, value in sorted(values.items())))
+
+
+# The hints that are rows of the "how to join" table (the console aligns their
+# commands); every other hint is a line of its own.
+JOIN_ROWS = ("join_broadcast", "join_address", "join_address6")
 
 
 def host_port_text(host: str, port: int) -> str:
@@ -28,39 +49,37 @@ def client_command(host: Optional[str], port: int, program: str = "chat.pyz") ->
 
 
 def join_hints(bound: str, port: int, program: str, addresses: Sequence[Address],
-               any_up: bool) -> List[str]:
-    """The server's "how to join" lines (shown under its start line). `bound`
+               any_up: bool) -> List[Hint]:
+    """The server's "how to join" hints (shown under its start line). `bound`
     is the socket's own address ("::" or "0.0.0.0" for all interfaces);
     `addresses` its IPv4 addresses (and, bound to "::", global IPv6 ones);
     `any_up`: a network interface other than loopback is up."""
     if bound.startswith("::ffff:"):
         bound = bound[7:]
+    finder = client_command(None, port, program)      # finds the server by broadcast
     if bound not in ("::", "0.0.0.0"):
-        hints = ["how to join: %s" % client_command(bound, port, program)]
+        hints = [Hint.of("join", command=client_command(bound, port, program))]
         try:
             loopback = ipaddress.ip_address(bound).is_loopback
         except ValueError:
             loopback = False
         if loopback:
-            hints.append("  only this machine can join (--bind %s); there `%s` finds it too"
-                         % (bound, client_command(None, port, program)))
+            hints.append(Hint.of("loopback_only", bind=bound, command=finder))
         else:
-            hints.append("  (with --bind, `%s` does not find this server: broadcasts only "
-                         "reach a server on all addresses)" % client_command(None, port, program))
-            hints.append("firewall: let UDP port %d in" % port)
+            hints.append(Hint.of("bound_no_broadcast", command=finder))
+            hints.append(Hint.of("firewall_port", port=port))
         return hints
-    rows = [(client_command(None, port, program), "students on this subnet: finds this server "
-             "by broadcast")]
-    rows += [(client_command(a.command_host, port, program), a.note) for a in addresses]
-    width = max(len(command) for command, _ in rows)
-    hints = ["how to join: %s  (%s)" % (rows[0][0].ljust(width), rows[0][1])]
-    hints += ["         or: %s  (%s)" % (command.ljust(width), note) for command, note in rows[1:]]
-    if len(rows) == 1 and any_up:
-        hints.append("  no IPv4 or global IPv6 address here: only `%s` finds this server "
-                     "(IPv6 link-local)" % client_command(None, port, program))
-    elif len(rows) == 1:
-        hints.append("  no network interface is up: only this machine can join")
-    hints.append("on this machine: %s" % client_command("127.0.0.1", port, program))
-    hints.append("firewall: let UDP port %d in (chat and discovery); broadcast stays in one "
-                 "subnet: across routers give the address" % port)
+    hints = [Hint.of("join_broadcast", command=finder)]
+    for a in addresses:
+        command = client_command(a.command_host, port, program)
+        hints.append(Hint.of("join_address6", command=command, interface=a.interface,
+                             prefix=a.ipv6_prefix) if a.ipv6_prefix else
+                     Hint.of("join_address", command=command, interface=a.interface,
+                             network=a.network))
+    if not addresses and any_up:
+        hints.append(Hint.of("link_local_only", command=finder))
+    elif not addresses:
+        hints.append(Hint.of("no_interface"))
+    hints.append(Hint.of("this_machine", command=client_command("127.0.0.1", port, program)))
+    hints.append(Hint.of("firewall", port=port))
     return hints

@@ -45,6 +45,7 @@ class ServerOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     quota: int = DEFAULT_QUOTA           # bytes each person may hand in (all their files)
     submissions: Optional[str] = None    # --submissions DIR; None: <state dir>/submissions
+    lang: str = DEFAULT_LANGUAGE         # the admin console's and the server's log's words
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,3 +83,4 @@ class RecordOptions:
     since: Optional[str] = None          # as typed; records.parse_when reads it
     name: Optional[str] = None           # log: only this person's entries
     format: str = "text"
+    lang: str = DEFAULT_LANGUAGE         # how the text and html formats word the events

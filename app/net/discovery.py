@@ -65,9 +65,10 @@ def program_name() -> str:
     return "./" + base if base.endswith(".pyz") else "./chat.pyz"
 
 
-def join_hints(bound: str, port: int, program: Optional[str] = None) -> List[str]:
+def join_hints(bound: str, port: int, program: Optional[str] = None) -> List[hints_text.Hint]:
     """The server's "how to join" lines at start, for this machine's interfaces
-    (app.core.join_hints makes the text). `bound` is the socket's own address."""
+    (app.core.join_hints makes them, the console words them). `bound` is the
+    socket's own address."""
     addresses: List[hints_text.Address] = []
     any_up = False
     if bound in ("::", "0.0.0.0"):             # only then are the interfaces shown
@@ -76,11 +77,11 @@ def join_hints(bound: str, port: int, program: Optional[str] = None) -> List[str
         for iface in interfaces:
             if iface.up and not iface.loopback and iface.address:
                 net = iface.network
-                addresses.append(hints_text.Address(iface.address, "%s%s" % (
-                    iface.name, ", network %s" % net if net else "")))
+                addresses.append(hints_text.Address(iface.address, iface.name,
+                                                    str(net) if net else ""))
         if bound == "::":
             for name, address, prefix in ipv6_addresses():
-                addresses.append(hints_text.Address(address, "%s, IPv6 /%d" % (name, prefix)))
+                addresses.append(hints_text.Address(address, name, ipv6_prefix=prefix))
     return hints_text.join_hints(bound, port, program or program_name(), addresses, any_up)
 
 

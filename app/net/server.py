@@ -25,24 +25,26 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
 from app.core import admin, discovery_wire, protocol
 from app.core.admin import LogKind
+from app.core import console_messages as C
 from app.core.console_messages import (
     ConsoleBye,
     ConsoleHints,
     ConsoleLog,
+    ConsoleNote,
     LogRow,
     ConsoleState,
     ConsoleSubscribe,
 )
 from app.core.exit_codes import ExitCode
 from app.core.hub import Hub, HubConfig, LogEntry
-from app.core.join_hints import host_port_text
+from app.core.join_hints import Hint, host_port_text
 from app.core.options import ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.core.secure_server import SecureServer
 from app.core.secure_session import KeyPair
 from app.net import discovery, primitives
 from app.net import identity as keys
-from app.net.admin_log import entry_record, log_text
+from app.net.admin_log import entry_record
 from app.net.channel import Channel
 from app.net.processes import Child, fork_child
 from app.net.server_files import ServerFiles
@@ -62,9 +64,6 @@ LOG_BATCH = 16000          # bytes of log entries per ConsoleLog message (limit 
 LOG_ENTRY_OVERHEAD = 40    # bytes of JSON around the fields of one entry (time, quotes)
 LOG_INTERVAL = 0.05        # the console gets the room's log at most this often (_pass_log)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
-CONSOLE_REPLACED = ("the admin console ended; admin lines are read from this terminal now "
-                    "(a line is an announcement, /help lists the commands)")
-CONSOLE_ENDED = "the admin console ended; going on headless"
 
 
 def open_socket(bind: str, port: int) -> socket.socket:
@@ -90,16 +89,17 @@ def open_socket(bind: str, port: int) -> socket.socket:
     return sock
 
 
-def bind_error(exc: OSError, bind: str, port: int) -> str:
+def bind_error(exc: OSError, bind: str, port: int) -> C.StartProblem:
+    """Why the socket could not be bound, for the front end to word."""
     where = "%s:%d" % (bind or "*", port)
     if exc.errno == errno.EADDRINUSE:
-        return ("UDP port %d is already in use on %s (another chat.pyz server?); "
-                "stop it or choose another with --port" % (port, bind or "this machine"))
+        return C.StartProblem.of("bind_in_use_on" if bind else "bind_in_use", port=port,
+                                 bind=bind)
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return "no permission to listen on %s (ports below 1024 need root); use --port" % where
+        return C.StartProblem.of("bind_denied", where=where)
     if exc.errno == errno.EADDRNOTAVAIL:
-        return "%s is not an address of this machine; check --bind" % (bind,)
-    return "cannot listen on %s: %s" % (where, exc.strerror or exc)
+        return C.StartProblem.of("bind_not_here", bind=bind)
+    return C.StartProblem.of("bind_failed", where=where, error=exc.strerror or exc)
 
 
 def listen_text(host: str, port: int) -> str:
@@ -111,20 +111,28 @@ def listen_text(host: str, port: int) -> str:
 
 
 ConsoleRunner = Callable[[Channel, bool, ServerOptions], int]
+# What the headless console would print for a message (ConsoleLog, ConsoleNote,
+# ConsoleHints), in the console's language: the network process prints it
+# itself once no console is left (app.cli passes admin_headless.lines).
+Wording = Callable[[object], List[str]]
 
 
-def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
+def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) -> int:
     """Serve the room until told to stop. `run_console(channel, headless, options)`
-    is the admin side, run in the forked child (app.cli chooses it: this
-    module never imports a front end)."""
+    is the admin side, run in the forked child; `wording` words what it would
+    have shown once it is gone (app.cli chooses both: this module never imports
+    a front end)."""
+    def fail(problem: C.StartProblem) -> int:
+        for line in wording(problem):
+            print(line, file=sys.stderr)
+        return ExitCode.ERROR
+
     try:
         sock = open_socket(options.bind, options.port)
+    except socket.gaierror as exc:          # (an OSError too: first)
+        return fail(C.StartProblem.of("bind_bad", bind=options.bind, error=exc))
     except OSError as exc:
-        print("chat.pyz: " + bind_error(exc, options.bind, options.port), file=sys.stderr)
-        return ExitCode.ERROR
-    except socket.gaierror as exc:
-        print("chat.pyz: cannot use --bind %s: %s" % (options.bind, exc), file=sys.stderr)
-        return ExitCode.ERROR
+        return fail(bind_error(exc, options.bind, options.port))
     where = state_dir(options.port, options.state)
     identity: Optional[KeyPair] = None
     if not options.insecure:
@@ -140,9 +148,8 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
             transcript = Transcript(options.log)
         except OSError as exc:
             sock.close()
-            print("chat.pyz: cannot write the log %s: %s" % (options.log, exc.strerror),
-                  file=sys.stderr)
-            return ExitCode.ERROR
+            return fail(C.StartProblem.of("log_unwritable", path=options.log,
+                                          error=exc.strerror))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
@@ -151,6 +158,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner) -> int:
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
                             identity, where.path)
+    server.wording = wording
     server.start_notes = notes
     server.tty_modes = tty_modes
     if tty_modes is not None:
@@ -174,12 +182,16 @@ def server_identity(directory: Optional[str]) -> KeyPair:
     return pair
 
 
-def open_store(options: ServerOptions, where: StateDir) -> Tuple[Optional[StateDB], List[str]]:
-    """The room's database (None: in memory) and the lines to show about it."""
+def open_store(options: ServerOptions, where: StateDir
+               ) -> Tuple[Optional[StateDB], List[Tuple[str, C.Values, str]]]:
+    """The room's database (None: in memory) and what to say about it: (key,
+    values, memory) for a NOTE_STATE each."""
     store, why = open_for_server(where.path, options.retain_days)
-    notes = [line for line in (where.note, why) if line]
-    if store is not None:
-        notes.append("the room's state is kept in %s" % store.path)
+    notes = []
+    if where.note[0]:
+        notes.append((where.note[0], where.note[1], "" if where.path else "run"))
+    if why is not None:
+        notes.append((why.key, why.values, "run"))
     return store, notes
 
 
@@ -223,7 +235,10 @@ class NetworkProcess:
     # replaces it if it dies (app.cli's runner, with headless=True; the only one).
     console_runner: Optional[ConsoleRunner] = None
 
-    start_notes: List[str] = []   # lines about the state dir, shown after the start line
+    # (key, values, memory) about the state dir, shown after the start line (open_store)
+    start_notes: List[Tuple[str, C.Values, str]] = []
+    # Words what a console would show, for our own stdout once no console is left.
+    wording: Optional[Wording] = None
 
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None,
@@ -242,7 +257,7 @@ class NetworkProcess:
         self.link = link
         self.console_oversized = 0        # messages too big for the channel, not sent
         self.console_pids = [admin_pid] if admin_pid else []   # consoles not reaped yet
-        self.hints: List[str] = []        # how to join (_announce_start)
+        self.hints: List[Hint] = []       # how to join (_announce_start)
         self.options = options
         self.stop_reason = ""
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -287,7 +302,7 @@ class NetworkProcess:
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
             self.files.restore(store.hand_ins())
         except StateError as exc:
-            self._lose_store(str(exc))
+            self._lose_store(exc)
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
 
     def _commit(self) -> None:
@@ -302,7 +317,7 @@ class NetworkProcess:
             try:
                 self.store.record(entries)
             except StateError as exc:
-                self._lose_store(str(exc))
+                self._lose_store(exc)
 
     def _record_hand_in(self, row) -> None:
         """A hand-in into the index (app/net/state_db.py hand_ins)."""
@@ -310,16 +325,15 @@ class NetworkProcess:
             try:
                 self.store.add_hand_in(row[4], row[0], row[1], row[2], row[3], row[5])
             except StateError as exc:
-                self._lose_store(str(exc))
+                self._lose_store(exc)
 
-    def _lose_store(self, why: str) -> None:
+    def _lose_store(self, why: StateError) -> None:
         """A write failed (disk full, file taken away): on in memory, said once."""
         store, self.store = self.store, None
         if store is not None:
             store.close()
             self.start_notes = []
-            self._note(LogKind.START, "-", "%s; keeping the room's state in memory only "
-                       "from now on" % why)
+            self._note(C.NOTE_STATE, problem=why.key, memory="now", **dict(why.values))
 
     def _prune(self) -> None:
         if self.store is None or time.monotonic() < self.next_prune:
@@ -328,7 +342,7 @@ class NetworkProcess:
         try:
             self.store.prune(self.now() - self.options.retain_days * 86400)
         except StateError as exc:
-            self._lose_store(str(exc))
+            self._lose_store(exc)
 
     def wall(self, monotonic: float) -> float:
         return monotonic + self.clock_offset
@@ -484,7 +498,7 @@ class NetworkProcess:
             if runner is not None:
                 self._replace_console(sel, runner)
             else:
-                self._note(LogKind.CONSOLE, "-", CONSOLE_ENDED)
+                self._note(C.NOTE_CONSOLE_ENDED)
             self._show_hints()          # a teacher who lost the console's screen lost them too
 
     def _replace_console(self, sel: selectors.BaseSelector, run_console: ConsoleRunner) -> None:
@@ -494,7 +508,7 @@ class NetworkProcess:
         self.link = console.channel
         self.console_pids.append(console.pid)
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
-        self._note(LogKind.CONSOLE, "-", CONSOLE_REPLACED)
+        self._note(C.NOTE_CONSOLE_REPLACED)
 
     def _leave_to_console(self) -> None:
         """In a console forked from the running loop (the child's side): let go of
@@ -534,12 +548,17 @@ class NetworkProcess:
             try:
                 self.store.save_rules(self.hub.moderation.rows(), self.hub.motd)
             except StateError as exc:
-                self._lose_store(str(exc))
+                self._lose_store(exc)
 
     def _tell_console(self, message: object) -> None:
         """One message to the console. One over the channel's size limit (the
         list of a room of a thousand and more, say) is dropped, not sent: the
-        room must not stop for it."""
+        room must not stop for it. With no console left, what it would have
+        shown goes to our stdout."""
+        if self.link.closed:
+            if self.wording is not None:
+                self._print("".join(line + "\n" for line in self.wording(message)))
+            return
         try:
             self.link.send(message)
         except ValueError:
@@ -579,9 +598,6 @@ class NetworkProcess:
 
     def _send_log(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
-            return
-        if self.link.closed:
-            self._print("".join(log_text(entry) + "\n" for entry in entries))
             return
         # A busy room logs thousands of chat lines a second: one message each
         # costs a JSON document and a syscall on both sides. Send them in
@@ -638,34 +654,31 @@ class NetworkProcess:
         except (termios.error, OSError, curses.error):
             pass
 
-    def _note(self, what: LogKind, addr: str, detail: str) -> None:
-        """A line of the server's own (start, stop, console), with the fields the
-        console formats it from."""
+    def _note(self, key: str, **values: object) -> None:
+        """A line of the server's own (app.core.console_messages NOTE_*): a key
+        and its values, for the console to word."""
         self._pass_log(now_too=True)      # the room's events before it
-        self._send_log([LogEntry(self.now(), what, "", addr, detail)])
+        self._tell_console(ConsoleNote(self.now(), key, Hint.of(key, **values).values))
 
     def _announce_start(self) -> None:
         host, port = self.sock.getsockname()[:2]
         rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        where = "all interfaces" if host in ("::", "0.0.0.0") else host
-        self._note(LogKind.START, "%s:%d" % (where, port),
-                   "chat.pyz server listening on UDP port %d (%s); receive buffer %d bytes; "
-                   "join with: chat.pyz client HOST --port %d" % (port, where, rcvbuf, port))
-        for line in self.start_notes:
-            self._note(LogKind.START, "-", line)
+        self._note(C.NOTE_LISTENING, host="" if host in ("::", "0.0.0.0") else host, port=port,
+                   rcvbuf=rcvbuf)
+        for key, values, memory in self.start_notes:
+            self._note(C.NOTE_STATE, problem=key, memory=memory, **dict(values))
+        if self.store is not None:
+            self._note(C.NOTE_STATE_KEPT, path=self.store.path)
         self.hints = discovery.join_hints(host, port)   # under the start line, unstamped
         if self.secure is not None:
-            self.hints.append("server key (clients show it too; compare aloud): "
-                              + keys.fingerprint(self.secure.public_key))
+            self.hints.append(Hint.of("server_key",
+                                      words=keys.fingerprint(self.secure.public_key)))
         if self.options.show_password and self.options.password:
-            self.hints.append("room password: " + self.options.password)
+            self.hints.append(Hint.of("room_password", password=self.options.password))
         self._show_hints()
 
     def _show_hints(self) -> None:
-        if self.link.closed:
-            self._print("".join(hint + "\n" for hint in self.hints))
-        else:
-            self._tell_console(ConsoleHints(tuple(self.hints)))
+        self._tell_console(ConsoleHints(tuple(self.hints)))
 
     # ------------------------------------------------------------ exit
 
@@ -685,7 +698,7 @@ class NetworkProcess:
             time.sleep(0.05)
             self.front.tick(self.now())
             self._send_output()
-        self._note(LogKind.STOP, "-", self.stop_reason)
+        self._note(C.NOTE_STOPPING, why=self.stop_reason)
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()

@@ -34,7 +34,7 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 DB_NAME = "room.sqlite3"
 BUSY_TIMEOUT_MS = 1000      # a lock held longer than this (another writer) is an error
-NOT_STORED = frozenset(("malformed", "start", "stop", "console"))   # hub/server noise
+NOT_STORED = frozenset(("malformed",))   # noise (a junk flood)
 
 # Migration N takes the schema from version N to N + 1.
 MIGRATIONS: Sequence[str] = (
@@ -67,7 +67,19 @@ def _signed(instance: int) -> int:
 
 
 class StateError(Exception):
-    """One line for a person: what is wrong with the database and what to do."""
+    """What is wrong with the database: a key (db_read_only, db_locked,
+    db_damaged, db_unusable, db_missing, db_newer, or a reader's own) and its
+    values, which the front end that shows it words in one line and its
+    language (app/ui/admin_text.py state_text). str() gives them plainly."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values: Tuple[Tuple[str, str], ...] = tuple(
+            (name, str(value)) for name, value in sorted(values.items()))
+        super().__init__(key, self.values)
+
+    def __str__(self) -> str:
+        return " ".join([self.key] + ["%s=%s" % pair for pair in self.values])
 
 
 class Row(NamedTuple):
@@ -81,16 +93,15 @@ class Row(NamedTuple):
     msg_id: int = 0          # integer: SQLite's) and msg_id
 
 
-def _why(exc: BaseException, path: str) -> str:
+def _why(exc: BaseException, path: str) -> "StateError":
     text = str(exc)
     if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
-        return "the room's database %s is read-only" % path
+        return StateError("db_read_only", path=path)
     if "locked" in text or "busy" in text:
-        return "the room's database %s is locked by another program" % path
+        return StateError("db_locked", path=path)
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return ("the room's database %s is damaged (%s); move it aside to start a new one"
-                % (path, text))
-    return "cannot use the room's database %s: %s" % (path, text)
+        return StateError("db_damaged", path=path, error=text)
+    return StateError("db_unusable", path=path, error=text)
 
 
 class StateDB:
@@ -109,8 +120,7 @@ class StateDB:
         try:
             if readonly:
                 if not os.path.exists(path):
-                    raise StateError("no room database in %s (has a server run with "
-                                     "--state %s?)" % (directory, directory))
+                    raise StateError("db_missing", directory=directory)
                 conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True,
                                        timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             else:
@@ -119,7 +129,7 @@ class StateDB:
                 conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
                                        isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
-            raise StateError(_why(exc, path))
+            raise _why(exc, path)
         db = cls(conn, path)
         try:
             if readonly:
@@ -130,7 +140,7 @@ class StateDB:
                 db._migrate()
         except sqlite3.Error as exc:
             conn.close()
-            raise StateError(_why(exc, path))
+            raise _why(exc, path)
         except StateError:
             conn.close()
             raise
@@ -147,8 +157,7 @@ class StateDB:
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
-            raise StateError("the room's database %s is from a newer chat.pyz (schema %d, "
-                             "this one knows %d)" % (self.path, version, SCHEMA_VERSION))
+            raise StateError("db_newer", path=self.path, version=version, known=SCHEMA_VERSION)
 
     def _migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION in one write transaction. The
@@ -189,7 +198,7 @@ class StateDB:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StateError(_why(exc, self.path))
+            raise _why(exc, self.path)
 
     # ------------------------------------------------------------ writers
 
@@ -220,7 +229,7 @@ class StateDB:
             count = self.conn.execute("SELECT COUNT(*) FROM events WHERE time < ?",
                                       (before,)).fetchone()[0]
         except sqlite3.Error as exc:
-            raise StateError(_why(exc, self.path))
+            raise _why(exc, self.path)
         self._write([("DELETE FROM events WHERE time < ?", (before,)),
                      ("DELETE FROM rules WHERE until < ?", (before,))])
         return int(count)
@@ -242,7 +251,7 @@ class StateDB:
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StateError(_why(exc, self.path))
+            raise _why(exc, self.path)
 
     def history(self, lines: int) -> List[Row]:
         """The last `lines` chat lines, emotes and announcements, oldest first."""
@@ -291,14 +300,14 @@ class StateDB:
 
 
 def open_for_server(directory: Optional[str], retain_days: float,
-                    now: Optional[float] = None) -> Tuple[Optional[StateDB], str]:
-    """The server's database and a line to show ("" when all is well); None
-    and why when the room must run in memory. Prunes to --retain on open."""
+                    now: Optional[float] = None) -> Tuple[Optional[StateDB], Optional[StateError]]:
+    """The server's database, or None and why (None: no directory to look in)
+    when the room must run in memory. Prunes to --retain on open."""
     if directory is None:
-        return None, ""
+        return None, None
     try:
         db = StateDB.open(directory)
         db.prune((time.time() if now is None else now) - retain_days * 86400)
     except StateError as exc:
-        return None, "%s; keeping the room's state in memory only for this run" % exc
-    return db, ""
+        return None, exc
+    return db, None

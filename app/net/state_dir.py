@@ -5,7 +5,7 @@
 Shared by everything a server stores between runs: the room's database
 (app/net/state_db.py, `room.sqlite3`) and, later, the server's identity key
 (the secure-sessions issue). A caller takes `StateDir.path` and joins its own
-file name; `note` is the one line to show when the directory is not the
+file name; `note` is what to say (a key and values) when the directory is not the
 usual one (a fallback), or why there is none ("" when all is as expected).
 
 The default is the XDG state directory, `$XDG_STATE_HOME/chat.pyz/PORT/`
@@ -29,9 +29,14 @@ from app import _pyz_main
 APP_DIR = "chat.pyz"
 
 
+Values = Tuple[Tuple[str, str], ...]
+
+
 class StateDir(NamedTuple):
     path: Optional[str]     # None: nowhere usable (the caller keeps its state in memory)
-    note: str               # one line for the log when it is not the usual place, else ""
+    # What to say when it is not the usual place: a key (dir_refused, dir_fallback,
+    # dir_none) and its values, for the console to word; ("", ()) when all is well.
+    note: Tuple[str, Values] = ("", ())
 
 
 def default_dir(port: int) -> str:
@@ -70,21 +75,15 @@ def state_dir(port: int, explicit: Optional[str] = None) -> StateDir:
     if explicit is not None:
         path = os.path.abspath(os.path.expanduser(explicit))
         if usable(path):
-            return StateDir(path, "")
-        return StateDir(None, "--state %s is not a private writable directory of yours "
-                              "(mode 700, with working locks); keeping the room's state in "
-                              "memory only: bans, motd and history end with this run" % explicit)
+            return StateDir(path)
+        return StateDir(None, ("dir_refused", (("given", explicit),)))
     usual = default_dir(port)
     if usable(usual):
-        return StateDir(usual, "")
+        return StateDir(usual)
     for path in _fallbacks(port):
         if usable(path):
-            return StateDir(path, "cannot keep the room's state in %s (read-only, missing or "
-                                  "not private); using %s instead (--state DIR chooses)"
-                            % (usual, path))
-    return StateDir(None, "no private writable directory for the room's state (%s, the "
-                          "runtime and temporary directories); keeping it in memory only: "
-                          "use --state DIR" % usual)
+            return StateDir(path, ("dir_fallback", (("path", path), ("usual", usual))))
+    return StateDir(None, ("dir_none", (("usual", usual),)))
 
 
 def find_state(port: int, file_name: str) -> Optional[str]:

@@ -1,10 +1,12 @@
 """The server's curses admin console (`chat.pyz server` on a terminal).
 
 The network process forks this side and talks with it over a channel
-(app.core.console_messages): ConsoleLog for room events, an admin result for
+(app.core.console_messages): ConsoleLog for room events, ConsoleNote and
+ConsoleHints for the server's own lines and how to join, an admin result for
 what our commands did, ConsoleState once a second (we subscribe), ConsoleBye
-when it stops. Lines are parsed by app.core.admin and worded by admin_text,
-as in admin_headless. The screen:
+when it stops. Lines are parsed by app.core.admin and worded by admin_text in
+the console's language (options.lang: Chinese, or English with --lang en), as
+in admin_headless. The screen (in English):
 
     event log (joins, leaves, chat, admin      | online 3  ! muted  ~ away
     actions, warnings, command replies)        |  lisi                12s
@@ -46,6 +48,7 @@ from app.core.console_messages import (
     ConsoleBye,
     ConsoleHints,
     ConsoleLog,
+    ConsoleNote,
     ConsoleState,
     ConsoleSubscribe,
 )
@@ -58,7 +61,6 @@ from app.ui.line_editor import LineEditor, one_line
 from app.ui.messages_view import MessagesView, wrap_segments
 from app.ui.width import text_width, truncate_to_width
 
-CONSOLE_LANG = "en"         # the console's own words are English for now
 QUIT_WAIT = 3.0             # after /quit, how long we wait for the network's "bye"
 ONLINE_MIN_COLS = 64        # narrower than this: no online pane
 MARK_MUTED = "!"            # before a name in the roster: muted
@@ -70,9 +72,6 @@ MAX_INPUT_BYTES = 4 * protocol.MAX_TEXT_BYTES   # the network process splits lon
 STAMP_COLS = 9              # "HH:MM:SS "
 HANG_MIN_COLS = 20          # a log pane narrower than the stamp and this wraps to column 0
 PROMPT = "> "
-CONFIRM = "Stop the server and disconnect everyone? (y/n) "
-STOPPED = "chat.pyz: the server has stopped"
-NETWORK_GONE = "chat.pyz: the server's network process has stopped"
 
 Segment = Tuple[str, str]
 Line = List[Segment]
@@ -85,18 +84,18 @@ def run(link: Channel, options: ServerOptions) -> int:
     # tcsetattr from a background process would then stop us with SIGTTOU.
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     # TERM unset, unknown or dumb, or no UTF-8 locale: one line, then the headless
-    # console (English until the console has a --lang).
+    # console.
+    lang = options.lang
     verdict = environment.for_curses()
-    environment.say(verdict.note(CONSOLE_LANG, "console"))
+    environment.say(verdict.note(lang, "console"))
     if not verdict.curses:
-        return _headless(link)
+        return _headless(link, lang)
     try:
         console = Console(link, options)
-    except curses.error as exc:          # what terminfo promised, initscr could not do
+    except curses.error:                 # what terminfo promised, initscr could not do
         screen.restore_terminal()
-        environment.say("chat.pyz: no admin console on this terminal (%s)%s"
-                        % (exc, environment.text(CONSOLE_LANG, "console")))
-        return _headless(link)
+        environment.say(admin_text.tr(lang, "no_console") + environment.text(lang, "console"))
+        return _headless(link, lang)
     farewell = ""
     try:
         farewell = console.loop()
@@ -107,10 +106,10 @@ def run(link: Channel, options: ServerOptions) -> int:
     return 0
 
 
-def _headless(link: Channel) -> int:
+def _headless(link: Channel, lang: str) -> int:
     from app.ui import admin_headless
 
-    return admin_headless.run(link)
+    return admin_headless.run(link, lang)
 
 
 # ---------------------------------------------------------------- pure formatting
@@ -133,11 +132,11 @@ def spread(left: str, right: str, width: int) -> str:
     return left + " " * (width - text_width(left) - text_width(right)) + right
 
 
-def log_line(entry: Sequence[Any], when: float) -> Line:
+def log_line(entry: Sequence[Any], when: float, lang: str) -> Line:
     """A room log entry (time, what, name, addr, detail) as a display line,
     stamped `when` (we got it)."""
     return [(time.strftime("%H:%M:%S ", time.localtime(when)), "time"),
-            admin_text.log_body(entry)]
+            admin_text.log_body(entry, lang)]
 
 
 def hanging_rows(line: Sequence[Segment], width: int) -> List[Line]:
@@ -151,16 +150,16 @@ def hanging_rows(line: Sequence[Segment], width: int) -> List[Line]:
     return [[line[0]] + rows[0]] + [[(" " * indent, "")] + row for row in rows[1:]]
 
 
-def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]:
+def online_rows(online: admin.MemberRows, width: int, height: int, lang: str) -> List[Line]:
     """The roster, `width` columns by at most `height` rows: a heading (the count,
     and what the marks mean when someone has one), then one cell a person, in the
     order given (by name: admin.member_rows), down the first column and on into
     the next as `ls` does, in as many columns as the count needs and the width
     allows; people beyond that are a count (/list has everyone)."""
     people = [admin.MemberRow(*row) for row in online]
-    head = "online %d" % len(people)
-    legend = "  ".join(mark + " " + word for mark, word in
-                       ((MARK_MUTED, "muted"), (MARK_AWAY, "away"))
+    head = admin_text.tr(lang, "roster_head", count=len(people))
+    legend = "  ".join(mark + " " + admin_text.tr(lang, word) for mark, word in
+                       ((MARK_MUTED, "mark_muted"), (MARK_AWAY, "mark_away"))
                        if any(_mark(p)[0] == mark for p in people))
     if text_width(head) + 1 + text_width(legend) > width:
         legend = ""
@@ -171,9 +170,9 @@ def online_rows(online: admin.MemberRows, width: int, height: int) -> List[Line]
     shown = people if len(people) <= room else people[:max(0, room - 1)]
     cells = [roster_cell(person, cell) for person in shown]
     if len(shown) < len(people):
-        more = "+%d more (/list)" % (len(people) - len(shown))
+        more = admin_text.tr(lang, "roster_more", count=len(people) - len(shown))
         if text_width(more) > cell:
-            more = "+%d more" % (len(people) - len(shown))
+            more = admin_text.tr(lang, "roster_more_short", count=len(people) - len(shown))
         cells.append([(admin_text.pad(truncate_to_width(more, cell), cell), "dim")])
     down = -(-len(cells) // across)
     rows: List[Line] = [[(spread(head, legend, width), "head")]]
@@ -212,13 +211,17 @@ def roster_cell(person: admin.MemberRow, width: int) -> Line:
     return [_mark(person), (name + " ", "dim" if away else ""), (idle, "dim")]
 
 
-def status_text(state: Optional[ConsoleState], fallback_listen: str, width: int = 1000) -> str:
+def status_text(state: Optional[ConsoleState], fallback_listen: str, lang: str,
+                width: int = 1000) -> str:
     """The status line's fields, closer together when `width` is short."""
+    t = admin_text.tr
     if state is None:
-        fields = [fallback_listen, "starting"]
+        fields = [fallback_listen, t(lang, "status_starting")]
     else:
-        fields = [state.listen, "up " + clock(state.uptime), "online %d" % len(state.online),
-                  "%.1f msg/s" % state.rate, "dropped %d" % state.dropped]
+        fields = [state.listen, t(lang, "status_up", clock=clock(state.uptime)),
+                  t(lang, "status_online", count=len(state.online)),
+                  t(lang, "status_rate", rate=state.rate),
+                  t(lang, "status_dropped", count=state.dropped)]
     text = " " + " | ".join(fields)
     return text if text_width(text) <= width else "|".join(fields)
 
@@ -248,6 +251,7 @@ def _rule() -> str:
 class Console:
     def __init__(self, link: Channel, options: ServerOptions) -> None:
         self.link = link
+        self.lang = options.lang
         self.listen = host_port_text(options.bind or "*", options.port)
         self.stdscr = curses.initscr()
         curses.raw()                  # Ctrl-C, Ctrl-Z, Ctrl-\ arrive as keys
@@ -262,7 +266,8 @@ class Console:
         self.keys = screen.KeyDecoder()
         self.signals = screen.SignalPipe((signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP))
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
-        self.view = MessagesView(1, 1, wrap=hanging_rows)
+        self.view = MessagesView(1, 1, wrap=hanging_rows, indicator=lambda count: [
+            (admin_text.tr(self.lang, "new_below", count=count), "indicator")])
         self.state: Optional[ConsoleState] = None
         self.recent: List[str] = []   # speakers, most recent first (Tab offers them first)
         self.confirming = False
@@ -296,10 +301,10 @@ class Console:
                 messages = self.link.receive()
                 for message in messages or []:
                     if isinstance(message, ConsoleBye):
-                        return STOPPED
+                        return self.tr("stopped")
                     self.on_message(message)
                 if messages is None:
-                    return NETWORK_GONE
+                    return self.tr("network_gone")
             if "keys" in ready or self.keys.pending:
                 try:
                     data = os.read(0, stdin.READ_SIZE) if "keys" in ready else b""
@@ -310,7 +315,7 @@ class Console:
                 for kind, value in self.keys.feed(data) if data else self.keys.flush():
                     self.on_key(kind, value)
             if self.quit_by and time.monotonic() > self.quit_by:
-                return "chat.pyz: the network process did not answer /quit; leaving it"
+                return self.tr("quit_unanswered")
 
     def _timeout(self) -> Optional[float]:
         timeout = stdin.ESC_WAIT if self.keys.pending else None
@@ -325,15 +330,21 @@ class Console:
         if isinstance(message, ConsoleLog):
             now = time.time()
             for entry in message.entries:
-                self.view.add(log_line(entry, now))
+                self.view.add(log_line(entry, now, self.lang))
                 if entry[1] in (LogKind.CHAT, LogKind.EMOTE):
                     self._spoke(entry[2])
+        elif isinstance(message, ConsoleNote):
+            self.view.add([(time.strftime("%H:%M:%S ", time.localtime()), "time"),
+                           admin_text.note_text(message.key, message.values, self.lang)])
         elif isinstance(message, admin.RESULT_TYPES):
-            self.show(*admin_text.result_lines(message), style="reply")
+            self.show(*admin_text.result_lines(message, self.lang), style="reply")
         elif isinstance(message, ConsoleHints):
-            self.show(*message.lines, style="reply")
+            self.show(*admin_text.hint_lines(message.hints, self.lang), style="reply")
         elif isinstance(message, ConsoleState):
             self.state = message
+
+    def tr(self, key: str, **values: Any) -> str:
+        return admin_text.tr(self.lang, key, **values)
 
     def _spoke(self, name: str) -> None:
         if name in self.recent:
@@ -355,17 +366,16 @@ class Console:
             self.confirming = False
             if kind == "text" and value[:1] in ("y", "Y"):
                 self.quit_by = time.monotonic() + QUIT_WAIT
-                self.show("stopping the server...", style="action")
+                self.show(self.tr("stopping"), style="action")
                 self.link.send(admin.Quit())
             else:
-                self.show("/quit cancelled", style="echo")
+                self.show(self.tr("quit_cancelled"), style="echo")
             return
         editor = self.editor
         if kind in ("text", "paste"):
             text = one_line(value) if kind == "paste" else sanitize_text(value)
             if not editor.insert(text):
-                self.show("input too long (more than %d bytes); not inserted"
-                          % MAX_INPUT_BYTES, style="warn")
+                self.show(self.tr("too_long", limit=MAX_INPUT_BYTES), style="warn")
         elif value == "enter":
             self.submit(editor.submit())
         elif value == "^C" or (value == "^D" and not editor.chars):
@@ -401,11 +411,11 @@ class Console:
             self.view.add([(time.strftime("%H:%M:%S ", time.localtime()), "time"),
                            (PROMPT + sanitize_text(line.strip()), "echo")])
         if isinstance(command, admin.Help):
-            self.show(*admin_text.HELP_LINES)
+            self.show(*admin_text.help_lines(self.lang))
         elif isinstance(command, admin.Usage):
-            self.show(admin_text.usage_line(command), style="warn")
+            self.show(admin_text.usage_line(command, self.lang), style="warn")
         elif isinstance(command, admin.Unknown):
-            self.show(admin_text.unknown_line(command, tab=True), style="warn")
+            self.show(admin_text.unknown_line(command, self.lang, tab=True), style="warn")
         elif isinstance(command, admin.Quit):
             self.confirming = True
         else:
@@ -453,22 +463,23 @@ class Console:
     def _draw_online(self) -> None:
         window = self.wins["online"]
         height, width = window.getmaxyx()
-        rows = online_rows(self.state.online if self.state else (), width - 2, height)
+        rows = online_rows(self.state.online if self.state else (), width - 2, height, self.lang)
         rows += [[]] * (height - len(rows))
         screen.draw_rows(window, [[(self.rule, "dim")] + row for row in rows], self.attrs)
 
     def _draw_status(self) -> None:
-        right = "stopping... " if self.quit_by else ("scrolled back: PgDn "
-                                                       if self.view.scrolled else "")
+        right = self.tr("status_stopping") if self.quit_by else (
+            self.tr("status_scrolled") if self.view.scrolled else "")
         cols = self.layout.cols
-        text = spread(status_text(self.state, self.listen, cols - text_width(right)), right,
-                      cols)
+        text = spread(status_text(self.state, self.listen, self.lang, cols - text_width(right)),
+                      right, cols)
         screen.draw_rows(self.wins["status"], [[(text, "status")]], self.attrs)
 
     def _draw_input(self) -> None:
         window = self.wins["input"]
         cols = self.layout.cols
-        prompt = truncate_to_width(CONFIRM if self.confirming else PROMPT, max(0, cols - 2))
+        prompt = truncate_to_width(self.tr("confirm") if self.confirming else PROMPT,
+                                   max(0, cols - 2))
         shown, cursor = "", 0
         if not self.confirming and not self.quit_by:
             shown, cursor = self.editor.view(cols - text_width(prompt))

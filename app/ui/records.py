@@ -30,7 +30,7 @@ from app.core.text import name_key, sanitize_text
 from app.net.admin_log import entry_record
 from app.net.state_db import DB_NAME, Row, StateDB, StateError
 from app.net.state_dir import find_state
-from app.ui.admin_text import log_body
+from app.ui.admin_text import log_body, state_text
 from app.ui.width import text_width
 
 BLOCKS = " ▏▎▍▌▋▊▉█"         # eighths of a character cell, for the bars
@@ -63,8 +63,7 @@ def parse_when(text: str, now: float) -> Optional[float]:
 def open_db(options: RecordOptions) -> StateDB:
     directory = options.state or find_state(options.port, DB_NAME)
     if directory is None:
-        raise StateError("no room database for port %d (has a server run here? "
-                         "--state DIR names its directory)" % options.port)
+        raise StateError("db_none_for_port", port=options.port)
     return StateDB.open(directory, readonly=True)
 
 
@@ -74,7 +73,7 @@ def stamp(when: float) -> str:
 
 # ---------------------------------------------------------------- log
 
-def write_log(rows: Sequence[Row], form: str, out: TextIO) -> None:
+def write_log(rows: Sequence[Row], form: str, out: TextIO, lang: str = "zh") -> None:
     if form == "jsonl":
         for row in rows:
             out.write(json.dumps(entry_record(row), ensure_ascii=False) + "\n")
@@ -86,12 +85,12 @@ def write_log(rows: Sequence[Row], form: str, out: TextIO) -> None:
             writer.writerow([record[key] for key in ("time", "event", "name", "addr", "detail")])
     elif form == "html":
         body = "".join("<tr class=%s><td>%s</td><td>%s</td></tr>\n" % (
-            html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row)[0]))
+            html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row, lang)[0]))
             for row in rows)
         out.write(page("chat.pyz log", "<table>\n%s</table>" % body))
     else:
         for row in rows:
-            out.write("%s %s\n" % (stamp(row.time), log_body(row)[0]))
+            out.write("%s %s\n" % (stamp(row.time), log_body(row, lang)[0]))
 
 
 def page(title: str, content: str) -> str:
@@ -177,7 +176,7 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
         finally:
             db.close()
     except StateError as exc:
-        print("chat.pyz: %s" % exc, file=sys.stderr)
+        print("chat.pyz: %s" % state_text(exc.key, exc.values, options.lang), file=sys.stderr)
         return ExitCode.ERROR
     if options.command == "report":
         write_report(participation(rows), options.format, out)
@@ -185,5 +184,5 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
     if options.name is not None:
         key = name_key(options.name)
         rows = [row for row in rows if name_key(row.name) == key]
-    write_log(rows, options.format, out)
+    write_log(rows, options.format, out, options.lang)
     return ExitCode.OK
