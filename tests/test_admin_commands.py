@@ -318,9 +318,9 @@ def test_file_commands_parse_and_are_worded():
     assert admin.parse("/send /tmp/讲义 1.pdf") == admin.SendFile("/tmp/讲义 1.pdf")
     assert admin.parse("/send") == Usage("/send")
     assert admin.parse("/hand-ins") == admin.ListHandIns()
-    assert result_lines(admin.FileQueued("讲义.pdf", 1_200_000, 3)) == [
-        "handing out 讲义.pdf (1.2 MB) to 3 online, and to whoever joins within the file ttl"]
-    assert result_lines(admin.HandInList((), ("lisi", "张三"))) == [
+    assert result_lines(admin.FileQueued("讲义.pdf", 1_200_000, 3), "en") == [
+        "handing out 讲义.pdf (1.2 MB) to 3 online, and to whoever joins within --file-ttl"]
+    assert result_lines(admin.HandInList((), ("lisi", "张三")), "en") == [
         "no hand-ins yet", "online without a hand-in: lisi, 张三"]
 
 

@@ -38,7 +38,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[-.\d]*[sdgf]")
 # a name in an example (Zhang_San, from the client's name rules), and the server
 # key's four words and a room code (the PGP word list: the same words on every
 # screen, to compare aloud).
-TYPED = re.compile(r"\S*chat\.pyz client\b|`[^`]*`|(?<![\w.])/[a-z]+|--[a-z-]+|chat\.pyz(?: client)?|\b\d+[smhd]\b|\bSIG[A-Z]+\b|"
+TYPED = re.compile(r"\S*chat\.pyz client\b|`[^`]*`|(?<![\w.])/[a-z][a-z-]*|--[a-z-]+|chat\.pyz(?: client)?|\b\d+[smhd]\b|\bSIG[A-Z]+\b|"
                    r"\b(?:UDP|IP|IPv4|IPv6|PgDn|Tab|Zhang_San|y/n)\b|\by/n\b|[\w./-]*/[\w./-]+|"
                    r"\b[A-Za-z]+(?:-[A-Za-z]+){3}\b|\b\d+-[A-Za-z]+-[A-Za-z]+\b")
 WORD = re.compile(r"[A-Za-z]{2,}")

@@ -43,14 +43,14 @@ def test_handout_reaches_three_clients_and_a_late_joiner_intact(pyz, port, procs
     procs.append(server)
     clients = [client(pyz, port, name, tmp_path, procs) for name in ("张三", "lisi", "王五")]
     server.send("/send " + str(source))
-    server.wait_line(lambda line: line.startswith("handing out 讲义.pdf (5.0 MB) to 3 online"))
+    server.wait_line(lambda line: line.startswith("正在把 讲义.pdf (5.0 MB) 发给在线的 3 人"))
     for proc, folder in clients:
         line = proc.wait_line(lambda line: line.startswith("收到文件:"), timeout=60)
         name, size, path = RECEIVED.match(line).groups()
         assert (name, size, path) == ("讲义.pdf", "5.0 MB", str(folder / "讲义.pdf"))
         assert sha256_file(path) == digest
         assert sorted(os.listdir(folder)) == ["讲义.pdf"]        # no .part left behind
-    wait_until(lambda: all(any(" handout %s - 讲义.pdf" % name in line for line in server.collect())
+    wait_until(lambda: all(any("%s 收到了 讲义.pdf" % name in line for line in server.collect())
                            for name in ("张三", "lisi", "王五")), 10, "the console's handout lines")
     # Within --file-ttl: a member who joins now gets it too, once.
     late, folder = client(pyz, port, "赵六", tmp_path, procs)
@@ -80,7 +80,7 @@ def test_send_of_a_missing_file_is_one_line(pyz, port, procs, tmp_path):
                           stdin=subprocess.PIPE)
     procs.append(server)
     server.send("/send " + str(tmp_path / "nothing.pdf"))
-    server.wait_line(lambda line: line.startswith("not sent: cannot open ")
+    server.wait_line(lambda line: line.startswith("没有发送: cannot open ")
                      and "No such file" in line)
 
 
@@ -101,11 +101,11 @@ def test_hand_in_is_stored_with_its_hash_and_listed(pyz, port, procs, tmp_path):
     stored = os.listdir(submissions / "张三")
     assert len(stored) == 1 and re.fullmatch(r"\d{8}-\d{6}-作业 1\.py", stored[0])
     assert sha256_file(submissions / "张三" / stored[0]) == digest
-    server.wait_line(lambda line: " hand-in 张三 " in line and digest in line)
+    server.wait_line(lambda line: "张三 交了作业 " in line and digest in line)
     server.send("/hand-ins")
-    server.wait_line(lambda line: line == "1 hand-ins")
+    server.wait_line(lambda line: line == "交了 1 份作业")
     server.wait_line(lambda line: line.startswith("张三") and "作业 1.py" in line)
-    server.wait_line(lambda line: line == "online without a hand-in: lisi")
+    server.wait_line(lambda line: line == "在线但没交作业: lisi")
     # The index is in the room's database: a new run of the server lists it.
     server.stop()
     again = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
@@ -113,7 +113,7 @@ def test_hand_in_is_stored_with_its_hash_and_listed(pyz, port, procs, tmp_path):
                          name="server2")
     procs.append(again)
     again.send("/hand-ins")
-    again.wait_line(lambda line: line == "1 hand-ins")
+    again.wait_line(lambda line: line == "交了 1 份作业")
     again.wait_line(lambda line: line.startswith("张三") and stored[0] in line)
 
 

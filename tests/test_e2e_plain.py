@@ -267,7 +267,7 @@ def test_headless_admin_commands_and_json_log(pyz, port, procs, tmp_path):
                                                line))
     server.send("/stats")
     server.wait_line(lambda line: re.fullmatch(r"在线 1 人；地址验证 \d+，数据报 \d+，握手失败 0，"
-                                               r"握手 3，加入 2，离开 1，坏数据报 0，消息 0，"
+                                               r"握手 3，丢弃的握手请求 0，加入 2，离开 1，坏数据报 0，消息 0，"
                                                r"拒绝 1，限速 0，超时 0", line))
     zhang.send("你好")
     server.wait_line(lambda line: line.endswith(" 张三 : 你好"))

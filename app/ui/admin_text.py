@@ -245,6 +245,11 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "counter_refused": "拒绝",
         "counter_throttled": "限速",
         "counter_timeouts": "超时",
+        "counter_inits_dropped": "丢弃的握手请求",
+        "counter_chunks_received": "收到的文件块",
+        "counter_chunks_sent": "发出的文件块",
+        "counter_duplicates": "重复的文件块",
+        "counter_retransmissions": "重发的文件块",
     },
     "en": {
         "help_send": "/send PATH",
@@ -463,6 +468,11 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "counter_refused": "refused",
         "counter_throttled": "throttled",
         "counter_timeouts": "timeouts",
+        "counter_inits_dropped": "handshake requests dropped",
+        "counter_chunks_received": "file chunks received",
+        "counter_chunks_sent": "file chunks sent",
+        "counter_duplicates": "duplicate file chunks",
+        "counter_retransmissions": "file chunks resent",
     },
 }
 
