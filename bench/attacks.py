@@ -1,7 +1,7 @@
 """The attacks of issue 17 on a real server, with a quiet member's figures.
 
     python3 bench/attacks.py [--root DIR] [--seconds 10] [--n 400] [ATTACK ...]
-    ATTACK: none flood32 fill who-storm never-ack evasion (default: all)
+    ATTACK: none crowd flood32 fill who-storm never-ack evasion (default: all)
 
 Runs in a network namespace of its own (`unshare -n`, needs root; nothing on
 the machine's own network changes): the loopback device there carries
@@ -19,6 +19,8 @@ how many of their lines B never got, and when the slowest were said. The attacke
 (their Python work is not in the quiet pair's latency).
 
   none       no attack: the quiet members alone (this machine's floor)
+  crowd      no attack: N members (as who-storm's) that acknowledge as
+             clients do: what a room of that size costs the quiet members
   flood32    32 sessions from one address say lines as fast as they can:
              lines/s that reach the room from that address
   fill       one host with 6 addresses opens sessions until refused, in a room
@@ -53,7 +55,7 @@ from bench.swarms import _MemberSecurity  # noqa: E402
 SERVER_V4, SERVER_V6 = "10.9.0.1", "fd09::1"
 V6_HOSTS = ["fd09::%x" % i for i in range(2, 10)]   # (any of fd09::/64 would do)
 NETNS_FLAG = "CHAT_ATTACKS_NETNS"
-ATTACKS = ("none", "flood32", "fill", "who-storm", "never-ack", "evasion")
+ATTACKS = ("none", "crowd", "flood32", "fill", "who-storm", "never-ack", "evasion")
 
 
 # ------------------------------------------------------------------ namespace
@@ -235,8 +237,10 @@ def _fill(port, seconds, n, report):
     pump.close()
 
 
-def _deaf_members(port, seconds, n, report, ask):
-    """n members that never acknowledge; `ask`: each asks for the member list once."""
+def _deaf_members(port, seconds, n, report, ask, deaf=True):
+    """n members that never acknowledge; `ask`: each asks for the member list
+    once; not `deaf`: they acknowledge as clients do (a control: the room's
+    size alone)."""
     pump = Pump()
     for i in range(n):
         pump.add(client(port, "deaf%04d" % i, "10.9.6.%d" % (1 + i // 25)))
@@ -246,7 +250,8 @@ def _deaf_members(port, seconds, n, report, ask):
     report.put(("joined", pump.joined()))
     received = [0]
     for conn in pump.conns:
-        stop_acking(conn)
+        if deaf:
+            stop_acking(conn)
         count_bytes(conn, received)
         if ask:
             conn.core.who()
@@ -274,12 +279,16 @@ def _never_ack(port, seconds, n, report):
     _deaf_members(port, seconds, n, report, ask=False)
 
 
+def _crowd(port, seconds, n, report):
+    _deaf_members(port, seconds, n, report, ask=False, deaf=False)
+
+
 def _none(port, seconds, n, report):
     """No attack: the quiet members' figures on this machine as it is now."""
     time.sleep(seconds)
 
 
-ATTACKERS = {"none": _none, "flood32": _flood32, "fill": _fill, "who-storm": _who_storm,
+ATTACKERS = {"none": _none, "crowd": _crowd, "flood32": _flood32, "fill": _fill, "who-storm": _who_storm,
              "never-ack": _never_ack}
 
 
