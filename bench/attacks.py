@@ -107,16 +107,12 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "stderr"), "w"),
             env=dict(os.environ, **procs.private_dirs(self.tmp)))
         deadline = time.monotonic() + 10
-        while not self._bound():
+        while not procs.listening(self.port, "udp6"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("the server did not start: %s" % open(
                     os.path.join(self.tmp, "stderr")).read()[-1500:])
             time.sleep(0.02)
-
-    def _bound(self) -> bool:
-        with open("/proc/net/udp6") as table:
-            return any(line.split()[1].endswith(":%04X" % self.port) for line in list(table)[1:])
 
     def admin(self, line: str) -> None:
         self.proc.stdin.write((line + "\n").encode())
