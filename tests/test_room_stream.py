@@ -420,3 +420,23 @@ def test_a_new_members_first_datagrams_wait_longer_than_any_ack_delay():
     assert cursor.due == NOW + room_stream.ROOM_RTO_INITIAL
     slowest_ack = client_core.ROOM_ACK_DELAY * (1 + client_core.ROOM_ACK_SPREAD)
     assert slowest_ack <= 0.3 < room_stream.ROOM_RTO_INITIAL     # (PROTOCOL.md 6.8)
+
+
+def test_after_a_time_out_a_member_gets_nothing_new_until_it_acks():
+    """TCP's loss window (RFC 5681 3.1). Old code: a member that stopped
+    acknowledging was sent every new line until its window (256) was full:
+    2000 deaf members cost a copy of each line each."""
+    sender, (deaf, good) = live_sender(2)
+    outbox = []
+    send_lines(sender, 3, outbox)
+    assert sender.on_ack(NOW + 0.05, good, 3, 0, outbox)
+    outbox.clear()
+    due = deaf.due
+    assert sender.tick(due, outbox) == []
+    assert numbers(outbox, ADDRS[0]) == [1, 2, 3]    # its time-out: resent
+    outbox.clear()
+    sender.send(due + 0.01, batch("news"), outbox)
+    assert numbers(outbox, ADDRS[1]) == [4] and numbers(outbox, ADDRS[0]) == []
+    outbox.clear()
+    assert sender.on_ack(due + 0.02, deaf, 3, 0, outbox)   # it hears again
+    assert numbers(outbox, ADDRS[0]) == [4]

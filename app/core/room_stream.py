@@ -163,9 +163,11 @@ class RoomSender:
         plans: Dict[Tuple[int, bool], Optional[List[Tuple[bytes, int]]]] = {}
         for cursor in walk[at:end]:
             sent = cursor.sent
-            # Not live (yet, or any more), its window is full, or it has all:
+            # Not live (yet, or any more), its window is full, it has all, or
+            # it timed out and has not acked since (the loss window, below):
             # not now (go_live or an ack pumps it; tick finds one that is stuck).
-            if sent >= number or sent - cursor.acked >= ROOM_WINDOW or not cursor.live:
+            if sent >= number or sent - cursor.acked >= ROOM_WINDOW or not cursor.live \
+                    or cursor.backoff > 1:
                 continue
             if sent == previous:                 # in step: the newest only (hot)
                 append((cursor.head + newest, cursor.addr))
@@ -259,7 +261,14 @@ class RoomSender:
         return True
 
     def _catch_up(self, now: float, cursor: RoomCursor, outbox: Outbox) -> bool:
-        """Send what the member has not been sent yet, as far as its window allows."""
+        """Send what the member has not been sent yet, as far as its window
+        allows. Nothing new after a time-out until an ack comes (backoff back
+        to 1): TCP's loss window (RFC 5681 3.1: after a retransmission time-out
+        one segment, the resent one, is in flight). A member that stopped
+        acknowledging then costs its time-out's few resends, not a copy of
+        every line the room says (a window's worth, 256 datagrams, each)."""
+        if cursor.backoff > 1:
+            return True
         while cursor.sent < self.number and cursor.sent - cursor.acked < ROOM_WINDOW:
             if not self._send_next(now, cursor, outbox):
                 return False
