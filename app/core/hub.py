@@ -293,6 +293,9 @@ class Hub:
         self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
         # A kicked client's token -> its kick: refused under any name until it ends.
         self.blocked_tokens: Dict[bytes, Rule] = {}
+        # Clients (instances) dropped for not acknowledging: back, each gets
+        # its history, not the gap (_enter). Bounded as last_msg_ids.
+        self.dropped_deaf: "OrderedDict[int, None]" = OrderedDict()
         self.moderation = Moderation()
         self.motd = config.motd
         self.hello_buckets: Dict[str, TokenBucket] = {}
@@ -636,7 +639,13 @@ class Hub:
         if mute is not None:
             self._tell_muted(now, session, mute)    # (muted before it left, or a restart)
         bodies = None
-        if hello.room_seq:
+        # A client dropped for not acknowledging gets its history, not the gap:
+        # the gap is what it could not take (and N of them back at once would
+        # each be sent all that the room said meanwhile).
+        deaf = session.instance in self.dropped_deaf
+        if deaf:
+            del self.dropped_deaf[session.instance]
+        if hello.room_seq and not deaf:
             bodies = self.room.missed_bodies(hello.epoch, hello.room_seq, session.instance)
         if bodies is None or sum(map(len, bodies)) > self.config.unacked_cap // 2:
             # Too long ago (or too much) to tell: its history, as to a newcomer.
@@ -949,6 +958,9 @@ class Hub:
         self._farewell(now, session, protocol.BYE_DROPPED, detail,
                        protocol.Reason(why, 0.0, words))
         self._drop(now, session, protocol.LEAVE_TIMEOUT, detail)
+        self.dropped_deaf[session.instance] = None
+        while len(self.dropped_deaf) > 4 * self.config.max_sessions:
+            self.dropped_deaf.popitem(last=False)
 
     # ===================================================== admin (console)
 
