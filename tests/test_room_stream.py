@@ -440,3 +440,21 @@ def test_after_a_time_out_a_member_gets_nothing_new_until_it_acks():
     outbox.clear()
     assert sender.on_ack(due + 0.02, deaf, 3, 0, outbox)   # it hears again
     assert numbers(outbox, ADDRS[0]) == [4]
+
+
+def test_members_that_time_out_together_are_resent_to_a_few_a_pass(monkeypatch):
+    """Old code: every member due was resent to in one pass (2000 members sent
+    one datagram together: 8000 resends at once)."""
+    monkeypatch.setattr(room_stream, "TIMEOUTS_PER_PASS", 2)
+    sender, cursors = live_sender(3)
+    outbox = []
+    send_lines(sender, 1, outbox)
+    outbox.clear()
+    due = cursors[0].due
+    assert {c.due for c in cursors} == {due}          # the same datagram, the same moment
+    sender.tick(due, outbox)
+    assert len(outbox) == 2
+    outbox.clear()
+    assert sender.check_at <= due + room_stream.CHECK_EVERY
+    sender.tick(due + room_stream.CHECK_EVERY, outbox)
+    assert [to for _, to in outbox] == [ADDRS[2]]     # the third, one pass later
