@@ -53,6 +53,16 @@ def _duration(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number of lines a second: %r" % text)
+    if not 0 < value <= 1e6:
+        raise argparse.ArgumentTypeError("must be more than 0 lines a second: %r" % text)
+    return value
+
+
 def _days(text: str) -> float:
     try:
         value = float(text)
@@ -103,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--max-per-ip", type=_positive, default=D.DEFAULT_MAX_PER_IP, metavar="N",
                         help="people from one address at most, 0 for no limit; the "
                              "server's own machine is exempt (default: %d)" % D.DEFAULT_MAX_PER_IP)
+    server.add_argument("--line-rate", type=_rate, default=D.DEFAULT_LINE_RATE, metavar="N",
+                        help="chat lines a second one person may say, after a burst of %g "
+                             "seconds' worth; one person is one address (all its sessions) "
+                             "or one client key: raise it when many users share one machine, "
+                             "e.g. over ssh (default: %g)"
+                             % (D.LINE_BURST_SECONDS, D.DEFAULT_LINE_RATE))
     server.add_argument("--state", metavar="DIR",
                         help="keep the room's key, bans, mutes, motd and history in DIR "
                              "(default: $XDG_STATE_HOME/chat.pyz/PORT, i.e. "
@@ -220,7 +236,8 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         given = words.room_code(os.urandom(words.ROOM_CODE_BYTES))   # shown on the console
     return ServerOptions(bind=args.bind, port=args.port, history=args.history,
                          headless=args.headless, log=args.log, max_clients=args.max_clients,
-                         max_per_ip=args.max_per_ip, room_key=room_key(args),
+                         max_per_ip=args.max_per_ip, line_rate=args.line_rate,
+                         room_key=room_key(args),
                          password=given, insecure=args.insecure, state=args.state,
                          show_password=password(args) == "auto", retain_days=args.retain,
                          kick_cooldown=args.kick_cooldown, file_ttl=args.file_ttl,

@@ -1,7 +1,7 @@
 """The attacks of issue 17 on a real server, with a quiet member's figures.
 
     python3 bench/attacks.py [--root DIR] [--seconds 10] [--n 400] [ATTACK ...]
-    ATTACK: flood32 fill who-storm never-ack evasion (default: all)
+    ATTACK: none crowd flood32 fill who-storm never-ack evasion (default: all)
 
 Runs in a network namespace of its own (`unshare -n`, needs root; nothing on
 the machine's own network changes): the loopback device there carries
@@ -12,12 +12,15 @@ server --headless --bind ::`) from `--root` (default: this checkout; give an
 older checkout for the "before" figures); the clients are this checkout's
 ClientConnection (secure sessions, a key pair each unless said otherwise).
 
-During each attack two quiet members on addresses of their own talk: A says
-a timestamped line every 250 ms, B measures when each arrives. Printed per
-attack: the attack's own figures, then the quiet member's line p50/p99/max
-and how many of A's lines B never got. The attackers run in a child process
+During each attack quiet members on addresses of their own talk: four say a
+timestamped line every 250 ms each, B measures when each arrives. Printed per
+attack: the attack's own figures, then the quiet members' line p50/p99/max,
+how many of their lines B never got, and when the slowest were said. The attackers run in a child process
 (their Python work is not in the quiet pair's latency).
 
+  none       no attack: the quiet members alone (this machine's floor)
+  crowd      no attack: N members (as who-storm's) that acknowledge as
+             clients do: what a room of that size costs the quiet members
   flood32    32 sessions from one address say lines as fast as they can:
              lines/s that reach the room from that address
   fill       one host with 6 addresses opens sessions until refused, in a room
@@ -46,13 +49,13 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import procs  # noqa: E402
+from bench import procs, pyspy  # noqa: E402
 from bench.swarms import _MemberSecurity  # noqa: E402
 
 SERVER_V4, SERVER_V6 = "10.9.0.1", "fd09::1"
 V6_HOSTS = ["fd09::%x" % i for i in range(2, 10)]   # (any of fd09::/64 would do)
 NETNS_FLAG = "CHAT_ATTACKS_NETNS"
-ATTACKS = ("flood32", "fill", "who-storm", "never-ack", "evasion")
+ATTACKS = ("none", "crowd", "flood32", "fill", "who-storm", "never-ack", "evasion")
 
 
 # ------------------------------------------------------------------ namespace
@@ -104,16 +107,12 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "stderr"), "w"),
             env=dict(os.environ, **procs.private_dirs(self.tmp)))
         deadline = time.monotonic() + 10
-        while not self._bound():
+        while not procs.listening(self.port, "udp6"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("the server did not start: %s" % open(
                     os.path.join(self.tmp, "stderr")).read()[-1500:])
             time.sleep(0.02)
-
-    def _bound(self) -> bool:
-        with open("/proc/net/udp6") as table:
-            return any(line.split()[1].endswith(":%04X" % self.port) for line in list(table)[1:])
 
     def admin(self, line: str) -> None:
         self.proc.stdin.write((line + "\n").encode())
@@ -234,8 +233,10 @@ def _fill(port, seconds, n, report):
     pump.close()
 
 
-def _deaf_members(port, seconds, n, report, ask):
-    """n members that never acknowledge; `ask`: each asks for the member list once."""
+def _deaf_members(port, seconds, n, report, ask, deaf=True):
+    """n members that never acknowledge; `ask`: each asks for the member list
+    once; not `deaf`: they acknowledge as clients do (a control: the room's
+    size alone)."""
     pump = Pump()
     for i in range(n):
         pump.add(client(port, "deaf%04d" % i, "10.9.6.%d" % (1 + i // 25)))
@@ -245,7 +246,8 @@ def _deaf_members(port, seconds, n, report, ask):
     report.put(("joined", pump.joined()))
     received = [0]
     for conn in pump.conns:
-        stop_acking(conn)
+        if deaf:
+            stop_acking(conn)
         count_bytes(conn, received)
         if ask:
             conn.core.who()
@@ -273,24 +275,42 @@ def _never_ack(port, seconds, n, report):
     _deaf_members(port, seconds, n, report, ask=False)
 
 
-ATTACKERS = {"flood32": _flood32, "fill": _fill, "who-storm": _who_storm,
+def _crowd(port, seconds, n, report):
+    _deaf_members(port, seconds, n, report, ask=False, deaf=False)
+
+
+def _none(port, seconds, n, report):
+    """No attack: the quiet members' figures on this machine as it is now."""
+    time.sleep(seconds)
+
+
+ATTACKERS = {"none": _none, "crowd": _crowd, "flood32": _flood32, "fill": _fill, "who-storm": _who_storm,
              "never-ack": _never_ack}
 
 
 # ------------------------------------------------------------------ quiet pair
 
 class Quiet:
+    """Four quiet speakers (an address each) say a timestamped line every
+    250 ms, staggered (16 lines/s in all: enough lines that p99 is not just
+    the slowest one); a listener on an address of its own times them."""
+    SPEAKERS = 4
+
     def __init__(self, port: int) -> None:
-        self.a = client(port, "quietA", "10.9.1.1")
-        self.b = client(port, "quietB", "10.9.1.2")
+        self.speakers = [client(port, "quietA%d" % i, "10.9.1.%d" % (i + 1))
+                         for i in range(self.SPEAKERS)]
+        self.a = self.speakers[0]
+        self.b = client(port, "quietB", "10.9.1.100")
         self.pump = Pump()
-        self.pump.add(self.a)
-        self.pump.add(self.b)
+        for conn in self.speakers + [self.b]:
+            self.pump.add(conn)
         self.latencies = []
         self.got = set()
         self.sent = 0
         self.floods = 0
+        self.slow = []                 # (latency, when it was said, s after start)
         self.pump.run(2.0)
+        self.start = time.monotonic()
 
     def _on_event(self, conn, event) -> None:
         text = getattr(event, "text", "")
@@ -298,15 +318,18 @@ class Quiet:
             _, seq, sent = text.split()
             self.got.add(int(seq))
             self.latencies.append(time.monotonic() - float(sent))
+            self.slow.append((time.monotonic() - float(sent), float(sent) - self.start))
         elif conn is self.b and text.startswith("flood "):
             self.floods += 1
 
     def talk(self, seconds: float, watch=None) -> None:
         end = time.monotonic() + seconds
+        step = 0.25 / self.SPEAKERS
         while time.monotonic() < end:
-            self.a.say("q %d %.6f" % (self.sent, time.monotonic()))
-            self.sent += 1
-            self.pump.run(0.25, self._on_event)   # 4 lines/s: under the 5/s budget
+            for speaker in self.speakers:           # 4 lines/s each: under the 5/s budget
+                speaker.say("q %d %.6f" % (self.sent, time.monotonic()))
+                self.sent += 1
+                self.pump.run(step, self._on_event)
             if watch:
                 watch()
 
@@ -316,17 +339,22 @@ class Quiet:
         if not lat:
             return "quiet: no line arrived (%d sent)" % self.sent
         pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
-        return "quiet: %d lines, p50 %.1f ms, p99 %.1f ms, max %.1f ms, lost %d" % (
-            self.sent, pick(0.5), pick(0.99), lat[-1] * 1000, self.sent - len(self.got))
+        worst = sorted(self.slow, reverse=True)[:4]
+        return "quiet: %d lines, p50 %.1f ms, p99 %.1f ms, max %.1f ms, lost %d (slowest: %s)" % (
+            self.sent, pick(0.5), pick(0.99), lat[-1] * 1000, self.sent - len(self.got),
+            ", ".join("%.0f ms at %.1f s" % (late * 1000, at) for late, at in worst))
 
 
 # ------------------------------------------------------------------ runs
 
-def run_attack(name: str, root: str, seconds: float, n: int) -> None:
-    extra = ["--max-clients", "150"] if name == "fill" else []
+def run_attack(name: str, root: str, seconds: float, n: int, spy: str = "",
+               extra=()) -> None:
+    extra = (["--max-clients", "150"] if name == "fill" else []) + list(extra)
     server = Server(root, extra)
     try:
         quiet = Quiet(server.port)
+        sampler = pyspy.record(server.proc.pid, seconds + 4.0, os.path.join(
+            spy, "%s.raw" % name)) if spy else None
         rss0 = server.rss_mib()
         report = multiprocessing.Queue()
         child = multiprocessing.Process(target=ATTACKERS[name],
@@ -334,6 +362,7 @@ def run_attack(name: str, root: str, seconds: float, n: int) -> None:
         child.start()
         peak = [rss0]
         quiet.talk(seconds + 4.0, lambda: peak.append(server.rss_mib()))
+        pyspy.finish(sampler)
         child.join(timeout=seconds + 60)
         found = {}
         while not report.empty():
@@ -351,6 +380,8 @@ def run_attack(name: str, root: str, seconds: float, n: int) -> None:
             line.append("one host (6 addresses) holds %d of 150 seats; a class of 10 then: "
                         "%d joined" % (found.get("joined", 0), klass.joined()))
             klass.close()
+        elif name == "none":
+            line.append("no attack")
         else:
             line.append("%d of %d joined; %.1f MB sent to them in %.0f s; server RSS %+.0f MiB "
                         "(peak); %d dropped by the server" % (
@@ -403,6 +434,9 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose server runs")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--n", type=int, default=400, help="members of who-storm, never-ack")
+    parser.add_argument("--spy", default="", metavar="DIR",
+                        help="sample the server with py-spy into DIR/ATTACK.raw "
+                             "(python3 -m bench.pyspy DIR/ATTACK.raw summarises)")
     args = parser.parse_args(argv)
     unknown = set(args.attacks) - set(ATTACKS)
     if unknown:
@@ -417,7 +451,7 @@ def main(argv=None) -> int:
         if name == "evasion":
             run_evasion(args.root)
         else:
-            run_attack(name, args.root, args.seconds, args.n)
+            run_attack(name, args.root, args.seconds, args.n, args.spy)
     return 0
 
 

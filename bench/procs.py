@@ -36,13 +36,14 @@ def free_port() -> int:
 
 
 def listening(port: int, proto: str) -> bool:
-    """True if something is bound to `port` (proto "udp", or "tcp" in LISTEN)."""
+    """True if something is bound to `port`: proto "udp" or "udp6" (any
+    socket), "tcp" or "tcp6" (one in LISTEN)."""
     hex_port = ":%04X" % port
     with open("/proc/net/" + proto) as table:
         next(table)
         for line in table:
             fields = line.split()
-            if fields[1].endswith(hex_port) and (proto == "udp" or fields[3] == "0A"):
+            if fields[1].endswith(hex_port) and (proto.startswith("udp") or fields[3] == "0A"):
                 return True
     return False
 

@@ -198,10 +198,11 @@ def test_attacks_smoke_prints_each_attack_and_the_quiet_members_figures():
         cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
-    for attack in ("flood32", "fill", "who-storm", "never-ack", "evasion"):
+    attacks = ("none", "crowd", "flood32", "fill", "who-storm", "never-ack", "evasion")
+    for attack in attacks:
         assert any(line.startswith(attack + ":") for line in lines), proc.stdout
     quiet = [line for line in lines if line.strip().startswith("quiet:")]
-    assert len(quiet) == 5 and all(" lost 0" in line for line in quiet), proc.stdout
+    assert len(quiet) == len(attacks) and all(" lost 0" in line for line in quiet), proc.stdout
     assert "IPv6 address of her machine, same key: refused" in proc.stdout
 
 
@@ -230,3 +231,15 @@ def test_handshake_flood_phases_report_sane_numbers(phase):
         assert result["flood_per_s"] > 0
     if phase == "cookie":
         assert result["handshakes_for_flooder"] >= 1   # the flooder got real handshakes
+def test_listening_sees_a_udp6_socket():
+    """Old code: for any protocol but "udp" it wanted TCP's LISTEN state, so a
+    server on :: (a UDP6 socket) never counted as started."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("::1", 0))
+        port = sock.getsockname()[1]
+        assert procs.listening(port, "udp6")
+        assert not procs.listening(port, "tcp6")
+    finally:
+        sock.close()
+    assert not procs.listening(port, "udp6")

@@ -245,3 +245,114 @@ def test_what_one_session_holds_is_bounded_in_bytes():
     held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert session.phase.value != "gone"
     assert held < 1024 * 1024, held               # the figure: see docs/SECURITY.md
+
+
+# ------------------------------------------------------------------ churn at scale
+
+def test_joins_and_leaves_past_the_rooms_budget_are_counted_not_said_each():
+    """Old code: every join and leave went to every member (N sessions coming
+    and going at once: N x N events; 2000 deaf sessions made 242 MB)."""
+    net = SimNet(40, config=HubConfig(member_news_rate=1.0, member_news_burst=5.0))
+    observer = net.join_all(["observer"])[0]
+    crowd = [net.add_client("c%02d" % i)[0] for i in range(30)]
+    assert net.run_until(joined(net, crowd), 30)
+    for addr in crowd:
+        net.clients[addr].leave(net.now)
+    assert net.run_until(lambda: len(net.hub.room.members) == 1, 30)
+    net.run(2.5)                                  # the last EV_MEMBERS (once a second)
+    said = [e for e in net.room_events(observer, {P.EV_JOIN, P.EV_LEAVE}) if e.name != "observer"]
+    summaries = net.room_events(observer, {P.EV_MEMBERS})
+    told = [P.members_of(e.origin) for e in summaries]
+    joins = sum(e.kind == P.EV_JOIN for e in said) + sum(j for j, _ in told)
+    leaves = sum(e.kind == P.EV_LEAVE for e in said) + sum(l for _, l in told)
+    assert joins == 30 and leaves == 30           # every one counted ...
+    assert len(said) <= 5 + 10                    # ... few said one by one
+    assert 1 <= len(summaries) <= 10
+    assert net.clients[observer].online == 1      # its count follows the summaries
+
+
+def test_a_kick_is_said_even_when_the_rooms_news_budget_is_spent():
+    net = SimNet(41, config=HubConfig(member_news_rate=0.01, member_news_burst=1.0))
+    observer, lisi = net.join_all(["observer", "lisi"])
+    net.run(1.0)
+    assert net.hub.kick(net.now, "lisi", "rude") is not None
+    net.run(1.0)
+    leaves = [(e.name, e.code) for e in net.room_events(observer, {P.EV_LEAVE})]
+    assert leaves == [("lisi", P.LEAVE_KICKED)]
+
+
+def test_a_member_back_after_a_gap_gets_it_a_datagrams_worth_to_a_message():
+    """Old code: each missed event was a message of its own, encoded again for
+    each returning member (N members back after M events: N x M of both)."""
+    net = SimNet(42)
+    talker, back = net.join_all(["talker", "back"])
+    net.clients[talker].say("before")
+    assert net.run_until(lambda: chats_from(net, back, "before"), 5)
+    net.cut.add(back)
+    for n in range(25):                           # (within the talker's burst)
+        net.clients[talker].say("line %d" % n)
+        net.run(0.02)
+    session = net.hub.by_addr[back]
+    assert net.run_until(lambda: session.phase.value == "gone", 15)   # timed out
+    net.cut.discard(back)
+    assert net.run_until(lambda: back in net.hub.by_addr, 15)   # back, and catches up
+    session = net.hub.by_addr[back]
+    assert session.stream.next_seq - 1 <= 3       # a datagram's worth a message, not 25
+    net.run(1.0)
+    assert [e.text for e in chats_from(net, back, "line")] == ["line %d" % n for n in range(25)]
+
+
+def test_a_storm_of_member_list_requests_makes_the_list_once():
+    net = SimNet(43, config=HubConfig(who_rate=1e6, who_burst=1e6))
+    addrs = net.join_all(["m%d" % i for i in range(5)])
+    hub = net.hub
+    pages = hub._who_list(net.now)
+    assert hub._who_list(net.now) is pages        # the same pages while nobody comes or goes
+    for addr in addrs:
+        net.clients[addr].who()
+    net.run(1.0)
+    assert hub._who_list(net.now) is pages
+    net.join_all(["late"])
+    assert hub._who_list(net.now) is not pages    # a join makes it anew
+    assert all(len(net.room_events(a, {P.EV_WHO})) == 1 for a in addrs)
+
+
+def test_many_deaf_members_are_dropped_a_few_at_a_time(monkeypatch):
+    """Old code: every member due went in one pass (a thousand leaves and
+    BYEs at once, while the room's lines waited)."""
+    from app.core import hub as hub_module
+    monkeypatch.setattr(hub_module, "DROPS_PER_PASS", 3)
+    net = SimNet(44, config=HubConfig(ack_timeout=2.0))
+    deaf = net.join_all(["deaf%d" % i for i in range(10)] + ["talker"])
+    talker = deaf.pop()
+    transmit = net._transmit
+    net._transmit = lambda src, dst, data: None if dst in deaf and data[3] in (P.DATA, P.ROOM) \
+        else transmit(src, dst, data)
+    for n in range(20):
+        net.clients[talker].say("line %d" % n)
+        net.run(0.3)
+    drops = [entry.time for entry in net.hub.log
+             if entry.what.name == "TIMEOUT" and entry.name.startswith("deaf")]
+    assert len(drops) >= 10
+    assert max(drops.count(t) for t in set(drops)) <= 3
+
+
+def test_a_member_dropped_for_not_acknowledging_comes_back_to_its_history():
+    """Old code: back after BYE 4, it was sent all it had not acknowledged
+    (up to 128 KiB each: 1800 deaf sessions back at once cost the quiet
+    members 0.4 s). Now: its history, as a newcomer's."""
+    net = SimNet(45, config=HubConfig(history_lines=5))
+    talker, deaf = net.join_all(["talker", "deaf"])
+    net.clients[talker].say("before")
+    assert net.run_until(lambda: chats_from(net, deaf, "before"), 5)
+    net.cut.add(deaf)
+    for n in range(20):
+        net.clients[talker].say("line %d" % n)
+        net.run(0.02)
+    net.run(0.5)
+    net.cut.discard(deaf)
+    net.hub._drop_unacking(net.now, net.hub.by_addr[deaf], P.ReasonCode.NO_ACKS)
+    assert net.run_until(lambda: deaf in net.hub.by_addr, 5)
+    net.run(1.0)
+    assert [e.text for e in chats_from(net, deaf, "line")] == ["line %d" % n
+                                                               for n in range(15, 20)]

@@ -111,3 +111,14 @@ def test_bell_rules():
 
 def test_every_text_exists_in_both_languages():
     assert set(render.TEXTS["zh"]) == set(render.TEXTS["en"])
+
+
+def test_joins_and_leaves_counted_in_one_event_are_worded_from_the_counts():
+    counted = ev(P.EV_MEMBERS, origin=P.members_counts(12, 40), online=300,
+                 text="12 joined and 40 left (too many at once to say each)")
+    assert P.members_of(counted.origin) == (12, 40)
+    assert text(counted) == "[22:13] 12 人进入、40 人退出了聊天室（人太多，不逐一显示）"
+    assert text(counted, lang="en") == \
+        "[22:13] 12 joined and 40 left the room (too many to show each)"
+    decoded = P.decode_event(P.encode_event(counted))
+    assert decoded.kind == P.EV_MEMBERS and decoded.origin == counted.origin

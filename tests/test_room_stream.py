@@ -420,3 +420,45 @@ def test_a_new_members_first_datagrams_wait_longer_than_any_ack_delay():
     assert cursor.due == NOW + room_stream.ROOM_RTO_INITIAL
     slowest_ack = client_core.ROOM_ACK_DELAY * (1 + client_core.ROOM_ACK_SPREAD)
     assert slowest_ack <= 0.3 < room_stream.ROOM_RTO_INITIAL     # (PROTOCOL.md 6.8)
+
+
+def test_after_time_outs_in_a_row_a_member_gets_nothing_new_until_it_acks():
+    """TCP's loss window (RFC 5681 3.1), once the path looks dead. Old code: a member that stopped
+    acknowledging was sent every new line until its window (256) was full:
+    2000 deaf members cost a copy of each line each."""
+    sender, (deaf, good) = live_sender(2)
+    outbox = []
+    send_lines(sender, 3, outbox)
+    assert sender.on_ack(NOW + 0.05, good, 3, 0, outbox)
+    outbox.clear()
+    sender.tick(deaf.due, outbox)                    # one time-out: maybe only slow ...
+    sender.send(deaf.due - 0.01, batch("more"), outbox)
+    assert 4 in numbers(outbox, ADDRS[0])            # ... so it still gets news
+    sender.on_ack(deaf.due - 0.005, good, 4, 0, outbox)
+    while deaf.backoff < room_stream.SILENT_BACKOFF:  # bounded: it doubles each time
+        sender.tick(deaf.due, outbox)
+    outbox.clear()
+    due = deaf.due
+    sender.send(due - 0.01, batch("news"), outbox)
+    assert numbers(outbox, ADDRS[1]) == [5] and numbers(outbox, ADDRS[0]) == []
+    outbox.clear()
+    assert sender.on_ack(due - 0.005, deaf, 4, 0, outbox)   # it hears again
+    assert numbers(outbox, ADDRS[0]) == [5]
+
+
+def test_members_that_time_out_together_are_resent_to_a_few_a_pass(monkeypatch):
+    """Old code: every member due was resent to in one pass (2000 members sent
+    one datagram together: 8000 resends at once)."""
+    monkeypatch.setattr(room_stream, "TIMEOUTS_PER_PASS", 2)
+    sender, cursors = live_sender(3)
+    outbox = []
+    send_lines(sender, 1, outbox)
+    outbox.clear()
+    due = cursors[0].due
+    assert {c.due for c in cursors} == {due}          # the same datagram, the same moment
+    sender.tick(due, outbox)
+    assert len(outbox) == 2
+    outbox.clear()
+    assert sender.check_at <= due + room_stream.CHECK_EVERY
+    sender.tick(due + room_stream.CHECK_EVERY, outbox)
+    assert [to for _, to in outbox] == [ADDRS[2]]     # the third, one pass later

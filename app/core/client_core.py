@@ -638,7 +638,7 @@ class ClientCore:
               and self.unsettled):
             self._settle_undelivered(event)
         if not event.flags & protocol.EVF_HISTORY and event.kind in (
-                protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO):
+                protocol.EV_JOIN, protocol.EV_LEAVE, protocol.EV_WHO, protocol.EV_MEMBERS):
             self._set_online(event.online)
         if event.kind == protocol.EV_WHO:      # one name per line
             clean = "\n".join(text.sanitize_text(n) for n in event.text.split("\n"))

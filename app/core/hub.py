@@ -48,6 +48,12 @@ Address = Tuple  # (host, port) or (host, port, flow, scope)
 
 COOKIE_BUCKET = 30.0     # a cookie stays valid for one to two buckets
 SWEEP_INTERVAL = 1.0
+# Members a sweep drops at most (timed out, or not acknowledging); more are due
+# -> the next pass comes DROP_PASS_GAP later. Each drop is a leave, a BYE sealed
+# now and twice more: a thousand deaf sessions that stalled together must not
+# all go in one pass while the room's lines wait behind them.
+DROPS_PER_PASS = 100
+DROP_PASS_GAP = 0.05
 FAREWELL_REPEATS = 3     # a BYE to a kicked or closing client is sent this often
 MALFORMED_LOG_INTERVAL = 1.0
 
@@ -79,6 +85,12 @@ class HubConfig(NamedTuple):
     # make the server hold is bounded (docs/SECURITY.md, "Limits per person").
     ack_timeout: float = 15.0
     unacked_cap: int = 256 * 1024
+    # Joins and leaves said one by one, room-wide, at most this often (after a
+    # burst that shows a class arriving); beyond, they are counted and said as
+    # one EV_MEMBERS a second. Each is sent to every member: N sessions that
+    # come and go at once would otherwise cost N x N events (docs/SECURITY.md).
+    member_news_rate: float = 2.0
+    member_news_burst: float = 40.0
     # The secure layer in front (app/core/secure_server.py) validated every
     # address with its own cookie before any HELLO reaches us: no second one.
     addresses_verified: bool = False
@@ -281,6 +293,9 @@ class Hub:
         self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
         # A kicked client's token -> its kick: refused under any name until it ends.
         self.blocked_tokens: Dict[bytes, Rule] = {}
+        # Clients (instances) dropped for not acknowledging: back, each gets
+        # its history, not the gap (_enter). Bounded as last_msg_ids.
+        self.dropped_deaf: "OrderedDict[int, None]" = OrderedDict()
         self.moderation = Moderation()
         self.motd = config.motd
         self.hello_buckets: Dict[str, TokenBucket] = {}
@@ -293,6 +308,9 @@ class Hub:
                            default_reserve(config.max_sessions) if config.seat_reserve is None
                            else config.seat_reserve)
         self._throttled: Dict[int, ServerSession] = {}
+        self.member_news = TokenBucket(config.member_news_rate, config.member_news_burst, now)
+        self._untold = [0, 0]                 # joins, leaves not said one by one (EV_MEMBERS)
+        self._untold_told_at = now - SWEEP_INTERVAL
         self.farewells: List[Tuple[float, bytes, Address]] = []
         self._dirty: Dict[int, ServerSession] = {}
         self._pending: List[bytes] = []      # room events not yet queued to the members
@@ -304,6 +322,8 @@ class Hub:
         self._next_sweep = now + SWEEP_INTERVAL
         self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
         self._malformed_unlogged = 0
+        # The member list's pages while the room's members stay the same (_who_list).
+        self._who_cache: Optional[Tuple[bytes, ...]] = None
         # File transfers (app/core/file_desk.py): set by a shell that has files.
         self.files: Optional[FileDesk] = None
 
@@ -588,7 +608,7 @@ class Hub:
         self.stats["joins"] += 1
         if self._enter(now, session, hello, motd=True):
             self._log(now, LogKind.JOIN, session.name, session.addr, "")
-            self._broadcast(self.room.record(now, protocol.EV_JOIN, name=session.name))
+            self._member_news(now, protocol.EV_JOIN, session.name)
 
     def _take_over(self, now: float, old: ServerSession, new: ServerSession,
                    hello: protocol.Hello) -> None:
@@ -614,6 +634,7 @@ class Hub:
         acked. False: the history overflowed its queue and it was dropped."""
         session.advance(SessionTrigger.ADMIT)
         self.room.members[session.key] = session
+        self._who_cache = None
         self._join_room_stream(session)
         self._send_welcome(now, session)
         if motd and self.motd:
@@ -621,17 +642,20 @@ class Hub:
         mute = self.moderation.muted(now, session.key) if motd else None
         if mute is not None:
             self._tell_muted(now, session, mute)    # (muted before it left, or a restart)
-        missed = None
-        if hello.room_seq:
-            missed = self.room.missed(hello.epoch, hello.room_seq, session.instance)
-        bodies = [protocol.encode_event(event) for event in missed] if missed else []
-        if missed is None or sum(map(len, bodies)) > self.config.unacked_cap // 2:
+        bodies = None
+        # A client dropped for not acknowledging gets its history, not the gap:
+        # the gap is what it could not take (and N of them back at once would
+        # each be sent all that the room said meanwhile).
+        deaf = session.instance in self.dropped_deaf
+        if deaf:
+            del self.dropped_deaf[session.instance]
+        if hello.room_seq and not deaf:
+            bodies = self.room.missed_bodies(hello.epoch, hello.room_seq, session.instance)
+        if bodies is None or sum(map(len, bodies)) > self.config.unacked_cap // 2:
             # Too long ago (or too much) to tell: its history, as to a newcomer.
             bodies = [protocol.encode_event(event) for event in self.room.history()]
-        for body in bodies:
-            self._queue(now, session, body)
-            if session.phase is GONE:
-                return False                       # (a --history longer than queue_cap)
+        if not self._queue_events(now, session, bodies):
+            return False                           # (a --history longer than queue_cap)
         if session.cursor is None:
             # Its history is ahead of any news in its own stream: nothing to wait for.
             session.advance(SessionTrigger.SYNCED)
@@ -788,7 +812,7 @@ class Hub:
                                  target=target.name, text=line, origin=sender.instance,
                                  msg_id=said.msg_id,
                                  audience=(sender.instance, target.instance))
-        body = protocol.encode_event(event)
+        body = self.room.body(event)
         self._queue(now, target, body)
         if target is not sender:
             self._queue(now, sender, body)
@@ -816,20 +840,32 @@ class Hub:
                          "the member list at most %g times a second" % self.config.who_rate)
 
     def _send_who(self, now: float, session: ServerSession) -> None:
-        names = sorted((s.name for s in self.room.members.values()), key=text.name_key)
+        session.who_pages.extend(self._who_list(now))
+        self._next_who_page(now, session)
+
+    def _who_list(self, now: float) -> Tuple[bytes, ...]:
+        """The member list's pages, encoded: made once while nobody joins or
+        leaves (a storm of requests from a big room costs one sort, not one
+        per request), and dated when they were made (still true since)."""
+        if self._who_cache is not None:
+            return self._who_cache
+        # By name key: the room's members are keyed by it.
+        names = [self.room.members[key].name for key in sorted(self.room.members)]
+        pages: List[bytes] = []
         chunk: List[str] = []
         size = 0
         for name in names + [None]:
             size_with = size + len(name.encode()) + 1 if name else 0
             if name is None or size_with > protocol.MAX_TEXT_BYTES:
                 if chunk or name is None:
-                    session.who_pages.append(protocol.encode_event(Event(
+                    pages.append(protocol.encode_event(Event(
                         0, now, protocol.EV_WHO, online=len(names), text="\n".join(chunk))))
                 chunk, size = [], 0
             if name is not None:
                 chunk.append(name)
                 size += len(name.encode()) + 1
-        self._next_who_page(now, session)
+        self._who_cache = tuple(pages)
+        return self._who_cache
 
     def _next_who_page(self, now: float, session: ServerSession) -> None:
         """Queue the member list's next page once the last one is acknowledged."""
@@ -855,11 +891,29 @@ class Hub:
             # memory even when no broadcast comes to check (room stream).
             self._drop_unacking(now, session, protocol.ReasonCode.BACKLOG)
 
+    def _queue_events(self, now: float, session: ServerSession, bodies: List[bytes]) -> bool:
+        """Encoded events into its own stream: a datagram's worth to a message
+        (EVENTS) when it takes them. False: that overflowed it (dropped)."""
+        self._flush_broadcasts()                   # keep room order on every stream
+        stream = session.stream
+        if session.caps.batching:
+            for batch, count in protocol.pack_event_batches(bodies):
+                stream.queue(protocol.EVENTS, batch, count)
+        else:                                      # a client without FLAG_EVENTS
+            for body in bodies:
+                stream.queue(protocol.EVENT, body)
+        self._dirty[session.id] = session
+        if self._over_budget(session):
+            self._drop_unacking(now, session, protocol.ReasonCode.BACKLOG)
+            return False
+        return True
+
     def _broadcast(self, event: Event) -> None:
         """Room events wait in _pending until the next flush (or anything that
         must come after them): then each member gets one EVENTS frame per
-        datagram's worth of events, encoded once and shared by all."""
-        self._pending.append(protocol.encode_event(event))
+        datagram's worth of events, encoded once (the room's ring keeps that
+        copy) and shared by all."""
+        self._pending.append(self.room.body(event))
         self._pending_time = event.time
 
     def _flush_broadcasts(self) -> None:
@@ -908,6 +962,9 @@ class Hub:
         self._farewell(now, session, protocol.BYE_DROPPED, detail,
                        protocol.Reason(why, 0.0, words))
         self._drop(now, session, protocol.LEAVE_TIMEOUT, detail)
+        self.dropped_deaf[session.instance] = None
+        while len(self.dropped_deaf) > 4 * self.config.max_sessions:
+            self.dropped_deaf.popitem(last=False)
 
     # ===================================================== admin (console)
 
@@ -1090,6 +1147,7 @@ class Hub:
         self.room_stream.remove(session.id)
         if self.room.members.get(session.key) is session:
             del self.room.members[session.key]
+            self._who_cache = None
 
     def _drop(self, now: float, session: ServerSession, code: protocol.LeaveCode,
               detail: str = "") -> None:
@@ -1103,8 +1161,31 @@ class Hub:
                 protocol.LEAVE_KICKED: LogKind.KICK,
                 protocol.LEAVE_BANNED: LogKind.BAN}.get(code, LogKind.LEAVE)
         self._log(now, what, session.name, session.addr, detail)
-        self._broadcast(self.room.record(now, protocol.EV_LEAVE, name=session.name,
-                                         code=code, text=detail))
+        if code in (protocol.LEAVE_KICKED, protocol.LEAVE_BANNED):
+            # The admin's doing: the room always sees it (and it is rare).
+            self._broadcast(self.room.record(now, protocol.EV_LEAVE, name=session.name,
+                                             code=code, text=detail))
+        else:
+            self._member_news(now, protocol.EV_LEAVE, session.name, code, detail)
+
+    def _member_news(self, now: float, kind: protocol.EventKind, name: str, code: int = 0,
+                     detail: str = "") -> None:
+        """A join or leave: said to the room while the room-wide budget lasts,
+        else counted for the next EV_MEMBERS (the pattern of big IRC rooms,
+        e.g. Twitch's, that stop sending each JOIN/PART)."""
+        if self.member_news.take(now):
+            self._broadcast(self.room.record(now, kind, name=name, code=code, text=detail))
+        else:
+            self._untold[kind == protocol.EV_LEAVE] += 1
+
+    def _tell_untold(self, now: float) -> None:
+        """The joins and leaves not said one by one since the last time, as one event."""
+        joined, left = self._untold
+        self._untold = [0, 0]
+        self._untold_told_at = now
+        self._broadcast(self.room.record(
+            now, protocol.EV_MEMBERS, origin=protocol.members_counts(joined, left),
+            text="%d joined and %d left (too many at once to say each)" % (joined, left)))
 
     # ============================================================== output
 
@@ -1134,12 +1215,17 @@ class Hub:
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_INTERVAL
             limit = now - self.config.session_timeout
-            for session in [s for s in self.by_addr.values()
-                            if s.last_heard < limit and s.phase is not LEAVING]:
+            silent = [s for s in self.by_addr.values()
+                      if s.last_heard < limit and s.phase is not LEAVING]
+            deaf = [s for s in self.by_addr.values()
+                    if s.phase is not LEAVING and s.last_heard >= limit
+                    and self._stalled(now, s)]
+            if len(silent) + len(deaf) > DROPS_PER_PASS:
+                self._next_sweep = now + DROP_PASS_GAP      # the rest in the next pass
+            for session in silent[:DROPS_PER_PASS]:
                 self._drop(now, session, protocol.LEAVE_TIMEOUT, "no reply for %.0f s"
                            % (now - session.last_heard))
-            for session in [s for s in self.by_addr.values()
-                            if s.phase is not LEAVING and self._stalled(now, s)]:
+            for session in deaf[:max(0, DROPS_PER_PASS - len(silent))]:
                 self._drop_unacking(now, session, protocol.ReasonCode.NO_ACKS)
             persons = [p for s in self.by_addr.values() for p in s.persons]
             self.line_budgets.forget_full(now, persons)
@@ -1151,6 +1237,8 @@ class Hub:
             for rule in self.moderation.expire(now):
                 if rule.kind == MUTE:
                     self._mute_over(now, rule)
+            if self._untold != [0, 0] and now >= self._untold_told_at + SWEEP_INTERVAL:
+                self._tell_untold(now)
         if self._throttled:
             self._release_held(now)
         if self.farewells:

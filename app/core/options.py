@@ -13,6 +13,8 @@ from app.core.protocol import DEFAULT_PORT
 DEFAULT_HISTORY = 20          # chat lines a newcomer is shown on joining
 DEFAULT_MAX_CLIENTS = 2000    # people in the room at most
 DEFAULT_MAX_PER_IP = 32       # people from one address at most (0: no limit; loopback exempt)
+DEFAULT_LINE_RATE = 5.0       # chat lines a second per person (address, client key), sustained
+LINE_BURST_SECONDS = 6.0      # ... after a burst of this many seconds' worth (a pasted paragraph)
 DEFAULT_RETAIN_DAYS = 30.0    # the room's database forgets what is older (--retain)
 DEFAULT_KICK_COOLDOWN = 300.0 # seconds a kicked person (name and host) is refused
 DEFAULT_CONNECT_TIMEOUT = 10.0   # line mode gives up when the server has not answered this long
@@ -34,6 +36,7 @@ class ServerOptions:
     log: Optional[str] = None            # JSON-lines transcript path
     max_clients: int = DEFAULT_MAX_CLIENTS
     max_per_ip: int = DEFAULT_MAX_PER_IP
+    line_rate: float = DEFAULT_LINE_RATE
     room_key: Optional[RoomKey] = None   # --insecure with --password: the version-1 tag key
     password: Optional[str] = None       # --password / CHAT_PASSWORD: SPAKE2 in the handshake
     insecure: bool = False               # --insecure: protocol version 1, nothing encrypted

@@ -82,6 +82,7 @@ class EventKind(WireCode):
     PRIVATE = 6
     NOTICE = 7
     WHO = 8
+    MEMBERS = 9                  # joins and leaves counted, not each said (a busy room)
 
 
 class EventFlag(WireCode):
@@ -185,9 +186,20 @@ EV_ADMIN = EventKind.ADMIN
 EV_PRIVATE = EventKind.PRIVATE
 EV_NOTICE = EventKind.NOTICE
 EV_WHO = EventKind.WHO
+EV_MEMBERS = EventKind.MEMBERS
 EVENT_KINDS = frozenset(EventKind)
 
 EVF_HISTORY = EventFlag.HISTORY
+
+
+def members_counts(joined: int, left: int) -> int:
+    """EV_MEMBERS's origin field: how many joined (high 32 bits) and left."""
+    return (min(joined, 0xFFFFFFFF) << 32) | min(left, 0xFFFFFFFF)
+
+
+def members_of(origin: int) -> Tuple[int, int]:
+    """(joined, left) from EV_MEMBERS's origin field."""
+    return origin >> 32, origin & 0xFFFFFFFF
 
 LEAVE_QUIT = LeaveCode.QUIT
 LEAVE_TIMEOUT = LeaveCode.TIMEOUT

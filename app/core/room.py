@@ -20,6 +20,10 @@ class Logged(NamedTuple):
     # The clients allowed to see it, by instance (bound to their secret token,
     # not to a name someone else may take later); None = everyone.
     audience: Optional[FrozenSet[int]]
+    # The event encoded, once: the broadcast and every catch-up share it (a
+    # burst of N members back after a gap of M events is N x M queue entries,
+    # not N x M encodings as well).
+    body: bytes
 
 
 Member = TypeVar("Member")   # the server's session object (hub.ServerSession)
@@ -45,8 +49,15 @@ class Room(Generic[Member]):
         self.seq += 1
         event = Event(self.seq, now, kind, 0, code, len(self.members), origin, msg_id,
                       name, target, text)
-        self.ring.append(Logged(event, frozenset(audience) if audience is not None else None))
+        self.ring.append(Logged(event, frozenset(audience) if audience is not None else None,
+                                protocol.encode_event(event)))
         return event
+
+    def body(self, event: Event) -> bytes:
+        """`event` encoded: the ring's copy when it is the newest event."""
+        if self.ring and self.ring[-1].event is event:
+            return self.ring[-1].body
+        return protocol.encode_event(event)
 
     def history(self) -> List[Event]:
         """The last `history_lines` chat lines and admin notices, oldest first,
@@ -67,12 +78,21 @@ class Room(Generic[Member]):
     def missed(self, epoch: int, after_seq: int, instance: int) -> Optional[List[Event]]:
         """The events a returning client missed after `after_seq`, or None when
         they cannot be told (older than the ring)."""
+        found = self._missed(epoch, after_seq, instance)
+        return None if found is None else [logged.event for logged in found]
+
+    def missed_bodies(self, epoch: int, after_seq: int, instance: int) -> Optional[List[bytes]]:
+        """missed(), encoded (the ring's copies)."""
+        found = self._missed(epoch, after_seq, instance)
+        return None if found is None else [logged.body for logged in found]
+
+    def _missed(self, epoch: int, after_seq: int, instance: int) -> Optional[List[Logged]]:
         if epoch != self.epoch:
             # A client of an earlier run (the server restarted under it): every
             # public line of this run, while the ring still holds the whole run.
             if not epoch or not self.ring or self.ring[0].event.room_seq != 1:
                 return None
-            return [logged.event for logged in self.ring
+            return [logged for logged in self.ring
                     if logged.audience is None and logged.event.kind in HISTORY_KINDS]
         if after_seq > self.seq:
             return None
@@ -82,6 +102,6 @@ class Room(Generic[Member]):
         # below after_seq may still have been on its way when the client lost
         # us: all of this client's private events go again (it drops the ones
         # it has by sender and msg_id, PROTOCOL.md 7.5).
-        return [logged.event for logged in self.ring
+        return [logged for logged in self.ring
                 if (logged.audience is None and logged.event.room_seq > after_seq)
                 or (logged.audience is not None and instance in logged.audience)]

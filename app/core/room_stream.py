@@ -38,6 +38,16 @@ ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it wait
 TIMEOUT_BURST = 4        # datagrams resent at a time-out (the oldest unacked ones) ...
 RESEND_BURST = 32        # ... and past each ack while it is repaired (see on_ack)
 CHECK_EVERY = 0.05       # time-outs are looked for at most this often (one pass, all members)
+# Members whose time-out a pass handles at most; the rest wait for the next
+# pass. Members sent the same datagram at the same moment time out together:
+# 2000 of them are 8000 resends at once (each sealed and sent), which the
+# room's lines would wait behind. Spread, a pass costs a few milliseconds.
+TIMEOUTS_PER_PASS = 64
+# After this back-off (three time-outs in a row, no ack between them: at least
+# 1.4 s of silence) a member is sent nothing new until it acks (_catch_up).
+# Not after the first time-out: a member whose ack is only late (a busy
+# machine) would then wait for that ack for every new line.
+SILENT_BACKOFF = 8
 # A member's room timer before its first RTT sample: above any client's room ack
 # delay (at most 0.3 s, PROTOCOL.md 6.8; ours 0.12-0.28 s), so a new member's
 # first datagrams are not resent for want of an ack; no longer, because what a
@@ -163,9 +173,11 @@ class RoomSender:
         plans: Dict[Tuple[int, bool], Optional[List[Tuple[bytes, int]]]] = {}
         for cursor in walk[at:end]:
             sent = cursor.sent
-            # Not live (yet, or any more), its window is full, or it has all:
+            # Not live (yet, or any more), its window is full, it has all, or
+            # it timed out and has not acked since (the loss window, below):
             # not now (go_live or an ack pumps it; tick finds one that is stuck).
-            if sent >= number or sent - cursor.acked >= ROOM_WINDOW or not cursor.live:
+            if sent >= number or sent - cursor.acked >= ROOM_WINDOW or not cursor.live \
+                    or cursor.backoff >= SILENT_BACKOFF:
                 continue
             if sent == previous:                 # in step: the newest only (hot)
                 append((cursor.head + newest, cursor.addr))
@@ -259,7 +271,16 @@ class RoomSender:
         return True
 
     def _catch_up(self, now: float, cursor: RoomCursor, outbox: Outbox) -> bool:
-        """Send what the member has not been sent yet, as far as its window allows."""
+        """Send what the member has not been sent yet, as far as its window
+        allows. Nothing new after repeated time-outs until an ack comes
+        (backoff back to 1): TCP's loss window (RFC 5681 3.1: after a
+        retransmission time-out only the resent segment is in flight), applied
+        once the path looks dead rather than slow (RFC 1122 4.2.3.5's R1:
+        a few retransmissions). A member that stopped acknowledging then costs
+        its time-outs' few resends, not a copy of every line the room says (a
+        window's worth, 256 datagrams, each)."""
+        if cursor.backoff >= SILENT_BACKOFF:
+            return True
         while cursor.sent < self.number and cursor.sent - cursor.acked < ROOM_WINDOW:
             if not self._send_next(now, cursor, outbox):
                 return False
@@ -365,11 +386,13 @@ class RoomSender:
             return []
         stuck = []
         earliest = NEVER
+        budget = TIMEOUTS_PER_PASS
         for session_id, cursor in self.cursors.items():
             if cursor.acked + 1 < self.first:
                 stuck.append(session_id)        # (live or not) it can never catch up
                 continue
-            if cursor.due <= now:
+            if cursor.due <= now and budget:
+                budget -= 1
                 end = min(cursor.sent, cursor.acked + TIMEOUT_BURST)
                 if not self._resend_range(cursor, cursor.acked + 1, end, outbox):
                     stuck.append(session_id)

@@ -38,7 +38,7 @@ from app.core.console_messages import (
 from app.core.exit_codes import ExitCode
 from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.join_hints import Hint, host_port_text
-from app.core.options import ServerOptions
+from app.core.options import LINE_BURST_SECONDS, ServerOptions
 from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.core.secure_server import SecureServer
 from app.core.secure_session import KeyPair
@@ -274,6 +274,8 @@ class NetworkProcess:
                        HubConfig(history_lines=options.history,
                                  max_sessions=options.max_clients,
                                  max_per_ip=options.max_per_ip,
+                                 msg_rate=options.line_rate,
+                                 msg_burst=options.line_rate * LINE_BURST_SECONDS,
                                  kick_cooldown=options.kick_cooldown,
                                  addresses_verified=identity is not None),
                        room_key=options.room_key)

@@ -42,6 +42,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
     "zh": {
         "join": "%(name)s 进入了聊天室",
         "leave": "%(name)s 退出了聊天室",
+        "members": "%(joined)d 人进入、%(left)d 人退出了聊天室（人太多，不逐一显示）",
         "leave_timeout": " (超时)",
         "leave_kicked": " (被踢出)",
         "leave_banned": " (被封禁)",
@@ -152,6 +153,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
     "en": {
         "join": "%(name)s joined the room",
         "leave": "%(name)s left the room",
+        "members": "%(joined)d joined and %(left)d left the room (too many to show each)",
         "leave_timeout": " (timed out)",
         "leave_kicked": " (kicked)",
         "leave_banned": " (banned)",
@@ -522,6 +524,9 @@ def render(event: P.Event, lang: str = "zh", my_name: str = "", my_instance: int
             body = [(tr(lang, "private_out", target=target), "private"), (text, "private")]
         else:
             body = [(tr(lang, "private_in", name=name), "private"), (text, "private")]
+    elif kind == P.EV_MEMBERS:
+        joined, left = P.members_of(event.origin)
+        body = [(tr(lang, "members", joined=joined, left=left), "notice")]
     elif kind == P.EV_WHO:
         names = [n for n in (sanitize_text(n) for n in event.text.split("\n")) if n]
         body = [(tr(lang, "who", count=len(names), names=", ".join(names)), "notice")]
