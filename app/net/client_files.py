@@ -3,13 +3,13 @@ sends (/hand-in, /交作业), around the core's Endpoint (app/core/transfer.py)
 that ClientCore carries. The client's network shell (client_net.py) gives it
 a turn after its chat output in every wake-up."""
 import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from app.core import file_wire as fw
 from app.core import transfer as tr
 from app.core.client_core import ClientCore
 from app.net.files import (Downloads, FileNews, FileProblem, HandedIn, HandInRefused,
-                           open_source, read_at)
+                           open_source, read_at, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per turn
 
@@ -17,9 +17,11 @@ __all__ = ["ClientFiles", "FileNews"]
 
 
 class ClientFiles:
-    def __init__(self, core: ClientCore, downloads: Optional[str]) -> None:
+    def __init__(self, core: ClientCore, downloads: Optional[str], server: Any = None,
+                 max_chunk: int = fw.CHUNK_SIZE) -> None:
         self.core = core
-        self.endpoint = tr.Endpoint(read_at)
+        self.server = server                 # its address: the route our hand-ins take
+        self.endpoint = tr.Endpoint(read_at, max_chunk)
         core.files = self.endpoint
         self.downloads = Downloads(downloads)
         self.sending: Dict[int, Tuple[int, fw.Offer]] = {}    # transfer -> (fd, offer)
@@ -30,6 +32,8 @@ class ClientFiles:
             fd, offer = open_source(path, fw.Purpose.HAND_IN)
         except FileProblem as exc:
             return str(exc)
+        if self.server is not None:
+            offer = offer._replace(chunk=route_chunk(self.server))
         transfer = int.from_bytes(os.urandom(4), "big") or 1
         self.sending[transfer] = (fd, offer)
         self.endpoint.send(now, 0, transfer, offer, fd)

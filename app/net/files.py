@@ -2,6 +2,8 @@
 
   open_source(path, purpose)   a file to send: opened, checked, hashed -> (fd, Offer)
   read_at(fd, offset, size)    the endpoints' reader (os.pread)
+  route_chunk(addr)            the chunk size for the route to `addr` (its MTU)
+  receive_chunk(sock)          the largest chunk our socket buffer takes in bulk
   Landing(folder)              where received files are written: `NAME.part`
                                first, the SHA-256 checked, then renamed to a
                                name nobody has (never over a file, never
@@ -15,6 +17,8 @@ line for a person); nothing half-written is left behind.
 import errno
 import hashlib
 import os
+import socket
+import sys
 import tempfile
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
@@ -74,6 +78,46 @@ def read_at(fd: int, offset: int, size: int) -> bytes:
     return os.pread(fd, size, offset)
 
 
+# Linux's getsockopt names (the socket module does not export them): the MTU
+# of a connected socket's route, as the kernel knows it (the interface's, or a
+# smaller path MTU learnt from ICMP "fragmentation needed"; ip(7), ipv6(7)).
+IP_MTU = 14
+IPV6_MTU = 24
+RECEIVE_DEPTH = 32        # full-size chunks our receive buffer must hold at once
+
+
+def route_chunk(addr: Tuple) -> int:
+    """The chunk size for files sent to `addr`: from the route's MTU, so a
+    CHUNK datagram leaves whole and is never fragmented (the kernel sets DF on
+    datagrams within the path MTU, IP_PMTUDISC_WANT); the OFFER, padded to the
+    same size, then proves the whole path carries it (PROTOCOL.md F.3). Where
+    the MTU cannot be asked (not Linux, no route): the floor, fw.CHUNK_SIZE."""
+    if not sys.platform.startswith("linux"):
+        return fw.CHUNK_SIZE
+    ipv6 = ":" in str(addr[0])
+    try:
+        with socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET,
+                           socket.SOCK_DGRAM) as probe:
+            probe.connect(tuple(addr) if ipv6 else (addr[0], addr[1]))
+            mtu = probe.getsockopt(socket.IPPROTO_IPV6 if ipv6 else socket.IPPROTO_IP,
+                                   IPV6_MTU if ipv6 else IP_MTU)
+    except (OSError, TypeError, ValueError, IndexError):   # no route, an odd address
+        return fw.CHUNK_SIZE
+    return fw.chunk_for_mtu(mtu, ipv6)
+
+
+def receive_chunk(sock: socket.socket) -> int:
+    """The largest chunk we take (larger: REFUSE SMALLER, F.4): RECEIVE_DEPTH
+    full CHUNK datagrams must fit our socket's receive buffer, or a window of
+    them overflows it while the loop is busy (the kernel caps the buffer we ask
+    for at net.core.rmem_max)."""
+    try:
+        buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError:
+        return fw.CHUNK_SIZE
+    return fw.chunk_for_datagram(buffer // RECEIVE_DEPTH)
+
+
 def sha256_of(fd: int) -> bytes:
     digest = hashlib.sha256()
     offset = 0
@@ -97,7 +141,11 @@ class Landed(NamedTuple):
 
 
 class _Part:
-    __slots__ = ("fd", "path", "name", "offer", "failed")
+    """A partial file, and the SHA-256 of its prefix so far: chunks that come
+    in order are hashed as they are written, so completing a file costs no
+    second pass over it (only what came out of order, or before a resume, is
+    read back)."""
+    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -105,6 +153,32 @@ class _Part:
         self.name = name
         self.offer = offer
         self.failed = ""
+        self.digest = hashlib.sha256()
+        self.hashed = 0                      # bytes [0, hashed) are in the digest
+        self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
+
+    def wrote(self, offset: int, data: bytes) -> None:
+        if offset != self.hashed:
+            if offset > self.hashed:
+                self.ahead[offset] = len(data)
+            return
+        self.digest.update(data)
+        self.hashed += len(data)
+        ahead = self.ahead
+        while self.hashed in ahead:          # a hole filled: what waited behind it
+            length = ahead.pop(self.hashed)
+            block = os.pread(self.fd, length, self.hashed)
+            self.digest.update(block)
+            self.hashed += len(block)
+
+    def finish_digest(self) -> bytes:
+        """The whole file's SHA-256: the prefix's, then the rest read back."""
+        while True:
+            block = os.pread(self.fd, HASH_BLOCK, self.hashed)
+            if not block:
+                return self.digest.digest()
+            self.digest.update(block)
+            self.hashed += len(block)
 
 
 class Landing:
@@ -165,6 +239,7 @@ class Landing:
             return False
         try:
             os.pwrite(part.fd, data, offset)
+            part.wrote(offset, data)
         except OSError as exc:
             part.failed = exc.strerror or str(exc)
             return False
@@ -181,7 +256,7 @@ class Landing:
         try:
             if part.failed:
                 raise OSError(errno.EIO, part.failed)
-            digest = sha256_of(part.fd)
+            digest = part.finish_digest()
         except OSError as exc:
             self._drop(part)
             return Landed("", "", fw.DoneStatus.WRITE_FAILED, bytes(32),

@@ -23,7 +23,7 @@ import termios
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
-from app.core import admin, discovery_wire, protocol
+from app.core import admin, discovery_wire, file_wire, protocol
 from app.core.admin import LogKind
 from app.core.console_messages import (
     ConsoleBye,
@@ -270,7 +270,7 @@ class NetworkProcess:
             self.secure = self.front = SecureServer(
                 self.hub, primitives.LibcryptoSuite(options.password), identity,
                 os.urandom(32), options.password is not None, self.wall(now))
-        self.files = ServerFiles(self.hub, options, state_path)   # handouts, hand-ins
+        self.files = ServerFiles(self.hub, options, state_path, sock)   # handouts, hand-ins
         self.files.record = self._record_hand_in
         if store is not None:
             self._restore(store)
@@ -388,12 +388,12 @@ class NetworkProcess:
         now = self.now()
         for _ in range(DRAIN_LIMIT):
             try:
-                data, addr = self.sock.recvfrom(protocol.MAX_DATAGRAM + 1)
+                data, addr = self.sock.recvfrom(protocol.MAX_FILE_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
-            if len(data) > protocol.MAX_DATAGRAM:
+            if not file_wire.size_ok(data):   # only FILE datagrams may be larger
                 hub.stats["malformed"] += 1
                 continue
             if data[:3] == discovery_wire.PROBE_MAGIC[:3]:   # LAN discovery (docs/LAN.md)

@@ -7,6 +7,7 @@ Hand-ins are stored as `<submissions>/<name>/<YYYYmmdd-HHMMSS>-<file>`; a
 partial is `<file>.part` in the same folder until its SHA-256 matches.
 """
 import os
+import socket
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -17,7 +18,8 @@ from app.core.admin import LogKind
 from app.core.file_desk import FileDesk, Handout
 from app.core.hub import Hub
 from app.core.options import ServerOptions
-from app.net.files import FileProblem, Landing, open_source, read_at
+from app.net.files import (FileProblem, Landing, open_source, read_at, receive_chunk,
+                           route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
@@ -25,10 +27,14 @@ StoredHandIn = Tuple[str, str, str, int, float, str]
 
 
 class ServerFiles:
-    def __init__(self, hub: Hub, options: ServerOptions, state_path: Optional[str]) -> None:
+    def __init__(self, hub: Hub, options: ServerOptions, state_path: Optional[str],
+                 sock: Optional[socket.socket] = None) -> None:
         self.hub = hub
         self.options = options
         self.desk = FileDesk(read_at, options.file_ttl)
+        if sock is not None:                         # chunk sizes from the routes (F.3)
+            self.desk.chunk_for = route_chunk
+            self.desk.endpoint.max_chunk = receive_chunk(sock)
         hub.files = self.desk
         default = os.path.join(state_path, "submissions") if state_path else None
         self.submissions = os.path.abspath(os.path.expanduser(options.submissions)) \
