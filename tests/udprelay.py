@@ -14,8 +14,12 @@ import time
 
 class LossyRelay:
     def __init__(self, server_port, loss=0.2, dup=0.05, max_delay=0.03, seed=0,
-                 host="127.0.0.1", record=False):
+                 host="127.0.0.1", record=False, rate=None, queue=0.1):
         self.server = (host, server_port)
+        # With rate (bytes a second, each way): a link that slow, with a queue
+        # of `queue` seconds in front of it (a router's buffer: beyond it, drops).
+        self.rate, self.queue = rate, queue
+        self.busy_until = {}           # the sending socket -> when its link is free
         self.loss, self.dup, self.max_delay = loss, dup, max_delay
         self.rng = random.Random(seed)
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -46,6 +50,14 @@ class LossyRelay:
                 self.stats["dropped"] += 1
                 continue
             when = time.monotonic() + self.rng.uniform(0, self.max_delay)
+            if self.rate:
+                now = time.monotonic()
+                start = max(now, self.busy_until.get(sock, now))
+                if start - now > self.queue:
+                    self.stats["dropped"] += 1
+                    continue
+                self.busy_until[sock] = start + len(data) / self.rate
+                when = self.busy_until[sock] + self.rng.uniform(0, self.max_delay)
             heapq.heappush(self.pending, (when, next(self.counter), sock, data, addr))
 
     def _upstream_for(self, addr):

@@ -39,15 +39,17 @@ class ClientFiles:
         self.endpoint.send(now, 0, transfer, offer, fd)
         return None
 
-    def progress(self) -> List[Tuple[str, int, int, bool]]:
-        """(name, bytes done, size, outgoing) of every transfer under way."""
+    def progress(self) -> List[Tuple[int, str, int, int, bool]]:
+        """(transfer, name, bytes done, size, outgoing) of every transfer under
+        way (the news that ends one names its transfer too)."""
         rows = []
         for out in self.endpoint.outgoing.values():
             if out.state != tr.ENDED:
-                rows.append((out.offer.name, out.sent_bytes, out.offer.size, True))
+                rows.append((out.transfer, out.offer.name, out.sent_bytes, out.offer.size, True))
         for inc in self.endpoint.incoming.values():
             if inc.state in (tr.OPEN, tr.COMPLETE):
-                rows.append((inc.offer.name, inc.received_bytes, inc.offer.size, False))
+                rows.append((inc.transfer, inc.offer.name, inc.received_bytes, inc.offer.size,
+                             False))
         return rows
 
     def turn(self, now: float) -> bool:
@@ -68,13 +70,15 @@ class ClientFiles:
             return
         os.close(fd)
         if isinstance(event, tr.Refused):
-            self.news.append(HandInRefused(offer.name, event.code, event.reason))
+            self.news.append(HandInRefused(offer.name, event.code, event.reason,
+                                           event.transfer))
         elif event.done.status == fw.DoneStatus.STORED:
             self.news.append(HandedIn(offer.name, offer.size, event.done.sha256.hex(),
-                                      event.done.detail))
+                                      event.done.detail, event.transfer))
         else:
             self.news.append(HandInRefused(offer.name, 0, "mismatch" if event.done.status
-                                           == fw.DoneStatus.MISMATCH else "write"))
+                                           == fw.DoneStatus.MISMATCH else "write",
+                                           event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
         return self.endpoint.next_deadline(now) if self.core.state == "joined" else None

@@ -324,6 +324,7 @@ class FileReceived(NamedTuple):
     name: str
     size: int
     path: str
+    transfer: int = 0         # which (the front end's progress bar for it)
 
 
 class FileFailed(NamedTuple):
@@ -332,6 +333,7 @@ class FileFailed(NamedTuple):
     name: str
     why: str
     detail: str = ""
+    transfer: int = 0
 
 
 class HandedIn(NamedTuple):
@@ -340,6 +342,7 @@ class HandedIn(NamedTuple):
     size: int
     sha256: str               # hex
     stored: str               # where the server put it
+    transfer: int = 0
 
 
 class HandInRefused(NamedTuple):
@@ -348,6 +351,7 @@ class HandInRefused(NamedTuple):
     name: str
     code: int
     detail: str
+    transfer: int = 0
 
 
 FileNews = Union[FileReceived, FileFailed, HandedIn, HandInRefused]
@@ -386,7 +390,7 @@ class Downloads:
                                     fw.RefuseCode(refusal[0]), refusal[1])
                     news.append(FileFailed(file_names.safe_name(offer.name),
                                            _REFUSE_WHY.get(refusal[0], "unwritable"),
-                                           refusal[1]))
+                                           refusal[1], event.transfer))
             elif isinstance(event, tr.Write) and self.landing is not None:
                 if not self.landing.write(key, event.offset, event.data) \
                         and self.landing.has(key):
@@ -398,7 +402,7 @@ class Downloads:
                 inc = endpoint.incoming.get(key)
                 self.landing.cancel(key)
                 news.append(FileFailed(file_names.safe_name(inc.offer.name) if inc else "?",
-                                       "cancelled", event.reason))
+                                       "cancelled", event.reason, event.transfer))
         return news
 
     def _land(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
@@ -408,11 +412,11 @@ class Downloads:
         landed = self.landing.complete(key)
         endpoint.finish(now, key[0], key[1], fw.Done(landed.status, landed.sha256, landed.name))
         if landed.status == fw.DoneStatus.STORED:
-            news.append(FileReceived(landed.name, inc.offer.size, landed.path))
+            news.append(FileReceived(landed.name, inc.offer.size, landed.path, key[1]))
         else:
             news.append(FileFailed(file_names.safe_name(inc.offer.name),
                                    "mismatch" if landed.status == fw.DoneStatus.MISMATCH
-                                   else "write", landed.why))
+                                   else "write", landed.why, key[1]))
 
     def close(self) -> None:
         if self.landing is not None:
