@@ -5,11 +5,13 @@ secure sessions (the default), every wait a poll with a deadline."""
 import hashlib
 import os
 import re
+import signal
 import subprocess
 
 import pytest
 
 from tests.chatproc import free_udp_port, start_client, start_server, wait_until
+from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -135,3 +137,88 @@ def test_hand_in_over_the_limit_is_refused_before_sending(pyz, port, procs, tmp_
 def assert_stderr(proc, text, timeout=20):
     wait_until(lambda: "chat.pyz: " + text in proc.stderr_text(), timeout,
                "no %r on stderr: %r" % (text, proc.stderr_text()))
+
+
+# ---------------------------------------------------------------- a server restart (F.5)
+
+BLOCK = 65440                      # the chunk size on loopback (PROTOCOL.md F.1)
+
+
+def blocks_in(part, data):
+    """How many of `data`'s chunks the partial file holds already (it is
+    allocated whole at once, so its size says nothing)."""
+    try:
+        with open(part, "rb") as f:
+            held = f.read()
+    except OSError:
+        return 0
+    return sum(1 for i in range(0, len(data), BLOCK) if held[i:i + BLOCK] == data[i:i + BLOCK])
+
+
+def kill_and_restart(server, pyz, port, tmp_path, procs, name):
+    os.kill(server.popen.pid, signal.SIGKILL)
+    server.popen.wait(timeout=10)
+    again = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                         stdin=subprocess.PIPE, name=name)
+    procs.append(again)
+    return again
+
+
+@pytest.mark.parametrize("direction", ["handout", "hand_in"])
+def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, direction):
+    """Through a relay of 4 MB/s (so a 12 MB file takes seconds): once a
+    quarter of the file is in the receiver's partial, the server is killed
+    with SIGKILL and started again on the same --state; the transfer
+    completes with the right SHA-256, and the second run sends less than the
+    whole file (it resumed from what was held)."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    chunks = -(-len(data) // BLOCK)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=0.3)
+    try:
+        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+        if direction == "handout":
+            server.send("/send " + str(source))
+            part = folder / "big.bin.part"
+        else:
+            me.send("/hand-in " + str(source))
+            part = None
+            def found():
+                nonlocal part
+                for root, _, names in os.walk(tmp_path / "state" / "submissions"):
+                    part = next((os.path.join(root, n) for n in names if n.endswith(".part")),
+                                part)
+                return part is not None
+            wait_until(found, 30, "the hand-in's partial file")
+        wait_until(lambda: blocks_in(part, data) >= chunks // 4, 60, "a quarter of the file")
+        held = blocks_in(part, data)
+        assert held < chunks, "the kill must land mid-transfer"
+        key = "large_down" if direction == "handout" else "large_up"
+        server = kill_and_restart(server, pyz, port, tmp_path, procs, "server-again")
+        before = relay.stats[key]          # (what went into the void meanwhile not counted)
+        if direction == "handout":
+            line = me.wait_line(lambda line: line.startswith("收到文件:"), timeout=120)
+            assert RECEIVED.match(line).group(3) == str(folder / "big.bin")
+            assert sha256_file(folder / "big.bin") == hashlib.sha256(data).hexdigest()
+            assert sorted(os.listdir(folder)) == ["big.bin"]
+            resumed = held                 # the client keeps its map of chunks held
+        else:
+            line = me.wait_line(lambda line: line.startswith("作业已提交"), timeout=120)
+            assert hashlib.sha256(data).hexdigest() in line
+            note = server.wait_line(lambda line: " resumed at " in line, timeout=10)
+            # The server kept the in-order prefix it had written (saved every 0.5 s).
+            mb = float(re.search(r"resumed at ([\d.]+) MB", note).group(1))
+            assert mb > 0, note
+            resumed = int(mb * 1e6) // BLOCK
+            stored = [os.path.join(r, n) for r, _, ns in
+                      os.walk(tmp_path / "state" / "submissions") for n in ns]
+            assert len(stored) == 1 and not stored[0].endswith(".part")
+            assert sha256_file(stored[0]) == hashlib.sha256(data).hexdigest()
+        sent_again = relay.stats[key] - before
+        assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
+    finally:
+        relay.stop()

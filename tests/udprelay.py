@@ -30,7 +30,9 @@ class LossyRelay:
         self.client_of = {}            # upstream socket -> client addr
         self.pending = []              # heap of (when, n, sock, data, addr)
         self.counter = itertools.count()
-        self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0}
+        # large: datagrams over 1200 bytes forwarded (file chunks), to the server and back
+        self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0, "large_up": 0,
+                      "large_down": 0}
         # With record: every datagram that came through, as (data, where it goes):
         # what a sniffer on the path would see.
         self.recorded = [] if record else None
@@ -92,6 +94,8 @@ class LossyRelay:
                 try:
                     sock.sendto(data, addr)
                     self.stats["forwarded"] += 1
+                    if len(data) > 1200:
+                        self.stats["large_down" if sock is self.front else "large_up"] += 1
                 except OSError:
                     pass
 

@@ -214,6 +214,29 @@ class Landing:
         self.parts[key] = _Part(fd, path, name, offer)
         return None
 
+    def resume(self, key: tr.Key, offer: fw.Offer, path: str, name: str) -> bool:
+        """Take up the partial file `path` again (a restarted server's hand-in):
+        False when it is gone or is not a regular file of the offer's size."""
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(self.folder) \
+                or not path.endswith(file_names.PARTIAL_SUFFIX):
+            return False
+        try:
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+                         | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False
+        info = os.fstat(fd)
+        if not _regular(info.st_mode) or info.st_size != offer.size:
+            os.close(fd)
+            return False
+        self.parts[key] = _Part(fd, path, file_names.safe_name(name), offer)
+        return True
+
+    def part_of(self, key: tr.Key) -> Tuple[str, str]:
+        """(the partial's path, the name it will get) ("", "" if none)."""
+        part = self.parts.get(key)
+        return (part.path, part.name) if part is not None else ("", "")
+
     def _create(self, name: str) -> Tuple[int, str]:
         """A new `NAME.part` (or `NAME (1).part`, ...): never one that exists."""
         for n in range(10000):

@@ -272,6 +272,7 @@ class NetworkProcess:
                 os.urandom(32), options.password is not None, self.wall(now))
         self.files = ServerFiles(self.hub, options, state_path, sock)   # handouts, hand-ins
         self.files.record = self._record_hand_in
+        self.files.save = self._save_files
         if store is not None:
             self._restore(store)
 
@@ -286,6 +287,7 @@ class NetworkProcess:
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
             self.files.restore(store.hand_ins())
+            self.files.restore_files(self.now(), store.files())
         except StateError as exc:
             self._lose_store(str(exc))
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
@@ -309,6 +311,14 @@ class NetworkProcess:
         if self.store is not None:
             try:
                 self.store.add_hand_in(row[4], row[0], row[1], row[2], row[3], row[5])
+            except StateError as exc:
+                self._lose_store(str(exc))
+
+    def _save_files(self, value: str) -> None:
+        """The file transfers under way (app/net/server_files.py) into the database."""
+        if self.store is not None:
+            try:
+                self.store.save_files(value)
             except StateError as exc:
                 self._lose_store(str(exc))
 

@@ -5,7 +5,16 @@ each wake-up of its loop (chat first; then at most a budget of chunks).
 
 Hand-ins are stored as `<submissions>/<name>/<YYYYmmdd-HHMMSS>-<file>`; a
 partial is `<file>.part` in the same folder until its SHA-256 matches.
+
+What is under way is kept in the room's database (`save`, as JSON; the server
+calls it at most every SAVE_INTERVAL, at once on a new or ended transfer):
+each handout within its ttl (path, offer, who has it) and each hand-in being
+received (its partial file and the prefix written so far). A restarted server
+(kill -9 included) offers the handouts again with the same transfer ids, so a
+client resumes from what it holds, and takes up a hand-in's partial again when
+its sender offers it anew (PROTOCOL.md F.5).
 """
+import json
 import os
 import socket
 import time
@@ -22,6 +31,7 @@ from app.net.files import (FileProblem, Landing, open_source, read_at, receive_c
                            route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
+SAVE_INTERVAL = 0.5          # seconds between two saves of the hand-ins' progress
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
 StoredHandIn = Tuple[str, str, str, int, float, str]
 
@@ -47,6 +57,11 @@ class ServerFiles:
         # StateDB, or nothing when it runs in memory).
         self.record: Callable[[StoredHandIn], None] = lambda row: None
         self.next_transfer = int.from_bytes(os.urandom(4), "big") or 1
+        # The transfers under way, into the database (the server's StateDB.save_files).
+        self.save: Callable[[str], None] = lambda value: None
+        self.saved_at = float("-inf")
+        self.paths: Dict[int, str] = {}              # handout transfer -> its path
+        self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
 
     def restore(self, stored: Sequence[StoredHandIn]) -> None:
         """The hand-ins of earlier runs (the database): listed, and counted in
@@ -54,6 +69,71 @@ class ServerFiles:
         for name, file, path, size, when, sha in stored:
             self.rows.append((name, os.path.basename(path), size, when, sha))
             self.handed[name] = self.handed.get(name, 0) + size
+
+    def restore_files(self, now: float, stored: str) -> None:
+        """The transfers an earlier run had under way (save): handouts still
+        within their ttl whose file is unchanged (size and mtime) are offered
+        again; hand-ins' partials wait for their senders' new offers."""
+        try:
+            state = json.loads(stored) if stored else {}
+            handouts, partials = state.get("handouts", []), state.get("partials", [])
+            for h in handouts:
+                if now - h["created"] <= self.options.file_ttl:
+                    self._reopen(h)
+            for p in partials:
+                key = (int(p["instance"]), int(p["transfer"]))
+                self.resumable[key] = p
+                self.handed[p["owner"]] = self.handed.get(p["owner"], 0) + int(p["size"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.hub.note(now, LogKind.HANDOUT, "", "-",
+                          "the saved file transfers cannot be read (%s): not resumed" % exc)
+        self.saved_at = float("-inf")
+
+    def _reopen(self, h: dict) -> None:
+        offer = fw.Offer(int(h["size"]), fw.CHUNK_SIZE, bytes.fromhex(h["sha256"]),
+                         fw.Purpose.HANDOUT, float(h["mtime"]), str(h["name"]))
+        try:
+            fd = os.open(h["path"], os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return
+        info = os.fstat(fd)
+        if (info.st_size, info.st_mtime) != (offer.size, offer.mtime):
+            os.close(fd)                  # changed since: not the file that was offered
+            return
+        transfer = int(h["transfer"])
+        self.paths[transfer] = h["path"]
+        self.desk.hand_out(float(h["created"]), Handout(transfer, offer, fd, float(h["created"])))
+        self.desk.got[transfer] = set(int(i) for i in h.get("got", ()))
+
+    def _state(self) -> str:
+        handouts = [dict(transfer=h.transfer, path=self.paths.get(h.transfer, ""),
+                         name=h.offer.name, size=h.offer.size, sha256=h.offer.sha256.hex(),
+                         mtime=h.offer.mtime, created=h.created,
+                         got=sorted(self.desk.got.get(h.transfer, ())))
+                    for h in self.desk.handouts.values()]
+        partials = list(self.resumable.values())
+        for key, owner in self.hand_in_names.items():
+            inc = self.desk.endpoint.incoming.get(key)
+            landing = self.landings.get(owner)
+            if inc is None or landing is None:
+                continue
+            path, name = landing.part_of(key)
+            if path:
+                partials.append(dict(instance=key[0], transfer=key[1], owner=owner, path=path,
+                                     name=name, size=inc.offer.size,
+                                     sha256=inc.offer.sha256.hex(),
+                                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk)))
+        return json.dumps(dict(handouts=handouts, partials=partials), ensure_ascii=False)
+
+    def _changed(self) -> None:
+        self.saved_at = float("-inf")     # saved at the end of this turn
+
+    def _maybe_save(self, now: float) -> None:
+        if now - self.saved_at < SAVE_INTERVAL:
+            return
+        if self.saved_at == float("-inf") or self.hand_in_names:
+            self.saved_at = now
+            self.save(self._state())
 
     # ------------------------------------------------------------ commands
 
@@ -79,6 +159,8 @@ class ServerFiles:
         transfer = self.next_transfer
         self.next_transfer = (self.next_transfer + 1) & 0xFFFFFFFF or 1
         self.desk.hand_out(now, Handout(transfer, offer, fd, now))
+        self.paths[transfer] = os.path.abspath(path)
+        self._changed()
         online = len(self.hub.members())
         self.hub.note(now, LogKind.HANDOUT, "", "console", "%s (%s)" % (
             offer.name, file_names.human_size(offer.size)))
@@ -93,10 +175,13 @@ class ServerFiles:
         for event in self.desk.take_events():
             self._on_event(now, event)
         for handout in self.desk.expired(now):
+            self.paths.pop(handout.transfer, None)
+            self._changed()
             try:
                 os.close(handout.source)
             except OSError:
                 pass
+        self._maybe_save(now)
 
     def next_deadline(self, now: float) -> Optional[float]:
         return self.desk.next_deadline(now)
@@ -104,6 +189,8 @@ class ServerFiles:
     def _on_event(self, now: float, event: tr.FileEvent) -> None:
         endpoint = self.desk.endpoint
         key = (event.peer, event.transfer)
+        if isinstance(event, (tr.Delivered, tr.Complete, tr.Cancelled)):
+            self._changed()
         if isinstance(event, tr.Delivered):
             handout = self.desk.handouts.get(event.transfer)
             name = self.desk.name_of(event.peer)
@@ -148,6 +235,10 @@ class ServerFiles:
         if self.submissions is None:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.UNWRITABLE, "")
             return
+        key = (event.peer, event.transfer)
+        earlier = self.resumable.pop(key, None)
+        if earlier is not None and self._resume(now, key, offer, earlier):
+            return
         if offer.size > self.options.max_file_size:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.TOO_BIG,
                             str(self.options.max_file_size))
@@ -172,6 +263,30 @@ class ServerFiles:
         self.hand_in_names[(event.peer, event.transfer)] = name
         self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now
         endpoint.accept(now, event.peer, event.transfer)
+        self._changed()
+
+    def _resume(self, now: float, key: tr.Key, offer: fw.Offer, earlier: dict) -> bool:
+        """A hand-in an earlier run was receiving, offered again: its partial
+        taken up, the prefix it had written held (its quota stays reserved)."""
+        owner = str(earlier["owner"])
+        self.handed[owner] = self.handed.get(owner, 0) - int(earlier["size"])
+        if (offer.sha256.hex(), offer.size) != (earlier["sha256"], int(earlier["size"])) \
+                or self.submissions is None:
+            return False
+        landing = self.landings.get(owner)
+        if landing is None:
+            landing = self.landings[owner] = Landing(os.path.join(
+                self.submissions, file_names.safe_name(owner)))
+        if not landing.resume(key, offer, str(earlier["path"]), str(earlier["name"])):
+            return False             # (gone, or not what it was: a new partial instead)
+        self.hand_in_names[key] = owner
+        self.handed[owner] = self.handed.get(owner, 0) + offer.size
+        self.desk.endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
+        self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s resumed at %s of %s" % (
+            offer.name, file_names.human_size(int(earlier["prefix"])),
+            file_names.human_size(offer.size)))
+        self._changed()
+        return True
 
     def _landed(self, now: float, key: tr.Key) -> None:
         name = self.hand_in_names.pop(key, None)
