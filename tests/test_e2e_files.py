@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from tests.chatproc import free_udp_port, start_client, start_server, wait_until
+from tests import netns
+from tests.chatproc import Proc, free_udp_port, start_client, start_server, wait_until
 from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(180)
@@ -222,3 +223,37 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
         assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
     finally:
         relay.stop()
+
+
+# ---------------------------------------------------------------- kernel-level loss
+
+def test_10_percent_kernel_loss_a_10_mb_handout_arrives_intact(pyz, procs, tmp_path):
+    """Two network namespaces joined by a veth pair (MTU 1500: 1408-byte
+    chunks); nftables in the client's drops 10 % of the room's UDP each way."""
+    data = os.urandom(10 * 1000 * 1000)
+    source = tmp_path / "讲义.bin"
+    source.write_bytes(data)
+    subnet = "10.79.0.%d"
+    port = 9797
+    with netns.veth_pair("czfiles", subnet) as (server_ns, client_ns):
+        netns.load_rules(client_ns, netns.lossy_rules(port, 10), tmp_path)
+        server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
+                       "--port", str(port), "--state", str(tmp_path / "state")],
+                      subprocess.PIPE, str(tmp_path / "s.err"))
+        procs.append(server)
+        server.wait_line(lambda line: " start " in line and "listening" in line)
+        folder = tmp_path / "dl"
+        me = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name", "张三",
+                   "--port", str(port), "--downloads", str(folder), subnet % 1],
+                  subprocess.PIPE, str(tmp_path / "c.err"))
+        procs.append(me)
+        me.wait_line(lambda line: line == "张三 进入了聊天室", timeout=30)
+        server.send("/send " + str(source))
+        line = me.wait_line(lambda line: line.startswith("收到文件:"), timeout=150)
+        assert RECEIVED.match(line).group(3) == str(folder / "讲义.bin")
+        assert sha256_file(folder / "讲义.bin") == hashlib.sha256(data).hexdigest()
+        assert sorted(os.listdir(folder)) == ["讲义.bin"]
+        dropped = netns.drop_counts(client_ns)
+        assert len(dropped) == 2 and all(n > 100 for n in dropped), dropped   # it bit
+        for proc in (me, server):
+            proc.stop()                  # before the namespaces go

@@ -94,14 +94,14 @@ def route_chunk(addr: Tuple) -> int:
     the MTU cannot be asked (not Linux, no route): the floor, fw.CHUNK_SIZE."""
     if not sys.platform.startswith("linux"):
         return fw.CHUNK_SIZE
-    ipv6 = ":" in str(addr[0])
     try:
+        ipv6 = ":" in str(addr[0])
         with socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET,
                            socket.SOCK_DGRAM) as probe:
-            probe.connect(tuple(addr) if ipv6 else (addr[0], addr[1]))
+            probe.connect((addr[0], addr[1]))     # (a hub's address may carry more)
             mtu = probe.getsockopt(socket.IPPROTO_IPV6 if ipv6 else socket.IPPROTO_IP,
                                    IPV6_MTU if ipv6 else IP_MTU)
-    except (OSError, TypeError, ValueError, IndexError):   # no route, an odd address
+    except (OSError, TypeError, ValueError, IndexError, OverflowError):  # no route, odd address
         return fw.CHUNK_SIZE
     return fw.chunk_for_mtu(mtu, ipv6)
 
