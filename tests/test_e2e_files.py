@@ -156,6 +156,18 @@ def blocks_in(part, data):
     return sum(1 for i in range(0, len(data), BLOCK) if held[i:i + BLOCK] == data[i:i + BLOCK])
 
 
+def wait_for_part(folder):
+    """The path of the first partial file that appears under `folder`."""
+    found = []
+
+    def look():
+        found[:] = [os.path.join(root, n) for root, _, names in os.walk(folder)
+                    for n in names if n.endswith(".part")]
+        return bool(found)
+    wait_until(look, 30, "a partial file under %s" % folder)
+    return found[0]
+
+
 def kill_and_restart(server, pyz, port, tmp_path, procs, name):
     os.kill(server.popen.pid, signal.SIGKILL)
     server.popen.wait(timeout=10)
@@ -187,14 +199,7 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
             part = folder / "big.bin.part"
         else:
             me.send("/hand-in " + str(source))
-            part = None
-            def found():
-                nonlocal part
-                for root, _, names in os.walk(tmp_path / "state" / "submissions"):
-                    part = next((os.path.join(root, n) for n in names if n.endswith(".part")),
-                                part)
-                return part is not None
-            wait_until(found, 30, "the hand-in's partial file")
+            part = wait_for_part(tmp_path / "state" / "submissions")
         wait_until(lambda: blocks_in(part, data) >= chunks // 4, 60, "a quarter of the file")
         held = blocks_in(part, data)
         assert held < chunks, "the kill must land mid-transfer"
@@ -208,9 +213,12 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
             assert sorted(os.listdir(folder)) == ["big.bin"]
             resumed = held                 # the client keeps its map of chunks held
         else:
+            note = server.wait_line(lambda line: " resumed at " in line, timeout=60)
+            # Counted from here: until the client knows its old session is gone, its
+            # chunks for it go into the void (to the old run), and are not a resume's.
+            before = relay.stats[key]
             line = me.wait_line(lambda line: line.startswith("作业已提交"), timeout=120)
             assert hashlib.sha256(data).hexdigest() in line
-            note = server.wait_line(lambda line: " resumed at " in line, timeout=10)
             # The server kept the in-order prefix it had written (saved every 0.5 s).
             mb = float(re.search(r"resumed at ([\d.]+) MB", note).group(1))
             assert mb > 0, note
@@ -221,6 +229,35 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
             assert sha256_file(stored[0]) == hashlib.sha256(data).hexdigest()
         sent_again = relay.stats[key] - before
         assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
+    finally:
+        relay.stop()
+
+
+def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_path):
+    """The file shrinks while it is handed in: the client cancels (CANCEL), the
+    server deletes the partial and gives the reservation back, so a second
+    file that fits the quota only without the first is taken."""
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(os.urandom(12 * 1000 * 1000))
+    second_data = os.urandom(12 * 1000 * 1000)
+    second.write_bytes(second_data)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          "--quota", "15M", stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=0.3)
+    try:
+        me, _ = client(pyz, relay.port, "张三", tmp_path, procs)
+        me.send("/hand-in " + str(first))
+        part = wait_for_part(tmp_path / "state" / "submissions")
+        wait_until(lambda: blocks_in(part, first.read_bytes()) >= 20, 60, "some of a.bin")
+        os.truncate(first, 1000 * 1000)
+        server.wait_line(lambda line: "a.bin abandoned (cancelled by the sender" in line,
+                         timeout=30)
+        wait_until(lambda: "a.bin" in me.stderr_text(), 20, "the student told")
+        wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
+        me.send("/hand-in " + str(second))
+        line = me.wait_line(lambda line: line.startswith("作业已提交: b.bin"), timeout=60)
+        assert hashlib.sha256(second_data).hexdigest() in line
     finally:
         relay.stop()
 

@@ -35,38 +35,72 @@ class FileProblem(Exception):
     """A file that cannot be sent: why, in one line."""
 
 
-def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
-    """Open and hash a file to send; FileProblem if it cannot be."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
-    try:
-        before = os.fstat(fd)
-        if not _regular(before.st_mode):
+class SourceHash:
+    """A file to send, opened and checked at once, hashed in steps (`step`), so
+    the loop that hashes it (the server's, with the whole room in it) never
+    pauses for long on a large or slow file."""
+
+    def __init__(self, path: str, purpose: int) -> None:
+        self.path = path
+        self.purpose = purpose
+        try:
+            self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
+        try:
+            self.before = os.fstat(self.fd)
+        except OSError as exc:
+            os.close(self.fd)
+            raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
+        if not _regular(self.before.st_mode):
+            os.close(self.fd)
             raise FileProblem("%s is not a regular file" % path)
-        digest = hashlib.sha256()
-        offset = 0
-        while True:
-            block = os.pread(fd, HASH_BLOCK, offset)
-            if not block:
-                break
-            digest.update(block)
-            offset += len(block)
-        after = os.fstat(fd)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) \
-                or offset != after.st_size:
-            raise FileProblem("%s changed while it was being read; try again" % path)
-    except OSError as exc:
-        os.close(fd)
-        raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
-    except FileProblem:
-        os.close(fd)
-        raise
-    stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(path)))
-    name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
-    return fd, fw.Offer(after.st_size, fw.CHUNK_SIZE, digest.digest(), purpose,
+        self.size = self.before.st_size
+        self.digest = hashlib.sha256()
+        self.offset = 0
+
+    def step(self, budget: int) -> Optional[fw.Offer]:
+        """Hash up to `budget` more bytes; the Offer once the whole file is
+        hashed (None: not yet). FileProblem (the fd closed) if it cannot be
+        read or changed meanwhile."""
+        try:
+            end = self.offset + budget
+            while self.offset < end:
+                block = os.pread(self.fd, min(HASH_BLOCK, end - self.offset), self.offset)
+                if not block:
+                    return self._offer()
+                self.digest.update(block)
+                self.offset += len(block)
+            return None
+        except OSError as exc:
+            self.close()
+            raise FileProblem("cannot read %s: %s" % (self.path, exc.strerror))
+
+    def _offer(self) -> fw.Offer:
+        after = os.fstat(self.fd)
+        if (after.st_size, after.st_mtime_ns) != (self.before.st_size, self.before.st_mtime_ns) \
+                or self.offset != after.st_size:
+            self.close()
+            raise FileProblem("%s changed while it was being read; try again" % self.path)
+        stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(self.path)))
+        name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
+        return fw.Offer(after.st_size, fw.CHUNK_SIZE, self.digest.digest(), self.purpose,
                         after.st_mtime, name)
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
+    """Open and hash a file to send, in one go; FileProblem if it cannot be."""
+    source = SourceHash(path, purpose)
+    while True:
+        offer = source.step(1 << 30)
+        if offer is not None:
+            return source.fd, offer
 
 
 def _regular(mode: int) -> bool:

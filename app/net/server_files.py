@@ -27,11 +27,13 @@ from app.core.admin import LogKind
 from app.core.file_desk import FileDesk, Handout
 from app.core.hub import Hub
 from app.core.options import ServerOptions
-from app.net.files import (FileProblem, Landing, open_source, read_at, receive_chunk,
+from app.net.files import (FileProblem, Landing, SourceHash, read_at, receive_chunk,
                            route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
+HASH_STEP = 8 << 20          # bytes of a /send's SHA-256 per loop turn (a few ms)
 SAVE_INTERVAL = 0.5          # seconds between two saves of the hand-ins' progress
+SWEEP_INTERVAL = 1.0         # seconds between two looks for silent hand-ins
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
 StoredHandIn = Tuple[str, str, str, int, float, str]
 
@@ -60,6 +62,8 @@ class ServerFiles:
         # The transfers under way, into the database (the server's StateDB.save_files).
         self.save: Callable[[str], None] = lambda value: None
         self.saved_at = float("-inf")
+        self.swept_at = float("-inf")
+        self.hashing: List[SourceHash] = []          # /send files whose hash is not done
         self.paths: Dict[int, str] = {}              # handout transfer -> its path
         self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
 
@@ -147,30 +151,50 @@ class ServerFiles:
         raise TypeError("not a file command: %r" % (command,))
 
     def hand_out(self, now: float, path: str) -> admin.Result:
+        """/send PATH: checked now (it opens, it is a file, within
+        --max-file-size), hashed in steps by the loop's turns, offered when
+        the SHA-256 is known."""
         try:
-            fd, offer = open_source(path, fw.Purpose.HANDOUT)
+            source = SourceHash(path, fw.Purpose.HANDOUT)
         except FileProblem as exc:
             return admin.FileNotSent(str(exc))
-        if offer.size > self.options.max_file_size:
-            os.close(fd)
+        if source.size > self.options.max_file_size:
+            source.close()
             return admin.FileNotSent("%s is %s, over --max-file-size %s" % (
-                path, file_names.human_size(offer.size),
+                path, file_names.human_size(source.size),
                 file_names.human_size(self.options.max_file_size)))
+        self.hashing.append(source)
+        name = os.path.basename(os.path.abspath(path))
+        return admin.FileQueued(name, source.size, len(self.hub.members()))
+
+    def _hash_step(self, now: float) -> None:
+        """HASH_STEP bytes of the oldest /send's SHA-256 (a turn's share); the
+        handout starts when its hash is complete."""
+        source = self.hashing[0]
+        try:
+            offer = source.step(HASH_STEP)
+        except FileProblem as exc:
+            self.hashing.pop(0)
+            self.hub.note(now, LogKind.HANDOUT, "", "console", "NOT handed out: %s" % exc)
+            return
+        if offer is None:
+            return
+        self.hashing.pop(0)
         transfer = self.next_transfer
         self.next_transfer = (self.next_transfer + 1) & 0xFFFFFFFF or 1
-        self.desk.hand_out(now, Handout(transfer, offer, fd, now))
-        self.paths[transfer] = os.path.abspath(path)
+        self.desk.hand_out(now, Handout(transfer, offer, source.fd, now))
+        self.paths[transfer] = os.path.abspath(source.path)
         self._changed()
-        online = len(self.hub.members())
         self.hub.note(now, LogKind.HANDOUT, "", "console", "%s (%s)" % (
             offer.name, file_names.human_size(offer.size)))
-        return admin.FileQueued(offer.name, offer.size, online)
 
     # ------------------------------------------------------------ loop
 
     def turn(self, now: float) -> None:
         """Handle what the transfers reported, then put what is due (control,
         then chunks) into the hub's outbox."""
+        if self.hashing:
+            self._hash_step(now)
         self.desk.pull(now, self.hub, CHUNK_BUDGET)
         for event in self.desk.take_events():
             self._on_event(now, event)
@@ -181,9 +205,14 @@ class ServerFiles:
                 os.close(handout.source)
             except OSError:
                 pass
+        if self.hand_in_names and now >= self.swept_at + SWEEP_INTERVAL:
+            self.swept_at = now
+            self._sweep_silent(now)
         self._maybe_save(now)
 
     def next_deadline(self, now: float) -> Optional[float]:
+        if self.hashing:
+            return now                           # the next step of a hash
         return self.desk.next_deadline(now)
 
     def _on_event(self, now: float, event: tr.FileEvent) -> None:
@@ -217,11 +246,36 @@ class ServerFiles:
         elif isinstance(event, tr.Complete):
             self._landed(now, key)
         elif isinstance(event, tr.Cancelled):
-            owner = self.hand_in_names.pop(key, None)
-            if owner and owner in self.landings:
-                self.landings[owner].cancel(key)
+            inc = endpoint.incoming.get(key)
+            self._abandon(now, key, "cancelled by the sender: %s" % event.reason,
+                          inc.offer if inc is not None else None)
 
     # ------------------------------------------------------------ hand-ins
+
+    def _abandon(self, now: float, key: tr.Key, why: str, offer: Optional[fw.Offer]) -> None:
+        """A hand-in that will not finish: its partial deleted, its quota given back."""
+        owner = self.hand_in_names.pop(key, None)
+        if owner is None:
+            return
+        if owner in self.landings:
+            self.landings[owner].cancel(key)
+        if offer is not None:
+            self.handed[owner] = max(0, self.handed.get(owner, 0) - offer.size)
+            self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s abandoned (%s)" % (
+                offer.name, why))
+        self._changed()
+
+    def _sweep_silent(self, now: float) -> None:
+        """Hand-ins not heard from for --file-ttl (the student went away for
+        good): abandoned, so their partials and reservations do not stay."""
+        for key in list(self.hand_in_names):
+            inc = self.desk.endpoint.incoming.get(key)
+            if inc is not None and inc.state == tr.OPEN \
+                    and now - inc.last_heard > self.options.file_ttl:
+                self.desk.endpoint.refuse(now, key[0], key[1], fw.RefuseCode.BUSY,
+                                          "abandoned")
+                self._abandon(now, key, "nothing came for %d s" % self.options.file_ttl,
+                              inc.offer)
 
     def _offered(self, now: float, event: tr.Offered) -> None:
         endpoint = self.desk.endpoint
@@ -317,3 +371,5 @@ class ServerFiles:
                 os.close(handout.source)
             except OSError:
                 pass
+        for source in self.hashing:
+            source.close()
