@@ -3,6 +3,7 @@ out (`/send` on its stdin) to line-mode clients and to a late joiner; a client
 hands one in (`/hand-in` on its stdin). Real UDP on 127.0.0.1, real processes,
 secure sessions (the default), every wait a poll with a deadline."""
 import hashlib
+import json
 import os
 import re
 import signal
@@ -191,7 +192,7 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
     server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
                           stdin=subprocess.PIPE)
     procs.append(server)
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=0.3)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
     try:
         me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
         if direction == "handout":
@@ -233,6 +234,52 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
         relay.stop()
 
 
+def test_a_client_killed_mid_download_resumes_in_its_next_run(pyz, port, procs, tmp_path):
+    """kill -9 of a client while a handout comes: its partial and the record
+    beside it (.chat.pyz-partials.json: transfer, SHA-256, prefix) stay; the
+    next run with the same --downloads is offered the handout again and takes
+    the partial up: the file lands under its own name, only the rest sent."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    chunks = -(-len(data) // BLOCK)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        folder = tmp_path / "dl"
+        first = start_client(pyz, relay.port, "张三", tmp_path, "--downloads", str(folder))
+        procs.append(first)
+        server.send("/send " + str(source))
+        part = folder / "big.bin.part"
+        record = folder / ".chat.pyz-partials.json"
+        wait_until(lambda: blocks_in(part, data) >= chunks // 4 and record.exists(), 60,
+                   "a quarter of the file, recorded")
+        os.kill(first.popen.pid, signal.SIGKILL)
+        first.popen.wait(timeout=10)
+        for addr in list(relay.upstream):
+            relay.forget(addr)             # the dead run's share of the link is not taken
+        inode = os.stat(part).st_ino
+        (entry,) = json.loads(record.read_text()).values()
+        assert entry["part"] == str(part) and entry["prefix"] > 0
+        old = set(relay.upstream)
+        second = start_client(pyz, relay.port, "李四", tmp_path, "--downloads", str(folder))
+        procs.append(second)
+        line = second.wait_line(lambda line: line.startswith("收到文件:"), timeout=120)
+        assert RECEIVED.match(line).group(3) == str(folder / "big.bin")
+        assert sha256_file(folder / "big.bin") == hashlib.sha256(data).hexdigest()
+        assert os.stat(folder / "big.bin").st_ino == inode      # the partial, taken up
+        wait_until(lambda: sorted(os.listdir(folder)) == ["big.bin"], 10,
+                   "no partial and no record left: %s" % os.listdir(folder))
+        # (to the second run only: the server still sends to the dead one until it times out)
+        sent_again = sum(n for addr, n in relay.large_to.items() if addr not in old)
+        resumed = entry["prefix"] // BLOCK
+        assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
+    finally:
+        relay.stop()
+
+
 def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_path):
     """The file shrinks while it is handed in: the client cancels (CANCEL), the
     server deletes the partial and gives the reservation back, so a second
@@ -244,7 +291,7 @@ def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_p
     server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
                           "--quota", "15M", stdin=subprocess.PIPE)
     procs.append(server)
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=0.3)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
     try:
         me, _ = client(pyz, relay.port, "张三", tmp_path, procs)
         me.send("/hand-in " + str(first))

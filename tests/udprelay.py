@@ -33,6 +33,8 @@ class LossyRelay:
         # large: datagrams over 1200 bytes forwarded (file chunks), to the server and back
         self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0, "large_up": 0,
                       "large_down": 0}
+        self.large_to = {}             # client addr -> large datagrams forwarded to it
+        self.gone = set()              # client addrs whose datagrams are dropped (forget)
         # With record: every datagram that came through, as (data, where it goes):
         # what a sniffer on the path would see.
         self.recorded = [] if record else None
@@ -42,7 +44,14 @@ class LossyRelay:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def forget(self, addr):
+        """A client that is gone: what comes for it is dropped before the link
+        (as by the last router), so it takes no share of a `rate`."""
+        self.gone.add(addr)
+
     def _schedule(self, sock, data, addr):
+        if addr in self.gone:
+            return
         if self.recorded is not None:
             self.recorded.append((data, addr))
         copies = 2 if self.rng.random() < self.dup else 1
@@ -94,8 +103,10 @@ class LossyRelay:
                 try:
                     sock.sendto(data, addr)
                     self.stats["forwarded"] += 1
-                    if len(data) > 1200:
+                    if len(data) > 1200:           # file chunks
                         self.stats["large_down" if sock is self.front else "large_up"] += 1
+                        if sock is self.front:
+                            self.large_to[addr] = self.large_to.get(addr, 0) + 1
                 except OSError:
                     pass
 

@@ -3,6 +3,7 @@ sends (/hand-in, /交作业), around the core's Endpoint (app/core/transfer.py)
 that ClientCore carries. The client's network shell (client_net.py) gives it
 a turn after its chat output in every wake-up."""
 import os
+import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from app.core import file_wire as fw
@@ -62,6 +63,7 @@ class ClientFiles:
                 if isinstance(event, (tr.Delivered, tr.Refused)):
                     self._ended(event)
             self.core.pull_files(now, 0)       # the answers (ACK, DONE) at once
+        self.downloads.save(now, self.endpoint)
         return bool(self.core.out)
 
     def _ended(self, event: Union[tr.Delivered, tr.Refused]) -> None:
@@ -88,7 +90,7 @@ class ClientFiles:
         return news
 
     def close(self) -> None:
-        self.downloads.close()
+        self.downloads.close(time.monotonic(), self.endpoint)
         for fd, _ in self.sending.values():
             os.close(fd)
         self.sending.clear()

@@ -16,10 +16,12 @@ line for a person); nothing half-written is left behind.
 """
 import errno
 import hashlib
+import json
 import os
 import socket
 import sys
 import tempfile
+import time
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from app import _pyz_main
@@ -366,6 +368,15 @@ class Landing:
         for key in list(self.parts):
             self.cancel(key)
 
+    def detach(self) -> None:
+        """Close the partial files and keep them (their record says what they hold)."""
+        for part in self.parts.values():
+            try:
+                os.close(part.fd)
+            except OSError:
+                pass
+        self.parts.clear()
+
 
 def _unlink(path: str) -> None:
     try:
@@ -418,11 +429,81 @@ _REFUSE_WHY: Dict[int, str] = {fw.RefuseCode.NO_SPACE: "no_space",
                                fw.RefuseCode.UNWRITABLE: "unwritable"}
 
 
+PARTIALS_FILE = ".chat.pyz-partials.json"   # in the downloads folder: what a new run resumes
+PARTIALS_MEMORY = 7 * 86400                  # seconds an entry is kept for a resume
+PARTIALS_SAVE_INTERVAL = 0.5
+
+
 class Downloads:
-    """A client's receiving side: handouts from the server into its folder."""
+    """A client's receiving side: handouts from the server into its folder.
+
+    Its partial files outlive the process (a crash, kill -9, or leaving while
+    a file comes): PARTIALS_FILE records each one's transfer id, SHA-256 and
+    the in-order prefix written (at most every PARTIALS_SAVE_INTERVAL), so
+    when the server offers the same transfer again (to a later run, within its
+    --file-ttl) the partial is taken up and only the rest is sent."""
 
     def __init__(self, folder: Optional[str]) -> None:
         self.landing = Landing(folder) if folder else None
+        self.record = os.path.join(folder, PARTIALS_FILE) if folder else None
+        self.resumable: Dict[str, dict] = self._load()
+        self.saved_at = float("-inf")
+        self.changed = False
+
+    @staticmethod
+    def _id(transfer: int, offer: fw.Offer) -> str:
+        return "%d:%s" % (transfer, offer.sha256.hex())
+
+    def _load(self) -> Dict[str, dict]:
+        if self.record is None:
+            return {}
+        try:
+            with open(self.record, encoding="utf-8") as f:
+                stored = json.load(f)
+            return {k: v for k, v in stored.items()
+                    if time.time() - float(v["saved"]) < PARTIALS_MEMORY
+                    and os.path.isfile(str(v["part"]))}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}                   # none, or unreadable: nothing to resume
+
+    def save(self, now: float, endpoint: tr.Endpoint, force: bool = False) -> None:
+        """The partials under way (and those kept for a resume) into PARTIALS_FILE."""
+        if self.record is None or self.landing is None:
+            return
+        if not (force or self.changed or (self.landing.parts and
+                                          now - self.saved_at >= PARTIALS_SAVE_INTERVAL)):
+            return
+        self.saved_at, self.changed = now, False
+        state = dict(self.resumable)
+        for key in self.landing.parts:
+            inc = endpoint.incoming.get(key)
+            path, name = self.landing.part_of(key)
+            if inc is not None:
+                state[self._id(key[1], inc.offer)] = dict(
+                    part=path, name=name, saved=time.time(),
+                    prefix=min(inc.offer.size, inc.next * inc.offer.chunk))
+        try:
+            if not state:
+                if os.path.exists(self.record):
+                    os.unlink(self.record)
+                return
+            temporary = self.record + ".new"
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(state, f, ensure_ascii=False)
+            os.replace(temporary, self.record)
+        except OSError:
+            pass                         # no resume after a restart, nothing worse
+
+    def _resume(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
+                offer: fw.Offer) -> bool:
+        earlier = self.resumable.pop(self._id(key[1], offer), None)
+        if earlier is None or self.landing is None:
+            return False
+        self.changed = True
+        if not self.landing.resume(key, offer, str(earlier["part"]), str(earlier["name"])):
+            return False
+        endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
+        return True
 
     def handle(self, now: float, endpoint: tr.Endpoint,
                events: List[tr.FileEvent]) -> List[FileNews]:
@@ -435,6 +516,8 @@ class Downloads:
                 if offer.purpose != fw.Purpose.HANDOUT:
                     endpoint.refuse(now, event.peer, event.transfer,
                                     fw.RefuseCode.NOT_ALLOWED, "")
+                    continue
+                if self._resume(now, endpoint, key, offer):
                     continue
                 if self.landing is None:
                     refusal: Optional[Tuple[int, str]] = (fw.RefuseCode.UNWRITABLE, "")
@@ -458,6 +541,7 @@ class Downloads:
             elif isinstance(event, tr.Cancelled) and self.landing is not None:
                 inc = endpoint.incoming.get(key)
                 self.landing.cancel(key)
+                self.changed = True
                 news.append(FileFailed(file_names.safe_name(inc.offer.name) if inc else "?",
                                        "cancelled", event.reason, event.transfer))
         return news
@@ -467,6 +551,7 @@ class Downloads:
         assert self.landing is not None
         inc = endpoint.incoming[key]
         landed = self.landing.complete(key)
+        self.changed = True
         endpoint.finish(now, key[0], key[1], fw.Done(landed.status, landed.sha256, landed.name))
         if landed.status == fw.DoneStatus.STORED:
             news.append(FileReceived(landed.name, inc.offer.size, landed.path, key[1]))
@@ -475,9 +560,11 @@ class Downloads:
                                    "mismatch" if landed.status == fw.DoneStatus.MISMATCH
                                    else "write", landed.why, key[1]))
 
-    def close(self) -> None:
+    def close(self, now: float, endpoint: tr.Endpoint) -> None:
+        """Leaving: the partials stay, recorded, for a later run to resume."""
         if self.landing is not None:
-            self.landing.close()
+            self.save(now, endpoint, force=True)
+            self.landing.detach()
 
 
 # ---------------------------------------------------------------- where
