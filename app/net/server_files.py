@@ -85,6 +85,9 @@ class ServerFiles:
                 if now - h["created"] <= self.options.file_ttl:
                     self._reopen(h)
             for p in partials:
+                if now - float(p.get("saved", now)) > self.options.file_ttl:
+                    _remove(str(p["path"]))   # its sender has not come back within the ttl
+                    continue
                 key = (int(p["instance"]), int(p["transfer"]))
                 self.resumable[key] = p
                 self.handed[p["owner"]] = self.handed.get(p["owner"], 0) + int(p["size"])
@@ -124,7 +127,7 @@ class ServerFiles:
             path, name = landing.part_of(key)
             if path:
                 partials.append(dict(instance=key[0], transfer=key[1], owner=owner, path=path,
-                                     name=name, size=inc.offer.size,
+                                     name=name, size=inc.offer.size, saved=inc.last_heard,
                                      sha256=inc.offer.sha256.hex(),
                                      prefix=min(inc.offer.size, inc.next * inc.offer.chunk)))
         return json.dumps(dict(handouts=handouts, partials=partials), ensure_ascii=False)
@@ -373,3 +376,12 @@ class ServerFiles:
                 pass
         for source in self.hashing:
             source.close()
+
+
+def _remove(path: str) -> None:
+    """A partial hand-in given up on (only ever a `.part`, never a stored file)."""
+    if path.endswith(file_names.PARTIAL_SUFFIX):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
