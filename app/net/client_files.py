@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from app.core import file_wire as fw
 from app.core import transfer as tr
 from app.core.client_core import ClientCore
-from app.net.files import (Downloads, FileNews, FileProblem, HandedIn, HandInRefused,
-                           open_source, read_at, route_chunk)
+from app.net.files import (HASH_STEP, Downloads, FileNews, FileProblem, HandedIn,
+                           HandInRefused, SourceHash, read_at, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per turn
 
@@ -26,19 +26,35 @@ class ClientFiles:
         core.files = self.endpoint
         self.downloads = Downloads(downloads)
         self.sending: Dict[int, Tuple[int, fw.Offer]] = {}    # transfer -> (fd, offer)
+        self.hashing: List[SourceHash] = []                   # hand-ins not yet offered
         self.news: List[FileNews] = []
 
     def hand_in(self, path: str, now: float) -> Optional[str]:
+        """Start handing `path` in: None, or why not (it cannot be opened, is
+        not a file). Its SHA-256 is computed in steps by the next turns (a
+        large file does not stop the chat); the offer follows."""
         try:
-            fd, offer = open_source(path, fw.Purpose.HAND_IN)
+            self.hashing.append(SourceHash(path, fw.Purpose.HAND_IN))
         except FileProblem as exc:
             return str(exc)
+        return None
+
+    def _hash_step(self, now: float) -> None:
+        source = self.hashing[0]
+        try:
+            offer = source.step(HASH_STEP)
+        except FileProblem as exc:
+            self.hashing.pop(0)
+            self.news.append(HandInRefused(os.path.basename(source.path), 0, str(exc)))
+            return
+        if offer is None:
+            return
+        self.hashing.pop(0)
         if self.server is not None:
             offer = offer._replace(chunk=route_chunk(self.server))
         transfer = int.from_bytes(os.urandom(4), "big") or 1
-        self.sending[transfer] = (fd, offer)
-        self.endpoint.send(now, 0, transfer, offer, fd)
-        return None
+        self.sending[transfer] = (source.fd, offer)
+        self.endpoint.send(now, 0, transfer, offer, source.fd)
 
     def progress(self) -> List[Tuple[int, str, int, int, bool]]:
         """(transfer, name, bytes done, size, outgoing) of every transfer under
@@ -55,6 +71,8 @@ class ClientFiles:
 
     def turn(self, now: float) -> bool:
         """Events handled, what is due queued; True when there is output."""
+        if self.hashing:
+            self._hash_step(now)
         self.core.pull_files(now, CHUNK_BUDGET)
         events = self.endpoint.take_events()
         if events:
@@ -83,6 +101,8 @@ class ClientFiles:
                                            event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
+        if self.hashing:
+            return now                           # the next step of a hand-in's hash
         return self.endpoint.next_deadline(now) if self.core.state == "joined" else None
 
     def take_news(self) -> List[FileNews]:
@@ -94,3 +114,6 @@ class ClientFiles:
         for fd, _ in self.sending.values():
             os.close(fd)
         self.sending.clear()
+        for source in self.hashing:
+            source.close()
+        self.hashing.clear()

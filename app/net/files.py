@@ -30,6 +30,7 @@ from app.core import file_wire as fw
 from app.core import transfer as tr
 
 HASH_BLOCK = 1 << 20
+HASH_STEP = 8 << 20       # bytes of a file's SHA-256 per loop turn (a few ms: chat goes on)
 APP_DIR = "chat.pyz"
 
 

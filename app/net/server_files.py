@@ -27,11 +27,10 @@ from app.core.admin import LogKind
 from app.core.file_desk import FileDesk, Handout
 from app.core.hub import Hub
 from app.core.options import ServerOptions
-from app.net.files import (FileProblem, Landing, SourceHash, read_at, receive_chunk,
-                           route_chunk)
+from app.net.files import (HASH_STEP, FileProblem, Landing, SourceHash, read_at,
+                           receive_chunk, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
-HASH_STEP = 8 << 20          # bytes of a /send's SHA-256 per loop turn (a few ms)
 SAVE_INTERVAL = 0.5          # seconds between two saves of the hand-ins' progress
 SWEEP_INTERVAL = 1.0         # seconds between two looks for silent hand-ins
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
