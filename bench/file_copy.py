@@ -1,14 +1,16 @@
 """One handout over loopback against a plain TCP copy of the same bytes, in
 one run (issue 19 item 5, first figure only).
 
-    python3 -m bench.file_copy [--mb 20] [--pyz chat.pyz]
+    python3 -m bench.file_copy [--mb 100] [--pyz chat.pyz [--pyz other.pyz ...]]
 
 Starts the built chat.pyz as a headless server and one line-mode client (secure
 sessions), times `/send` until the client prints its `收到文件:` line (both
 SHA-256 passes included: the server's before the offer, the client's before
 the rename), then copies the same file over a loopback TCP connection
 (`socket.sendfile` to a Python reader writing a file). Prints both and the
-ratio. The machine is shared and noisy: compare the ratio within one run.
+ratio. Several --pyz (e.g. a build before a change and one after) are timed
+in the same run on the same file, each between two TCP copies. The machine is
+shared and noisy: compare the ratio within one run.
 """
 import argparse
 import os
@@ -67,19 +69,24 @@ def handout(pyz: str, src: pathlib.Path, tmp: pathlib.Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mb", type=int, default=20)
-    parser.add_argument("--pyz", default=str(ROOT / "chat.pyz"))
+    parser.add_argument("--mb", type=int, default=100)
+    parser.add_argument("--pyz", action="append")
     args = parser.parse_args()
     size = args.mb * 1000 * 1000
     with tempfile.TemporaryDirectory() as name:
         tmp = pathlib.Path(name)
         src = tmp / "file.bin"
         src.write_bytes(os.urandom(size))
-        udp = handout(args.pyz, src, tmp)
-        tcp = tcp_copy(src, tmp / "tcp.bin")
-    print("%d MB: handout to one client %.2f s (%.1f MB/s); TCP copy %.3f s (%.0f MB/s); "
-          "handout at %.1f %% of TCP" % (args.mb, udp, size / udp / 1e6, tcp, size / tcp / 1e6,
-                                        100 * tcp / udp))
+        for n, pyz in enumerate(args.pyz or [str(ROOT / "chat.pyz")]):
+            run = tmp / str(n)
+            run.mkdir()
+            tcp = tcp_copy(src, run / "tcp.bin")
+            udp = handout(os.path.abspath(pyz), src, run)
+            tcp = min(tcp, tcp_copy(src, run / "tcp2.bin"))
+            print("%s, %d MB: handout to one client %.2f s (%.1f MB/s); TCP copy %.3f s "
+                  "(%.0f MB/s); handout at %.1f %% of TCP" % (
+                      pyz, args.mb, udp, size / udp / 1e6, tcp, size / tcp / 1e6,
+                      100 * tcp / udp))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ from app.ui import render
 from app.ui.client import messages
 from app.ui.client.commands import parse_command
 from app.ui.client.messages import (Activity, ClearPane, ConnectionStatus, EmoteLine,
-                                    LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
+                                    HandIn, LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
                                     RepaintWindows, SayLine, ScrollEnd, ScrollPane, SearchPane,
                                     ShowHelp, ShowNote, TabNames, WhoQuery)
 
 VOCABULARY = (SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, LeaveRoom,
               ScrollPane, ScrollEnd, ClearPane, SearchPane, RepaintWindows, ReceiverReady,
-              ReceiverLeaving, ConnectionStatus, TabNames, Activity)
+              ReceiverLeaving, ConnectionStatus, TabNames, Activity, HandIn)
 
 
 # ---------------------------------------------------------------- the parser
@@ -43,6 +43,9 @@ VOCABULARY = (SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, Lea
     ("/clear", ClearPane()),
     ("/CLEAR all", ClearPane()),
     ("/lastlog 作业", SearchPane("作业")),
+    ("/hand-in ~/作业 1.txt ", HandIn("~/作业 1.txt")),
+    ("/交作业 a.pdf", HandIn("a.pdf")),
+    ("/HAND-IN a.pdf", HandIn("a.pdf")),
     ("/lastlog  two words ", SearchPane("two words")),
 ])
 def test_commands_parse_to_their_values(line, command):
@@ -63,6 +66,8 @@ def test_a_blank_line_is_nothing(line):
     ("/me   ", "zh", render.tr("zh", "usage_me")),
     ("/lastlog", "zh", "用法: /lastlog 文字"),
     ("/lastlog   ", "en", "usage: /lastlog TEXT"),
+    ("/hand-in", "en", "usage: /hand-in PATH (or /交作业 PATH)"),
+    ("/交作业  ", "zh", render.tr("zh", "usage_hand_in")),
     ("/foo bar", "zh", "未知命令 /foo，输入 /help 查看命令"),
     ("/Frob", "en", render.tr("en", "unknown_command", command="/frob")),
     ("/ spaced", "zh", render.tr("zh", "unknown_command", command="/")),
@@ -110,7 +115,7 @@ values = st.one_of(
     st.builds(SayLine, texts), st.builds(EmoteLine, texts),
     st.builds(PrivateLine, names, texts), st.builds(ShowNote, texts),
     st.builds(ScrollPane, st.sampled_from([-1, 1])), st.builds(ScrollEnd, st.booleans()),
-    st.builds(SearchPane, texts), st.builds(Activity, st.integers(0, 10 ** 9)),
+    st.builds(SearchPane, texts), st.builds(HandIn, texts), st.builds(Activity, st.integers(0, 10 ** 9)),
     st.builds(ConnectionStatus, st.sampled_from(["connecting", "joined", "reconnecting",
                                                 "refused", "closed"]),
               st.integers(0, 100000), texts, names),

@@ -22,6 +22,7 @@ import time
 import pytest
 import tui_fake
 from chatproc import HOST, free_udp_port, start_client, start_server
+from udprelay import LossyRelay
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
 from app.core import protocol as P
@@ -602,6 +603,8 @@ def test_commands(tmp_path):
         ("/msg nobody hi", "没有这个人: nobody"),
         ("/who", "在线 2 人: me, 张三"),
         ("//etc", "me : /etc"),
+        ("/hand-in", "用法: /hand-in 文件路径（或 /交作业 文件路径）"),
+        ("/交作业 ~/作业.txt", "无法提交: no such file: " + os.path.expanduser("~/作业.txt")),
     ]
     with fake_client(tmp_path, {"online": ["张三"]}) as term:
         joined(term)
@@ -611,6 +614,7 @@ def test_commands(tmp_path):
     made = [(c["call"], c.get("name"), c.get("text")) for c in calls(tmp_path)]
     assert ("emote", None, "挥手") in made and ("private", "张三", "悄悄话") in made
     assert made.count(("who", None, None)) == 2      # one silent, for Tab completion
+    assert ("hand_in", None, os.path.expanduser("~/作业.txt")) in made
 
 
 def test_tab_completes_names_recent_speakers_first(tmp_path):
@@ -1075,6 +1079,56 @@ def test_real_room_sees_every_exit_at_once(pyz, room, how):
         term.wait_exit(2)
         term.wait_for(lambda l, c: process_state(child) in (None, "Z"), timeout=1.5,
                       what="receiver gone")
+
+
+BAR = re.compile(r"(接收|提交) (\S+) \[([#-]{20})\] +(\d+)% ")
+
+
+def bar_percents(lines, name):
+    """The percent of each progress bar for `name` on the screen."""
+    return [int(m.group(4)) for m in (BAR.search(row) for row in lines)
+            if m and m.group(2) == name]
+
+
+def test_real_room_progress_bars_for_a_handout_and_a_hand_in(pyz, tmp_path):
+    """Through a relay of 3 MB/s (so the transfers take a second or two): the
+    curses client's pane shows a bar that advances, then fills, then the line."""
+    port = free_udp_port()
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=3e6)
+    handout = tmp_path / "讲义.bin"
+    handout.write_bytes(os.urandom(4_000_000))
+    homework = tmp_path / "hw.bin"
+    homework.write_bytes(os.urandom(3_000_000))
+    try:
+        with tui_client(pyz, relay.port, "--name", "张三", "--downloads",
+                        str(tmp_path / "dl"), lines=30, cols=100) as term:
+            term.wait_text("张三 进入了聊天室")
+            server.send("/send " + str(handout))
+            seen = set()
+
+            def advancing(lines, cursor):
+                seen.update(p for p in bar_percents(lines, "讲义.bin") if 0 < p < 100)
+                return len(seen) >= 2
+            term.wait_for(advancing, timeout=30, what="a handout bar that advances")
+            lines, _ = term.wait_text("收到文件: 讲义.bin", timeout=30)
+            assert bar_percents(lines, "讲义.bin") == [100]        # one bar, filled
+            stored = tmp_path / "dl" / "讲义.bin"
+            assert stored.read_bytes() == handout.read_bytes()
+            seen.clear()
+            term.type("/交作业 " + str(homework), "enter")
+
+            def advancing_out(lines, cursor):
+                seen.update(p for p in bar_percents(lines, "hw.bin") if 0 < p < 100)
+                return len(seen) >= 2
+            term.wait_for(advancing_out, timeout=30, what="a hand-in bar that advances")
+            lines, _ = term.wait_text("作业已提交: hw.bin", timeout=30)
+            assert bar_percents(lines, "hw.bin") == [100]
+            assert any("提交 hw.bin [####################] 100%" in row for row in lines)
+    finally:
+        relay.stop()
+        server.stop()
 
 
 def test_real_room_kick_is_shown(pyz, room):

@@ -3,13 +3,17 @@ out (`/send` on its stdin) to line-mode clients and to a late joiner; a client
 hands one in (`/hand-in` on its stdin). Real UDP on 127.0.0.1, real processes,
 secure sessions (the default), every wait a poll with a deadline."""
 import hashlib
+import json
 import os
 import re
+import signal
 import subprocess
 
 import pytest
 
-from tests.chatproc import free_udp_port, start_client, start_server, wait_until
+from tests import netns
+from tests.chatproc import Proc, free_udp_port, start_client, start_server, wait_until
+from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -135,3 +139,205 @@ def test_hand_in_over_the_limit_is_refused_before_sending(pyz, port, procs, tmp_
 def assert_stderr(proc, text, timeout=20):
     wait_until(lambda: "chat.pyz: " + text in proc.stderr_text(), timeout,
                "no %r on stderr: %r" % (text, proc.stderr_text()))
+
+
+# ---------------------------------------------------------------- a server restart (F.5)
+
+BLOCK = 65440                      # the chunk size on loopback (PROTOCOL.md F.1)
+
+
+def blocks_in(part, data):
+    """How many of `data`'s chunks the partial file holds already (it is
+    allocated whole at once, so its size says nothing)."""
+    try:
+        with open(part, "rb") as f:
+            held = f.read()
+    except OSError:
+        return 0
+    return sum(1 for i in range(0, len(data), BLOCK) if held[i:i + BLOCK] == data[i:i + BLOCK])
+
+
+def wait_for_part(folder):
+    """The path of the first partial file that appears under `folder`."""
+    found = []
+
+    def look():
+        found[:] = [os.path.join(root, n) for root, _, names in os.walk(folder)
+                    for n in names if n.endswith(".part")]
+        return bool(found)
+    wait_until(look, 30, "a partial file under %s" % folder)
+    return found[0]
+
+
+def kill_and_restart(server, pyz, port, tmp_path, procs, name):
+    os.kill(server.popen.pid, signal.SIGKILL)
+    server.popen.wait(timeout=10)
+    again = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                         stdin=subprocess.PIPE, name=name)
+    procs.append(again)
+    return again
+
+
+@pytest.mark.parametrize("direction", ["handout", "hand_in"])
+def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, direction):
+    """Through a relay of 4 MB/s (so a 12 MB file takes seconds): once a
+    quarter of the file is in the receiver's partial, the server is killed
+    with SIGKILL and started again on the same --state; the transfer
+    completes with the right SHA-256, and the second run sends less than the
+    whole file (it resumed from what was held)."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    chunks = -(-len(data) // BLOCK)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+        if direction == "handout":
+            server.send("/send " + str(source))
+            part = folder / "big.bin.part"
+        else:
+            me.send("/hand-in " + str(source))
+            part = wait_for_part(tmp_path / "state" / "submissions")
+        wait_until(lambda: blocks_in(part, data) >= chunks // 4, 60, "a quarter of the file")
+        held = blocks_in(part, data)
+        assert held < chunks, "the kill must land mid-transfer"
+        key = "large_down" if direction == "handout" else "large_up"
+        server = kill_and_restart(server, pyz, port, tmp_path, procs, "server-again")
+        before = relay.stats[key]          # (what went into the void meanwhile not counted)
+        if direction == "handout":
+            line = me.wait_line(lambda line: line.startswith("收到文件:"), timeout=120)
+            assert RECEIVED.match(line).group(3) == str(folder / "big.bin")
+            assert sha256_file(folder / "big.bin") == hashlib.sha256(data).hexdigest()
+            assert sorted(os.listdir(folder)) == ["big.bin"]
+            resumed = held                 # the client keeps its map of chunks held
+        else:
+            note = server.wait_line(lambda line: " resumed at " in line, timeout=60)
+            # Counted from here: until the client knows its old session is gone, its
+            # chunks for it go into the void (to the old run), and are not a resume's.
+            before = relay.stats[key]
+            line = me.wait_line(lambda line: line.startswith("作业已提交"), timeout=120)
+            assert hashlib.sha256(data).hexdigest() in line
+            # The server kept the in-order prefix it had written (saved every 0.5 s).
+            mb = float(re.search(r"resumed at ([\d.]+) MB", note).group(1))
+            assert mb > 0, note
+            resumed = int(mb * 1e6) // BLOCK
+            stored = [os.path.join(r, n) for r, _, ns in
+                      os.walk(tmp_path / "state" / "submissions") for n in ns]
+            assert len(stored) == 1 and not stored[0].endswith(".part")
+            assert sha256_file(stored[0]) == hashlib.sha256(data).hexdigest()
+        sent_again = relay.stats[key] - before
+        assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
+    finally:
+        relay.stop()
+
+
+def test_a_client_killed_mid_download_resumes_in_its_next_run(pyz, port, procs, tmp_path):
+    """kill -9 of a client while a handout comes: its partial and the record
+    beside it (.chat.pyz-partials.json: transfer, SHA-256, prefix) stay; the
+    next run with the same --downloads is offered the handout again and takes
+    the partial up: the file lands under its own name, only the rest sent."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    chunks = -(-len(data) // BLOCK)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        folder = tmp_path / "dl"
+        first = start_client(pyz, relay.port, "张三", tmp_path, "--downloads", str(folder))
+        procs.append(first)
+        server.send("/send " + str(source))
+        part = folder / "big.bin.part"
+        record = folder / ".chat.pyz-partials.json"
+        wait_until(lambda: blocks_in(part, data) >= chunks // 4 and record.exists(), 60,
+                   "a quarter of the file, recorded")
+        os.kill(first.popen.pid, signal.SIGKILL)
+        first.popen.wait(timeout=10)
+        for addr in list(relay.upstream):
+            relay.forget(addr)             # the dead run's share of the link is not taken
+        inode = os.stat(part).st_ino
+        (entry,) = json.loads(record.read_text()).values()
+        assert entry["part"] == str(part) and entry["prefix"] > 0
+        old = set(relay.upstream)
+        second = start_client(pyz, relay.port, "李四", tmp_path, "--downloads", str(folder))
+        procs.append(second)
+        line = second.wait_line(lambda line: line.startswith("收到文件:"), timeout=120)
+        assert RECEIVED.match(line).group(3) == str(folder / "big.bin")
+        assert sha256_file(folder / "big.bin") == hashlib.sha256(data).hexdigest()
+        assert os.stat(folder / "big.bin").st_ino == inode      # the partial, taken up
+        wait_until(lambda: sorted(os.listdir(folder)) == ["big.bin"], 10,
+                   "no partial and no record left: %s" % os.listdir(folder))
+        # (to the second run only: the server still sends to the dead one until it times out)
+        sent_again = sum(n for addr, n in relay.large_to.items() if addr not in old)
+        resumed = entry["prefix"] // BLOCK
+        assert sent_again <= chunks - resumed + chunks // 10, (sent_again, chunks, resumed)
+    finally:
+        relay.stop()
+
+
+def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_path):
+    """The file shrinks while it is handed in: the client cancels (CANCEL), the
+    server deletes the partial and gives the reservation back, so a second
+    file that fits the quota only without the first is taken."""
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(os.urandom(12 * 1000 * 1000))
+    second_data = os.urandom(12 * 1000 * 1000)
+    second.write_bytes(second_data)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          "--quota", "15M", stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        me, _ = client(pyz, relay.port, "张三", tmp_path, procs)
+        me.send("/hand-in " + str(first))
+        part = wait_for_part(tmp_path / "state" / "submissions")
+        wait_until(lambda: blocks_in(part, first.read_bytes()) >= 20, 60, "some of a.bin")
+        os.truncate(first, 1000 * 1000)
+        server.wait_line(lambda line: "a.bin abandoned (cancelled by the sender" in line,
+                         timeout=30)
+        wait_until(lambda: "a.bin" in me.stderr_text(), 20, "the student told")
+        wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
+        me.send("/hand-in " + str(second))
+        line = me.wait_line(lambda line: line.startswith("作业已提交: b.bin"), timeout=60)
+        assert hashlib.sha256(second_data).hexdigest() in line
+    finally:
+        relay.stop()
+
+
+# ---------------------------------------------------------------- kernel-level loss
+
+def test_10_percent_kernel_loss_a_10_mb_handout_arrives_intact(pyz, procs, tmp_path):
+    """Two network namespaces joined by a veth pair (MTU 1500: 1408-byte
+    chunks); nftables in the client's drops 10 % of the room's UDP each way."""
+    data = os.urandom(10 * 1000 * 1000)
+    source = tmp_path / "讲义.bin"
+    source.write_bytes(data)
+    subnet = "10.79.0.%d"
+    port = 9797
+    with netns.veth_pair("czfiles", subnet) as (server_ns, client_ns):
+        netns.load_rules(client_ns, netns.lossy_rules(port, 10), tmp_path)
+        server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
+                       "--port", str(port), "--state", str(tmp_path / "state")],
+                      subprocess.PIPE, str(tmp_path / "s.err"))
+        procs.append(server)
+        server.wait_line(lambda line: " start " in line and "listening" in line)
+        folder = tmp_path / "dl"
+        me = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name", "张三",
+                   "--port", str(port), "--downloads", str(folder), subnet % 1],
+                  subprocess.PIPE, str(tmp_path / "c.err"))
+        procs.append(me)
+        me.wait_line(lambda line: line == "张三 进入了聊天室", timeout=30)
+        server.send("/send " + str(source))
+        line = me.wait_line(lambda line: line.startswith("收到文件:"), timeout=150)
+        assert RECEIVED.match(line).group(3) == str(folder / "讲义.bin")
+        assert sha256_file(folder / "讲义.bin") == hashlib.sha256(data).hexdigest()
+        assert sorted(os.listdir(folder)) == ["讲义.bin"]
+        dropped = netns.drop_counts(client_ns)
+        assert len(dropped) == 2 and all(n > 100 for n in dropped), dropped   # it bit
+        for proc in (me, server):
+            proc.stop()                  # before the namespaces go

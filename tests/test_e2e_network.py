@@ -8,6 +8,7 @@ import pytest
 
 from app.core import protocol as P
 from tests.chatproc import HOST, free_udp_port, listening, start_client, start_server, wait_until
+from tests import netns
 from tests.udprelay import LossyRelay
 
 pytestmark = pytest.mark.timeout(300)
@@ -146,45 +147,17 @@ def _drain(sockets, replies):
 
 # ------------------------------------------------------------ kernel-level loss
 
-NETNS = ("czlossy-s", "czlossy-c")
 SUBNET = "10.78.0.%d"
 
 
-def _sh(*argv):
-    import subprocess
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=20)
+_sh = netns.sh
 
 
 @pytest.fixture
 def lossy_namespaces():
-    """Two network namespaces joined by a veth pair; in the client's, nftables
-    drops 20 % of our UDP both ways. Skips where that cannot be built."""
-    import shutil
-    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
-        pytest.skip("needs root, iproute2 and nftables (.ci/run installs them)")
-    server_ns, client_ns = NETNS
-    for ns in NETNS:
-        _sh("ip", "netns", "del", ns)
-    try:
-        steps = [
-            ("ip", "netns", "add", server_ns), ("ip", "netns", "add", client_ns),
-            ("ip", "link", "add", "czl-s", "netns", server_ns, "type", "veth",
-             "peer", "name", "czl-c", "netns", client_ns),
-            ("ip", "-n", server_ns, "addr", "add", SUBNET % 1 + "/24", "dev", "czl-s"),
-            ("ip", "-n", client_ns, "addr", "add", SUBNET % 2 + "/24", "dev", "czl-c"),
-            ("ip", "-n", server_ns, "link", "set", "czl-s", "up"),
-            ("ip", "-n", client_ns, "link", "set", "czl-c", "up"),
-            ("ip", "-n", server_ns, "link", "set", "lo", "up"),
-            ("ip", "-n", client_ns, "link", "set", "lo", "up"),
-        ]
-        for step in steps:
-            result = _sh(*step)
-            if result.returncode != 0:
-                pytest.skip("cannot build the namespaces here: %s" % result.stderr.strip())
-        yield server_ns, client_ns
-    finally:
-        for ns in NETNS:
-            _sh("ip", "netns", "del", ns)
+    """Two network namespaces joined by a veth pair (tests/netns.py)."""
+    with netns.veth_pair("czlossy", SUBNET) as pair:
+        yield pair
 
 
 def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tmp_path):
@@ -193,16 +166,7 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
     from tests.chatproc import Proc
     server_ns, client_ns = lossy_namespaces
     port = 9797
-    rules = ("table inet czlossy {\n"
-             " chain in { type filter hook input priority 0; "
-             "udp sport %d numgen random mod 100 < 20 counter drop; }\n"
-             " chain out { type filter hook output priority 0; "
-             "udp dport %d numgen random mod 100 < 20 counter drop; }\n}\n" % (port, port))
-    rules_file = tmp_path / "lossy.nft"
-    rules_file.write_text(rules)
-    result = _sh("ip", "netns", "exec", client_ns, "nft", "-f", str(rules_file))
-    if result.returncode != 0:
-        pytest.skip("nftables cannot load the loss rule here: %s" % result.stderr.strip())
+    netns.load_rules(client_ns, netns.lossy_rules(port, 20), tmp_path)
     server = Proc(["ip", "netns", "exec", server_ns, pyz, "server", "--headless",
                    "--port", str(port)], subprocess.DEVNULL, str(tmp_path / "s.err"))
     procs.append(server)
@@ -227,10 +191,8 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
     for parity in (0, 1):                                # each sender's order kept
         mine = [int(l.split()[1]) for l in chat if int(l.split()[1]) % 2 == parity]
         assert mine == sorted(mine)
-    counters = _sh("ip", "netns", "exec", client_ns, "nft", "list", "table", "inet", "czlossy")
-    import re
-    dropped = [int(n) for n in re.findall(r"counter packets (\d+)", counters.stdout)]
-    assert len(dropped) == 2 and all(n > 0 for n in dropped), counters.stdout  # it bit
+    dropped = netns.drop_counts(client_ns)
+    assert len(dropped) == 2 and all(n > 0 for n in dropped), dropped   # it bit
 
 
 def test_no_route_to_the_server_is_said_clearly(pyz, tmp_path):

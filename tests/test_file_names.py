@@ -3,12 +3,13 @@ and a received file appears under its final name only whole and checked
 (app/net/files.py Landing), never over an existing file."""
 import hashlib
 import os
+import sys
 
 import pytest
 
 from app.core import file_names as fn
 from app.core import file_wire as fw
-from app.net.files import Landing
+from app.net.files import Landing, route_chunk
 
 
 @pytest.mark.parametrize("raw, safe", [
@@ -71,13 +72,52 @@ def test_landing_drops_a_mismatch_and_a_cancel(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a mode-500 folder")
 def test_landing_in_an_unwritable_folder_refuses(tmp_path):
+    """A folder that cannot be made (a regular file where a parent should be:
+    refused for root too, whom no mode stops) and, when not root, a folder of
+    mode 500: one clear refusal each, nothing left behind."""
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"a file, not a folder")
+    refusal = Landing(str(blocker / "downloads")).start((0, 1), offer(b"abc"))
+    assert refusal is not None and refusal[0] == fw.RefuseCode.UNWRITABLE
+    assert sorted(os.listdir(tmp_path)) == ["blocker"]
+    if os.geteuid() == 0:
+        return                                   # root writes into a mode-500 folder
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
     try:
         refusal = Landing(str(folder)).start((0, 1), offer(b"abc"))
         assert refusal is not None and refusal[0] == fw.RefuseCode.UNWRITABLE
+        assert os.listdir(folder) == []
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed", "shuffled"])
+def test_landing_hashes_as_it_writes_in_any_order(tmp_path, order):
+    """The in-order prefix is hashed as it is written; whatever came out of
+    order is read back: the verdict is the same for every arrival order."""
+    import random
+    data = os.urandom(50_000)
+    pieces = [(i, data[i:i + 1000]) for i in range(0, len(data), 1000)]
+    if order == "reversed":
+        pieces.reverse()
+    elif order == "shuffled":
+        random.Random(3).shuffle(pieces)
+    land = Landing(str(tmp_path))
+    assert land.start((0, 1), offer(data)) is None
+    for at, piece in pieces:
+        assert land.write((0, 1), at, memoryview(piece))
+    landed = land.complete((0, 1))
+    assert landed.status == fw.DoneStatus.STORED
+    assert (tmp_path / landed.name).read_bytes() == data
+
+
+def test_route_chunk_from_the_mtu_and_odd_addresses():
+    assert route_chunk(("127.0.0.1", 9)) == (fw.MAX_CHUNK if sys.platform.startswith("linux")
+                                            else fw.CHUNK_SIZE)
+    # A dual-stack server's addresses carry flow and scope (any values): never an error.
+    assert route_chunk(("::ffff:127.0.0.1", 9, 99999999999, 0)) >= fw.CHUNK_SIZE
+    assert route_chunk(("no such host", 9)) == fw.CHUNK_SIZE
+    assert route_chunk(()) == fw.CHUNK_SIZE

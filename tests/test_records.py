@@ -88,6 +88,24 @@ def test_report_counts_lines_first_and_last_seen_with_bars(state):
     assert "class=bar" in page and "张三" in page
 
 
+def test_report_lists_the_hand_ins_of_the_period(state):
+    db = StateDB.open(state)
+    db.add_hand_in(T0 - 86400, "王五", "old.py", "/s/王五/old.py", 10, "00" * 32)
+    db.add_hand_in(T0 + 8, "张三", "作业1.py", "/s/张三/20261205-101500-作业1.py", 12_000,
+                   "ab" * 32)
+    db.add_hand_in(T0 + 9, "张三", "<作业2>.py", "/s/张三/x.py", 3, "cd" * 32)
+    db.close()
+    text = run(state, command="report", since="2h")[1]
+    tail = text.split("\nhand-ins: ", 1)[1].splitlines()
+    assert tail[0] == "2 from 1 people"
+    assert tail[1].endswith("  张三  作业1.py (12 KB)  sha256 %s  → /s/张三/20261205-101500-作业1.py"
+                            % ("ab" * 32))
+    assert "old.py" not in text                               # before --since
+    page = run(state, command="report", format="html", since="2h")[1]
+    assert page.count("<table>") == 2 and "&lt;作业2&gt;.py" in page and "<作业2>" not in page
+    assert page.rstrip().endswith("</body></html>")
+
+
 @pytest.mark.parametrize("since", ["yesterday-ish", "25:99", "3w"])
 def test_a_bad_since_is_one_line_and_exit_2(state, since, capsys):
     assert run(state, since=since)[0] == 2

@@ -8,13 +8,15 @@ import random
 import pytest
 
 from app.core import file_wire as fw
+from app.core import protocol
 from app.core import transfer as tr
 from app.core.congestion import Controller, MIN_CWND
 from app.core.protocol import ProtocolError
 
 
-def make_offer(data: bytes, name: str = "讲义.pdf", purpose=fw.Purpose.HANDOUT) -> fw.Offer:
-    return fw.Offer(len(data), fw.CHUNK_SIZE, hashlib.sha256(data).digest(), purpose, 0.0, name)
+def make_offer(data: bytes, name: str = "讲义.pdf", purpose=fw.Purpose.HANDOUT,
+               chunk: int = fw.CHUNK_SIZE) -> fw.Offer:
+    return fw.Offer(len(data), chunk, hashlib.sha256(data).digest(), purpose, 0.0, name)
 
 
 class Link:
@@ -40,10 +42,14 @@ class Link:
         self.sent_bodies = 0
         self.swap = 0.0           # chance a message is held back and goes after the next one
         self.swapped = None
+        self.largest = fw.MAX_FILE_DATAGRAM   # a path that drops larger datagrams (sealed)
+        self.posted = []          # (to_receiver, body) of every message sent
 
     def post(self, to_receiver: bool, body: bytes) -> None:
         self.sent_bodies += 1
-        if not self.up or self.rng.random() < self.loss:
+        self.posted.append((to_receiver, body))
+        if not self.up or self.rng.random() < self.loss \
+                or len(body) + fw.CHUNK_OVERHEAD - 9 > self.largest:
             return
         if self.swapped is None and self.rng.random() < self.swap:
             self.swapped = (to_receiver, body)
@@ -100,8 +106,8 @@ class Link:
         return [e for e in self.sender_events if isinstance(e, tr.Delivered)]
 
 
-def send_file(link: Link, transfer: int = 7) -> None:
-    link.sender.send(link.now, 0, transfer, make_offer(link.data), link.data)
+def send_file(link: Link, transfer: int = 7, chunk: int = fw.CHUNK_SIZE) -> None:
+    link.sender.send(link.now, 0, transfer, make_offer(link.data, chunk=chunk), link.data)
 
 
 def payload(size: int, seed: int = 0) -> bytes:
@@ -224,6 +230,91 @@ def test_receiver_restart_resumes_from_its_prefix():
     check_intact(link)
     writes = [e for e in link.receiver_events if isinstance(e, tr.Write)]
     assert len(writes) == fw.chunk_count(len(data), fw.CHUNK_SIZE) - prefix
+
+
+# ---------------------------------------------------------------- chunk sizes (F.3)
+
+def test_large_chunks_with_loss_and_reordering():
+    data = payload(3_000_000, 20)
+    link = Link(data, seed=20, loss=0.05, jitter=0.002)
+    send_file(link, chunk=fw.MAX_CHUNK)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    chunks = [b for to, b in link.posted if to and b[0] == fw.FileKind.CHUNK]
+    assert max(len(b) for b in chunks) == fw.MAX_CHUNK + 9                  # kind, ids, index
+    assert fw.MAX_CHUNK + fw.CHUNK_OVERHEAD <= fw.MAX_FILE_DATAGRAM          # sealed, it fits
+    offer = next(b for to, b in link.posted if to and b[0] == fw.FileKind.OFFER)
+    assert len(offer) == max(len(b) for b in chunks)          # padded: the path probe
+
+
+def test_a_path_that_drops_large_datagrams_falls_back_to_the_floor():
+    """The padded OFFERs vanish (a smaller MTU on the way, ICMP filtered):
+    after PROBE_OFFERS of them the sender offers CHUNK_SIZE, unpadded."""
+    data = payload(200_000, 21)
+    link = Link(data, seed=21)
+    link.largest = protocol.MAX_DATAGRAM
+    send_file(link, chunk=8000)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    offers = [b for to, b in link.posted if to and b[0] == fw.FileKind.OFFER]
+    assert [len(b) > 1200 for b in offers[:tr.PROBE_OFFERS + 1]] == [True] * tr.PROBE_OFFERS + [False]
+    assert link.sender.stats["chunks_sent"] == fw.chunk_count(len(data), fw.CHUNK_SIZE)
+    assert link.now < 3.0                  # 0.3 + 0.6 + 1.2 s of unanswered probes
+
+
+def test_a_small_receiver_says_smaller():
+    data = payload(500_000, 22)
+    link = Link(data, seed=22)
+    link.receiver.max_chunk = 4096
+    send_file(link, chunk=fw.MAX_CHUNK)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    writes = [e for e in link.receiver_events if isinstance(e, tr.Write)]
+    assert {len(e.data) for e in writes[:-1]} == {4096}
+    assert not [e for e in link.sender_events if isinstance(e, tr.Refused)]
+    assert not [e for e in link.receiver_events if isinstance(e, tr.Offered)
+                and e.offer.chunk != 4096]                     # refused before it was known
+
+
+def test_the_same_file_offered_in_other_chunks_keeps_the_prefix():
+    """The sender restarts and offers the file in larger chunks (its route's
+    MTU): the receiver keeps what its prefix holds, in bytes."""
+    data = payload(400_000, 23)
+    link = Link(data, seed=23)
+    send_file(link)
+    link.run(lambda l: l.receiver.incoming and l.receiver.incoming[(0, 7)].next > 100)
+    held = link.receiver.incoming[(0, 7)].next * fw.CHUNK_SIZE
+    link.sender = tr.Endpoint(lambda src, off, size: src[off:off + size])    # the restart
+    link.wire.clear()
+    link.receiver_events.clear()
+    send_file(link, chunk=8192)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    written = sum(len(e.data) for e in link.receiver_events if isinstance(e, tr.Write))
+    assert written == len(data) - held // 8192 * 8192
+
+
+def test_size_ok_lets_only_file_datagrams_be_large():
+    big = bytes(5000)
+    file_dg = fw.file_header(1) + big
+    assert fw.size_ok(file_dg) and fw.size_ok(b"CZ\x02\x25" + big)
+    assert not fw.size_ok(protocol.encode_header(protocol.DATA) + big)
+    assert not fw.size_ok(file_dg + bytes(fw.MAX_FILE_DATAGRAM))
+    assert protocol.decode_header(file_dg)[0].type == protocol.FILE
+    with pytest.raises(ProtocolError):
+        protocol.decode_header(protocol.encode_header(protocol.DATA) + big)
+
+
+def test_padded_offer_decodes_and_nonzero_padding_is_malformed():
+    offer = make_offer(b"x" * 100_000, chunk=9000)
+    body = fw.encode_offer(7, offer, pad=True)
+    assert len(body) == 9000 + 9
+    kind, transfer, rest = fw.decode_head(body)
+    assert fw.decode_offer(rest) == offer
+    with pytest.raises(ProtocolError):
+        fw.decode_offer(rest[:-1] + b"\x01")
+    assert [fw.chunk_for_mtu(m, False) for m in (576, 1280, 1500, 9000, 65536)] == [
+        fw.CHUNK_SIZE, 1184, 1408, 8904, fw.MAX_CHUNK]
 
 
 def test_lost_done_is_asked_for_again():

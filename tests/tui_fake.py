@@ -34,8 +34,16 @@ def stream_text(i):
     return "消息 %04d hello κόσμε 世界" % i
 
 
+class NoFiles:
+    """The connection's files (app/net/client_files.py), with nothing under way."""
+
+    def progress(self):
+        return []
+
+
 class FakeConnection:
     server_fingerprint = None        # like an --insecure connection: no key to show
+    files = NoFiles()
 
     def __init__(self, script, host, port, name, now):
         self.script = script
@@ -187,6 +195,10 @@ class FakeConnection:
         self._log("who")
         names = [self.name] + list(self.script.get("online", []))
         self._event(P.EV_WHO, text="\n".join(names))
+
+    def hand_in(self, path, now):
+        self._log("hand_in", text=path)
+        return "no such file: " + path
 
     def rename(self, name, now):
         self._log("rename", name=name)

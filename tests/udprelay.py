@@ -14,8 +14,12 @@ import time
 
 class LossyRelay:
     def __init__(self, server_port, loss=0.2, dup=0.05, max_delay=0.03, seed=0,
-                 host="127.0.0.1", record=False):
+                 host="127.0.0.1", record=False, rate=None, queue=0.1):
         self.server = (host, server_port)
+        # With rate (bytes a second, each way): a link that slow, with a queue
+        # of `queue` seconds in front of it (a router's buffer: beyond it, drops).
+        self.rate, self.queue = rate, queue
+        self.busy_until = {}           # the sending socket -> when its link is free
         self.loss, self.dup, self.max_delay = loss, dup, max_delay
         self.rng = random.Random(seed)
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -26,7 +30,11 @@ class LossyRelay:
         self.client_of = {}            # upstream socket -> client addr
         self.pending = []              # heap of (when, n, sock, data, addr)
         self.counter = itertools.count()
-        self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0}
+        # large: datagrams over 1200 bytes forwarded (file chunks), to the server and back
+        self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0, "large_up": 0,
+                      "large_down": 0}
+        self.large_to = {}             # client addr -> large datagrams forwarded to it
+        self.gone = set()              # client addrs whose datagrams are dropped (forget)
         # With record: every datagram that came through, as (data, where it goes):
         # what a sniffer on the path would see.
         self.recorded = [] if record else None
@@ -36,7 +44,14 @@ class LossyRelay:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def forget(self, addr):
+        """A client that is gone: what comes for it is dropped before the link
+        (as by the last router), so it takes no share of a `rate`."""
+        self.gone.add(addr)
+
     def _schedule(self, sock, data, addr):
+        if addr in self.gone:
+            return
         if self.recorded is not None:
             self.recorded.append((data, addr))
         copies = 2 if self.rng.random() < self.dup else 1
@@ -46,6 +61,14 @@ class LossyRelay:
                 self.stats["dropped"] += 1
                 continue
             when = time.monotonic() + self.rng.uniform(0, self.max_delay)
+            if self.rate:
+                now = time.monotonic()
+                start = max(now, self.busy_until.get(sock, now))
+                if start - now > self.queue:
+                    self.stats["dropped"] += 1
+                    continue
+                self.busy_until[sock] = start + len(data) / self.rate
+                when = self.busy_until[sock] + self.rng.uniform(0, self.max_delay)
             heapq.heappush(self.pending, (when, next(self.counter), sock, data, addr))
 
     def _upstream_for(self, addr):
@@ -80,6 +103,10 @@ class LossyRelay:
                 try:
                     sock.sendto(data, addr)
                     self.stats["forwarded"] += 1
+                    if len(data) > 1200:           # file chunks
+                        self.stats["large_down" if sock is self.front else "large_up"] += 1
+                        if sock is self.front:
+                            self.large_to[addr] = self.large_to.get(addr, 0) + 1
                 except OSError:
                     pass
 

@@ -27,7 +27,8 @@ from typing import Optional
 
 MIN_CWND = 4.0           # chunks
 INITIAL_CWND = 16.0      # a LAN: start higher than TCP's 10 segments
-MAX_CWND = 4096.0        # ~4.6 MB in flight: far above a LAN's bandwidth-delay product
+MAX_WINDOW_BYTES = 4 << 20   # in flight at most: far above a LAN's bandwidth-delay
+                             # product, and within the socket buffers we ask for
 DELAY_TARGET = 0.015     # seconds of queueing delay we accept (LEDBAT: 0.1 on the Internet)
 LEDBAT_GAIN = 1.0
 BETA = 0.5               # NewReno's multiplicative decrease
@@ -43,11 +44,12 @@ class Controller:
     """How many chunks may be in flight, and when the next may leave."""
 
     __slots__ = ("cwnd", "ssthresh", "srtt", "rttvar", "rto", "base", "latest_rtt",
-                 "recovery_start", "tokens", "tokens_at", "backoff")
+                 "recovery_start", "tokens", "tokens_at", "backoff", "max_cwnd")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, chunk: int = 1136) -> None:
+        self.max_cwnd = max(INITIAL_CWND, float(MAX_WINDOW_BYTES // chunk))
         self.cwnd = INITIAL_CWND
-        self.ssthresh = MAX_CWND
+        self.ssthresh = self.max_cwnd
         self.srtt: Optional[float] = None
         self.rttvar = 0.0
         self.rto = RTO_INITIAL
@@ -91,10 +93,10 @@ class Controller:
             if delay > DELAY_TARGET / 2:
                 self.ssthresh = self.cwnd                  # leave before the queue is full
             else:
-                self.cwnd = min(MAX_CWND, self.cwnd + chunks)
+                self.cwnd = min(self.max_cwnd, self.cwnd + chunks)
                 return
         if delay <= DELAY_TARGET:                           # congestion avoidance: AIMD
-            self.cwnd = min(MAX_CWND, self.cwnd + chunks / self.cwnd)
+            self.cwnd = min(self.max_cwnd, self.cwnd + chunks / self.cwnd)
         else:                                               # LEDBAT: back off with the excess
             excess = (delay - DELAY_TARGET) / DELAY_TARGET
             self.cwnd = max(MIN_CWND, self.cwnd - LEDBAT_GAIN * excess * chunks / self.cwnd)

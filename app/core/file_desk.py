@@ -10,7 +10,7 @@ hooks in the hub: a member who is new, or came back on a new session, is
 offered what it has not got; a member whose session changed or ended makes
 its transfers wait for the next offer.
 """
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Set
 
 from app.core import file_wire as fw
 from app.core.transfer import Delivered, Endpoint, FileEvent, Reader
@@ -39,6 +39,9 @@ class FileDesk:
         self.sessions: Dict[int, "ServerSession"] = {}   # instance -> its live session
         self.looked_at = -LOOK_INTERVAL
         self.events: List[FileEvent] = []
+        # A member's address -> the chunk size for its route (the shell asks the
+        # kernel for the route's MTU, app/net/files.py route_chunk).
+        self.chunk_for: Callable[[Any], int] = lambda addr: fw.CHUNK_SIZE
 
     # ------------------------------------------------------------ handouts
 
@@ -63,6 +66,10 @@ class FileDesk:
         return any(key[1] == transfer and out.state != "ended"
                    for key, out in self.endpoint.outgoing.items())
 
+    def _sending_to(self, instance: int, transfer: int) -> bool:
+        out = self.endpoint.outgoing.get((instance, transfer))
+        return out is not None and out.state != "ended"
+
     def _look(self, now: float, hub: "Hub") -> None:
         """Who is in the room: offer handouts to whoever lacks them; a member on
         a new session (or gone) has its transfers wait for the next offer."""
@@ -77,10 +84,10 @@ class FileDesk:
             if now - handout.created > self.ttl:
                 continue
             got = self.got[handout.transfer]
-            for instance in live:
-                if instance not in got:
-                    self.endpoint.send(now, instance, handout.transfer, handout.offer,
-                                       handout.source)
+            for instance, session in live.items():
+                if instance not in got and not self._sending_to(instance, handout.transfer):
+                    offer = handout.offer._replace(chunk=self.chunk_for(session.addr))
+                    self.endpoint.send(now, instance, handout.transfer, offer, handout.source)
 
     # ------------------------------------------------------------ the hub's calls
 

@@ -16,7 +16,7 @@ import enum
 import struct
 from typing import List, NamedTuple, Tuple
 
-from app.core import protocol
+from app.core import protocol, secure_wire
 from app.core.protocol import ProtocolError, WireCode
 
 FILE = protocol.DatagramType.FILE           # the version-1 datagram type (header byte 3)
@@ -30,9 +30,19 @@ CODE_FIXED = struct.Struct("!B")           # REFUSE / CANCEL code
 
 # The largest version-1 datagram that still fits a RECORD of 1200 bytes.
 MAX_INNER = protocol.MAX_DATAGRAM - protocol.RESERVED               # 1168
-# A chunk: 1168 - 22 (header) - 5 (kind, transfer) - 4 (index) = 1137 bytes
-# at most; 1136 keeps it a multiple of 8.
+# What a CHUNK datagram carries besides the chunk: a RECORD's header and tag
+# (counted with --insecure too, so one rule serves both), the version-1 header,
+# kind + transfer, index: 32 + 22 + 5 + 4.
+CHUNK_OVERHEAD = protocol.RESERVED + protocol.HEADER_SIZE + 5 + 4   # 63
+# The floor, good on any path (a whole datagram of 1200 bytes, PROTOCOL.md
+# 2.4): 1200 - 63 = 1137, and 1136 keeps it a multiple of 8.
 CHUNK_SIZE = 1136
+# The ceiling: a datagram of MAX_FILE_DATAGRAM bytes (F.1; the largest UDP
+# payload over IPv4), as a loopback or jumbo-frame route allows.
+MAX_FILE_DATAGRAM = protocol.MAX_FILE_DATAGRAM
+MAX_CHUNK = (MAX_FILE_DATAGRAM - CHUNK_OVERHEAD) // 8 * 8           # 65440
+IPV4_UDP_HEADERS = 28                      # IPv4 (no options) + UDP
+IPV6_UDP_HEADERS = 48
 MAX_RANGES = 64                            # an ACK names at most this many ranges
 NO_LATEST = 0xFFFFFFFF
 MAX_FILE_NAME_BYTES = 255                  # a file name on the wire (a Linux NAME_MAX)
@@ -67,6 +77,8 @@ class RefuseCode(WireCode):
     BAD_NAME = 5     # no usable name is left after sanitising
     NOT_ALLOWED = 6  # e.g. a hand-in to a client, a handout from a member
     BUSY = 7         # too many transfers at once; offer again later
+    SMALLER = 8      # chunks too large for the receiver (detail: its largest, in bytes):
+                     # offer again with chunks no larger (F.3); not an end
 
 
 class CancelCode(WireCode):
@@ -110,6 +122,32 @@ def chunk_count(size: int, chunk: int) -> int:
     return (size + chunk - 1) // chunk
 
 
+def chunk_for_datagram(datagram: int) -> int:
+    """The chunk size whose CHUNK datagrams (sealed) are at most `datagram`
+    bytes: a multiple of 8, within [CHUNK_SIZE, MAX_CHUNK]."""
+    return max(CHUNK_SIZE, min(MAX_CHUNK, (datagram - CHUNK_OVERHEAD) // 8 * 8))
+
+
+def chunk_for_mtu(mtu: int, ipv6: bool) -> int:
+    """The chunk size for a route of `mtu` bytes (the IP packet): a datagram
+    that leaves whole, never fragmented (PROTOCOL.md F.1)."""
+    return chunk_for_datagram(mtu - (IPV6_UDP_HEADERS if ipv6 else IPV4_UDP_HEADERS))
+
+
+def size_ok(data: bytes) -> bool:
+    """Whether a received datagram's size is allowed: at most MAX_DATAGRAM,
+    or up to MAX_FILE_DATAGRAM when it may be a FILE datagram (a version-1
+    type 12, or a version-2 RECORD, whose inside protocol.decode_header checks
+    once it is opened). Everything else stays within 1200 bytes (F.1)."""
+    if len(data) <= protocol.MAX_DATAGRAM:
+        return True
+    return len(data) <= MAX_FILE_DATAGRAM and data[:2] == protocol.MAGIC and (
+        data[2:4] == bytes((protocol.VERSION, FILE)) or data[2:4] == _RECORD_TYPE)
+
+
+_RECORD_TYPE = bytes((secure_wire.VERSION, secure_wire.SecureType.RECORD))
+
+
 # ---------------------------------------------------------------- encode
 
 def head(kind: FileKind, transfer: int) -> bytes:
@@ -121,13 +159,19 @@ def _str16(value: str, limit: int) -> bytes:
     return struct.pack("!H", len(raw)) + raw
 
 
-def encode_offer(transfer: int, offer: Offer) -> bytes:
+def encode_offer(transfer: int, offer: Offer, pad: bool = False) -> bytes:
+    """`pad`: zero bytes up to the size of a full CHUNK datagram of this
+    offer's chunk size, so an OFFER that is answered proves the path carries
+    datagrams that large (the path-MTU probe of F.3, after RFC 8899)."""
     raw = offer.name.encode("utf-8")
     if len(raw) > MAX_FILE_NAME_BYTES:
         raise ProtocolError("file name of %d bytes exceeds %d" % (len(raw), MAX_FILE_NAME_BYTES))
-    return (head(FileKind.OFFER, transfer)
+    body = (head(FileKind.OFFER, transfer)
             + OFFER_FIXED.pack(offer.size, offer.chunk, offer.sha256, offer.purpose, offer.mtime)
             + struct.pack("!H", len(raw)) + raw)
+    if pad:
+        body += bytes(max(0, offer.chunk + FILE_HEAD.size + CHUNK_FIXED.size - len(body)))
+    return body
 
 
 def encode_ack(transfer: int, ack: Ack) -> bytes:
@@ -153,11 +197,15 @@ def encode_coded(kind: FileKind, transfer: int, coded: Coded) -> bytes:
 # ---------------------------------------------------------------- decode
 
 def decode_head(body: bytes) -> Tuple[int, int, bytes]:
-    """A FILE datagram's body (after the v1 header) -> (kind, transfer, rest)."""
+    """A FILE datagram's body (after the v1 header) -> (kind, transfer, rest).
+    A CHUNK's rest is a memoryview of `body` (no copy of up to 64 KB per
+    chunk; file writes and hashes take it as it is)."""
     if len(body) < FILE_HEAD.size:
         raise ProtocolError("truncated FILE message")
     kind, transfer = FILE_HEAD.unpack_from(body)
-    return kind, transfer, body[FILE_HEAD.size:]
+    if kind == FileKind.CHUNK:
+        return kind, transfer, memoryview(body)[FILE_HEAD.size:]
+    return kind, transfer, bytes(body[FILE_HEAD.size:])    # (a padded OFFER comes as a view)
 
 
 def _get_str16(rest: bytes, pos: int, limit: int) -> Tuple[str, int]:
@@ -177,15 +225,15 @@ def decode_offer(rest: bytes) -> Offer:
     if len(rest) < OFFER_FIXED.size:
         raise ProtocolError("truncated OFFER")
     size, chunk, sha, purpose, mtime = OFFER_FIXED.unpack_from(rest)
-    if not 1 <= chunk <= CHUNK_SIZE:
+    if not 1 <= chunk <= MAX_CHUNK:
         raise ProtocolError("bad chunk size %d" % chunk)
     if chunk_count(size, chunk) > 0xFFFFFFFE:
         raise ProtocolError("file too large for 32-bit chunk numbers")
     if mtime != mtime:
         raise ProtocolError("mtime is NaN")
     name, pos = _get_str16(rest, OFFER_FIXED.size, MAX_FILE_NAME_BYTES)
-    if pos != len(rest):
-        raise ProtocolError("trailing bytes after OFFER")
+    if rest.count(0, pos) != len(rest) - pos:
+        raise ProtocolError("trailing bytes after OFFER (padding is zero bytes)")
     return Offer(size, chunk, sha, purpose, mtime, name)
 
 

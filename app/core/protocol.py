@@ -14,6 +14,7 @@ VERSION = 1
 DEFAULT_PORT = 9797
 
 MAX_DATAGRAM = 1200          # whole datagram, header and tag included
+MAX_FILE_DATAGRAM = 65507    # a FILE datagram (type 12) only: section F.1
 TAG_SIZE = 16                # room-password tag (the --insecure mode's)
 # Kept free in every datagram: a secure room wraps each in a RECORD (16-byte
 # header + 16-byte AEAD tag, app/core/secure_wire.py); --insecure's tag fits too.
@@ -375,7 +376,7 @@ def peek_version(data: bytes) -> Optional[int]:
 
 def decode_header(data: bytes) -> Tuple[Header, bytes]:
     """Split a datagram into its header and body. Checks size, magic, version, type."""
-    if len(data) > MAX_DATAGRAM:
+    if len(data) > MAX_DATAGRAM and not (len(data) <= MAX_FILE_DATAGRAM and data[3] == FILE):
         raise ProtocolError("datagram of %d bytes exceeds %d" % (len(data), MAX_DATAGRAM))
     if len(data) < HEADER_SIZE:
         raise ProtocolError("datagram shorter than the header")
@@ -386,6 +387,8 @@ def decode_header(data: bytes) -> Tuple[Header, bytes]:
         raise ProtocolError("unsupported version %d" % version)
     if dtype not in DATAGRAM_TYPES:
         raise ProtocolError("unknown datagram type %d" % dtype)
+    if dtype == FILE and len(data) > MAX_DATAGRAM:   # a large chunk: no 64 KB copy
+        return Header(dtype, flags, session, pkt, ack, sack), memoryview(data)[HEADER_SIZE:]
     return Header(dtype, flags, session, pkt, ack, sack), data[HEADER_SIZE:]
 
 

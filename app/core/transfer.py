@@ -49,6 +49,7 @@ ACK_DELAY = 0.005        # ... or this long after the first unacknowledged one
 REORDER_THRESHOLD = 3    # transmissions later that must be acked before a chunk is lost
 OFFER_TIMEOUT = 0.3      # the first OFFER's time-out (doubling, up to OFFER_TIMEOUT_MAX)
 OFFER_TIMEOUT_MAX = 2.0
+PROBE_OFFERS = 3         # padded OFFERs unanswered before falling back to CHUNK_SIZE
 ENDED_MEMORY = 600.0     # seconds an ended incoming transfer's verdict is kept (resent DONE)
 NEVER = float("inf")
 
@@ -118,8 +119,7 @@ class Outgoing:
         self.transfer = transfer
         self.offer = offer
         self.source = source
-        self.chunks = offer.chunks
-        self.offer_body = fw.encode_offer(transfer, offer)
+        self._use(offer)
         self.state = OFFERING
         self.offer_due = now
         self.offer_wait = OFFER_TIMEOUT
@@ -127,9 +127,31 @@ class Outgoing:
         self.started = now
         self._reset(now)
 
+    def _use(self, offer: fw.Offer) -> None:
+        """Offer with this chunk size. One above the floor is a path probe: its
+        OFFER is padded to a full CHUNK datagram, and falls back to the floor
+        when PROBE_OFFERS of them go unanswered (F.3)."""
+        self.offer = offer
+        self.chunks = offer.chunks
+        self.probing = offer.chunk > fw.CHUNK_SIZE
+        self.offer_body = fw.encode_offer(self.transfer, offer, pad=self.probing)
+        self.unanswered = 0
+
+    def smaller(self, now: float, largest: int) -> bool:
+        """Offer again with smaller chunks (a path that drops the probe, or the
+        receiver's REFUSE SMALLER). False: no smaller chunk size is left."""
+        chunk = max(fw.CHUNK_SIZE, largest // 8 * 8)
+        if chunk >= self.offer.chunk or self.state != OFFERING:
+            return False
+        self._use(self.offer._replace(chunk=chunk))
+        self._reset(now)
+        self.offer_due = now
+        self.offer_wait = OFFER_TIMEOUT
+        return True
+
     def _reset(self, now: float) -> None:
         """Forget what the receiver holds: it tells us again in its next ACK."""
-        self.cc = Controller(now)
+        self.cc = Controller(now, self.offer.chunk)
         self.cum = 0                          # every chunk below is acknowledged
         self.ranges: Tuple[Tuple[int, int], ...] = ()   # held above cum (the last ACK)
         self.next_new = 0                     # the lowest chunk never sent (this round)
@@ -173,6 +195,8 @@ class Outgoing:
     def on_ack(self, now: float, ack: fw.Ack) -> None:
         if self.state == ENDED:
             return
+        self.unanswered = 0
+        self.probing = False                  # this size has been through: no fallback
         if self.state == OFFERING:
             self.state = SENDING
             self.next_new = ack.next
@@ -286,6 +310,10 @@ class Outgoing:
         """True when the OFFER (or the FINISHING probe) is due now."""
         if self.state not in (OFFERING, FINISHING) or now < self.offer_due:
             return False
+        if self.state == OFFERING and self.probing:
+            if self.unanswered >= PROBE_OFFERS:   # a black hole for this size: the floor
+                self.smaller(now, fw.CHUNK_SIZE)
+            self.unanswered += 1
         self.offer_due = now + self.offer_wait
         self.offer_wait = min(OFFER_TIMEOUT_MAX, self.offer_wait * 2)
         return True
@@ -344,6 +372,16 @@ class Incoming:
         self.next = self.count = chunks
         self.highest = chunks - 1
 
+    def rechunked(self, now: float, offer: fw.Offer) -> "Incoming":
+        """The same file offered again in chunks of another size (the sender's
+        probe fell back, or it restarted): what is held of the prefix is kept."""
+        again = Incoming(now, self.peer, self.transfer, offer)
+        again.state = self.state
+        if self.state == OPEN:
+            again.hold_prefix(self.next * self.offer.chunk // offer.chunk)
+            again.ack_due = now
+        return again
+
     def ack(self) -> fw.Ack:
         ranges: List[Tuple[int, int]] = []
         if self.highest >= self.next:
@@ -392,8 +430,9 @@ class Incoming:
 class Endpoint:
     """Every transfer of one side, with whom it is and what is due."""
 
-    def __init__(self, read: Reader) -> None:
+    def __init__(self, read: Reader, max_chunk: int = fw.MAX_CHUNK) -> None:
         self.read = read
+        self.max_chunk = max_chunk       # larger offered chunks: REFUSE SMALLER (F.4)
         self.outgoing: Dict[Key, Outgoing] = {}
         self.incoming: Dict[Key, Incoming] = {}
         self.events: List[FileEvent] = []
@@ -507,8 +546,18 @@ class Endpoint:
         if kind == FileKind.OFFER:
             offer = fw.decode_offer(rest)
             inc = self.incoming.get(key)
-            if inc is not None and inc.offer.sha256 != offer.sha256:
+            if inc is not None and (inc.offer.sha256, inc.offer.size) != (offer.sha256,
+                                                                          offer.size):
                 raise ProtocolError("an OFFER that changes a transfer")
+            if offer.chunk > self.max_chunk and (inc is None or inc.answer is None):
+                self.control.append((peer, fw.encode_coded(
+                    FileKind.REFUSE, transfer, fw.Coded(fw.RefuseCode.SMALLER,
+                                                        str(self.max_chunk)))))
+                return
+            if inc is not None and inc.offer.chunk != offer.chunk \
+                    and inc.state in (PENDING, OPEN):
+                self.incoming[key] = inc.rechunked(now, offer)
+                return
             if inc is None:
                 self.incoming[key] = Incoming(now, peer, transfer, offer)
                 self.events.append(Offered(peer, transfer, offer))
@@ -537,6 +586,9 @@ class Endpoint:
                 self.events.append(Delivered(peer, transfer, done))
         elif kind == FileKind.REFUSE:
             coded = fw.decode_coded(rest)
+            if out is not None and coded.code == fw.RefuseCode.SMALLER \
+                    and coded.reason.isdigit() and out.smaller(now, int(coded.reason)):
+                return
             if out is not None and out.state != ENDED:
                 out.state = ENDED
                 self.events.append(Refused(peer, transfer, coded.code, coded.reason))

@@ -3,13 +3,14 @@ sends (/hand-in, /交作业), around the core's Endpoint (app/core/transfer.py)
 that ClientCore carries. The client's network shell (client_net.py) gives it
 a turn after its chat output in every wake-up."""
 import os
-from typing import Dict, List, Optional, Tuple, Union
+import time
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from app.core import file_wire as fw
 from app.core import transfer as tr
 from app.core.client_core import ClientCore
-from app.net.files import (Downloads, FileNews, FileProblem, HandedIn, HandInRefused,
-                           open_source, read_at)
+from app.net.files import (HASH_STEP, Downloads, FileNews, FileProblem, HandedIn,
+                           HandInRefused, SourceHash, read_at, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per turn
 
@@ -17,37 +18,61 @@ __all__ = ["ClientFiles", "FileNews"]
 
 
 class ClientFiles:
-    def __init__(self, core: ClientCore, downloads: Optional[str]) -> None:
+    def __init__(self, core: ClientCore, downloads: Optional[str], server: Any = None,
+                 max_chunk: int = fw.CHUNK_SIZE) -> None:
         self.core = core
-        self.endpoint = tr.Endpoint(read_at)
+        self.server = server                 # its address: the route our hand-ins take
+        self.endpoint = tr.Endpoint(read_at, max_chunk)
         core.files = self.endpoint
         self.downloads = Downloads(downloads)
         self.sending: Dict[int, Tuple[int, fw.Offer]] = {}    # transfer -> (fd, offer)
+        self.hashing: List[SourceHash] = []                   # hand-ins not yet offered
         self.news: List[FileNews] = []
 
     def hand_in(self, path: str, now: float) -> Optional[str]:
+        """Start handing `path` in: None, or why not (it cannot be opened, is
+        not a file). Its SHA-256 is computed in steps by the next turns (a
+        large file does not stop the chat); the offer follows."""
         try:
-            fd, offer = open_source(path, fw.Purpose.HAND_IN)
+            self.hashing.append(SourceHash(path, fw.Purpose.HAND_IN))
         except FileProblem as exc:
             return str(exc)
-        transfer = int.from_bytes(os.urandom(4), "big") or 1
-        self.sending[transfer] = (fd, offer)
-        self.endpoint.send(now, 0, transfer, offer, fd)
         return None
 
-    def progress(self) -> List[Tuple[str, int, int, bool]]:
-        """(name, bytes done, size, outgoing) of every transfer under way."""
+    def _hash_step(self, now: float) -> None:
+        source = self.hashing[0]
+        try:
+            offer = source.step(HASH_STEP)
+        except FileProblem as exc:
+            self.hashing.pop(0)
+            self.news.append(HandInRefused(os.path.basename(source.path), 0, str(exc)))
+            return
+        if offer is None:
+            return
+        self.hashing.pop(0)
+        if self.server is not None:
+            offer = offer._replace(chunk=route_chunk(self.server))
+        transfer = int.from_bytes(os.urandom(4), "big") or 1
+        self.sending[transfer] = (source.fd, offer)
+        self.endpoint.send(now, 0, transfer, offer, source.fd)
+
+    def progress(self) -> List[Tuple[int, str, int, int, bool]]:
+        """(transfer, name, bytes done, size, outgoing) of every transfer under
+        way (the news that ends one names its transfer too)."""
         rows = []
         for out in self.endpoint.outgoing.values():
             if out.state != tr.ENDED:
-                rows.append((out.offer.name, out.sent_bytes, out.offer.size, True))
+                rows.append((out.transfer, out.offer.name, out.sent_bytes, out.offer.size, True))
         for inc in self.endpoint.incoming.values():
             if inc.state in (tr.OPEN, tr.COMPLETE):
-                rows.append((inc.offer.name, inc.received_bytes, inc.offer.size, False))
+                rows.append((inc.transfer, inc.offer.name, inc.received_bytes, inc.offer.size,
+                             False))
         return rows
 
     def turn(self, now: float) -> bool:
         """Events handled, what is due queued; True when there is output."""
+        if self.hashing:
+            self._hash_step(now)
         self.core.pull_files(now, CHUNK_BUDGET)
         events = self.endpoint.take_events()
         if events:
@@ -56,6 +81,7 @@ class ClientFiles:
                 if isinstance(event, (tr.Delivered, tr.Refused)):
                     self._ended(event)
             self.core.pull_files(now, 0)       # the answers (ACK, DONE) at once
+        self.downloads.save(now, self.endpoint)
         return bool(self.core.out)
 
     def _ended(self, event: Union[tr.Delivered, tr.Refused]) -> None:
@@ -64,15 +90,19 @@ class ClientFiles:
             return
         os.close(fd)
         if isinstance(event, tr.Refused):
-            self.news.append(HandInRefused(offer.name, event.code, event.reason))
+            self.news.append(HandInRefused(offer.name, event.code, event.reason,
+                                           event.transfer))
         elif event.done.status == fw.DoneStatus.STORED:
             self.news.append(HandedIn(offer.name, offer.size, event.done.sha256.hex(),
-                                      event.done.detail))
+                                      event.done.detail, event.transfer))
         else:
             self.news.append(HandInRefused(offer.name, 0, "mismatch" if event.done.status
-                                           == fw.DoneStatus.MISMATCH else "write"))
+                                           == fw.DoneStatus.MISMATCH else "write",
+                                           event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
+        if self.hashing:
+            return now                           # the next step of a hand-in's hash
         return self.endpoint.next_deadline(now) if self.core.state == "joined" else None
 
     def take_news(self) -> List[FileNews]:
@@ -80,7 +110,10 @@ class ClientFiles:
         return news
 
     def close(self) -> None:
-        self.downloads.close()
+        self.downloads.close(time.monotonic(), self.endpoint)
         for fd, _ in self.sending.values():
             os.close(fd)
         self.sending.clear()
+        for source in self.hashing:
+            source.close()
+        self.hashing.clear()

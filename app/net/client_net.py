@@ -8,6 +8,7 @@ import errno
 import socket
 from typing import List, Optional, Tuple, Union
 
+from app.core import file_wire as fw
 from app.core import protocol
 from app.core.auth import RoomKey
 from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Status
@@ -15,8 +16,9 @@ from app.core.secure_client import SecureClient
 from app.core.secure_session import client_token
 from app.net import identity
 from app.net.client_files import ClientFiles, FileNews
+from app.net.files import receive_chunk
 
-RECV_BUFFER = 1 << 20
+RECV_BUFFER = 4 << 20      # a window of large file chunks (files.receive_chunk)
 IDLE_TICK = 60.0           # upper bound on a select time-out when nothing is due
 
 # Errors a UDP send or receive reports for a missing server or network. They are
@@ -76,7 +78,7 @@ class ClientConnection:
             self.sock.bind((source, 0))
         self.hint = ""
         self.connected = False
-        self.files = ClientFiles(self.core, downloads)
+        self.files = ClientFiles(self.core, downloads, self.server, receive_chunk(self.sock))
         self.tick(now)
 
     # ------------------------------------------------------------ loop
@@ -87,13 +89,13 @@ class ClientConnection:
     def on_readable(self, now: float) -> None:
         for _ in range(4096):       # drain, but let timers run under a flood
             try:
-                data = self.sock.recv(protocol.MAX_DATAGRAM + 1)
+                data = self.sock.recv(fw.MAX_FILE_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
                 self._network_error(exc)
                 break
-            if len(data) <= protocol.MAX_DATAGRAM:   # longer: not ours, truncated
+            if fw.size_ok(data):              # longer: not ours, truncated
                 self.hint = ""
                 self.front.on_datagram(now, data)
         self._send_output()

@@ -2,6 +2,8 @@
 
   open_source(path, purpose)   a file to send: opened, checked, hashed -> (fd, Offer)
   read_at(fd, offset, size)    the endpoints' reader (os.pread)
+  route_chunk(addr)            the chunk size for the route to `addr` (its MTU)
+  receive_chunk(sock)          the largest chunk our socket buffer takes in bulk
   Landing(folder)              where received files are written: `NAME.part`
                                first, the SHA-256 checked, then renamed to a
                                name nobody has (never over a file, never
@@ -14,8 +16,12 @@ line for a person); nothing half-written is left behind.
 """
 import errno
 import hashlib
+import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from app import _pyz_main
@@ -24,6 +30,7 @@ from app.core import file_wire as fw
 from app.core import transfer as tr
 
 HASH_BLOCK = 1 << 20
+HASH_STEP = 8 << 20       # bytes of a file's SHA-256 per loop turn (a few ms: chat goes on)
 APP_DIR = "chat.pyz"
 
 
@@ -31,38 +38,72 @@ class FileProblem(Exception):
     """A file that cannot be sent: why, in one line."""
 
 
-def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
-    """Open and hash a file to send; FileProblem if it cannot be."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
-    try:
-        before = os.fstat(fd)
-        if not _regular(before.st_mode):
+class SourceHash:
+    """A file to send, opened and checked at once, hashed in steps (`step`), so
+    the loop that hashes it (the server's, with the whole room in it) never
+    pauses for long on a large or slow file."""
+
+    def __init__(self, path: str, purpose: int) -> None:
+        self.path = path
+        self.purpose = purpose
+        try:
+            self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
+        try:
+            self.before = os.fstat(self.fd)
+        except OSError as exc:
+            os.close(self.fd)
+            raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
+        if not _regular(self.before.st_mode):
+            os.close(self.fd)
             raise FileProblem("%s is not a regular file" % path)
-        digest = hashlib.sha256()
-        offset = 0
-        while True:
-            block = os.pread(fd, HASH_BLOCK, offset)
-            if not block:
-                break
-            digest.update(block)
-            offset += len(block)
-        after = os.fstat(fd)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) \
-                or offset != after.st_size:
-            raise FileProblem("%s changed while it was being read; try again" % path)
-    except OSError as exc:
-        os.close(fd)
-        raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
-    except FileProblem:
-        os.close(fd)
-        raise
-    stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(path)))
-    name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
-    return fd, fw.Offer(after.st_size, fw.CHUNK_SIZE, digest.digest(), purpose,
+        self.size = self.before.st_size
+        self.digest = hashlib.sha256()
+        self.offset = 0
+
+    def step(self, budget: int) -> Optional[fw.Offer]:
+        """Hash up to `budget` more bytes; the Offer once the whole file is
+        hashed (None: not yet). FileProblem (the fd closed) if it cannot be
+        read or changed meanwhile."""
+        try:
+            end = self.offset + budget
+            while self.offset < end:
+                block = os.pread(self.fd, min(HASH_BLOCK, end - self.offset), self.offset)
+                if not block:
+                    return self._offer()
+                self.digest.update(block)
+                self.offset += len(block)
+            return None
+        except OSError as exc:
+            self.close()
+            raise FileProblem("cannot read %s: %s" % (self.path, exc.strerror))
+
+    def _offer(self) -> fw.Offer:
+        after = os.fstat(self.fd)
+        if (after.st_size, after.st_mtime_ns) != (self.before.st_size, self.before.st_mtime_ns) \
+                or self.offset != after.st_size:
+            self.close()
+            raise FileProblem("%s changed while it was being read; try again" % self.path)
+        stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(self.path)))
+        name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
+        return fw.Offer(after.st_size, fw.CHUNK_SIZE, self.digest.digest(), self.purpose,
                         after.st_mtime, name)
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
+    """Open and hash a file to send, in one go; FileProblem if it cannot be."""
+    source = SourceHash(path, purpose)
+    while True:
+        offer = source.step(1 << 30)
+        if offer is not None:
+            return source.fd, offer
 
 
 def _regular(mode: int) -> bool:
@@ -72,6 +113,46 @@ def _regular(mode: int) -> bool:
 
 def read_at(fd: int, offset: int, size: int) -> bytes:
     return os.pread(fd, size, offset)
+
+
+# Linux's getsockopt names (the socket module does not export them): the MTU
+# of a connected socket's route, as the kernel knows it (the interface's, or a
+# smaller path MTU learnt from ICMP "fragmentation needed"; ip(7), ipv6(7)).
+IP_MTU = 14
+IPV6_MTU = 24
+RECEIVE_DEPTH = 32        # full-size chunks our receive buffer must hold at once
+
+
+def route_chunk(addr: Tuple) -> int:
+    """The chunk size for files sent to `addr`: from the route's MTU, so a
+    CHUNK datagram leaves whole and is never fragmented (the kernel sets DF on
+    datagrams within the path MTU, IP_PMTUDISC_WANT); the OFFER, padded to the
+    same size, then proves the whole path carries it (PROTOCOL.md F.3). Where
+    the MTU cannot be asked (not Linux, no route): the floor, fw.CHUNK_SIZE."""
+    if not sys.platform.startswith("linux"):
+        return fw.CHUNK_SIZE
+    try:
+        ipv6 = ":" in str(addr[0])
+        with socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET,
+                           socket.SOCK_DGRAM) as probe:
+            probe.connect((addr[0], addr[1]))     # (a hub's address may carry more)
+            mtu = probe.getsockopt(socket.IPPROTO_IPV6 if ipv6 else socket.IPPROTO_IP,
+                                   IPV6_MTU if ipv6 else IP_MTU)
+    except (OSError, TypeError, ValueError, IndexError, OverflowError):  # no route, odd address
+        return fw.CHUNK_SIZE
+    return fw.chunk_for_mtu(mtu, ipv6)
+
+
+def receive_chunk(sock: socket.socket) -> int:
+    """The largest chunk we take (larger: REFUSE SMALLER, F.4): RECEIVE_DEPTH
+    full CHUNK datagrams must fit our socket's receive buffer, or a window of
+    them overflows it while the loop is busy (the kernel caps the buffer we ask
+    for at net.core.rmem_max)."""
+    try:
+        buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError:
+        return fw.CHUNK_SIZE
+    return fw.chunk_for_datagram(buffer // RECEIVE_DEPTH)
 
 
 def sha256_of(fd: int) -> bytes:
@@ -97,7 +178,11 @@ class Landed(NamedTuple):
 
 
 class _Part:
-    __slots__ = ("fd", "path", "name", "offer", "failed")
+    """A partial file, and the SHA-256 of its prefix so far: chunks that come
+    in order are hashed as they are written, so completing a file costs no
+    second pass over it (only what came out of order, or before a resume, is
+    read back)."""
+    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -105,6 +190,32 @@ class _Part:
         self.name = name
         self.offer = offer
         self.failed = ""
+        self.digest = hashlib.sha256()
+        self.hashed = 0                      # bytes [0, hashed) are in the digest
+        self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
+
+    def wrote(self, offset: int, data: bytes) -> None:
+        if offset != self.hashed:
+            if offset > self.hashed:
+                self.ahead[offset] = len(data)
+            return
+        self.digest.update(data)
+        self.hashed += len(data)
+        ahead = self.ahead
+        while self.hashed in ahead:          # a hole filled: what waited behind it
+            length = ahead.pop(self.hashed)
+            block = os.pread(self.fd, length, self.hashed)
+            self.digest.update(block)
+            self.hashed += len(block)
+
+    def finish_digest(self) -> bytes:
+        """The whole file's SHA-256: the prefix's, then the rest read back."""
+        while True:
+            block = os.pread(self.fd, HASH_BLOCK, self.hashed)
+            if not block:
+                return self.digest.digest()
+            self.digest.update(block)
+            self.hashed += len(block)
 
 
 class Landing:
@@ -140,6 +251,29 @@ class Landing:
         self.parts[key] = _Part(fd, path, name, offer)
         return None
 
+    def resume(self, key: tr.Key, offer: fw.Offer, path: str, name: str) -> bool:
+        """Take up the partial file `path` again (a restarted server's hand-in):
+        False when it is gone or is not a regular file of the offer's size."""
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(self.folder) \
+                or not path.endswith(file_names.PARTIAL_SUFFIX):
+            return False
+        try:
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+                         | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False
+        info = os.fstat(fd)
+        if not _regular(info.st_mode) or info.st_size != offer.size:
+            os.close(fd)
+            return False
+        self.parts[key] = _Part(fd, path, file_names.safe_name(name), offer)
+        return True
+
+    def part_of(self, key: tr.Key) -> Tuple[str, str]:
+        """(the partial's path, the name it will get) ("", "" if none)."""
+        part = self.parts.get(key)
+        return (part.path, part.name) if part is not None else ("", "")
+
     def _create(self, name: str) -> Tuple[int, str]:
         """A new `NAME.part` (or `NAME (1).part`, ...): never one that exists."""
         for n in range(10000):
@@ -165,6 +299,7 @@ class Landing:
             return False
         try:
             os.pwrite(part.fd, data, offset)
+            part.wrote(offset, data)
         except OSError as exc:
             part.failed = exc.strerror or str(exc)
             return False
@@ -181,7 +316,7 @@ class Landing:
         try:
             if part.failed:
                 raise OSError(errno.EIO, part.failed)
-            digest = sha256_of(part.fd)
+            digest = part.finish_digest()
         except OSError as exc:
             self._drop(part)
             return Landed("", "", fw.DoneStatus.WRITE_FAILED, bytes(32),
@@ -234,6 +369,15 @@ class Landing:
         for key in list(self.parts):
             self.cancel(key)
 
+    def detach(self) -> None:
+        """Close the partial files and keep them (their record says what they hold)."""
+        for part in self.parts.values():
+            try:
+                os.close(part.fd)
+            except OSError:
+                pass
+        self.parts.clear()
+
 
 def _unlink(path: str) -> None:
     try:
@@ -249,6 +393,7 @@ class FileReceived(NamedTuple):
     name: str
     size: int
     path: str
+    transfer: int = 0         # which (the front end's progress bar for it)
 
 
 class FileFailed(NamedTuple):
@@ -257,6 +402,7 @@ class FileFailed(NamedTuple):
     name: str
     why: str
     detail: str = ""
+    transfer: int = 0
 
 
 class HandedIn(NamedTuple):
@@ -265,6 +411,7 @@ class HandedIn(NamedTuple):
     size: int
     sha256: str               # hex
     stored: str               # where the server put it
+    transfer: int = 0
 
 
 class HandInRefused(NamedTuple):
@@ -273,6 +420,7 @@ class HandInRefused(NamedTuple):
     name: str
     code: int
     detail: str
+    transfer: int = 0
 
 
 FileNews = Union[FileReceived, FileFailed, HandedIn, HandInRefused]
@@ -282,11 +430,81 @@ _REFUSE_WHY: Dict[int, str] = {fw.RefuseCode.NO_SPACE: "no_space",
                                fw.RefuseCode.UNWRITABLE: "unwritable"}
 
 
+PARTIALS_FILE = ".chat.pyz-partials.json"   # in the downloads folder: what a new run resumes
+PARTIALS_MEMORY = 7 * 86400                  # seconds an entry is kept for a resume
+PARTIALS_SAVE_INTERVAL = 0.5
+
+
 class Downloads:
-    """A client's receiving side: handouts from the server into its folder."""
+    """A client's receiving side: handouts from the server into its folder.
+
+    Its partial files outlive the process (a crash, kill -9, or leaving while
+    a file comes): PARTIALS_FILE records each one's transfer id, SHA-256 and
+    the in-order prefix written (at most every PARTIALS_SAVE_INTERVAL), so
+    when the server offers the same transfer again (to a later run, within its
+    --file-ttl) the partial is taken up and only the rest is sent."""
 
     def __init__(self, folder: Optional[str]) -> None:
         self.landing = Landing(folder) if folder else None
+        self.record = os.path.join(folder, PARTIALS_FILE) if folder else None
+        self.resumable: Dict[str, dict] = self._load()
+        self.saved_at = float("-inf")
+        self.changed = False
+
+    @staticmethod
+    def _id(transfer: int, offer: fw.Offer) -> str:
+        return "%d:%s" % (transfer, offer.sha256.hex())
+
+    def _load(self) -> Dict[str, dict]:
+        if self.record is None:
+            return {}
+        try:
+            with open(self.record, encoding="utf-8") as f:
+                stored = json.load(f)
+            return {k: v for k, v in stored.items()
+                    if time.time() - float(v["saved"]) < PARTIALS_MEMORY
+                    and os.path.isfile(str(v["part"]))}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}                   # none, or unreadable: nothing to resume
+
+    def save(self, now: float, endpoint: tr.Endpoint, force: bool = False) -> None:
+        """The partials under way (and those kept for a resume) into PARTIALS_FILE."""
+        if self.record is None or self.landing is None:
+            return
+        if not (force or self.changed or (self.landing.parts and
+                                          now - self.saved_at >= PARTIALS_SAVE_INTERVAL)):
+            return
+        self.saved_at, self.changed = now, False
+        state = dict(self.resumable)
+        for key in self.landing.parts:
+            inc = endpoint.incoming.get(key)
+            path, name = self.landing.part_of(key)
+            if inc is not None:
+                state[self._id(key[1], inc.offer)] = dict(
+                    part=path, name=name, saved=time.time(),
+                    prefix=min(inc.offer.size, inc.next * inc.offer.chunk))
+        try:
+            if not state:
+                if os.path.exists(self.record):
+                    os.unlink(self.record)
+                return
+            temporary = self.record + ".new"
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(state, f, ensure_ascii=False)
+            os.replace(temporary, self.record)
+        except OSError:
+            pass                         # no resume after a restart, nothing worse
+
+    def _resume(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
+                offer: fw.Offer) -> bool:
+        earlier = self.resumable.pop(self._id(key[1], offer), None)
+        if earlier is None or self.landing is None:
+            return False
+        self.changed = True
+        if not self.landing.resume(key, offer, str(earlier["part"]), str(earlier["name"])):
+            return False
+        endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
+        return True
 
     def handle(self, now: float, endpoint: tr.Endpoint,
                events: List[tr.FileEvent]) -> List[FileNews]:
@@ -300,6 +518,8 @@ class Downloads:
                     endpoint.refuse(now, event.peer, event.transfer,
                                     fw.RefuseCode.NOT_ALLOWED, "")
                     continue
+                if self._resume(now, endpoint, key, offer):
+                    continue
                 if self.landing is None:
                     refusal: Optional[Tuple[int, str]] = (fw.RefuseCode.UNWRITABLE, "")
                 else:
@@ -311,7 +531,7 @@ class Downloads:
                                     fw.RefuseCode(refusal[0]), refusal[1])
                     news.append(FileFailed(file_names.safe_name(offer.name),
                                            _REFUSE_WHY.get(refusal[0], "unwritable"),
-                                           refusal[1]))
+                                           refusal[1], event.transfer))
             elif isinstance(event, tr.Write) and self.landing is not None:
                 if not self.landing.write(key, event.offset, event.data) \
                         and self.landing.has(key):
@@ -322,8 +542,9 @@ class Downloads:
             elif isinstance(event, tr.Cancelled) and self.landing is not None:
                 inc = endpoint.incoming.get(key)
                 self.landing.cancel(key)
+                self.changed = True
                 news.append(FileFailed(file_names.safe_name(inc.offer.name) if inc else "?",
-                                       "cancelled", event.reason))
+                                       "cancelled", event.reason, event.transfer))
         return news
 
     def _land(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
@@ -331,17 +552,20 @@ class Downloads:
         assert self.landing is not None
         inc = endpoint.incoming[key]
         landed = self.landing.complete(key)
+        self.changed = True
         endpoint.finish(now, key[0], key[1], fw.Done(landed.status, landed.sha256, landed.name))
         if landed.status == fw.DoneStatus.STORED:
-            news.append(FileReceived(landed.name, inc.offer.size, landed.path))
+            news.append(FileReceived(landed.name, inc.offer.size, landed.path, key[1]))
         else:
             news.append(FileFailed(file_names.safe_name(inc.offer.name),
                                    "mismatch" if landed.status == fw.DoneStatus.MISMATCH
-                                   else "write", landed.why))
+                                   else "write", landed.why, key[1]))
 
-    def close(self) -> None:
+    def close(self, now: float, endpoint: tr.Endpoint) -> None:
+        """Leaving: the partials stay, recorded, for a later run to resume."""
         if self.landing is not None:
-            self.landing.close()
+            self.save(now, endpoint, force=True)
+            self.landing.detach()
 
 
 # ---------------------------------------------------------------- where

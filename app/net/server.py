@@ -23,7 +23,7 @@ import termios
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
-from app.core import admin, discovery_wire, protocol
+from app.core import admin, discovery_wire, file_wire, protocol
 from app.core.admin import LogKind
 from app.core import console_messages as C
 from app.core.console_messages import (
@@ -287,8 +287,9 @@ class NetworkProcess:
             self.secure = self.front = SecureServer(
                 self.hub, primitives.LibcryptoSuite(options.password), identity,
                 os.urandom(32), options.password is not None, self.wall(now))
-        self.files = ServerFiles(self.hub, options, state_path)   # handouts, hand-ins
+        self.files = ServerFiles(self.hub, options, state_path, sock)   # handouts, hand-ins
         self.files.record = self._record_hand_in
+        self.files.save = self._save_files
         if store is not None:
             self._restore(store)
 
@@ -303,6 +304,7 @@ class NetworkProcess:
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
             self.files.restore(store.hand_ins())
+            self.files.restore_files(self.now(), store.files())
         except StateError as exc:
             self._lose_store(exc)
         self.next_prune = time.monotonic() + PRUNE_INTERVAL   # (open_for_server pruned)
@@ -326,6 +328,14 @@ class NetworkProcess:
         if self.store is not None:
             try:
                 self.store.add_hand_in(row[4], row[0], row[1], row[2], row[3], row[5])
+            except StateError as exc:
+                self._lose_store(exc)
+
+    def _save_files(self, value: str) -> None:
+        """The file transfers under way (app/net/server_files.py) into the database."""
+        if self.store is not None:
+            try:
+                self.store.save_files(value)
             except StateError as exc:
                 self._lose_store(exc)
 
@@ -404,7 +414,8 @@ class NetworkProcess:
         now = self.now()
         # Names looked up once: under a flood this loop is most of the server's work.
         recvfrom, on_datagram = self.sock.recvfrom, self.front.on_datagram
-        size, probe = protocol.MAX_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
+        size, probe = protocol.MAX_FILE_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
+        size_ok = file_wire.size_ok
         for _ in range(DRAIN_LIMIT):
             try:
                 data, addr = recvfrom(size)
@@ -412,7 +423,7 @@ class NetworkProcess:
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
-            if len(data) >= size:
+            if len(data) >= size or not size_ok(data):   # only FILE datagrams may be larger
                 hub.stats["malformed"] += 1
                 continue
             if data[:3] == probe:     # LAN discovery (docs/LAN.md)

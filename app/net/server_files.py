@@ -5,8 +5,18 @@ each wake-up of its loop (chat first; then at most a budget of chunks).
 
 Hand-ins are stored as `<submissions>/<name>/<YYYYmmdd-HHMMSS>-<file>`; a
 partial is `<file>.part` in the same folder until its SHA-256 matches.
+
+What is under way is kept in the room's database (`save`, as JSON; the server
+calls it at most every SAVE_INTERVAL, at once on a new or ended transfer):
+each handout within its ttl (path, offer, who has it) and each hand-in being
+received (its partial file and the prefix written so far). A restarted server
+(kill -9 included) offers the handouts again with the same transfer ids, so a
+client resumes from what it holds, and takes up a hand-in's partial again when
+its sender offers it anew (PROTOCOL.md F.5).
 """
+import json
 import os
+import socket
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -17,18 +27,25 @@ from app.core.admin import LogKind
 from app.core.file_desk import FileDesk, Handout
 from app.core.hub import Hub
 from app.core.options import ServerOptions
-from app.net.files import FileProblem, Landing, open_source, read_at
+from app.net.files import (HASH_STEP, FileProblem, Landing, SourceHash, read_at,
+                           receive_chunk, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
+SAVE_INTERVAL = 0.5          # seconds between two saves of the hand-ins' progress
+SWEEP_INTERVAL = 1.0         # seconds between two looks for silent hand-ins
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
 StoredHandIn = Tuple[str, str, str, int, float, str]
 
 
 class ServerFiles:
-    def __init__(self, hub: Hub, options: ServerOptions, state_path: Optional[str]) -> None:
+    def __init__(self, hub: Hub, options: ServerOptions, state_path: Optional[str],
+                 sock: Optional[socket.socket] = None) -> None:
         self.hub = hub
         self.options = options
         self.desk = FileDesk(read_at, options.file_ttl)
+        if sock is not None:                         # chunk sizes from the routes (F.3)
+            self.desk.chunk_for = route_chunk
+            self.desk.endpoint.max_chunk = receive_chunk(sock)
         hub.files = self.desk
         default = os.path.join(state_path, "submissions") if state_path else None
         self.submissions = os.path.abspath(os.path.expanduser(options.submissions)) \
@@ -41,6 +58,13 @@ class ServerFiles:
         # StateDB, or nothing when it runs in memory).
         self.record: Callable[[StoredHandIn], None] = lambda row: None
         self.next_transfer = int.from_bytes(os.urandom(4), "big") or 1
+        # The transfers under way, into the database (the server's StateDB.save_files).
+        self.save: Callable[[str], None] = lambda value: None
+        self.saved_at = float("-inf")
+        self.swept_at = float("-inf")
+        self.hashing: List[SourceHash] = []          # /send files whose hash is not done
+        self.paths: Dict[int, str] = {}              # handout transfer -> its path
+        self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
 
     def restore(self, stored: Sequence[StoredHandIn]) -> None:
         """The hand-ins of earlier runs (the database): listed, and counted in
@@ -48,6 +72,74 @@ class ServerFiles:
         for name, file, path, size, when, sha in stored:
             self.rows.append((name, os.path.basename(path), size, when, sha))
             self.handed[name] = self.handed.get(name, 0) + size
+
+    def restore_files(self, now: float, stored: str) -> None:
+        """The transfers an earlier run had under way (save): handouts still
+        within their ttl whose file is unchanged (size and mtime) are offered
+        again; hand-ins' partials wait for their senders' new offers."""
+        try:
+            state = json.loads(stored) if stored else {}
+            handouts, partials = state.get("handouts", []), state.get("partials", [])
+            for h in handouts:
+                if now - h["created"] <= self.options.file_ttl:
+                    self._reopen(h)
+            for p in partials:
+                if now - float(p.get("saved", now)) > self.options.file_ttl:
+                    _remove(str(p["path"]))   # its sender has not come back within the ttl
+                    continue
+                key = (int(p["instance"]), int(p["transfer"]))
+                self.resumable[key] = p
+                self.handed[p["owner"]] = self.handed.get(p["owner"], 0) + int(p["size"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.hub.note(now, LogKind.HANDOUT, "", "-",
+                          "the saved file transfers cannot be read (%s): not resumed" % exc)
+        self.saved_at = float("-inf")
+
+    def _reopen(self, h: dict) -> None:
+        offer = fw.Offer(int(h["size"]), fw.CHUNK_SIZE, bytes.fromhex(h["sha256"]),
+                         fw.Purpose.HANDOUT, float(h["mtime"]), str(h["name"]))
+        try:
+            fd = os.open(h["path"], os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return
+        info = os.fstat(fd)
+        if (info.st_size, info.st_mtime) != (offer.size, offer.mtime):
+            os.close(fd)                  # changed since: not the file that was offered
+            return
+        transfer = int(h["transfer"])
+        self.paths[transfer] = h["path"]
+        self.desk.hand_out(float(h["created"]), Handout(transfer, offer, fd, float(h["created"])))
+        self.desk.got[transfer] = set(int(i) for i in h.get("got", ()))
+
+    def _state(self) -> str:
+        handouts = [dict(transfer=h.transfer, path=self.paths.get(h.transfer, ""),
+                         name=h.offer.name, size=h.offer.size, sha256=h.offer.sha256.hex(),
+                         mtime=h.offer.mtime, created=h.created,
+                         got=sorted(self.desk.got.get(h.transfer, ())))
+                    for h in self.desk.handouts.values()]
+        partials = list(self.resumable.values())
+        for key, owner in self.hand_in_names.items():
+            inc = self.desk.endpoint.incoming.get(key)
+            landing = self.landings.get(owner)
+            if inc is None or landing is None:
+                continue
+            path, name = landing.part_of(key)
+            if path:
+                partials.append(dict(instance=key[0], transfer=key[1], owner=owner, path=path,
+                                     name=name, size=inc.offer.size, saved=inc.last_heard,
+                                     sha256=inc.offer.sha256.hex(),
+                                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk)))
+        return json.dumps(dict(handouts=handouts, partials=partials), ensure_ascii=False)
+
+    def _changed(self) -> None:
+        self.saved_at = float("-inf")     # saved at the end of this turn
+
+    def _maybe_save(self, now: float) -> None:
+        if now - self.saved_at < SAVE_INTERVAL:
+            return
+        if self.saved_at == float("-inf") or self.hand_in_names:
+            self.saved_at = now
+            self.save(self._state())
 
     # ------------------------------------------------------------ commands
 
@@ -61,43 +153,75 @@ class ServerFiles:
         raise TypeError("not a file command: %r" % (command,))
 
     def hand_out(self, now: float, path: str) -> admin.Result:
+        """/send PATH: checked now (it opens, it is a file, within
+        --max-file-size), hashed in steps by the loop's turns, offered when
+        the SHA-256 is known."""
         try:
-            fd, offer = open_source(path, fw.Purpose.HANDOUT)
+            source = SourceHash(path, fw.Purpose.HANDOUT)
         except FileProblem as exc:
             return admin.FileNotSent(str(exc))
-        if offer.size > self.options.max_file_size:
-            os.close(fd)
+        if source.size > self.options.max_file_size:
+            source.close()
             return admin.FileNotSent("%s is %s, over --max-file-size %s" % (
-                path, file_names.human_size(offer.size),
+                path, file_names.human_size(source.size),
                 file_names.human_size(self.options.max_file_size)))
+        self.hashing.append(source)
+        name = os.path.basename(os.path.abspath(path))
+        return admin.FileQueued(name, source.size, len(self.hub.members()))
+
+    def _hash_step(self, now: float) -> None:
+        """HASH_STEP bytes of the oldest /send's SHA-256 (a turn's share); the
+        handout starts when its hash is complete."""
+        source = self.hashing[0]
+        try:
+            offer = source.step(HASH_STEP)
+        except FileProblem as exc:
+            self.hashing.pop(0)
+            self.hub.note(now, LogKind.HANDOUT, "", "console", "NOT handed out: %s" % exc)
+            return
+        if offer is None:
+            return
+        self.hashing.pop(0)
         transfer = self.next_transfer
         self.next_transfer = (self.next_transfer + 1) & 0xFFFFFFFF or 1
-        self.desk.hand_out(now, Handout(transfer, offer, fd, now))
-        online = len(self.hub.members())
+        self.desk.hand_out(now, Handout(transfer, offer, source.fd, now))
+        self.paths[transfer] = os.path.abspath(source.path)
+        self._changed()
         self.hub.note(now, LogKind.HANDOUT, "", "console", "%s (%s)" % (
             offer.name, file_names.human_size(offer.size)))
-        return admin.FileQueued(offer.name, offer.size, online)
 
     # ------------------------------------------------------------ loop
 
     def turn(self, now: float) -> None:
         """Handle what the transfers reported, then put what is due (control,
         then chunks) into the hub's outbox."""
+        if self.hashing:
+            self._hash_step(now)
         self.desk.pull(now, self.hub, CHUNK_BUDGET)
         for event in self.desk.take_events():
             self._on_event(now, event)
         for handout in self.desk.expired(now):
+            self.paths.pop(handout.transfer, None)
+            self._changed()
             try:
                 os.close(handout.source)
             except OSError:
                 pass
+        if self.hand_in_names and now >= self.swept_at + SWEEP_INTERVAL:
+            self.swept_at = now
+            self._sweep_silent(now)
+        self._maybe_save(now)
 
     def next_deadline(self, now: float) -> Optional[float]:
+        if self.hashing:
+            return now                           # the next step of a hash
         return self.desk.next_deadline(now)
 
     def _on_event(self, now: float, event: tr.FileEvent) -> None:
         endpoint = self.desk.endpoint
         key = (event.peer, event.transfer)
+        if isinstance(event, (tr.Delivered, tr.Complete, tr.Cancelled)):
+            self._changed()
         if isinstance(event, tr.Delivered):
             handout = self.desk.handouts.get(event.transfer)
             name = self.desk.name_of(event.peer)
@@ -124,11 +248,36 @@ class ServerFiles:
         elif isinstance(event, tr.Complete):
             self._landed(now, key)
         elif isinstance(event, tr.Cancelled):
-            owner = self.hand_in_names.pop(key, None)
-            if owner and owner in self.landings:
-                self.landings[owner].cancel(key)
+            inc = endpoint.incoming.get(key)
+            self._abandon(now, key, "cancelled by the sender: %s" % event.reason,
+                          inc.offer if inc is not None else None)
 
     # ------------------------------------------------------------ hand-ins
+
+    def _abandon(self, now: float, key: tr.Key, why: str, offer: Optional[fw.Offer]) -> None:
+        """A hand-in that will not finish: its partial deleted, its quota given back."""
+        owner = self.hand_in_names.pop(key, None)
+        if owner is None:
+            return
+        if owner in self.landings:
+            self.landings[owner].cancel(key)
+        if offer is not None:
+            self.handed[owner] = max(0, self.handed.get(owner, 0) - offer.size)
+            self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s abandoned (%s)" % (
+                offer.name, why))
+        self._changed()
+
+    def _sweep_silent(self, now: float) -> None:
+        """Hand-ins not heard from for --file-ttl (the student went away for
+        good): abandoned, so their partials and reservations do not stay."""
+        for key in list(self.hand_in_names):
+            inc = self.desk.endpoint.incoming.get(key)
+            if inc is not None and inc.state == tr.OPEN \
+                    and now - inc.last_heard > self.options.file_ttl:
+                self.desk.endpoint.refuse(now, key[0], key[1], fw.RefuseCode.BUSY,
+                                          "abandoned")
+                self._abandon(now, key, "nothing came for %d s" % self.options.file_ttl,
+                              inc.offer)
 
     def _offered(self, now: float, event: tr.Offered) -> None:
         endpoint = self.desk.endpoint
@@ -141,6 +290,10 @@ class ServerFiles:
         name = session.name
         if self.submissions is None:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.UNWRITABLE, "")
+            return
+        key = (event.peer, event.transfer)
+        earlier = self.resumable.pop(key, None)
+        if earlier is not None and self._resume(now, key, offer, earlier):
             return
         if offer.size > self.options.max_file_size:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode.TOO_BIG,
@@ -166,6 +319,30 @@ class ServerFiles:
         self.hand_in_names[(event.peer, event.transfer)] = name
         self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now
         endpoint.accept(now, event.peer, event.transfer)
+        self._changed()
+
+    def _resume(self, now: float, key: tr.Key, offer: fw.Offer, earlier: dict) -> bool:
+        """A hand-in an earlier run was receiving, offered again: its partial
+        taken up, the prefix it had written held (its quota stays reserved)."""
+        owner = str(earlier["owner"])
+        self.handed[owner] = self.handed.get(owner, 0) - int(earlier["size"])
+        if (offer.sha256.hex(), offer.size) != (earlier["sha256"], int(earlier["size"])) \
+                or self.submissions is None:
+            return False
+        landing = self.landings.get(owner)
+        if landing is None:
+            landing = self.landings[owner] = Landing(os.path.join(
+                self.submissions, file_names.safe_name(owner)))
+        if not landing.resume(key, offer, str(earlier["path"]), str(earlier["name"])):
+            return False             # (gone, or not what it was: a new partial instead)
+        self.hand_in_names[key] = owner
+        self.handed[owner] = self.handed.get(owner, 0) + offer.size
+        self.desk.endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
+        self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s resumed at %s of %s" % (
+            offer.name, file_names.human_size(int(earlier["prefix"])),
+            file_names.human_size(offer.size)))
+        self._changed()
+        return True
 
     def _landed(self, now: float, key: tr.Key) -> None:
         name = self.hand_in_names.pop(key, None)
@@ -196,3 +373,14 @@ class ServerFiles:
                 os.close(handout.source)
             except OSError:
                 pass
+        for source in self.hashing:
+            source.close()
+
+
+def _remove(path: str) -> None:
+    """A partial hand-in given up on (only ever a `.part`, never a stored file)."""
+    if path.endswith(file_names.PARTIAL_SUFFIX):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -10,7 +10,9 @@ One database, `room.sqlite3`, in the server's state directory
               kept as the fact ("to NAME"), never their text.
   rules       the moderation in force: bans, kick cooldowns and mutes, as
               app.core.moderation records them (Rule.to_row / from_row).
-  settings    the message of the day.
+  settings    the message of the day; the file transfers under way ('files':
+              handouts within their ttl, hand-ins being received, as JSON,
+              app/net/server_files.py), so a restarted server resumes them.
   schema      one row: the schema's version. Opening runs every migration
               above it, in one transaction (MIGRATIONS; append, never edit).
 
@@ -239,7 +241,17 @@ class StateDB:
         self._write([("INSERT INTO hand_ins (time, name, file, stored, size, sha256) "
                       "VALUES (?, ?, ?, ?, ?, ?)", (when, name, file, stored, size, sha256))])
 
+    def save_files(self, value: str) -> None:
+        """The file transfers under way (JSON, server_files.py), replacing the last."""
+        self._write([("INSERT OR REPLACE INTO settings (key, value) VALUES ('files', ?)",
+                      (value,))])
+
     # ------------------------------------------------------------ readers
+
+    def files(self) -> str:
+        """What save_files stored ("" if nothing)."""
+        rows = self._read("SELECT value FROM settings WHERE key = 'files'")
+        return str(rows[0][0]) if rows else ""
 
     def hand_ins(self) -> List[Tuple[str, str, str, int, float, str]]:
         """Every hand-in kept, oldest first: (name, file, stored path, size,

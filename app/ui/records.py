@@ -9,7 +9,9 @@ room's database (app/net/state_db.py) without a server running.
 leaves, kicks and bans (text as the admin console words them; csv and jsonl
 with the --log transcript's fields; html one self-contained page). `report`
 is each person's participation: lines said, first and last seen, a bar chart
-of the lines in block characters (html: the same table with bars of its own).
+of the lines in block characters (html: the same table with bars of its own),
+then the hand-ins of the period (交作业: who, which file, its size, when, its
+SHA-256 and where it is stored), when there are any.
 The database is opened read-only: a running server is never disturbed.
 
 WHEN: `2026-12-04`, `2026-12-04 14:00`, `14:00` (today), `today`, or an age:
@@ -17,6 +19,7 @@ WHEN: `2026-12-04`, `2026-12-04 14:00`, `14:00` (today), `today`, or an age:
 """
 import csv
 import html
+import io
 import json
 import re
 import sys
@@ -25,6 +28,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, TextIO
 
 from app.core.admin import LogKind
 from app.core.exit_codes import ExitCode
+from app.core.file_names import human_size
 from app.core.options import RecordOptions
 from app.core.text import name_key, sanitize_text
 from app.net.admin_log import entry_record
@@ -156,6 +160,33 @@ def write_report(people: Sequence[Person], form: str, out: TextIO) -> None:
         out.write("(nobody in this period)\n")
 
 
+# (name, file, stored path, size, time, sha256 hex): StateDB.hand_ins
+HandIn = Sequence
+
+
+def write_hand_ins(hand_ins: Sequence[HandIn], form: str, out: TextIO) -> None:
+    """The hand-ins after the participation table: one row each, oldest first."""
+    if not hand_ins:
+        return
+    people = len({name_key(h[0]) for h in hand_ins})
+    if form == "html":
+        body = "".join(
+            "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td>"
+            "<td>%s</td></tr>\n" % (stamp(h[4]), html.escape(sanitize_text(h[0])),
+                                   html.escape(sanitize_text(h[1])), human_size(h[3]),
+                                   html.escape(h[5]), html.escape(sanitize_text(h[2])))
+            for h in hand_ins)
+        out.write("<h2>hand-ins: %d from %d people</h2>\n<table><tr><th>time</th><th>name</th>"
+                  "<th>file</th><th>size</th><th>sha256</th><th>stored as</th></tr>\n%s"
+                  "</table>\n" % (len(hand_ins), people, body))
+        return
+    out.write("\nhand-ins: %d from %d people\n" % (len(hand_ins), people))
+    for name, file, stored, size, when, sha in hand_ins:
+        out.write("%s  %s  %s (%s)  sha256 %s  → %s\n" % (
+            stamp(when), sanitize_text(name), sanitize_text(file), human_size(size), sha,
+            sanitize_text(stored)))
+
+
 # ---------------------------------------------------------------- commands
 
 def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
@@ -173,13 +204,21 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
         db = open_db(options)
         try:
             rows = db.events(since=since)
+            hand_ins = [h for h in db.hand_ins() if h[4] >= since]
         finally:
             db.close()
     except StateError as exc:
         print("chat.pyz: %s" % state_text(exc.key, exc.values, options.lang), file=sys.stderr)
         return ExitCode.ERROR
     if options.command == "report":
-        write_report(participation(rows), options.format, out)
+        if options.format == "html":              # the hand-ins inside the same page
+            report, extra = io.StringIO(), io.StringIO()
+            write_report(participation(rows), "html", report)
+            write_hand_ins(hand_ins, "html", extra)
+            out.write(report.getvalue().replace("</body>", extra.getvalue() + "</body>"))
+        else:
+            write_report(participation(rows), options.format, out)
+            write_hand_ins(hand_ins, options.format, out)
         return ExitCode.OK
     if options.name is not None:
         key = name_key(options.name)

@@ -88,6 +88,8 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "why_cancelled": "发送方取消了",
         "handed_in": "作业已提交: %(name)s (%(size)s) SHA-256 %(sha)s",
         "hand_in_sending": "正在提交 %(name)s (%(size)s)…",
+        "progress_in": "接收",
+        "progress_out": "提交",
         "hand_in_failed": "作业 %(name)s 没有提交: %(why)s",
         "hand_in_problem": "无法提交: %(reason)s",
         "usage_hand_in": "用法: /hand-in 文件路径（或 /交作业 文件路径）",
@@ -144,6 +146,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
             "  //文字           发送以 / 开头的文字",
             "  /clear           清空消息区",
             "  /lastlog 文字    列出包含这段文字的消息",
+            "  /交作业 路径     提交作业 (也可以 /hand-in 路径)",
             "按键: PgUp/PgDn 翻页  Ctrl-Home/End 最早/最新  Tab 补全名字  上/下 输入历史",
             "      Alt-b/f 或 Ctrl-左/右 按词移动  Alt-d 删词  Ctrl-L 重画",
             "      Ctrl-Y 粘回删掉的字 (紧接着 Alt-y 换成更早删掉的)",
@@ -198,6 +201,8 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "why_cancelled": "the sender cancelled it",
         "handed_in": "handed in: %(name)s (%(size)s) SHA-256 %(sha)s",
         "hand_in_sending": "handing in %(name)s (%(size)s)…",
+        "progress_in": "receiving",
+        "progress_out": "handing in",
         "hand_in_failed": "%(name)s was not handed in: %(why)s",
         "hand_in_problem": "cannot hand in: %(reason)s",
         "usage_hand_in": "usage: /hand-in PATH (or /交作业 PATH)",
@@ -266,6 +271,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
             "  //text           send text that starts with /",
             "  /clear           empty the message pane",
             "  /lastlog TEXT    list the messages that contain TEXT",
+            "  /hand-in PATH    hand a file in (also /交作业 PATH)",
             "Keys: PgUp/PgDn scroll  Ctrl-Home/End oldest/newest  Tab complete names",
             "      Up/Down input history  Alt-b/f or Ctrl-Left/Right by words",
             "      Alt-d delete a word  Ctrl-Y yank (Alt-y older)  Ctrl-L redraw",
@@ -475,6 +481,20 @@ def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
                  else "refuse_6", detail=sanitize_text(detail))
         return tr(lang, "hand_in_failed", name=sanitize_text(news.name), why=why), False
     return sanitize_text(str(news)), False
+
+
+PROGRESS_CELLS = 20      # the bar's width in cells (ASCII: one cell each in every locale)
+
+
+def progress_text(name: str, done: int, size: int, outgoing: bool, lang: str) -> str:
+    """A transfer's progress bar for the message pane, e.g.
+    `接收 讲义.pdf [#########-----------]  45% 4.5 MB / 10.0 MB`."""
+    fraction = done / size if size else 1.0
+    filled = int(fraction * PROGRESS_CELLS)
+    return "%s %s [%s%s] %3d%% %s / %s" % (
+        tr(lang, "progress_out" if outgoing else "progress_in"), sanitize_text(name),
+        "#" * filled, "-" * (PROGRESS_CELLS - filled), int(fraction * 100),
+        human_size(done), human_size(size))
 
 
 def tr(lang: str, key: str, **values) -> str:

@@ -10,11 +10,11 @@ from typing import Optional, Union
 
 from app.core.text import split_name
 from app.ui import render
-from app.ui.client.messages import (ClearPane, EmoteLine, LeaveRoom, PrivateLine, SayLine,
-                                    SearchPane, ShowHelp, ShowNote, WhoQuery)
+from app.ui.client.messages import (ClearPane, EmoteLine, HandIn, LeaveRoom, PrivateLine,
+                                    SayLine, SearchPane, ShowHelp, ShowNote, WhoQuery)
 
 Command = Union[SayLine, EmoteLine, PrivateLine, WhoQuery, ShowHelp, ShowNote, LeaveRoom,
-                ClearPane, SearchPane]
+                ClearPane, SearchPane, HandIn]
 
 
 def parse_command(line: str, lang: str) -> Optional[Command]:
@@ -42,6 +42,9 @@ def parse_command(line: str, lang: str) -> Optional[Command]:
     if command == "me":
         action = rest.strip()
         return EmoteLine(action) if action else ShowNote(render.tr(lang, "usage_me"))
+    if command in ("hand-in", "交作业"):
+        path = rest.strip()
+        return HandIn(path) if path else ShowNote(render.tr(lang, "usage_hand_in"))
     if command in ("msg", "m"):
         name, text = split_name(rest)     # as every command reads a name
         if name and text.strip():

@@ -20,6 +20,8 @@ Sender -> receiver
                             the oldest) in the message pane
   ClearPane()               /clear: forget the pane's lines
   SearchPane(text)          /lastlog TEXT: show the pane's lines containing TEXT
+  HandIn(path)              /hand-in PATH, /交作业 PATH: hand the file in (the
+                            receiver owns the connection; it shows the progress)
 Both ways
   RepaintWindows()          repaint your windows: ^L, or a resize on our side may
                             have scrolled the rows you own
@@ -107,6 +109,12 @@ class ClearPane:
 @dataclasses.dataclass(frozen=True)
 class SearchPane:
     text: str
+
+
+@message
+@dataclasses.dataclass(frozen=True)
+class HandIn:
+    path: str
 
 
 @message

@@ -6,6 +6,7 @@ the UDP socket, the channel from the sender and its signal pipe. It tells the
 sender the connection's state and the names for Tab completion (messages.py).
 """
 import curses
+import os
 import selectors
 import signal
 import time
@@ -21,7 +22,7 @@ from app.net.client_net import ClientConnection
 from app.net.processes import SharedCursor, await_messages, watch
 from app.ui import render, screen
 from app.ui.client.messages import (Activity, ClearPane, ConnectionStatus, EmoteLine,
-                                    LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
+                                    HandIn, LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
                                     RepaintWindows, SayLine, ScrollEnd, ScrollPane, SearchPane,
                                     ShowHelp, ShowNote, TabNames, WhoQuery)
 from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
@@ -32,6 +33,7 @@ SIGNAL_WAIT = 0.3          # after a signal, how long it waits to learn if the s
 RECENT_SPEAKERS = 50       # speakers remembered for Tab completion
 ACTIVITY_INTERVAL = 0.25   # the activity total goes to the sender at most this often: a
                            # flood of lines must not become a flood of status repaints
+PROGRESS_INTERVAL = 0.1    # a progress bar is redrawn at most this often (and on a new percent)
 LASTLOG_SHOWN = 200        # /lastlog shows at most this many lines (the newest), so a
                            # search never pushes the scrollback it searched out of the pane
 
@@ -59,6 +61,9 @@ class Receiver(Side):
         # msg_id -> (its pending line's number in the view, the line)
         self.pending_rows: Dict[int, Tuple[int, LinePending]] = {}
         self.echo_rows: Dict[int, int] = {}       # msg_id -> the line its echo replaces
+        # (outgoing, transfer) -> (its bar's line in the pane, name, size, percent shown)
+        self.bars: Dict[Tuple[bool, int], Tuple[int, str, int, int]] = {}
+        self.bars_at = float("-inf")
 
     def own_windows(self) -> Windows:
         return receiver_windows(self.term.wins)
@@ -83,6 +88,7 @@ class Receiver(Side):
             timeout = self.conn.tick(time.monotonic())
             self._on_events(self.conn.take_events())
             timeout = self._send_activity(time.monotonic(), timeout)
+            timeout = self._update_bars(time.monotonic(), timeout)
             if self.dirty:
                 self._paint()
             watch(sel, self.channel, "sender")
@@ -148,6 +154,11 @@ class Receiver(Side):
                 self.term.view.page_down()
         elif isinstance(message, RepaintWindows):
             self.redraw()
+        elif isinstance(message, HandIn):
+            problem = self.conn.hand_in(os.path.expanduser(message.path), time.monotonic())
+            if problem:
+                self.term.say_local(self.tr("hand_in_problem", reason=problem))
+            self.bars_at = float("-inf")    # its bar at once
         else:
             self._on_pane_message(message)
         self.dirty = True
@@ -201,6 +212,8 @@ class Receiver(Side):
         for event in events:
             if isinstance(event, files.NEWS_TYPES):     # a file stored, handed in, or why not
                 text, good = render.file_news_text(event, self.lang)
+                self._end_bar(isinstance(event, (files.HandedIn, files.HandInRefused)),
+                              event.transfer, good)
                 self.term.show([(text, "notice" if good else "admin")])
                 self.dirty = True
                 continue
@@ -311,6 +324,44 @@ class Receiver(Side):
         self.activity_sent, self.activity_sent_at = self.activity, now
         self.channel.send(Activity(self.activity))
         return timeout
+
+    # ------------------------------------------------------------ progress bars
+
+    def _update_bars(self, now: float, timeout: float) -> float:
+        """A bar in the pane for each file coming or being handed in: added when
+        it starts, redrawn in place (a new percent, at most every
+        PROGRESS_INTERVAL); the loop's timeout while any runs."""
+        rows = self.conn.files.progress()
+        if not rows:
+            return timeout
+        due = self.bars_at + PROGRESS_INTERVAL
+        if now < due:
+            return min(timeout, due - now)
+        self.bars_at = now
+        for transfer, name, done, size, outgoing in rows:
+            key = (outgoing, transfer)
+            percent = 100 * done // size if size else 100
+            bar = self.bars.get(key)
+            if bar is not None and bar[3] == percent:
+                continue
+            line = self._bar_line(name, done, size, outgoing)
+            if bar is None or not self.term.view.replace(bar[0], line):
+                self.bars[key] = (self.term.view.add(line, searchable=False), name, size,
+                                  percent)
+                self.term.view.follow()
+            else:
+                self.bars[key] = (bar[0], name, size, percent)
+            self.dirty = True
+        return min(timeout, PROGRESS_INTERVAL)
+
+    def _end_bar(self, outgoing: bool, transfer: int, good: bool) -> None:
+        """A transfer ended: a good end fills its bar; the news line follows."""
+        bar = self.bars.pop((outgoing, transfer), None)
+        if bar is not None and good:
+            self.term.view.replace(bar[0], self._bar_line(bar[1], bar[2], bar[2], outgoing))
+
+    def _bar_line(self, name: str, done: int, size: int, outgoing: bool) -> render.Line:
+        return render.local_line(render.progress_text(name, done, size, outgoing, self.lang))
 
     def _farewell_words(self) -> str:
         """The server's goodbye (kicked, banned, closing) as the student reads it."""
