@@ -61,7 +61,7 @@ def test_history_is_served_from_the_database_after_a_restart_and_replays_are_not
     zhang.send("before the restart")
     # The announcement after the line has reached the server: both are typed into
     # separate processes, so without this wait their order is a race.
-    server.wait_line(lambda line: " chat 张三 " in line and line.endswith(" before the restart"))
+    server.wait_line(lambda line: line.endswith(" 张三 : before the restart"))
     server.send("下课前提交作业")
     server.wait_line(lambda line: "下课前提交作业" in line)
     zhang.wait_line(lambda line: line == "管理员消息: 下课前提交作业")
