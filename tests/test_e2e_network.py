@@ -174,10 +174,13 @@ def test_kernel_level_20_percent_loss_both_ways(pyz, lossy_namespaces, procs, tm
 
     def client(name):
         proc = Proc(["ip", "netns", "exec", client_ns, pyz, "client", "--plain", "--name",
-                     name, "--port", str(port), SUBNET % 1], subprocess.PIPE,
+                     name, "--port", str(port), "--connect-timeout", "40", SUBNET % 1],
+                    subprocess.PIPE,
                     str(tmp_path / (name + ".err")))
         procs.append(proc)
-        proc.wait_line(lambda line: line == name + " 进入了聊天室", timeout=30)
+        # A secure join is 7 datagrams across the lossy link (0.8^7: a fifth of the
+        # tries get through whole), so it may take longer than the default 10 s.
+        proc.wait_line(lambda line: line == name + " 进入了聊天室", timeout=45)
         return proc
 
     senders = [client("甲"), client("乙")]
