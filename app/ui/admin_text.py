@@ -24,6 +24,7 @@ from app.core.admin import LogKind
 from app.core.file_names import human_size
 from app.core.join_hints import JOIN_ROWS, Hint
 from app.core.text import NameProblem, sanitize_text
+from app.ui.language import worded
 from app.ui.render import name_problem_text
 from app.ui.width import text_width
 
@@ -479,8 +480,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
 
 def tr(lang: str, text_key: str, **values: Any) -> str:
     """The text `text_key` in `lang` (English for a language we do not have)."""
-    text = TEXTS.get(lang, TEXTS["en"])[text_key]
-    return text % values if values else text
+    return worded(TEXTS, lang, text_key, values)
 
 
 def pad(text: str, width: int) -> str:

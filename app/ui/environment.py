@@ -23,6 +23,8 @@ import os
 import sys
 from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, TextIO, Tuple
 
+from app.ui.language import worded
+
 LOCALE_DIR = "/usr/lib/locale"       # glibc's compiled locales, one directory each
 FALLBACKS = ("C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8")
 CATEGORY_VARIABLES = ("LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_TIME",
@@ -61,8 +63,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
 
 def text(lang: str, key: str, **values: str) -> str:
     """The line `key` in `lang` (English when the language is not one we have)."""
-    line = TEXTS.get(lang, TEXTS["en"])[key]
-    return line % values if values else line
+    return worded(TEXTS, lang, key, values)
 
 
 class Verdict(NamedTuple):

@@ -27,6 +27,7 @@ from app.core import protocol as P
 from app.core.client_core import SERVER_TIMEOUT
 from app.core.file_names import human_size
 from app.core.text import NameProblem, sanitize_message, sanitize_text
+from app.ui.language import worded
 from app.ui.width import expand_tabs
 
 Segment = Tuple[str, str]
@@ -499,9 +500,7 @@ def progress_text(name: str, done: int, size: int, outgoing: bool, lang: str) ->
 
 def tr(lang: str, key: str, **values) -> str:
     """The text `key` in `lang` (English when the language lacks it)."""
-    table = TEXTS.get(lang, TEXTS["en"])
-    text = table.get(key, TEXTS["en"][key])
-    return text % values if values else text
+    return worded(TEXTS, lang, key, values)
 
 
 def name_style(name: str) -> str:
