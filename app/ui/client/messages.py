@@ -34,9 +34,14 @@ Receiver -> sender
                             for the status line, on every change of the connection
   TabNames(names)           names for Tab completion, best first (recent speakers,
                             then who is here), whenever the list changes
-  Activity(total)           messages from others received so far (the status
-                            line's activity count is total minus the total at the
-                            last key); sent at most once per receiver loop
+  Activity(total, newest_at)
+                            messages from others received so far, and when the
+                            newest of them was shown (time.monotonic(): both
+                            processes share the clock). The status line's count is
+                            total minus the total at the last key; a total whose
+                            newest message came before the last key was all seen
+                            (totals are held back up to 0.25 s, so one can arrive
+                            after a key that followed its messages)
 """
 import dataclasses
 from typing import Tuple
@@ -154,3 +159,4 @@ class TabNames:
 @dataclasses.dataclass(frozen=True)
 class Activity:
     total: int
+    newest_at: float

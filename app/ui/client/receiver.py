@@ -57,6 +57,7 @@ class Receiver(Side):
         self.status = Status(conn.state, conn.online, "")
         self.activity = 0              # messages from others so far (Activity)
         self.activity_sent = 0
+        self.activity_newest_at = 0.0  # when the newest counted message was shown
         self.activity_sent_at = float("-inf")
         # msg_id -> (its pending line's number in the view, the line)
         self.pending_rows: Dict[int, Tuple[int, LinePending]] = {}
@@ -245,6 +246,7 @@ class Receiver(Side):
             # messages from others, not history; joins and leaves are not counted.
             if render.wants_bell(event, "all", self.conn.name, self.conn.instance):
                 self.activity += 1
+                self.activity_newest_at = time.monotonic()
 
     def _on_own_line(self, event: Union[LinePending, LineSettled]) -> None:
         """Our line while the server is away: shown at once, dim and marked; when
@@ -322,7 +324,7 @@ class Receiver(Side):
         if now < due:
             return min(timeout, due - now)
         self.activity_sent, self.activity_sent_at = self.activity, now
-        self.channel.send(Activity(self.activity))
+        self.channel.send(Activity(self.activity, self.activity_newest_at))
         return timeout
 
     # ------------------------------------------------------------ progress bars

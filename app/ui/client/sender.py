@@ -59,6 +59,7 @@ class Sender(Side):
         self.child_gone = False        # stopped and reaped
         self.activity = 0              # the receiver's last Activity total
         self.activity_seen = 0         # that total when the last key was pressed
+        self.last_key_at = float("-inf")
         self.clock_shown = ""
         self.removed_at: Optional[float] = None   # when the server removed us (kick, ban)
 
@@ -141,6 +142,8 @@ class Sender(Side):
             self.redraw()
         elif isinstance(message, Activity):
             self.activity = message.total
+            if message.newest_at <= self.last_key_at:
+                self.activity_seen = message.total    # shown before the last key
 
     def resume(self) -> None:
         """SIGCONT (`fg` after a stop): our modes back, then every window repainted. The
@@ -154,6 +157,7 @@ class Sender(Side):
         """Apply one key; False to quit."""
         editor = self.editor
         self.activity_seen = self.activity     # a key: the user is looking
+        self.last_key_at = time.monotonic()
         if kind in ("text", "paste"):
             # A bracketed paste keeps its lines: Enter inside it is a line break, so
             # the whole paste is one message when Enter is pressed after it.
