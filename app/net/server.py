@@ -36,6 +36,7 @@ from app.core.console_messages import (
     ConsoleSubscribe,
 )
 from app.core.exit_codes import ExitCode
+from app.core.flood import TokenBucket
 from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.join_hints import Hint, host_port_text
 from app.core.options import LINE_BURST_SECONDS, ServerOptions
@@ -43,6 +44,7 @@ from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.core.secure_server import SecureServer
 from app.core.secure_session import KeyPair
 from app.net import discovery, primitives
+from app.net import door as doors
 from app.net import identity as keys
 from app.net.admin_log import entry_record
 from app.net.channel import Channel
@@ -57,6 +59,14 @@ MSG_ID_MEMORY = 3600.0     # a new run knows the msg_ids of the lines stored thi
 PRUNE_INTERVAL = 86400.0  # the room's database is pruned to --retain at start and daily
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
+# The door (app/net/door.py): session-opening datagrams read at most this many a
+# second; the rest of a flood is dropped by the kernel at the door's buffer. Twice
+# the server's INIT budget (PROTOCOL.md S.9), so that budget, not this, is what a
+# newcomer meets without a flood; a 1000-client join storm (2000 INITs) is one burst.
+DOOR_RATE = 10000.0
+DOOR_BURST = 10000.0
+DOOR_BATCH = 256           # door datagrams per wake-up at most
+DOOR_REOPEN = 64           # once the door's budget is spent: wait for this many tokens
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
@@ -128,7 +138,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
         return ExitCode.ERROR
 
     try:
-        sock = open_socket(options.bind, options.port)
+        sock, door = doors.split(open_socket(options.bind, options.port))
     except socket.gaierror as exc:          # (an OSError too: first)
         return fail(C.StartProblem.of("bind_bad", bind=options.bind, error=exc))
     except OSError as exc:
@@ -154,10 +164,14 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
-    console = fork_console(run_console, headless, options, sock.close)
+    def close_sockets() -> None:
+        sock.close()
+        if door is not None:
+            door.close()
+    console = fork_console(run_console, headless, options, close_sockets)
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
-                            identity, where.path)
+                            identity, where.path, door)
     server.wording = wording
     server.start_notes = notes
     server.tty_modes = tty_modes
@@ -243,8 +257,14 @@ class NetworkProcess:
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None,
                  store: Optional[StateDB] = None, identity: Optional[KeyPair] = None,
-                 state_path: Optional[str] = None) -> None:
+                 state_path: Optional[str] = None, door: Optional[socket.socket] = None
+                 ) -> None:
         self.sock = sock
+        # Where session-opening datagrams arrive, read within a budget (app/net/door.py);
+        # None: they come to `sock` with the rest.
+        self.door = door
+        self.door_budget = TokenBucket(DOOR_RATE, DOOR_BURST, time.monotonic())
+        self.door_shut_until: Optional[float] = None    # budget spent: unregistered till then
         self.transcript = transcript
         self.store = store                # the room's database; None: in memory
         self.log_new: List[LogEntry] = []  # log entries committed, not yet passed on
@@ -266,6 +286,8 @@ class NetworkProcess:
             except OSError:
                 pass
         sock.setblocking(False)
+        if door is not None:
+            door.setblocking(False)
         self.incoming = select.poll()      # the socket alone: looked at during a fan-out
         self.incoming.register(sock, select.POLLIN)
         now = time.monotonic()
@@ -368,6 +390,8 @@ class NetworkProcess:
         self.signals = SignalPipe(SIGNALS)
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "udp")
+        if self.door is not None:
+            sel.register(self.door, selectors.EVENT_READ, "door")
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
         self._announce_start()
@@ -380,16 +404,21 @@ class NetworkProcess:
                 due = min(due, self.next_state)
             if self.log_backlog:
                 due = min(due, self.wall(self.log_due))
+            if self.door_shut_until is not None:
+                due = min(due, self.wall(self.door_shut_until))
             timeout = max(0.0, due - self.now())
             for key, _ in sel.select(timeout):
                 if key.data == "udp":
                     self._drain_socket()
+                elif key.data == "door":
+                    self._read_door(sel)
                 elif key.data == "admin":
                     self._on_admin(sel)
                 else:
                     self._on_signals(self.signals.take())
             self.front.tick(self.now())
             self._send_output()
+            self._reopen_door(sel)
             self._file_turn()
             self._pass_log()
             self._prune()
@@ -407,26 +436,35 @@ class NetworkProcess:
             else:
                 self.stop_reason = signal.Signals(signum).name
 
-    def _drain_socket(self, pacer: Optional[FanOutPacer] = None) -> None:
-        """What is in the socket (DRAIN_LIMIT at most) into the hub; during a
-        fan-out (`pacer`) bare room acks wait in the pacer."""
+    def _drain_socket(self, pacer: Optional[FanOutPacer] = None,
+                      sock: Optional[socket.socket] = None, limit: int = DRAIN_LIMIT) -> int:
+        """What is in the members' socket (or `sock`), `limit` datagrams at most,
+        into the hub; during a fan-out (`pacer`) bare room acks wait in the pacer.
+        Returns how many datagrams were read."""
         hub = self.hub
         now = self.now()
         # Names looked up once: under a flood this loop is most of the server's work.
-        recvfrom, on_datagram = self.sock.recvfrom, self.front.on_datagram
+        recvfrom, on_datagram = (sock or self.sock).recvfrom, self.front.on_datagram
         size, probe = protocol.MAX_FILE_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
         size_ok = file_wire.size_ok
-        for _ in range(DRAIN_LIMIT):
+        # A broadcast or multicast probe reaches both sockets of a door pair (the
+        # kernel steers unicast only): the door answers it, the members' socket not.
+        probes_here = self.door is None or sock is self.door
+        read = 0
+        for read in range(1, limit + 1):
             try:
                 data, addr = recvfrom(size)
             except (BlockingIOError, InterruptedError):
+                read -= 1
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
-            if len(data) >= size or not size_ok(data):   # only FILE datagrams may be larger
+            if not size_ok(data):     # only FILE datagrams may be larger than MAX_DATAGRAM
                 hub.stats["malformed"] += 1
                 continue
             if data[:3] == probe:     # LAN discovery (docs/LAN.md)
+                if not probes_here:
+                    continue
                 if discovery_wire.is_probe(data):  # (a stray answer is neither ours nor junk)
                     hub.stats["probes"] = hub.stats.get("probes", 0) + 1
                     answer = discovery.responder(now).answer(
@@ -439,6 +477,25 @@ class NetworkProcess:
                 continue
             on_datagram(now, data, addr)
         hub.flush(now)
+        return read
+
+    def _read_door(self, sel: selectors.BaseSelector) -> None:
+        """Session-opening datagrams, as many as the door's budget allows; once it
+        is spent the door is not watched until DOOR_REOPEN tokens are back, and
+        what arrives meanwhile beyond the door's buffer the kernel drops."""
+        door, budget, now = cast(socket.socket, self.door), self.door_budget, time.monotonic()
+        allowed = min(budget.whole_tokens(now), DOOR_BATCH)
+        read = self._drain_socket(sock=door, limit=allowed) if allowed else 0
+        budget.spend(read)
+        if read == allowed and budget.whole_tokens(now) == 0:
+            sel.unregister(door)
+            self.door_shut_until = now + DOOR_REOPEN / DOOR_RATE
+            self.hub.stats["door_shut"] = self.hub.stats.get("door_shut", 0) + 1
+
+    def _reopen_door(self, sel: selectors.BaseSelector) -> None:
+        if self.door_shut_until is not None and time.monotonic() >= self.door_shut_until:
+            self.door_shut_until = None
+            sel.register(cast(socket.socket, self.door), selectors.EVENT_READ, "door")
 
     def _take_held_acks(self, pacer: FanOutPacer) -> None:
         hub, now = self.hub, self.now()
@@ -525,9 +582,9 @@ class NetworkProcess:
 
     def _leave_to_console(self) -> None:
         """In a console forked from the running loop (the child's side): let go of
-        the room's socket, the transcript and our signal pipe, and take signals as
+        the room's sockets, the transcript and our signal pipe, and take signals as
         a new process does (a hang-up ends it; SIGINT it ignores itself)."""
-        self.sock.close()
+        self._close_sockets()
         if self.transcript is not None:
             os.close(self.transcript.fd)
         for signum in SIGNALS:
@@ -715,10 +772,15 @@ class NetworkProcess:
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()
-        self.sock.close()
+        self._close_sockets()
         self.files.close()
         if self.store is not None:
             self.store.close()
+
+    def _close_sockets(self) -> None:
+        self.sock.close()
+        if self.door is not None:
+            self.door.close()
 
     def _stop_admin(self) -> None:
         deadline = time.monotonic() + CHILD_GRACE
