@@ -323,15 +323,18 @@ def test_a_session_reclaimed_after_silence_is_not_timed_out_after_its_welcome():
     assert net.hub.stats["timeouts"] == 0 and net.hub.members()
 
 
-def test_password_guesses_are_rate_limited_per_host():
+@pytest.mark.parametrize("host", ["10.1.2.3", "127.0.0.1"])
+def test_password_guesses_are_rate_limited_per_host(host):
+    """Loopback too: someone logged in to the server's machine gets no more guesses
+    than a student's PC (loopback's larger handshake budget is for join storms)."""
     net = Net("the-right-one")
     outcomes = []
     for attempt in range(8):
-        guesser = net.client("g%d" % attempt, "guess-%d" % attempt, host="10.1.2.3",
+        guesser = net.client("g%d" % attempt, "guess-%d" % attempt, host=host,
                              port=6000 + attempt)
         net.pump(1.0)        # a wrong FINISH is told after its resends fail too (~0.75 s)
         outcomes.append(guesser.core.state)
-        del net.clients[("10.1.2.3", 6000 + attempt)]
+        del net.clients[(host, 6000 + attempt)]
     # GUESS_BURST (5) wrong answers, then no handshake at all for this host
     # until a guess's worth of time (5 s) has passed: the sixth hears nothing.
     assert outcomes[:5] == ["refused"] * 5
