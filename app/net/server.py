@@ -67,6 +67,10 @@ DOOR_RATE = 10000.0
 DOOR_BURST = 10000.0
 DOOR_BATCH = 256           # door datagrams per wake-up at most
 DOOR_REOPEN = 64           # once the door's budget is spent: wait for this many tokens
+DOOR_BUFFER = 1 << 20      # the door's receive buffer: a 1000-client join storm's INITs
+                           # fit (the default, ~208 KiB, holds ~256 and the rest wait
+                           # for their client's resend); under a flood, at most ~0.2 s
+                           # of the door's rate waits in it
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
@@ -288,6 +292,10 @@ class NetworkProcess:
         sock.setblocking(False)
         if door is not None:
             door.setblocking(False)
+            try:
+                door.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DOOR_BUFFER)
+            except OSError:
+                pass
         self.incoming = select.poll()      # the socket alone: looked at during a fan-out
         self.incoming.register(sock, select.POLLIN)
         now = time.monotonic()
