@@ -9,6 +9,7 @@ import socket
 from typing import List, Optional, Tuple, Union
 
 from app.core import file_wire as fw
+from app.core import problems
 from app.core import protocol
 from app.core.auth import RoomKey
 from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Status
@@ -29,18 +30,20 @@ UNREACHABLE = {
     errno.ENETUNREACH: "net_unreachable",
     errno.EHOSTUNREACH: "net_no_route",
     errno.EHOSTDOWN: "net_host_down",
+    errno.EPERM: "net_firewall",        # send() refused here: an nftables/iptables output drop
 }
 
 
 class ConnectError(Exception):
-    """The server's address cannot be used at all (unknown host name, ...)."""
+    """The server's address cannot be used at all (unknown host name): its
+    str() is a coded problem (app/core/problems.py) the front end words."""
 
 
 def resolve(host: str, port: int) -> Tuple[int, tuple]:
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
-        raise ConnectError("cannot find the server %r: %s" % (host, exc.strerror))
+        raise ConnectError(problems.detail("resolve", None, host))
     infos.sort(key=lambda info: info[0] != socket.AF_INET)   # IPv4 first on a LAN
     family, _, _, _, addr = infos[0]
     return family, addr
@@ -144,7 +147,8 @@ class ClientConnection:
                 self._network_error(exc)
 
     def _network_error(self, exc: OSError) -> None:
-        hint = UNREACHABLE.get(exc.errno, exc.strerror or str(exc))
+        # Another errno: its name (`ENOBUFS`), worded by the front end too.
+        hint = UNREACHABLE.get(exc.errno) or problems.errno_name(exc.errno)
         if hint != self.hint:
             self.hint = hint
             self.core.events.append(Status(self.core.state, self.core.online, hint))

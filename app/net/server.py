@@ -23,7 +23,7 @@ import termios
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
-from app.core import admin, discovery_wire, file_wire, protocol
+from app.core import admin, discovery_wire, file_wire, problems, protocol
 from app.core.admin import LogKind
 from app.core import console_messages as C
 from app.core.console_messages import (
@@ -99,7 +99,7 @@ def bind_error(exc: OSError, bind: str, port: int) -> C.StartProblem:
         return C.StartProblem.of("bind_denied", where=where)
     if exc.errno == errno.EADDRNOTAVAIL:
         return C.StartProblem.of("bind_not_here", bind=bind)
-    return C.StartProblem.of("bind_failed", where=where, error=exc.strerror or exc)
+    return C.StartProblem.of("bind_failed", where=where, error=problems.errno_name(exc.errno))
 
 
 def listen_text(host: str, port: int) -> str:
@@ -137,8 +137,11 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     identity: Optional[KeyPair] = None
     if not options.insecure:
         try:
-            identity = server_identity(where.path)
-        except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
+            identity = server_identity(where.path, wording)
+        except keys.KeyStoreError as exc:
+            sock.close()
+            return fail(C.StartProblem.of("coded", problem=exc))
+        except keys.CryptoUnavailable as exc:
             sock.close()
             print("chat.pyz: %s" % exc, file=sys.stderr)
             return ExitCode.ERROR
@@ -149,7 +152,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
         except OSError as exc:
             sock.close()
             return fail(C.StartProblem.of("log_unwritable", path=options.log,
-                                          error=exc.strerror))
+                                          error=problems.errno_name(exc.errno)))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
@@ -166,9 +169,10 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     return server.serve()
 
 
-def server_identity(directory: Optional[str]) -> KeyPair:
+def server_identity(directory: Optional[str], wording: Wording) -> KeyPair:
     """The server's long-term key, kept in its state dir (docs/SECURITY.md);
-    where there is none, one for this run (the state dir's note says why)."""
+    where there is none, one for this run (the state dir's note says why;
+    where it cannot be kept, a line worded by `wording`)."""
     why = primitives.unavailable()
     if why is not None:
         raise keys.CryptoUnavailable(why + "; both sides could use --insecure (nothing "
@@ -178,7 +182,8 @@ def server_identity(directory: Optional[str]) -> KeyPair:
     notes: List[str] = []
     pair = keys.server_identity(directory, notes)
     for note in notes:
-        print("chat.pyz: " + note, file=sys.stderr)
+        for line in wording(C.StartProblem.of("coded", problem=note)):
+            print(line, file=sys.stderr)
     return pair
 
 

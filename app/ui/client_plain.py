@@ -40,6 +40,7 @@ from app.net import files, identity
 from app.net.client_net import ClientConnection, ConnectError, Status
 from app.net.signals import SignalPipe
 from app.ui import environment, render, stdin
+from app.ui.os_words import problem_text
 from app.ui.render import CONTINUATION
 
 HAND_IN_COMMANDS = ("/hand-in", "/交作业")
@@ -116,19 +117,17 @@ def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
         security = identity.client_security(options.password, options.insecure,
                                             options.accept_new_key)
     except (identity.KeyStoreError, identity.CryptoUnavailable) as exc:
-        print("chat.pyz: %s" % exc, file=sys.stderr)
+        print("chat.pyz: %s" % problem_text(str(exc), options.lang), file=sys.stderr)
         return ExitCode.ERROR
-    for note in security.notes if security is not None else ():
-        print("chat.pyz: %s" % note, file=sys.stderr)
-    downloads, note = files.downloads_dir(options.downloads)
-    if note:
-        print("chat.pyz: %s" % note, file=sys.stderr)
+    downloads, where = files.downloads_dir(options.downloads)
+    for note in (security.notes if security is not None else []) + ([where] if where else []):
+        print("chat.pyz: %s" % problem_text(note, options.lang), file=sys.stderr)
     try:
         conn = ClientConnection(options.host, options.port, name, time.monotonic(),
                                 room_key=options.room_key, security=security,
                                 downloads=downloads)
     except ConnectError as exc:
-        print("chat.pyz: %s" % exc, file=sys.stderr)
+        print("chat.pyz: %s" % problem_text(str(exc), options.lang), file=sys.stderr)
         return ExitCode.UNREACHABLE
     except BadName as exc:            # refused here, before the server is asked
         print("chat.pyz: " + render.tr(options.lang, "bad_name", reason=render.name_problem_text(
@@ -260,7 +259,7 @@ class PlainClient:
             return
         problem = self.conn.hand_in(os.path.expanduser(path), time.monotonic())
         if problem:
-            self._err(render.tr(lang, "hand_in_problem", reason=problem))
+            self._err(render.tr(lang, "hand_in_problem", reason=problem_text(problem, lang)))
 
     def _leave(self) -> None:
         self._flush_unsent()
@@ -283,11 +282,11 @@ class PlainClient:
         if self.conn.ever_joined or self.exit_code is not None:
             return
         if time.monotonic() - self.started > self.options.connect_timeout:
-            why = render.detail_text(self.conn.hint or "no_answer", "en")
-            self._err("no chat server at %s: %s after %.0f s (is the server running? does a "
-                      "firewall block UDP port %d?)" % (self.conn.server_text, why,
-                                                         self.options.connect_timeout,
-                                                         self.options.port))
+            lang = self.options.lang
+            self._err(render.tr(lang, "no_server", server=self.conn.server_text,
+                                why=render.detail_text(self.conn.hint or "no_answer", lang),
+                                seconds=round(self.options.connect_timeout),
+                                port=self.options.port))
             self.exit_code = ExitCode.UNREACHABLE
 
     def _show_events(self) -> None:
@@ -317,7 +316,7 @@ class PlainClient:
         if status.state == "refused":
             self._err(render.refusal_reason(self.conn.refusal, self.options.lang,
                                             self.conn.refusal_coded, self.conn.name)
-                      or status.detail or "refused by the server")
+                      or status.detail or render.tr(self.options.lang, "refused_plain"))
             self.exit_code = ExitCode.REFUSED
         elif status.state == "closed" and status.detail not in ("leaving", "left"):
             # Kicked or banned: what happened and what to do, then exit 3 (the
@@ -328,8 +327,8 @@ class PlainClient:
             if self.last_state != "reconnecting":
                 self._err(self._farewell())     # the server shut down: we wait for it
         elif status.state == "reconnecting" and status.detail:
-            self._err("connection lost (%s); reconnecting"
-                      % render.detail_text(status.detail, "en"))
+            self._err(render.tr(self.options.lang, "lost", why=render.detail_text(
+                status.detail, self.options.lang)))
         self.last_state = status.state
 
     def _farewell(self) -> str:

@@ -19,6 +19,7 @@ from app.net import identity
 from app.net import files
 from app.net.client_net import ClientConnection, ConnectError
 from app.ui import render
+from app.ui.os_words import problem_text
 from app.ui.client.terminal import Terminal
 from app.ui.line_editor import LineEditor, one_line
 
@@ -168,16 +169,16 @@ class Login:
             try:
                 security = identity.client_security(self.options.password, self.options.insecure,
                                                     self.options.accept_new_key)
-                for note in security.notes if security is not None else ():
-                    self.term.say_local(note)
-                downloads, note = files.downloads_dir(self.options.downloads)
-                if note:
-                    self.term.say_local(note)
+                downloads, where = files.downloads_dir(self.options.downloads)
+                for note in (security.notes if security is not None else []) + (
+                        [where] if where else []):
+                    self.term.say_local(problem_text(note, self.options.lang))
                 self.conn = self.factory(self.options.host, self.options.port, name,
                                          time.monotonic(), room_key=self.options.room_key,
                                          security=security, downloads=downloads)
             except (ConnectError, identity.KeyStoreError, identity.CryptoUnavailable) as exc:
-                self.term.error = str(exc)   # e.g. an unknown host name, no libcrypto
+                # e.g. an unknown host name, a damaged key file, no libcrypto
+                self.term.error = problem_text(str(exc), self.options.lang)
             except ValueError as exc:     # a name the protocol core will not send
                 self.term.say_local(self.tr("bad_name", reason=exc))
                 self.editor.set_text(raw)
