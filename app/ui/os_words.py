@@ -3,8 +3,9 @@ errno values a student or teacher meets (a file not there, no permission, a
 full or read-only disk), and the problems app/core/problems.py codes (a file
 to send, a key file, the downloads folder), one table per language.
 
-A rare errno is shown by its name (`EXDEV`): short, the same in every
-language, and what to search for; never the C library's English sentence.
+A rare errno is shown by its name (`系统错误 EXDEV`): short, the same in
+every language, and what to search for; never the C library's English
+sentence.
 Used by both the client (render) and the server's consoles (admin_text).
 """
 import errno
@@ -40,6 +41,7 @@ REASONS: Dict[str, Dict[str, str]] = {
         "EAGAIN": "暂时不行，请再试",
         "EINVAL": "参数不对",
         "ENOMEM": "内存不够",
+        "other": "系统错误 %(name)s",
     },
     "en": {
         "ENOENT": "no such file or folder",
@@ -65,6 +67,7 @@ REASONS: Dict[str, Dict[str, str]] = {
         "EAGAIN": "not now; try again",
         "EINVAL": "invalid argument",
         "ENOMEM": "out of memory",
+        "other": "system error %(name)s",
     },
 }
 
@@ -114,8 +117,7 @@ def reason(name: str, lang: str) -> str:
     """An errno name (`ENOENT`) as words; a rare one as its name; "" for none."""
     if name in ("", problems.NO_ERRNO):
         return ""
-    table = REASONS.get(lang, REASONS["en"])
-    return table.get(name, name)
+    return worded(REASONS, lang, name if name in REASONS["en"] else "other", {"name": name})
 
 
 def os_error_text(exc: OSError, lang: str) -> str:
