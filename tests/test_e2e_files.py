@@ -83,9 +83,11 @@ def test_a_second_handout_of_the_same_name_is_numbered(pyz, port, procs, tmp_pat
 def test_send_of_a_missing_file_is_one_line(pyz, port, procs, tmp_path, lang):
     """/send's failures worded in the console's language, the OS's reason too
     (not its English strerror): a missing file, a folder."""
-    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
-                          "--lang", lang, stdin=subprocess.PIPE)
+    server = Proc([pyz, "server", "--headless", "--port", str(port), "--bind", "127.0.0.1",
+                   "--state", str(tmp_path / "state"), "--lang", lang], subprocess.PIPE,
+                  str(tmp_path / "server.err"))
     procs.append(server)
+    server.wait_line(lambda line: str(port) in line)       # it listens (in either language)
     server.send("/send " + str(tmp_path / "nothing.pdf"))
     server.send("/send " + str(tmp_path))
     if lang == "zh":
