@@ -152,9 +152,10 @@ def client_security(password: Optional[str], insecure: bool,
         return None
     why = primitives.unavailable()
     if why is not None:
-        raise CryptoUnavailable(why + "; both sides could use --insecure (nothing encrypted)")
+        raise CryptoUnavailable(problems.detail("no_crypto", None, why))
     return ClientSecurity(password, accept_new_key)
 
 
 class CryptoUnavailable(Exception):
-    """No usable libcrypto: one line for the user."""
+    """No usable libcrypto: its str() is a coded problem (no_crypto, with the
+    technical why) the front end words."""

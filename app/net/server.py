@@ -138,13 +138,9 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     if not options.insecure:
         try:
             identity = server_identity(where.path, wording)
-        except keys.KeyStoreError as exc:
+        except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
             sock.close()
             return fail(C.StartProblem.of("coded", problem=exc))
-        except keys.CryptoUnavailable as exc:
-            sock.close()
-            print("chat.pyz: %s" % exc, file=sys.stderr)
-            return ExitCode.ERROR
     transcript = None
     if options.log:
         try:
@@ -175,8 +171,7 @@ def server_identity(directory: Optional[str], wording: Wording) -> KeyPair:
     where it cannot be kept, a line worded by `wording`)."""
     why = primitives.unavailable()
     if why is not None:
-        raise keys.CryptoUnavailable(why + "; both sides could use --insecure (nothing "
-                                     "encrypted)")
+        raise keys.CryptoUnavailable(problems.detail("no_crypto", None, why))
     if directory is None:
         return primitives.new_keypair()
     notes: List[str] = []

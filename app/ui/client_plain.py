@@ -205,8 +205,8 @@ class PlainClient:
                     self.eof_at = time.monotonic()
                 elif (self.conn.ever_joined
                       and time.monotonic() - self.eof_at > self.options.connect_timeout):
-                    self._err("the server did not come back; %d lines were not delivered"
-                              % len(self.conn.core.pending))
+                    self._err(render.tr(self.options.lang, "not_delivered",
+                                        count=len(self.conn.core.pending)))
                     self.exit_code = ExitCode.UNREACHABLE
         self.conn.close()
         return self.exit_code

@@ -89,6 +89,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "downloads_fallback": "%(path)s 不能写入；发来的文件保存在 %(other)s "
                               "(--downloads 目录 可以指定)",
         "downloads_none": "找不到可以保存发来的文件的文件夹 (%(path)s)；请用 --downloads 目录",
+        "no_crypto": "这个 Python 用不了 libcrypto (OpenSSL)，没法加密；两边都可以改用 --insecure"
+                     " (什么都不加密)",
         "resolve": "找不到服务器 %(path)s (这个名字查不到地址；可以直接用 IP 地址)",
     },
     "en": {
@@ -107,6 +109,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "downloads_fallback": "cannot write to %(path)s; handouts go to %(other)s "
                               "(--downloads DIR chooses)",
         "downloads_none": "no writable folder for handouts (%(path)s); use --downloads DIR",
+        "no_crypto": "this Python cannot use libcrypto (OpenSSL), so nothing can be encrypted "
+                     "(%(path)s); both sides could use --insecure (nothing encrypted)",
         "resolve": "cannot find the server %(path)s (the name has no address; an IP "
                    "address works too)",
     },

@@ -142,6 +142,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "no_server": "%(server)s 没有聊天服务器: %(why)s，已等了 %(seconds)d 秒 (服务器在运行吗？"
                      "防火墙挡住 UDP 端口 %(port)d 了吗？)",
         "lost": "连接断了 (%(why)s)；正在重连",
+        "not_delivered": "服务器没有回来；%(count)d 行没有送达",
         "refused_plain": "服务器拒绝了",
         "help": [
             "命令:",
@@ -271,6 +272,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "no_server": "no chat server at %(server)s: %(why)s after %(seconds)d s (is the server "
                      "running? does a firewall block UDP port %(port)d?)",
         "lost": "connection lost (%(why)s); reconnecting",
+        "not_delivered": "the server did not come back; %(count)d lines were not delivered",
         "refused_plain": "refused by the server",
         "help": [
             "Commands:",

@@ -180,7 +180,9 @@ class Login:
                 # e.g. an unknown host name, a damaged key file, no libcrypto
                 self.term.error = problem_text(str(exc), self.options.lang)
             except ValueError as exc:     # a name the protocol core will not send
-                self.term.say_local(self.tr("bad_name", reason=exc))
+                problem = getattr(exc, "problem", None)      # (client_core.BadName's)
+                self.term.say_local(self.tr("bad_name", reason=render.name_problem_text(
+                    problem, self.term.lang) if problem is not None else exc))
                 self.editor.set_text(raw)
                 self.asking = True
         else:
