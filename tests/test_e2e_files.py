@@ -315,7 +315,8 @@ def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_p
         wait_until(lambda: blocks_in(part, first.read_bytes()) >= 20, 60, "some of a.bin")
         os.truncate(first, 1000 * 1000)
         server.wait_line(lambda line: line.endswith("张三 取消了提交作业 a.bin"), timeout=30)
-        wait_until(lambda: "a.bin" in me.stderr_text(), 20, "the student told")
+        wait_until(lambda: "chat.pyz: 作业 a.bin 没有提交: a.bin 在读取时被改动了；请再试一次"
+                   in me.stderr_text(), 20, "the student told, in Chinese")
         wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
         me.send("/hand-in " + str(second))
         line = me.wait_line(lambda line: line.startswith("作业已提交: b.bin"), timeout=60)
