@@ -56,6 +56,25 @@ def test_common_errnos_are_worded_in_each_language(name):
     assert os.strerror(getattr(errno, name)) not in zh
 
 
+# What a client's Chinese line may also hold in ASCII: the keys to press, and
+# the names of programs and units (typed or searched for, not said).
+CLIENT_TYPED = re.compile(r"\b(?:Ctrl|Alt)-\S+|\bSHA-256\b|\bKiB\b|\b(?:nftables|iptables|"
+                          r"Python|libcrypto|OpenSSL)\b")
+
+
+def test_the_clients_tables_are_one_language_an_entry():
+    """render's texts, its network details and os_words: a Chinese entry has
+    no English word, an English one no Chinese (but the /交作业 command)."""
+    for tables in (render.TEXTS, render.DETAIL_WORDS, os_words.TEXTS, os_words.REASONS):
+        for key, text in tables["zh"].items():
+            for line in text if isinstance(text, list) else [text]:
+                rest = CLIENT_TYPED.sub(" ", line)
+                assert chinese_ok(rest), (key, line, english_words(rest))
+        for key, text in tables["en"].items():
+            for line in text if isinstance(text, list) else [text]:
+                assert not CJK.search(line.replace("/交作业", "")), (key, line)
+
+
 def test_a_rare_errno_is_named_not_strerrored():
     assert reason("EXDEV", "zh") == "系统错误 EXDEV"
     assert reason("EXDEV", "en") == "system error EXDEV"

@@ -238,7 +238,7 @@ class PlainClient:
         elif line.strip() == "/key":          # the server's fingerprint, to compare aloud
             words = self.conn.server_fingerprint
             self._err(render.tr(self.options.lang, "server_key", words=words) if words
-                      else "not encrypted (--insecure)")
+                      else render.tr(self.options.lang, "not_encrypted"))
         elif line.split(" ", 1)[0] in HAND_IN_COMMANDS:
             self._hand_in(line.split(" ", 1)[1].strip() if " " in line else "")
         elif line.startswith("/me "):

@@ -143,6 +143,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
                      "防火墙挡住 UDP 端口 %(port)d 了吗？)",
         "lost": "连接断了 (%(why)s)；正在重连",
         "not_delivered": "服务器没有回来；%(count)d 行没有送达",
+        "not_encrypted": "没有加密 (--insecure)",
         "refused_plain": "服务器拒绝了",
         "help": [
             "命令:",
@@ -273,6 +274,7 @@ TEXTS: Dict[str, Dict[str, Any]] = {
                      "running? does a firewall block UDP port %(port)d?)",
         "lost": "connection lost (%(why)s); reconnecting",
         "not_delivered": "the server did not come back; %(count)d lines were not delivered",
+        "not_encrypted": "not encrypted (--insecure)",
         "refused_plain": "refused by the server",
         "help": [
             "Commands:",
