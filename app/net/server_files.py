@@ -232,7 +232,12 @@ class ServerFiles:
                     else "not_stored", None, handout.offer.name))
         elif isinstance(event, tr.Refused):
             handout = self.desk.handouts.get(event.transfer)
-            if handout is not None:
+            if handout is not None and event.code == 0:
+                # Code 0: our own side stopped (the file could not be read, or got
+                # shorter: transfer.stop's coded reason).
+                self.hub.note(now, LogKind.HANDOUT, self.desk.name_of(event.peer), "-",
+                              problems.detail("not_handed_out", None, event.reason))
+            elif handout is not None:
                 # The client's reason: an errno name (ours), else an older client's English.
                 why = problems.errno_number(event.reason)
                 self.hub.note(now, LogKind.HANDOUT, self.desk.name_of(event.peer), "-",
