@@ -325,6 +325,34 @@ def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_p
         relay.stop()
 
 
+def test_a_handout_whose_file_shrinks_midway_is_worded_on_both_sides(pyz, port, procs,
+                                                                     tmp_path):
+    """The teacher's file gets shorter while it goes out: the server stops it
+    (CANCEL, its reason coded) and logs that it was not handed out; the
+    student's client says the sender cancelled and why, in Chinese, with no
+    English inside (no "the file got shorter")."""
+    source = tmp_path / "讲义.bin"
+    data = os.urandom(12 * 1000 * 1000)
+    source.write_bytes(data)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+        server.send("/send " + str(source))
+        part = wait_for_part(folder)
+        wait_until(lambda: blocks_in(part, data) >= 20, 60, "some of 讲义.bin")
+        os.truncate(source, 1000 * 1000)
+        server.wait_line(lambda line: line.endswith(
+            "没有发出文件: 讲义.bin 在读取时被改动了；请再试一次"), timeout=30)
+        wait_until(lambda: "chat.pyz: 文件 讲义.bin 没有保存: 发送方取消了 (讲义.bin 在读取时被改动了；"
+                   "请再试一次)" in me.stderr_text(), 20, "the student told, in Chinese")
+        wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
+    finally:
+        relay.stop()
+
+
 # ---------------------------------------------------------------- kernel-level loss
 
 def test_10_percent_kernel_loss_a_10_mb_handout_arrives_intact(pyz, procs, tmp_path):
