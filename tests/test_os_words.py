@@ -259,3 +259,21 @@ def test_an_output_firewall_drop_is_worded(pyz, tmp_path, lang):
             "UDP", "").replace("nftables", "").replace("iptables", "")), line
     else:
         assert "this computer's firewall refuses to send" in line and not CJK.search(line)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_server_key_that_cannot_be_remembered_is_said_once(pyz, port, tmp_path, procs,
+                                                              lang):
+    """known_servers cannot be written (a folder is where its new copy goes):
+    the client joins all the same and says so once, in its language."""
+    config = os.path.join(os.environ["XDG_CONFIG_HOME"], "chat.pyz")
+    os.makedirs(os.path.join(config, identity.KNOWN_SERVERS + ".tmp"))
+    procs.append(start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state")))
+    me = start_client(pyz, port, "张三", tmp_path, "--lang", lang, wait_joined=False)
+    procs.append(me)
+    me.wait_line(lambda line: "张三" in line, timeout=30)            # joined
+    path = os.path.join(config, identity.KNOWN_SERVERS)
+    words = {"zh": "chat.pyz: 没法在 %s 记住服务器的密钥 (这是一个文件夹)",
+             "en": "chat.pyz: cannot remember the server's key in %s (it is a folder)"}[lang]
+    wait_until(lambda: words % path in me.stderr_text(), 20, "the note")
+    assert me.stderr_text().count(words % path) == 1

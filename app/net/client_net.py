@@ -6,7 +6,7 @@ returned time-out expires. `now` is time.monotonic().
 """
 import errno
 import socket
-from typing import List, Optional, Tuple, Union
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 from app.core import file_wire as fw
 from app.core import problems
@@ -34,6 +34,13 @@ UNREACHABLE = {
 }
 
 
+class ClientNote(NamedTuple):
+    """A coded problem for the person (app/core/problems.py) that is neither a
+    status nor a file's news: the server's key could not be remembered
+    (known_keep). Each front end words it in its language."""
+    problem: str
+
+
 class ConnectError(Exception):
     """The server's address cannot be used at all (unknown host name): its
     str() is a coded problem (app/core/problems.py) the front end words."""
@@ -59,6 +66,7 @@ class ClientConnection:
         from (the attack benches give each simulated host its own)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
+        self.security = security
         self.secure: Optional[SecureClient] = None
         self.front: Union[ClientCore, SecureClient]   # what takes the datagrams and timers
         if security is None:
@@ -155,9 +163,12 @@ class ClientConnection:
 
     # ------------------------------------------------------------ API
 
-    def take_events(self) -> List[Union[ClientEvent, FileNews]]:
-        events: List[Union[ClientEvent, FileNews]] = list(self.core.take_events())
+    def take_events(self) -> List[Union[ClientEvent, FileNews, ClientNote]]:
+        events: List[Union[ClientEvent, FileNews, ClientNote]] = list(self.core.take_events())
         events.extend(self.files.take_news())
+        if self.security is not None and self.security.known.notes:
+            events.extend(ClientNote(note) for note in self.security.known.notes)
+            self.security.known.notes.clear()
         return events
 
     def hand_in(self, path: str, now: float) -> Optional[str]:

@@ -37,7 +37,7 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import split_name
 from app.net import files, identity
-from app.net.client_net import ClientConnection, ConnectError, Status
+from app.net.client_net import ClientConnection, ClientNote, ConnectError, Status
 from app.net.signals import SignalPipe
 from app.ui import environment, render, stdin
 from app.ui.os_words import problem_text
@@ -293,6 +293,9 @@ class PlainClient:
         for event in self.conn.take_events():
             if isinstance(event, Status):
                 self._on_status(event)
+                continue
+            if isinstance(event, ClientNote):
+                self._err(problem_text(event.problem, self.options.lang))
                 continue
             if isinstance(event, files.NEWS_TYPES):        # one line per finished file
                 text, good = render.file_news_text(event, self.options.lang)

@@ -17,7 +17,7 @@ from app.core.options import ClientOptions
 from app.core.text import check_name
 from app.net import identity
 from app.net import files
-from app.net.client_net import ClientConnection, ConnectError
+from app.net.client_net import ClientConnection, ClientNote, ConnectError
 from app.ui import render
 from app.ui.os_words import problem_text
 from app.ui.client.terminal import Terminal
@@ -202,6 +202,8 @@ class Login:
                     self.editor.set_text(self.name)
             elif isinstance(event, protocol.Event):
                 self.pending.append(event)
+            elif isinstance(event, ClientNote):
+                self.term.say_local(problem_text(event.problem, self.options.lang))
 
     def _resize(self) -> None:
         """New windows at the new size, every one repainted whole: ncurses' model

@@ -18,7 +18,7 @@ from app.core.options import ClientOptions
 from app.core.text import split_message
 from app.net.channel import Channel
 from app.net import files
-from app.net.client_net import ClientConnection
+from app.net.client_net import ClientConnection, ClientNote
 from app.net.processes import SharedCursor, await_messages, watch
 from app.ui import render, screen
 from app.ui.os_words import problem_text
@@ -211,8 +211,13 @@ class Receiver(Side):
 
     # ------------------------------------------------------------ from the network
 
-    def _on_events(self, events: Sequence[Union[ClientEvent, files.FileNews]]) -> None:
+    def _on_events(self, events: Sequence[Union[ClientEvent, files.FileNews, ClientNote]]
+                   ) -> None:
         for event in events:
+            if isinstance(event, ClientNote):           # e.g. the server's key not remembered
+                self.term.say_local(problem_text(event.problem, self.lang))
+                self.dirty = True
+                continue
             if isinstance(event, files.NEWS_TYPES):     # a file stored, handed in, or why not
                 text, good = render.file_news_text(event, self.lang)
                 self._end_bar(isinstance(event, (files.HandedIn, files.HandInRefused)),
