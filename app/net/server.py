@@ -23,7 +23,7 @@ import termios
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
-from app.core import admin, discovery_wire, file_wire, protocol
+from app.core import admin, discovery_wire, file_wire, problems, protocol
 from app.core.admin import LogKind
 from app.core import console_messages as C
 from app.core.console_messages import (
@@ -113,7 +113,7 @@ def bind_error(exc: OSError, bind: str, port: int) -> C.StartProblem:
         return C.StartProblem.of("bind_denied", where=where)
     if exc.errno == errno.EADDRNOTAVAIL:
         return C.StartProblem.of("bind_not_here", bind=bind)
-    return C.StartProblem.of("bind_failed", where=where, error=exc.strerror or exc)
+    return C.StartProblem.of("bind_failed", where=where, error=problems.errno_name(exc.errno))
 
 
 def listen_text(host: str, port: int) -> str:
@@ -151,11 +151,10 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     identity: Optional[KeyPair] = None
     if not options.insecure:
         try:
-            identity = server_identity(where.path)
+            identity = server_identity(where.path, wording)
         except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
             sock.close()
-            print("chat.pyz: %s" % exc, file=sys.stderr)
-            return ExitCode.ERROR
+            return fail(C.StartProblem.of("coded", problem=exc))
     transcript = None
     if options.log:
         try:
@@ -163,7 +162,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
         except OSError as exc:
             sock.close()
             return fail(C.StartProblem.of("log_unwritable", path=options.log,
-                                          error=exc.strerror))
+                                          error=problems.errno_name(exc.errno)))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
@@ -184,19 +183,20 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     return server.serve()
 
 
-def server_identity(directory: Optional[str]) -> KeyPair:
+def server_identity(directory: Optional[str], wording: Wording) -> KeyPair:
     """The server's long-term key, kept in its state dir (docs/SECURITY.md);
-    where there is none, one for this run (the state dir's note says why)."""
+    where there is none, one for this run (the state dir's note says why;
+    where it cannot be kept, a line worded by `wording`)."""
     why = primitives.unavailable()
     if why is not None:
-        raise keys.CryptoUnavailable(why + "; both sides could use --insecure (nothing "
-                                     "encrypted)")
+        raise keys.CryptoUnavailable(problems.detail("no_crypto", None, why))
     if directory is None:
         return primitives.new_keypair()
     notes: List[str] = []
     pair = keys.server_identity(directory, notes)
     for note in notes:
-        print("chat.pyz: " + note, file=sys.stderr)
+        for line in wording(C.StartProblem.of("coded", problem=note)):
+            print(line, file=sys.stderr)
     return pair
 
 
