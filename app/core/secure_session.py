@@ -27,7 +27,8 @@ REPLAY_WIDTH = 1024                      # counters remembered behind the highes
 
 
 class CipherLike(Protocol):
-    def encrypt_with_nonce(self, nonce: int, ad: bytes, plaintext: bytes) -> bytes: ...
+    def encrypt_with_nonce(self, nonce: int, ad: bytes, plaintext: bytes,
+                           prefix: bytes = b"") -> bytes: ...
     def decrypt_with_nonce(self, nonce: int, ad: bytes, ciphertext: bytes) -> Optional[bytes]: ...
 
 
@@ -111,7 +112,7 @@ class Transport:
         counter = self.next_counter
         self.next_counter = counter + 1
         header = self._prefix + counter.to_bytes(8, "big")   # secure_wire.record_header
-        return header + self._encrypt(counter, header, inner)
+        return self._encrypt(counter, header, inner, header)    # header || sealed, one copy
 
     def open(self, counter: int, header: bytes, ciphertext: bytes) -> Optional[bytes]:
         """The inner datagram, or None (forged, damaged or replayed)."""
