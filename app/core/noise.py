@@ -160,6 +160,16 @@ class CipherState:
             return None
         return self._aead.open(_NONCE.pack(n), ciphertext, ad)
 
+    def explicit_nonce(self) -> Tuple[AeadCipher, Callable[[int], bytes]]:
+        """(the AEAD, n -> its nonce): encrypt_with_nonce and decrypt_with_nonce
+        in the caller's own frame, for a record layer that seals or opens every
+        datagram (app/core/secure_session.py). The caller keeps
+        0 <= n < MAX_NONCE and never seals under one n twice. Not after a
+        rekey: the AEAD returned is this key's."""
+        if self._aead is None:
+            raise NoiseError("no key yet")
+        return self._aead, _NONCE.pack
+
     def rekey(self) -> None:
         """§4.2 REKEY: the first 32 bytes of ENCRYPT(k, maxnonce, "", zeros)."""
         if self._aead is None:
