@@ -15,6 +15,7 @@ tests/test_crypto_vectors.py. Every OpenSSL object made here is freed here.
 import ctypes
 import os
 import threading
+from _thread import get_ident
 from collections import OrderedDict
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_ulong, c_void_p
 from typing import Any, Optional, Tuple
@@ -132,11 +133,23 @@ class _Scratch:
 
 
 _scratch = threading.local()
+# The main thread's (the server's loop) without threading.local's look-up,
+# which cost ~0.2 µs of a ~2.5 µs seal; other threads use _scratch.
+_MAIN_THREAD = threading.main_thread().ident
+_main_space = _Scratch(2048)
 
 
-def _new_scratch(size: int) -> _Scratch:
-    """This thread's scratch buffer, replaced by one of at least `size` bytes."""
-    space = _scratch.space = _Scratch(max(size, 2048))
+def _space_for(size: int) -> _Scratch:
+    """The calling thread's scratch buffer, of at least `size` bytes (the hot
+    path, main thread and a buffer big enough, is inlined by the callers)."""
+    global _main_space
+    if get_ident() == _MAIN_THREAD:
+        if size > _main_space.size:
+            _main_space = _Scratch(size)
+        return _main_space
+    space = getattr(_scratch, "space", None)
+    if space is None or size > space.size:
+        space = _scratch.space = _Scratch(max(size, 2048))
     return space
 
 
@@ -210,16 +223,21 @@ class Aead:
         written into the same buffer, so a whole datagram costs one copy."""
         if type(nonce) is not bytes or len(nonce) != NONCE_LEN:
             raise ValueError("a ChaCha20-Poly1305 nonce is 12 bytes")
-        if type(plaintext) is not bytes:
-            plaintext = bytes(plaintext)
-        if type(ad) is not bytes:
-            ad = bytes(ad)
+        return self.seal_trusted(nonce, bytes(plaintext) if type(plaintext) is not bytes
+                                 else plaintext, bytes(ad) if type(ad) is not bytes else ad,
+                                 bytes(prefix))
+
+    def seal_trusted(self, nonce: bytes, plaintext: bytes, ad: bytes, prefix: bytes) -> bytes:
+        """seal() for a caller that guarantees its arguments: a 12-byte nonce
+        that never repeats, and bytes for the rest (what a record layer makes
+        itself; anything else makes ctypes raise, never reads wrong memory).
+        Per datagram, seal()'s checks were a sixth of the cost."""
         at = len(prefix)
         size = len(plaintext)
         end = at + size
-        space = getattr(_scratch, "space", None)
-        if space is None or end + TAG_LEN > space.size:
-            space = _new_scratch(end + TAG_LEN)
+        space = _main_space
+        if get_ident() != _MAIN_THREAD or end + TAG_LEN > space.size:
+            space = _space_for(end + TAG_LEN)
         ctx = self._seal_ctx or self._context(1)
         buffer, outlen, update = space.buffer, space.outlen, self._update
         if at:
@@ -251,9 +269,9 @@ class Aead:
         size = len(ciphertext) - TAG_LEN
         if len(nonce) != NONCE_LEN or size < 0:
             return None
-        space = getattr(_scratch, "space", None)
-        if space is None or size > space.size:
-            space = _new_scratch(size)
+        space = _main_space
+        if get_ident() != _MAIN_THREAD or size > space.size:
+            space = _space_for(size)
         ctx = self._open_ctx or self._context(0)
         outlen, buffer, update = space.outlen, space.buffer, self._update
         # Final checks the tag; what Update wrote is dropped unless it matches.
