@@ -13,7 +13,9 @@ from app.core import protocol as P
 from app.core import secure_wire
 from app.core.hub import Hub, HubConfig
 from app.core.secure_server import SecureServer
-from app.core.secure_session import ReplayWindow
+from app.core import noise
+from app.core.secure_session import ReplayWindow, Transport
+from app.net import libcrypto
 from app.net import primitives
 from tests.chatproc import HOST, free_udp_port, start_client, start_server
 from tests.secure_fronts import secure_front
@@ -207,6 +209,37 @@ def test_replay_window():
     assert not window.check(3) and not window.check(5) and window.check(4)
     window.mark(200)
     assert not window.check(100) and window.check(199)
+
+
+def test_transport_records_are_the_documented_layout_and_refuse_replays_and_forgeries():
+    """Transport seals and opens without CipherState's frames (the per-datagram
+    fast path): the RECORD is still header || ChaCha20-Poly1305(inner, ad=header)
+    under Noise's nonce of the counter, as PROTOCOL.md says and
+    CipherState.encrypt_with_nonce makes it; replays, forgeries and the
+    reserved counter 2**64 - 1 give nothing."""
+    k1, k2 = os.urandom(32), os.urandom(32)
+    mine = Transport((noise.CipherState(libcrypto.Aead, k1),
+                      noise.CipherState(libcrypto.Aead, k2)), peer_index=77)
+    theirs = Transport((noise.CipherState(libcrypto.Aead, k2),
+                        noise.CipherState(libcrypto.Aead, k1)), peer_index=5)
+    reference = noise.CipherState(libcrypto.Aead, k1)
+    for counter, inner in enumerate([b"", b"x", "\u4f60\u597d".encode() * 300]):
+        record = mine.seal(inner)
+        header = secure_wire.record_header(77, counter)
+        assert record == header + reference.encrypt_with_nonce(counter, header, inner)
+        receiver, number, ad, ciphertext = secure_wire.decode_record(record)
+        assert (receiver, number) == (77, counter)
+        assert theirs.open(number, ad, ciphertext) == inner
+        assert theirs.open(number, ad, ciphertext) is None          # a replay
+    record = mine.seal(b"line")
+    _, number, ad, ciphertext = secure_wire.decode_record(record)
+    assert theirs.open(number, ad, ciphertext[:-1] + bytes([ciphertext[-1] ^ 1])) is None
+    assert theirs.open(number, ad[:-1] + b"\x09", ciphertext) is None   # header is the ad
+    assert theirs.open(number, ad, ciphertext) == b"line"              # both failures kept it
+    assert theirs.open(noise.MAX_NONCE, ad, ciphertext) is None
+    mine.next_counter = noise.MAX_NONCE
+    with pytest.raises(ValueError):
+        mine.seal(b"one too many")
 
 
 # ---------------------------------------------------------------- real processes
