@@ -2,6 +2,7 @@
 program that gives the door the datagrams that open a session. Real sockets on
 127.0.0.1 and ::1; where the kernel cannot steer (not Linux), split() keeps the
 one socket, and these tests say so instead of passing."""
+import errno
 import select
 import socket
 import struct
@@ -79,14 +80,13 @@ def test_a_second_server_on_the_port_is_told_it_is_in_use(pair):
     port = pair[0].getsockname()[1]
     with pytest.raises(OSError) as caught:
         open_socket("", port).close()
-    assert caught.value.errno == 98 or "in use" in str(caught.value)
+    assert caught.value.errno == errno.EADDRINUSE
 
 
 def test_the_program_is_what_the_docstring_says():
     """Decode the program: a word load, one compare per prefix, return 0, return 1;
     every compare's true branch lands on `return DOOR`."""
-    code = [struct.unpack("=HBBI", chunk) for chunk in
-            (lambda raw: [raw[i:i + 8] for i in range(0, len(raw), 8)])(door.steering_program())]
+    code = list(struct.iter_unpack("=HBBI", door.steering_program()))
     assert code[0] == (door.BPF_LD_W_ABS, 0, 0, 0)
     compares = code[1:-2]
     assert [k for _, _, _, k in compares] == list(door.DOOR_PREFIXES)

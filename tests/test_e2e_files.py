@@ -2,6 +2,7 @@
 out (`/send` on its stdin) to line-mode clients and to a late joiner; a client
 hands one in (`/hand-in` on its stdin). Real UDP on 127.0.0.1, real processes,
 secure sessions (the default), every wait a poll with a deadline."""
+import contextlib
 import hashlib
 import json
 import os
@@ -190,6 +191,25 @@ def kill_and_restart(server, pyz, port, tmp_path, procs, name):
     return again
 
 
+@contextlib.contextmanager
+def slow_room(pyz, port, procs, tmp_path, file_name):
+    """A 12 MB random file `file_name`, a server with --state, and 张三 joined
+    through a relay of 4 MB/s (so the file takes seconds): yields (data, source,
+    server, 张三, 张三's downloads folder, the relay); the relay is stopped at the end."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / file_name
+    source.write_bytes(data)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+        yield data, source, server, me, folder, relay
+    finally:
+        relay.stop()
+
+
 @pytest.mark.parametrize("direction", ["handout", "hand_in"])
 def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, direction):
     """Through a relay of 4 MB/s (so a 12 MB file takes seconds): once a
@@ -197,16 +217,9 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
     with SIGKILL and started again on the same --state; the transfer
     completes with the right SHA-256, and the second run sends less than the
     whole file (it resumed from what was held)."""
-    data = os.urandom(12 * 1000 * 1000)
-    source = tmp_path / "big.bin"
-    source.write_bytes(data)
-    chunks = -(-len(data) // BLOCK)
-    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
-                          stdin=subprocess.PIPE)
-    procs.append(server)
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
-    try:
-        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+    with slow_room(pyz, port, procs, tmp_path, "big.bin") as (data, source, server, me, folder,
+                                                               relay):
+        chunks = -(-len(data) // BLOCK)
         if direction == "handout":
             server.send("/send " + str(source))
             part = folder / "big.bin.part"
@@ -244,8 +257,6 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
         # Slack for chunks in flight at the kill and retransmissions on a loaded
         # machine (a tenth was exceeded once in a full-suite run).
         assert sent_again <= chunks - resumed + chunks // 5, (sent_again, chunks, resumed)
-    finally:
-        relay.stop()
 
 
 def test_a_client_killed_mid_download_resumes_in_its_next_run(pyz, port, procs, tmp_path):
@@ -331,15 +342,8 @@ def test_a_handout_whose_file_shrinks_midway_is_worded_on_both_sides(pyz, port, 
     (CANCEL, its reason coded) and logs that it was not handed out; the
     student's client says the sender cancelled and why, in Chinese, with no
     English inside (no "the file got shorter")."""
-    source = tmp_path / "讲义.bin"
-    data = os.urandom(12 * 1000 * 1000)
-    source.write_bytes(data)
-    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
-                          stdin=subprocess.PIPE)
-    procs.append(server)
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
-    try:
-        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+    with slow_room(pyz, port, procs, tmp_path, "讲义.bin") as (data, source, server, me, folder,
+                                                               _):
         server.send("/send " + str(source))
         part = wait_for_part(folder)
         wait_until(lambda: blocks_in(part, data) >= 20, 60, "some of 讲义.bin")
@@ -349,8 +353,6 @@ def test_a_handout_whose_file_shrinks_midway_is_worded_on_both_sides(pyz, port, 
         wait_until(lambda: "chat.pyz: 文件 讲义.bin 没有保存: 发送方取消了 (讲义.bin 在读取时被改动了；"
                    "请再试一次)" in me.stderr_text(), 20, "the student told, in Chinese")
         wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
-    finally:
-        relay.stop()
 
 
 # ---------------------------------------------------------------- kernel-level loss

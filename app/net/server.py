@@ -153,25 +153,21 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
         try:
             identity = server_identity(where.path, wording)
         except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
-            sock.close()
+            close_sockets(sock, door)
             return fail(C.StartProblem.of("coded", problem=exc))
     transcript = None
     if options.log:
         try:
             transcript = Transcript(options.log)
         except OSError as exc:
-            sock.close()
+            close_sockets(sock, door)
             return fail(C.StartProblem.of("log_unwritable", path=options.log,
                                           error=problems.errno_name(exc.errno)))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
-    def close_sockets() -> None:
-        sock.close()
-        if door is not None:
-            door.close()
-    console = fork_console(run_console, headless, options, close_sockets)
+    console = fork_console(run_console, headless, options, lambda: close_sockets(sock, door))
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
                             identity, where.path, door)
@@ -181,6 +177,13 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     if tty_modes is not None:
         server.console_runner = run_console      # to replace the curses console if it dies
     return server.serve()
+
+
+def close_sockets(sock: socket.socket, door: Optional[socket.socket]) -> None:
+    """The room's socket and its door (app/net/door.py), if it has one."""
+    sock.close()
+    if door is not None:
+        door.close()
 
 
 def server_identity(directory: Optional[str], wording: Wording) -> KeyPair:
@@ -458,12 +461,12 @@ class NetworkProcess:
         # A broadcast or multicast probe reaches both sockets of a door pair (the
         # kernel steers unicast only): the door answers it, the members' socket not.
         probes_here = self.door is None or sock is self.door
-        read = 0
-        for read in range(1, limit + 1):
+        read = limit                  # unless the socket runs dry first
+        for taken in range(limit):
             try:
                 data, addr = recvfrom(size)
             except (BlockingIOError, InterruptedError):
-                read -= 1
+                read = taken
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
@@ -592,7 +595,7 @@ class NetworkProcess:
         """In a console forked from the running loop (the child's side): let go of
         the room's sockets, the transcript and our signal pipe, and take signals as
         a new process does (a hang-up ends it; SIGINT it ignores itself)."""
-        self._close_sockets()
+        close_sockets(self.sock, self.door)
         if self.transcript is not None:
             os.close(self.transcript.fd)
         for signum in SIGNALS:
@@ -780,15 +783,10 @@ class NetworkProcess:
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()
-        self._close_sockets()
+        close_sockets(self.sock, self.door)
         self.files.close()
         if self.store is not None:
             self.store.close()
-
-    def _close_sockets(self) -> None:
-        self.sock.close()
-        if self.door is not None:
-            self.door.close()
 
     def _stop_admin(self) -> None:
         deadline = time.monotonic() + CHILD_GRACE
