@@ -57,6 +57,11 @@ MSG_ID_MEMORY = 3600.0     # a new run knows the msg_ids of the lines stored thi
 PRUNE_INTERVAL = 86400.0  # the room's database is pruned to --retain at start and daily
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
+# Datagrams of the secure layer's slow lane (handshakes, joins: SecureServer.
+# receive) handled per turn of the loop, after what the members' datagrams
+# made has been sent: ~150 us each at most (a handshake's public-key work), so
+# a turn's batch delays the room's next line by a few milliseconds.
+DEFERRED_PER_TURN = 32
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
@@ -390,6 +395,9 @@ class NetworkProcess:
                     self._on_signals(self.signals.take())
             self.front.tick(self.now())
             self._send_output()
+            if self.secure is not None and self.secure.deferred:
+                self.secure.run_deferred(self.now(), DEFERRED_PER_TURN)
+                self._send_output()
             self._file_turn()
             self._pass_log()
             self._prune()
@@ -413,7 +421,8 @@ class NetworkProcess:
         hub = self.hub
         now = self.now()
         # Names looked up once: under a flood this loop is most of the server's work.
-        recvfrom, on_datagram = self.sock.recvfrom, self.front.on_datagram
+        recvfrom = self.sock.recvfrom
+        on_datagram = self.secure.receive if self.secure is not None else hub.on_datagram
         size, probe = protocol.MAX_FILE_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
         size_ok = file_wire.size_ok
         for _ in range(DRAIN_LIMIT):
