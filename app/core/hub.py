@@ -38,6 +38,7 @@ from app.core.moderation import (
     looks_like_ip,
     minutes_left,
     normal_ip,
+    token_digest,
 )
 from app.core.protocol import Event, ProtocolError
 from app.core.room import Room
@@ -291,8 +292,9 @@ class Hub:
         # instance -> last msg_id accepted, kept after a session ends so a client
         # that comes back and resends is not shown twice (bounded).
         self.last_msg_ids: "OrderedDict[int, int]" = OrderedDict()
-        # A kicked client's token -> its kick: refused under any name until it ends.
-        self.blocked_tokens: Dict[bytes, Rule] = {}
+        # A kicked client's token (token_digest) -> its kick: refused under any
+        # name until it ends (kept in the kick's Rule.tokens: across restarts).
+        self.blocked_tokens: Dict[str, Rule] = {}
         # Clients (instances) dropped for not acknowledging: back, each gets
         # its history, not the gap (_enter). Bounded as last_msg_ids.
         self.dropped_deaf: "OrderedDict[int, None]" = OrderedDict()
@@ -511,7 +513,8 @@ class Hub:
         client_key = self.identify(addr)
         persons = people(addr[0], client_key)
         key_hex = next((p[1] for p in persons if p[0] == "key"), "")
-        rule = self.blocked_tokens.get(hello.token)
+        rule = self.blocked_tokens.get(token_digest(hello.token)) if self.blocked_tokens \
+            else None
         if rule is None or rule.until <= now:
             rule = self.moderation.refusal(now, addr[0], name, key_hex)
         tell = bool(flags & protocol.FLAG_REASONS)  # a client that words the code itself
@@ -1011,10 +1014,11 @@ class Hub:
         session = self.find(name)
         if session is None:
             return None
+        digest = token_digest(session.token)
         rule = self.moderation.add(Rule(KICK, session.name, (session.key,),
                                         host_of(session), key_of(session), now,
-                                        now + self.config.kick_cooldown, reason))
-        self.blocked_tokens[session.token] = rule
+                                        now + self.config.kick_cooldown, reason, (digest,)))
+        self.blocked_tokens[digest] = rule
         why = "kicked by the admin" + (": " + reason if reason else "")
         self._farewell(now, session, protocol.BYE_KICKED, why,
                        coded_reason(rule, session.addr[0], session.key))
@@ -1076,6 +1080,9 @@ class Hub:
     def restore_moderation(self, now: float, rows: Iterable[Sequence], motd: str) -> None:
         """The rules and motd a database kept (app/net/state_db.py)."""
         self.moderation.restore(rows, now)
+        for rule in self.moderation.rules:
+            for digest in rule.tokens:
+                self.blocked_tokens[digest] = rule
         self.set_motd(motd)
 
     def _tell_muted(self, now: float, session: ServerSession, rule: Rule) -> None:
