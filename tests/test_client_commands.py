@@ -120,8 +120,8 @@ values = st.one_of(
     st.builds(ConnectionStatus, st.sampled_from(["connecting", "joined", "reconnecting",
                                                 "refused", "closed"]),
               st.integers(0, 100000), texts, names),
-    st.builds(TabNames, st.lists(names, max_size=8).map(tuple)),
-    st.sampled_from([WhoQuery(), ShowHelp(), LeaveRoom(), RepaintWindows(), ReceiverReady(),
+    st.builds(TabNames, st.lists(names, max_size=8).map(tuple), st.booleans()),
+    st.sampled_from([WhoQuery(), WhoQuery(silent=True), ShowHelp(), LeaveRoom(), RepaintWindows(), ReceiverReady(),
                      ReceiverLeaving(), ClearPane()]))
 
 

@@ -21,7 +21,7 @@ import time
 
 import pytest
 import tui_fake
-from chatproc import HOST, free_udp_port, start_client, start_server
+from chatproc import HOST, free_udp_port, start_client, start_server, wait_until
 from udprelay import LossyRelay
 from termharness import TMUX, PtyTerminal, TmuxTerminal, children_of, cpu_seconds, process_state
 
@@ -629,6 +629,23 @@ def test_tab_completes_names_recent_speakers_first(tmp_path):
         term.wait_for(lambda l, c: l[23].rstrip() == "> 张三丰:" and c == (10, 23), what="tab")
         term.type("tab")
         term.wait_for(lambda l, c: l[23].rstrip() == "> 张三:", what="second tab")
+
+
+def test_tab_knows_names_that_were_only_counted(tmp_path):
+    # Joins past the room's news budget come as one EV_MEMBERS ("1 joined"),
+    # without names: the first Tab after it asks for the member list (silently:
+    # not shown), and the next Tab completes the newcomer's name. Old code: the
+    # name was never offered.
+    script = {"online": ["张三"], "counted": ["王小明"]}
+    with fake_client(tmp_path, script) as term:
+        term.wait_text(shown(P.Event(0, tui_fake.T0, P.EV_MEMBERS,
+                                     origin=P.members_counts(1, 0)))[6:])   # (no clock)
+        term.type("王", "tab")
+        wait_until(lambda: [c["call"] for c in calls(tmp_path)].count("who") == 2, 10,
+                   "the silent member list")
+        term.type("tab")
+        lines, _ = term.wait_for(lambda l, c: l[23].rstrip() == "> 王小明:", what="tab")
+        assert not any("王小明" in row for row in lines[:22])   # the list was not shown
 
 
 def test_hostile_names_and_huge_messages_cannot_break_the_layout(tmp_path):

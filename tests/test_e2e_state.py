@@ -1,6 +1,7 @@
 """The room's state across server restarts, through the built chat.pyz with a
 real --state directory: acknowledged lines survive a kill -9, bans, mutes and
 the motd survive a restart, a kick refuses for its cooldown."""
+import hashlib
 import os
 import re
 import signal
@@ -219,3 +220,46 @@ def test_a_home_where_nothing_can_be_made_falls_back_in_one_line(pyz, port, proc
     assert printed.returncode == 0, printed.stderr
     assert os.path.exists(os.path.join(fallback, "room.sqlite3"))
     assert "Traceback" not in server.stderr_text()
+
+
+def _plain_client(port, name, token):
+    """A version-1 client (--insecure room) that says HELLO with `token`."""
+    client = InteropClient(HOST, port, name, version=1)
+    client.token = token
+    client.instance = hashlib.sha256(token).digest()[:8]
+    return client
+
+
+def _joins(port, name, token):
+    """True if `name` with `token` gets in, False if it is refused as banned."""
+    client = _plain_client(port, name, token)
+    try:
+        client.join()
+        return True
+    except Refused as refused:
+        assert refused.args[0] == 3, refused.args
+        return False
+    finally:
+        client.close()
+
+
+def test_a_kick_refuses_the_clients_token_across_a_restart(pyz, port, procs, tmp_path):
+    # On loopback a kick covers the name and the client's resume token (no
+    # host: the server's own machine). Old code kept the token in memory only:
+    # after a restart the kicked client came back under a new name.
+    args = ("--state", str(tmp_path / "state"), "--insecure", "--kick-cooldown", "300s")
+    server = start_server(pyz, port, tmp_path, *args, stdin=subprocess.PIPE)
+    procs.append(server)
+    token = os.urandom(16)
+    lisi = _plain_client(port, "lisi", token)
+    try:
+        lisi.join()
+        server.send("/kick lisi")
+        wait_until(lambda: not _joins(port, "lisi2", token), WAIT, "the kick took no effect")
+    finally:
+        lisi.close()
+    server.stop()
+    procs.remove(server)
+    procs.append(start_server(pyz, port, tmp_path, *args, name="server2"))
+    assert not _joins(port, "lisi3", token)            # its token: still refused
+    assert _joins(port, "lisi4", os.urandom(16))       # anyone else: in

@@ -337,6 +337,41 @@ def test_many_deaf_members_are_dropped_a_few_at_a_time(monkeypatch):
     assert max(drops.count(t) for t in set(drops)) <= 3
 
 
+def test_a_drop_pass_looks_only_at_the_members_its_sweep_found(monkeypatch):
+    """The passes that drop the rest of what a sweep found (DROP_PASS_GAP
+    apart) check those members again, not the whole room. Old code: each
+    pass was a whole sweep (1800 deaf members, 100 a pass: 18 scans of 1800)."""
+    from app.core import hub as hub_module
+    monkeypatch.setattr(hub_module, "DROPS_PER_PASS", 2)
+    net = SimNet(46, config=HubConfig(ack_timeout=2.0))
+    names = ["deaf%d" % i for i in range(8)] + ["ok%d" % i for i in range(20)] + ["talker"]
+    members = net.join_all(names)
+    deaf, talker = members[:8], members[-1]
+    transmit = net._transmit
+    net._transmit = lambda src, dst, data: None if dst in deaf and data[3] in (P.DATA, P.ROOM) \
+        else transmit(src, dst, data)
+    hub = net.hub
+    looked = []                              # (time, session) of every _stalled call
+    stalled = hub._stalled
+
+    def counting(now, session):
+        looked.append((now, session.name))
+        return stalled(now, session)
+    hub._stalled = counting
+    for n in range(20):
+        net.clients[talker].say("line %d" % n)
+        net.run(0.3)
+    drops = sorted(e.time for e in hub.log
+                   if e.what.name == "TIMEOUT" and e.name.startswith("deaf"))
+    assert len(drops) == 8 and max(drops.count(t) for t in set(drops)) <= 2
+    assert len(set(drops)) >= 4              # 2 a pass: four passes at least, ...
+    # ... and the healthy members were looked at by the sweeps alone, a second apart
+    healthy = sorted(set(t for t, name in looked if name.startswith("ok")))
+    assert all(b - a >= hub_module.SWEEP_INTERVAL - 1e-9 for a, b in zip(healthy, healthy[1:]))
+    assert [name for t, name in looked if drops[0] < t <= drops[-1] and t not in healthy] \
+        and all(name.startswith("deaf") for t, name in looked if t not in healthy)
+
+
 def test_a_member_dropped_for_not_acknowledging_comes_back_to_its_history():
     """Old code: back after BYE 4, it was sent all it had not acknowledged
     (up to 128 KiB each: 1800 deaf sessions back at once cost the quiet

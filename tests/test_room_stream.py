@@ -81,9 +81,25 @@ def test_a_time_out_resends_the_unacked_with_back_off():
     second_due = cursor.due
     assert second_due - first_due == pytest.approx(2 * (first_due - (NOW + 0.05)))
     sender.tick(second_due, outbox)
-    assert numbers(outbox) == [2, 3]
+    assert numbers(outbox) == [2]                   # a time-out in a row: the oldest alone
     assert sender.on_ack(second_due + 0.01, cursor, 3, 0, outbox)
     assert cursor.due == float("inf") and cursor.backoff == 1
+
+
+def test_time_outs_in_a_row_resend_the_oldest_alone():
+    """RFC 6298 5.4. Old code: TIMEOUT_BURST (4) at every time-out: 1800
+    members that went away together cost 4 sealed resends each, each time."""
+    sender, (cursor,) = live_sender(1)
+    outbox = []
+    send_lines(sender, 6, outbox)
+    outbox.clear()
+    sender.tick(cursor.due, outbox)
+    assert numbers(outbox) == [1, 2, 3, 4]          # the first: TIMEOUT_BURST
+    for _ in range(3):
+        outbox.clear()
+        sender.tick(cursor.due, outbox)
+        assert numbers(outbox) == [1]
+    assert sender.on_ack(cursor.due - 0.01, cursor, 6, 0, outbox) and cursor.backoff == 1
 
 
 def test_a_hole_with_three_later_datagrams_acked_is_resent_once():

@@ -10,6 +10,7 @@ import tempfile
 import pytest
 
 from app.core.hub import LogEntry
+from app.core.moderation import Rule, token_digest
 from app.net import state_db, state_dir
 from app.net.state_db import StateDB, StateError
 from app.ui.admin_text import state_text
@@ -86,10 +87,29 @@ def test_prune_forgets_what_is_older_than_retain(tmp_path):
     assert [row.detail for row in db.events()] == ["new"]
 
 
+def test_a_version_2_database_keeps_its_rules_and_gains_the_kicks_tokens(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(state_db, "MIGRATIONS", state_db.MIGRATIONS[:2])
+    monkeypatch.setattr(state_db, "SCHEMA_VERSION", 2)
+    old = StateDB.open(str(tmp_path))
+    old._write([("INSERT INTO rules (kind, label, names, hosts, keys, since, until, reason) "
+                 "VALUES ('ban', 'lisi', '[\"lisi\"]', '[]', '[]', ?, ?, 'rude')",
+                 (T0, T0 + 600))])
+    old.close()
+    monkeypatch.undo()
+    db = StateDB.open(str(tmp_path))
+    assert db.conn.execute("SELECT version FROM schema").fetchone()[0] == state_db.SCHEMA_VERSION
+    rows, _ = db.rules(T0)
+    assert rows == [("ban", "lisi", '["lisi"]', "[]", "[]", T0, T0 + 600, "rude", "[]")]
+    kick = Rule("kick", "wangwu", ("wangwu",), (), (), T0, T0 + 300, "", (token_digest(b"t"),))
+    db.save_rules([kick.to_row()], "")
+    assert [Rule.from_row(row) for row in db.rules(T0)[0]] == [kick]
+
+
 def test_rules_and_motd_are_replaced_whole_and_expired_rules_not_loaded(tmp_path):
     db = StateDB.open(str(tmp_path))
-    row = ("ban", "lisi", '["lisi"]', '["10.0.0.5"]', "[]", T0, T0 + 600, "rude")
-    gone = ("mute", "wangwu", '["wangwu"]', "[]", "[]", T0, T0 + 10, "")
+    row = ("ban", "lisi", '["lisi"]', '["10.0.0.5"]', "[]", T0, T0 + 600, "rude", "[]")
+    gone = ("mute", "wangwu", '["wangwu"]', "[]", "[]", T0, T0 + 10, "", "[]")
     db.save_rules([row, gone], "欢迎")
     assert db.rules(T0 + 60) == ([row], "欢迎")
     db.save_rules([], "")

@@ -4,7 +4,8 @@
 
 The fake has ClientConnection's interface (app/net/client_net.py) and plays a JSON
 script: names to refuse ("taken"), seconds of being unreachable, "history" lines,
-who is "online", extra "events" (protocol.Event fields) right after joining, and
+who is "online" (and "counted": who join after the first member list, said in one
+EV_MEMBERS, without names, as in a storm of joins), extra "events" (protocol.Event fields) right after joining, and
 a "stream" of N chat lines at R lines/s (from "names" in turn, if given), a
 "farewell" [seconds after joining, BYE code, reason(, why, seconds left, the
 admin's words: the coded part, PROTOCOL.md 3.4)] (kicked, banned), an "away"
@@ -193,8 +194,13 @@ class FakeConnection:
 
     def who(self):
         self._log("who")
-        names = [self.name] + list(self.script.get("online", []))
-        self._event(P.EV_WHO, text="\n".join(names))
+        counted = getattr(self, "counted", [])
+        names = [self.name] + list(self.script.get("online", [])) + counted
+        self._event(P.EV_WHO, text="\n".join(names), online=len(names))
+        if not hasattr(self, "counted"):      # after the first list: "counted" come
+            self.counted = self.script.get("counted", [])
+            if self.counted:
+                self._event(P.EV_MEMBERS, origin=P.members_counts(len(self.counted), 0))
 
     def hand_in(self, path, now):
         self._log("hand_in", text=path)

@@ -13,6 +13,7 @@ A kick is a rule too (kind KICK): the kicked name and host are refused until
 the cooldown ends (a restart does not end it: the rules are stored,
 app/net/state_db.py, as Rule.to_row rows).
 """
+import hashlib
 import ipaddress
 import json
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
@@ -20,6 +21,12 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 from app.core import text
 
 KICK, BAN, MUTE = "kick", "ban", "mute"
+
+
+def token_digest(token: bytes) -> str:
+    """What a kick keeps of a client's resume token (Rule.tokens): SHA-256,
+    hex, so the room's database holds no token that could resume a session."""
+    return hashlib.sha256(token).hexdigest()
 
 
 def normal_ip(host: str) -> str:
@@ -57,6 +64,9 @@ class Rule(NamedTuple):
     since: float
     until: float
     reason: str                   # the admin's words ("" for none)
+    # A kick's: the kicked client's resume token, as token_digest (hex): its
+    # running client is refused under any name and from any address.
+    tokens: Tuple[str, ...] = ()
 
     def covers(self, host: str, key: str, client_key: str = "") -> bool:
         return (key in self.names or normal_ip(host) in self.hosts
@@ -66,13 +76,15 @@ class Rule(NamedTuple):
         """The row app/net/state_db.py stores: lists as JSON text."""
         return (self.kind, self.label, json.dumps(list(self.names), ensure_ascii=False),
                 json.dumps(list(self.hosts)), json.dumps(list(self.keys)), self.since,
-                self.until, self.reason)
+                self.until, self.reason, json.dumps(list(self.tokens)))
 
     @classmethod
     def from_row(cls, row: Sequence) -> "Rule":
-        kind, label, names, hosts, keys, since, until, reason = row
+        kind, label, names, hosts, keys, since, until, reason = row[:8]
+        tokens = tuple(json.loads(row[8])) if len(row) > 8 else ()
         return cls(str(kind), str(label), tuple(json.loads(names)), tuple(json.loads(hosts)),
-                   tuple(json.loads(keys)), float(since), float(until), str(reason))
+                   tuple(json.loads(keys)), float(since), float(until), str(reason),
+                   tuple(str(t) for t in tokens))
 
 
 class Moderation:

@@ -35,7 +35,11 @@ from app.core import protocol
 from app.core.session import FAST_RETRANSMIT_AFTER, NEVER, RTO_MAX, SACK_BITS, RttEstimator
 
 ROOM_WINDOW = 256        # ROOM datagrams in flight to one member before it waits for acks
-TIMEOUT_BURST = 4        # datagrams resent at a time-out (the oldest unacked ones) ...
+# Datagrams resent at a member's first time-out in a row (the oldest unacked
+# ones); at the next ones, the oldest alone (RFC 6298 5.4): a member silent
+# for two time-outs is gone or deaf more likely than unlucky, and 1800 of them
+# at 4 resends each were thousands of sealed sends while the room's lines waited.
+TIMEOUT_BURST = 4        # ...
 RESEND_BURST = 32        # ... and past each ack while it is repaired (see on_ack)
 CHECK_EVERY = 0.05       # time-outs are looked for at most this often (one pass, all members)
 # Members whose time-out a pass handles at most; the rest wait for the next
@@ -393,7 +397,8 @@ class RoomSender:
                 continue
             if cursor.due <= now and budget:
                 budget -= 1
-                end = min(cursor.sent, cursor.acked + TIMEOUT_BURST)
+                burst = TIMEOUT_BURST if cursor.backoff == 1 else 1
+                end = min(cursor.sent, cursor.acked + burst)
                 if not self._resend_range(cursor, cursor.acked + 1, end, outbox):
                     stuck.append(session_id)
                     continue

@@ -15,7 +15,8 @@ docs/SECURITY.md ("Handshake floods"), PROTOCOL.md S.9.
 """
 import hashlib
 import hmac
-from typing import Dict, List, Optional, Set, Tuple
+from collections import deque
+from typing import Deque, Dict, List, Optional, Set, Tuple
 
 from app.core import protocol, secure_wire
 from app.core.flood import TokenBucket
@@ -48,7 +49,13 @@ ZERO_COOKIE = bytes(secure_wire.COOKIE)   # a client's first INIT: no cookie yet
 _V2 = protocol.MAGIC + bytes([secure_wire.VERSION])
 _OUTER_SIZE = secure_wire.OUTER_SIZE
 _RECORD, _INIT, _FINISH = int(SecureType.RECORD), int(SecureType.INIT), int(SecureType.FINISH)
+_OUTER = secure_wire.OUTER
 FINISH_TRIES = 3              # FINISHes that fail before a handshake is given up
+# Datagrams of strangers (handshakes, and the records of sessions that are not
+# in the room: their HELLO) wait in the slow lane (`receive`) at most this
+# many; past it they are dropped and counted (to the client, a lost datagram:
+# it resends). What is waiting there costs the members nothing (`run_deferred`).
+DEFERRED_MAX = 4096
 
 
 def _is_loopback(host: object) -> bool:
@@ -120,6 +127,10 @@ class SecureServer:
             else self.max_peers
         self.per_host: Dict[str, int] = {}
         self._next_sweep = now + 1.0
+        # The slow lane (receive, run_deferred), in arrival order: (data,
+        # addr, True for an INIT already past its budgets).
+        self.deferred: Deque[Tuple[bytes, Address, bool]] = deque()
+        self.deferred_dropped = 0
         for key in ("handshakes", "handshake_failures", "challenges", "inits_dropped"):
             hub.stats.setdefault(key, 0)
         # The hub's limits per person and its kicks and bans know a session's
@@ -154,6 +165,54 @@ class SecureServer:
                 raise ProtocolError("not a secure datagram")
         except ProtocolError as exc:
             self.hub.malformed(now, addr, str(exc))
+
+    def receive(self, now: float, data: bytes, addr: Address) -> None:
+        """on_datagram, in two lanes: a record of a session that is in the
+        room (a member's line, ack or ping: a dict look-up tells) is handled
+        now; anything else (INIT, FINISH, the record of a session that is not
+        in the room yet, such as its HELLO, the join's costly work) waits for
+        `run_deferred`, which the shell calls once what the members' datagrams
+        made has been sent. A storm of handshakes or joins then delays the
+        room's lines by a bounded batch, not by the whole storm (the kernel's
+        queue is first in, first out: a member's line behind 1000 handshakes
+        waited for all of them). The INIT budgets are checked before a
+        datagram is queued (a flood is dropped on them, as before), and the
+        lane is bounded (DEFERRED_MAX)."""
+        if len(data) < _OUTER_SIZE or data[:3] != _V2:
+            self.on_datagram(now, data, addr)   # junk, or a version-1 HELLO: cheap, now
+            return
+        init = False
+        kind = data[3]
+        if kind == _RECORD:
+            peer = self.peers.get(_OUTER.unpack_from(data)[3])
+            if peer is not None and peer.hub_addr in self.hub.by_addr:
+                self.on_datagram(now, data, addr)
+                return
+        elif kind == _INIT:
+            if now < self.init_shut_until or not self._init_admitted(now, addr[0]):
+                self.inits_dropped += 1
+                return
+            init = True
+        if len(self.deferred) >= DEFERRED_MAX:
+            self.deferred_dropped += 1
+            return
+        self.deferred.append((data, addr, init))
+
+    def run_deferred(self, now: float, limit: int) -> bool:
+        """Handle up to `limit` datagrams of the slow lane, oldest first; True
+        if some are still waiting."""
+        deferred = self.deferred
+        for _ in range(min(limit, len(deferred))):
+            data, addr, init = deferred.popleft()
+            if not init:
+                self.on_datagram(now, data, addr)
+                continue
+            try:                                # (its budgets were taken in receive)
+                self._on_init(now, data, addr)
+            except ProtocolError as exc:
+                self.hub.malformed(now, addr, str(exc))
+        self.hub.flush(now)
+        return bool(deferred)
 
     def _refuse_plain_hello(self, now: float, data: bytes, addr: Address) -> None:
         """A version-1 (unencrypted) client: told why, in its own terms, in no
@@ -375,6 +434,10 @@ class SecureServer:
         self._next_sweep = now + 1.0
         self.hub.stats["inits_dropped"] += self.inits_dropped
         self.inits_dropped = 0
+        if self.deferred_dropped:
+            self.hub.stats["deferred_dropped"] = self.hub.stats.get("deferred_dropped", 0) \
+                + self.deferred_dropped
+            self.deferred_dropped = 0
         for pending in [p for p in self.pending.values() if now - p.created > HANDSHAKE_TTL]:
             self._forget_pending(pending)
         live = self.hub.by_addr
@@ -396,10 +459,11 @@ class SecureServer:
         self.by_nonce.pop((pending.addr[0], pending.addr[1], pending.nonce), None)
 
     def next_deadline(self) -> float:
+        """When tick must run next (0.0: the slow lane has work: no sleep)."""
         due = self.hub.next_deadline()
         if self.pending or self.peers:
             due = min(due, self._next_sweep)
-        return due
+        return 0.0 if self.deferred else due
 
     def peer_key(self, hub_addr: Address) -> Optional[bytes]:
         """The long-term key of the client behind a Hub address (bans by key)."""

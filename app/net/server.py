@@ -71,6 +71,11 @@ DOOR_BUFFER = 1 << 20      # the door's receive buffer: a 1000-client join storm
                            # fit (the default, ~208 KiB, holds ~256 and the rest wait
                            # for their client's resend); under a flood, at most ~0.2 s
                            # of the door's rate waits in it
+# Datagrams of the secure layer's slow lane (handshakes, joins: SecureServer.
+# receive) handled per turn of the loop, after what the members' datagrams
+# made has been sent: ~150 us each at most (a handshake's public-key work), so
+# a turn's batch delays the room's next line by a few milliseconds.
+DEFERRED_PER_TURN = 32
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
@@ -430,6 +435,9 @@ class NetworkProcess:
             self.front.tick(self.now())
             self._send_output()
             self._reopen_door(sel)
+            if self.secure is not None and self.secure.deferred:
+                self.secure.run_deferred(self.now(), DEFERRED_PER_TURN)
+                self._send_output()
             self._file_turn()
             self._pass_log()
             self._prune()
@@ -455,7 +463,8 @@ class NetworkProcess:
         hub = self.hub
         now = self.now()
         # Names looked up once: under a flood this loop is most of the server's work.
-        recvfrom, on_datagram = (sock or self.sock).recvfrom, self.front.on_datagram
+        recvfrom = (sock or self.sock).recvfrom
+        on_datagram = self.secure.receive if self.secure is not None else hub.on_datagram
         size, probe = protocol.MAX_FILE_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
         size_ok = file_wire.size_ok
         # A broadcast or multicast probe reaches both sockets of a door pair (the

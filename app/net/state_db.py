@@ -58,6 +58,11 @@ MIGRATIONS: Sequence[str] = (
                            sha256 TEXT NOT NULL);
     CREATE INDEX hand_ins_name ON hand_ins (name);
     """,
+    # 2 -> 3: a kick's refused client tokens (moderation.Rule.tokens: SHA-256
+    # of each, hex, as a JSON list), so a kick holds across a restart.
+    """
+    ALTER TABLE rules ADD COLUMN tokens TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 HISTORY_WHAT = ("chat", "emote", "admin")   # LogKind values that are room history
@@ -220,7 +225,8 @@ class StateDB:
         replacing what was stored: a few rows, written whole on every change."""
         statements: List[Tuple[str, Sequence]] = [("DELETE FROM rules", ())]
         statements += [("INSERT INTO rules (kind, label, names, hosts, keys, since, until, "
-                        "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(row)) for row in rows]
+                        "reason, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        tuple(row) if len(row) > 8 else tuple(row) + ("[]",)) for row in rows]
         statements.append(("INSERT OR REPLACE INTO settings (key, value) VALUES ('motd', ?)",
                            (motd,)))
         self._write(statements)
@@ -285,8 +291,8 @@ class StateDB:
     def rules(self, now: float) -> Tuple[List[tuple], str]:
         """The rules still in force at `now` (rows for moderation.Rule.from_row)
         and the motd."""
-        rows = self._read("SELECT kind, label, names, hosts, keys, since, until, reason "
-                          "FROM rules WHERE until > ? ORDER BY id", (now,))
+        rows = self._read("SELECT kind, label, names, hosts, keys, since, until, reason, "
+                          "tokens FROM rules WHERE until > ? ORDER BY id", (now,))
         motd = self._read("SELECT value FROM settings WHERE key = 'motd'")
         return [tuple(row) for row in rows], (motd[0][0] if motd else "")
 

@@ -71,7 +71,8 @@ class PrivateLine:
 @message
 @dataclasses.dataclass(frozen=True)
 class WhoQuery:
-    pass
+    # True: for Tab completion only (the receiver takes the list in silently)
+    silent: bool = False
 
 
 @message
@@ -153,6 +154,9 @@ class ConnectionStatus:
 @dataclasses.dataclass(frozen=True)
 class TabNames:
     names: Tuple[str, ...]
+    # Some who joined were only counted (EV_MEMBERS: too many at once to be
+    # named): the sender asks for the member list at the next Tab.
+    stale: bool = False
 
 
 @message

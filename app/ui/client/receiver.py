@@ -51,8 +51,10 @@ class Receiver(Side):
         self.in_history = False
         self.silent_who = 0            # our own /who queries, for Tab completion only
         self.present: Set[str] = set()
+        self.who_pages: Set[str] = set()   # the names of a member list's pages so far
+        self.names_stale = False       # joins only counted (EV_MEMBERS): names unknown
         self.recent: List[str] = []    # speakers, most recent first
-        self.names_sent: List[str] = []
+        self.names_sent: Tuple[List[str], bool] = ([], False)   # (TabNames's fields)
         self.bell = False
         self.dirty = True
         self.status = Status(conn.state, conn.online, "")
@@ -144,6 +146,8 @@ class Receiver(Side):
             self._send_chat(message)
         elif isinstance(message, WhoQuery):
             self.conn.who()
+            if message.silent:
+                self.silent_who += 1
         elif isinstance(message, ShowHelp):
             for line in render.TEXTS[self.lang]["help"]:
                 self.term.say_local(line)
@@ -233,10 +237,17 @@ class Receiver(Side):
                 continue
             self.dirty = True
             if event.kind == protocol.EV_WHO:
-                self.present = set(n for n in event.text.split("\n") if n)
-                self._send_names()
+                # A big room's list comes in pages (PROTOCOL.md): all of them
+                # make the names present; each is shown unless it was ours.
+                self.who_pages.update(n for n in event.text.split("\n") if n)
+                whole = len(self.who_pages) >= event.online
+                if whole:
+                    self.present, self.who_pages = self.who_pages, set()
+                    self.names_stale = False
+                    self._send_names()
                 if self.silent_who:
-                    self.silent_who -= 1
+                    if whole:
+                        self.silent_who -= 1
                     continue
             self._track(event)
             history = bool(event.flags & protocol.EVF_HISTORY)
@@ -283,6 +294,12 @@ class Receiver(Side):
     def _track(self, event: protocol.Event) -> None:
         """Names for Tab: who is here, and who spoke last."""
         name = event.name
+        if event.kind == protocol.EV_MEMBERS and not event.flags & protocol.EVF_HISTORY:
+            # Who came and went is not named: Tab asks for the list when next
+            # pressed (asking now would make every member ask at each churn).
+            self.names_stale = True
+            self._send_names()
+            return
         if not name or event.flags & protocol.EVF_HISTORY and event.kind != protocol.EV_CHAT:
             return
         if event.kind == protocol.EV_JOIN:
@@ -302,9 +319,9 @@ class Receiver(Side):
         me = self.conn.name
         names = [n for n in self.recent if n != me]
         names += sorted(n for n in self.present if n != me and n not in names)
-        if names != self.names_sent:
-            self.names_sent = names
-            self.channel.send(TabNames(tuple(names)))
+        if (names, self.names_stale) != self.names_sent:
+            self.names_sent = (names, self.names_stale)
+            self.channel.send(TabNames(tuple(names), self.names_stale))
 
     def _on_status(self, status: Status) -> None:
         before = self.status.state

@@ -30,7 +30,7 @@ from app.net.processes import Child, SharedCursor, watch
 from app.ui.client.commands import parse_command
 from app.ui.client.messages import (Activity, ConnectionStatus, LeaveRoom, ReceiverLeaving,
                                     ReceiverReady, RepaintWindows, ScrollEnd, ScrollPane,
-                                    ShowNote, TabNames)
+                                    ShowNote, TabNames, WhoQuery)
 from app.ui.client.side import Side, Windows, receiver_windows, sender_windows
 from app.ui.client.terminal import Terminal
 from app.ui.line_editor import LineEditor, paste_text
@@ -53,6 +53,7 @@ class Sender(Side):
         self.child = child
         self.editor = LineEditor(max_bytes=MAX_INPUT_BYTES)
         self.names: Sequence[str] = ()
+        self.names_stale = False       # (TabNames.stale)
         self.state = ConnectionStatus("joined", 0, "", "")
         self.child_died = False        # its end closed without ReceiverLeaving: a crash
         self.child_left = False        # it said ReceiverLeaving
@@ -138,6 +139,7 @@ class Sender(Side):
                 self.removed_at = time.monotonic()
         elif isinstance(message, TabNames):
             self.names = message.names
+            self.names_stale = message.stale
         elif isinstance(message, RepaintWindows):
             self.redraw()
         elif isinstance(message, Activity):
@@ -180,6 +182,10 @@ class Sender(Side):
             self.channel.send(RepaintWindows())
             self.redraw()
         else:
+            if value == "tab" and self.names_stale:
+                # Joins only counted (EV_MEMBERS): the list, for the next Tab.
+                self.names_stale = False
+                self.channel.send(WhoQuery(silent=True))
             editor.handle(value, self.names)
         return True
 
