@@ -19,14 +19,18 @@ def port():
     return free_udp_port()
 
 
-def test_kill_9_loses_no_acknowledged_line(pyz, port, procs, tmp_path):
+@pytest.mark.parametrize("lines, rate", [(25, []), (20, ["--line-rate", "1"])],
+                         ids=["within-the-burst", "held-by-flood-control"])
+def test_kill_9_loses_no_acknowledged_line(pyz, port, procs, tmp_path, lines, rate):
+    # At --line-rate 1 the burst is 6 lines: the other 14 are acknowledged and
+    # held, released one a second; the kill comes while most are still held.
     state = str(tmp_path / "state")
-    server = start_server(pyz, port, tmp_path, "--state", state, "--history", "50")
+    server = start_server(pyz, port, tmp_path, "--state", state, "--history", "50", *rate)
     procs.append(server)
     talker = InteropClient(HOST, port, "张三")
     try:
         talker.join()
-        for i in range(25):                   # within the flood burst: said at once
+        for i in range(lines):
             talker.say("line %d" % i)
         deadline = time.monotonic() + WAIT
         while talker.unacked:                 # until the server has acked every line
@@ -43,13 +47,13 @@ def test_kill_9_loses_no_acknowledged_line(pyz, port, procs, tmp_path):
     procs.append(late)
     late.wait_line(lambda line: line == "lisi 进入了聊天室")
     history = [line for line in late.seen if line.startswith("张三 : ")]
-    assert history == ["张三 : line %d" % i for i in range(25)]
+    assert history == ["张三 : line %d" % i for i in range(lines)]
     printed = subprocess.run([pyz, "log", "--state", state], capture_output=True,
                              timeout=30, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
     assert printed.returncode == 0, printed.stderr
     said = [line[20:] for line in printed.stdout.decode("utf-8").splitlines()
             if " : line " in line]
-    assert said == ["张三 : line %d" % i for i in range(25)]
+    assert said == ["张三 : line %d" % i for i in range(lines)]
 
 
 def test_history_is_served_from_the_database_after_a_restart_and_replays_are_not_doubled(

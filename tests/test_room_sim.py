@@ -291,6 +291,37 @@ def test_lines_held_for_the_rate_are_said_before_the_sender_leaves():
     assert events[-1].kind == P.EV_LEAVE and events[-1].code == P.LEAVE_QUIT
 
 
+def test_the_held_journal_follows_what_is_held_and_a_kick_gives_it_up():
+    """What the room's database keeps of held lines (Hub.take_held) is what
+    the hub holds: each line in when held, out when said or given up."""
+    net = SimNet(20, config=HubConfig(msg_rate=5, msg_burst=10))
+    a, b = room(net, ["a1", "b2"])
+    journal = {}
+
+    def follow():
+        new, gone = net.hub.take_held()
+        journal.update(((line.origin, line.msg_id), line.text) for line in new)
+        for key in gone:
+            del journal[key]                       # never given up before it was held
+
+    def held_now():
+        return {(s.instance, said.msg_id): said.text for s in net.hub.members()
+                for said in s.held}
+
+    for i in range(40):
+        net.clients[a].say("line %d" % i)
+    net.run(0.5)
+    follow()
+    assert journal == held_now() and len(journal) > 20
+    net.run(1.0)                                   # ~5 said meanwhile
+    follow()
+    assert journal == held_now() and 0 < len(journal) < 30
+    assert net.hub.kick(net.now, "a1", "")
+    net.run(0.5)
+    follow()
+    assert journal == {}
+
+
 def test_long_reasons_and_motd_are_cut_not_fatal():
     net = SimNet(18)
     a, b = room(net, ["a1", "b2"])

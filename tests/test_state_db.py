@@ -233,3 +233,18 @@ def test_the_msg_ids_of_clients_lines_come_back_for_the_whole_64_bit_instance(tm
                LogEntry(T0 + 3, "join", "c", "-", "")])
     assert sorted(db.msg_ids(T0)) == [(12345, 3), (high, 9)]
     assert db.msg_ids(T0 + 2.5) == []
+
+
+def test_held_lines_are_kept_until_said_in_the_same_transaction_as_the_log(tmp_path):
+    db = StateDB.open(str(tmp_path))
+    origin = 0xFEDCBA9876543210                      # above 2**63: stored signed
+    held = [(origin, 7, T0, "张三", "10.0.0.5:4000", 1, "", "第七行"),
+            (origin, 8, T0 + 0.1, "张三", "10.0.0.5:4000", 3, "lisi", "悄悄话")]
+    db.record([], held)
+    db.close()
+    db = StateDB.open(str(tmp_path))
+    assert db.held() == held
+    said = (T0 + 1, "chat", "张三", "10.0.0.5:4000", "第七行", origin, 7)
+    db.record([said], (), [(origin, 7)])
+    assert db.held() == held[1:]
+    assert [row.detail for row in db.history(10)] == ["第七行"]

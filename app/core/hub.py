@@ -110,6 +110,21 @@ class LogEntry(NamedTuple):
     msg_id: int = 0
 
 
+class HeldLine(NamedTuple):
+    """A line acknowledged and held by flood control (Hub._hold), as the room's
+    database keeps it until it is said (a kill -9 meanwhile must not lose it:
+    a new run says it, `restore_held`). `kind` is SAY, EMOTE or PRIVATE; the
+    text as it came (sanitised when said)."""
+    origin: int
+    msg_id: int
+    time: float
+    name: str
+    addr: str
+    kind: int
+    target: str
+    text: str
+
+
 class SessionPhase(enum.Enum):
     """Where a server session is in its life. The phase alone says which of the
     hub's tables hold it: every phase but GONE is in by_addr and _by_id (and,
@@ -286,6 +301,10 @@ class Hub:
         self.by_addr: Dict[Address, ServerSession] = {}
         self.outbox: List[Tuple[bytes, Address]] = []
         self.log: List[LogEntry] = []
+        # Held lines since the last take_held: new ones, and (origin, msg_id)
+        # of those said or given up (the room's database, server._commit).
+        self.held_new: List[HeldLine] = []
+        self.held_gone: List[Tuple[int, int]] = []
         self.stats: Dict[str, int] = dict.fromkeys(
             ("datagrams", "malformed", "messages", "joins", "leaves", "timeouts", "refused",
              "throttled"), 0)
@@ -769,13 +788,18 @@ class Hub:
                          "%.0f lines a second at most; the rest follow as the room allows"
                          % self.config.msg_rate)
         session.held.append(said)
+        self.held_new.append(HeldLine(session.instance, said.msg_id, now, session.name,
+                                      addr_text(session.addr), said.kind, said.target,
+                                      said.text))
         self._throttled[session.id] = session
         session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
 
     def _release_held(self, now: float) -> None:
         for sid, session in list(self._throttled.items()):
             while session.held and session.phase is not GONE and session.bucket.take(now):
-                self._said(now, session, session.held.popleft())
+                said = session.held.popleft()
+                self.held_gone.append((session.instance, said.msg_id))
+                self._said(now, session, said)
             if session.phase is GONE:
                 continue            # dropped meanwhile (a line's private copy overflowed a queue)
             session.stream.recv_window = max(0, self.config.hold_cap - len(session.held))
@@ -1165,6 +1189,11 @@ class Hub:
         if session.phase is GONE:
             return                  # dropped already in this pass (stuck, then timed out)
         self._forget(session)
+        if session.held:
+            # Kicked, banned or timed out with lines still held: given up (a
+            # new run must not say them either).
+            self.held_gone += [(session.instance, said.msg_id) for said in session.held]
+            session.held.clear()
         self.stats["leaves"] += 1
         if code == protocol.LEAVE_TIMEOUT:
             self.stats["timeouts"] += 1
@@ -1348,3 +1377,35 @@ class Hub:
     def take_log(self) -> List[LogEntry]:
         log, self.log = self.log, []
         return log
+
+    def take_held(self) -> Tuple[List[HeldLine], List[Tuple[int, int]]]:
+        """The held lines new since the last call, and those said or given up."""
+        new, gone = self.held_new, self.held_gone
+        self.held_new, self.held_gone = [], []
+        return new, gone
+
+    def restore_held(self, now: float, lines: Iterable[Sequence]) -> None:
+        """Lines an earlier run acknowledged and held but had not said when it
+        stopped (HeldLine rows, oldest first): said now, in their sender's name,
+        into the history (nobody is in the room yet) and the log. A private
+        line's sender and target are not here to see it; it is logged, so the
+        teacher's record has it (docs/SECURITY.md)."""
+        for row in lines:
+            line = HeldLine(*row)
+            self.held_gone.append((line.origin, line.msg_id))
+            if line.msg_id > self.last_msg_ids.get(line.origin, 0):
+                self._remember_msg_id(line.origin, line.msg_id)
+            said = text.sanitize_message(line.text)
+            if not said:
+                continue
+            if line.kind == protocol.PRIVATE:
+                self.log.append(LogEntry(now, LogKind.PRIVATE, line.name, line.addr,
+                                         "to " + text.sanitize_text(line.target),
+                                         line.origin, line.msg_id))
+                continue
+            kind = protocol.EV_EMOTE if line.kind == protocol.EMOTE else protocol.EV_CHAT
+            self.log.append(LogEntry(now, LogKind.EMOTE if kind == protocol.EV_EMOTE
+                                     else LogKind.CHAT, line.name, line.addr, said,
+                                     line.origin, line.msg_id))
+            self.room.record(now, kind, name=line.name, text=said, origin=line.origin,
+                             msg_id=line.msg_id)

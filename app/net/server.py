@@ -341,6 +341,7 @@ class NetworkProcess:
             self.hub.restore_moderation(self.now(), rows, motd)
             self.hub.load_past(store.history(self.options.history))
             self.hub.load_msg_ids(store.msg_ids(self.now() - MSG_ID_MEMORY))
+            self.hub.restore_held(self.now(), store.held())
             self.files.restore(store.hand_ins())
             self.files.restore_files(self.now(), store.files())
         except StateError as exc:
@@ -352,12 +353,13 @@ class NetworkProcess:
         before anything that acknowledges their lines is sent: called before
         every send of the hub's output, so a kill -9 loses no acknowledged line."""
         entries = self.hub.take_log()
-        if not entries:
+        held, said = self.hub.take_held()
+        if not (entries or held or said):
             return
         self.log_new += entries
         if self.store is not None:
             try:
-                self.store.record(entries)
+                self.store.record(entries, held, said)
             except StateError as exc:
                 self._lose_store(exc)
 

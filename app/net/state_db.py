@@ -63,6 +63,14 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE rules ADD COLUMN tokens TEXT NOT NULL DEFAULT '[]';
     """,
+    # 3 -> 4: lines acknowledged and held by flood control, not said yet
+    # (hub.HeldLine): a new run says them (a kill -9 loses no acknowledged line).
+    """
+    CREATE TABLE held (origin INTEGER NOT NULL, msg_id INTEGER NOT NULL, time REAL NOT NULL,
+                       name TEXT NOT NULL, addr TEXT NOT NULL, kind INTEGER NOT NULL,
+                       target TEXT NOT NULL, text TEXT NOT NULL,
+                       PRIMARY KEY (origin, msg_id));
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 HISTORY_WHAT = ("chat", "emote", "admin")   # LogKind values that are room history
@@ -209,15 +217,25 @@ class StateDB:
 
     # ------------------------------------------------------------ writers
 
-    def record(self, entries: Iterable[Sequence]) -> int:
-        """The room's new log entries (hub.LogEntry or tuples of its fields), in
-        one transaction; returns how many were stored."""
+    def record(self, entries: Iterable[Sequence], held: Sequence[Sequence] = (),
+               said: Sequence[Tuple[int, int]] = ()) -> int:
+        """The room's new log entries (hub.LogEntry or tuples of its fields),
+        the lines newly held by flood control (hub.HeldLine) and the (origin,
+        msg_id) of held lines now said or given up, in one transaction;
+        returns how many log entries were stored."""
         rows = [(e[0], str(e[1]), e[2], e[3], e[4], _signed(e[5]) if len(e) > 5 else 0,
                  e[6] if len(e) > 6 else 0)
                 for e in entries if str(e[1]) not in NOT_STORED]
-        if rows:
-            self._write((), ("INSERT INTO events (time, what, name, addr, detail, origin, "
-                             "msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows))
+        statements: List[Tuple[str, Sequence]] = [
+            ("INSERT OR REPLACE INTO held (origin, msg_id, time, name, addr, kind, target, "
+             "text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (_signed(h[0]),) + tuple(h[1:]))
+            for h in held]
+        statements += [("DELETE FROM held WHERE origin = ? AND msg_id = ?",
+                        (_signed(origin), msg_id)) for origin, msg_id in said]
+        if rows or statements:
+            self._write(statements, ("INSERT INTO events (time, what, name, addr, detail, "
+                                     "origin, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                        if rows else None)
         return len(rows)
 
     def save_rules(self, rows: Iterable[Sequence], motd: str) -> None:
@@ -281,6 +299,12 @@ class StateDB:
         return [Row(time, what, name, addr, detail,
                     origin=(origin or 0) & 0xFFFFFFFFFFFFFFFF, msg_id=msg_id or 0)
                 for time, what, name, addr, detail, origin, msg_id in reversed(rows)]
+
+    def held(self) -> List[tuple]:
+        """The held lines not said yet (hub.HeldLine rows), oldest first."""
+        return [((origin or 0) & 0xFFFFFFFFFFFFFFFF,) + tuple(rest) for origin, *rest in
+                self._read("SELECT origin, msg_id, time, name, addr, kind, target, text "
+                           "FROM held ORDER BY time, origin, msg_id")]
 
     def msg_ids(self, since: float) -> List[Tuple[int, int]]:
         """(instance, highest msg_id) of the clients' lines stored since `since`."""
