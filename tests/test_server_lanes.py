@@ -51,12 +51,31 @@ def _first_inits(net, count, host="10.1.0.%d"):
     return inits
 
 
+def _cookied_inits(net, count, host="10.1.0.%d"):
+    """`count` new clients' second INITs, which carry a valid cookie (the kind
+    that costs a handshake). Their first INITs are answered with a CHALLENGE
+    at once, as a forged source's are: nothing of them waits in the lane."""
+    firsts = _first_inits(net, count, host)
+    for data, addr in firsts:
+        net.deliver(data, addr)
+    out = net.server.take_output()
+    assert [addr for reply, addr in out if reply[3] == secure_wire.SecureType.CHALLENGE] \
+        == [addr for _, addr in firsts]
+    assert not net.server.deferred
+    inits = []
+    for reply, addr in out:
+        front = net.clients[(addr[0], addr[1])]
+        front.on_datagram(net.now, reply)
+        inits += [(data, addr) for data in front.take_output()]
+    return inits
+
+
 def test_a_members_line_goes_out_before_a_storm_of_handshakes_is_looked_at():
     net = LaneNet()
     alice, bob = net.client("alice"), net.client("bob")
     net.pump()
     assert alice.core.state == bob.core.state == "joined"
-    inits = _first_inits(net, 40)
+    inits = _cookied_inits(net, 40)
     for data, addr in inits:                 # the storm is ahead in the socket ...
         net.deliver(data, addr)
     alice.core.say("hello")                  # ... and then alice's line
@@ -65,8 +84,8 @@ def test_a_members_line_goes_out_before_a_storm_of_handshakes_is_looked_at():
         net.deliver(data, ("127.0.0.1", 5000))
     net.server.flush(net.now)
     out = net.server.take_output()
-    # Alice's line went to bob at once; not one INIT was even answered.
-    assert not any(reply[3] == secure_wire.SecureType.CHALLENGE for reply, _ in out)
+    # Alice's line went to bob at once; not one handshake was done.
+    assert not any(reply[3] == secure_wire.SecureType.RESPONSE for reply, _ in out)
     for data, addr in out:
         if addr[:2] == ("127.0.0.1", 5001):
             bob.on_datagram(net.now, data)
@@ -75,9 +94,9 @@ def test_a_members_line_goes_out_before_a_storm_of_handshakes_is_looked_at():
     assert net.server.next_deadline() == 0.0     # the loop must come back at once
     # A turn takes a bounded batch of them, oldest first.
     assert net.server.run_deferred(net.now, 16)
-    challenged = [addr for reply, addr in net.server.take_output()
-                  if reply[3] == secure_wire.SecureType.CHALLENGE]
-    assert challenged == [addr for _, addr in inits[:16]]
+    answered = [addr for reply, addr in net.server.take_output()
+                if reply[3] == secure_wire.SecureType.RESPONSE]
+    assert answered == [addr for _, addr in inits[:16]]
     assert len(net.server.deferred) == 24
     assert not net.server.run_deferred(net.now, 100)
     assert len(net.server.take_output()) == 24
@@ -98,7 +117,7 @@ def test_joins_through_the_slow_lane_all_complete():
 def test_the_slow_lane_is_bounded_and_what_it_drops_is_counted(monkeypatch):
     monkeypatch.setattr(S, "DEFERRED_MAX", 10)
     net = LaneNet()
-    for data, addr in _first_inits(net, 15):
+    for data, addr in _cookied_inits(net, 15):
         net.deliver(data, addr)
     assert len(net.server.deferred) == 10
     net.now += 1.5
@@ -106,15 +125,17 @@ def test_the_slow_lane_is_bounded_and_what_it_drops_is_counted(monkeypatch):
     assert net.hub.stats["deferred_dropped"] == 5
 
 
-def test_inits_past_their_budget_never_reach_the_slow_lane():
+def test_inits_without_a_cookie_or_past_their_budget_never_reach_the_slow_lane():
     net = LaneNet()
     burst = int(S.INIT_HOST_BURST)
-    init = secure_wire.encode_init(0, os.urandom(8), bytes(16), 7, os.urandom(32))
     for _ in range(burst + 30):              # one host: its INIT bucket holds `burst`
+        init = secure_wire.encode_init(0, os.urandom(8), bytes(16), 7, os.urandom(32))
         net.deliver(init, ("10.3.0.1", 4000))
-    assert len(net.server.deferred) == burst
+    assert not net.server.deferred           # no cookie: challenged at once, statelessly
+    assert [reply[3] for reply, _ in net.server.take_output()] \
+        == [secure_wire.SecureType.CHALLENGE] * burst
     net.deliver(b"junk that is not a datagram of ours", ("10.3.0.2", 4000))
-    assert len(net.server.deferred) == burst  # junk is counted at once, not queued
+    assert not net.server.deferred            # junk is counted at once, not queued
     assert net.hub.stats["malformed"] == 1
     net.now += 1.5
     net.server.tick(net.now)

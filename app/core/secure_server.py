@@ -128,8 +128,8 @@ class SecureServer:
         self.per_host: Dict[str, int] = {}
         self._next_sweep = now + 1.0
         # The slow lane (receive, run_deferred), in arrival order: (data,
-        # addr, True for an INIT already past its budgets).
-        self.deferred: Deque[Tuple[bytes, Address, bool]] = deque()
+        # addr, the INIT if it is one past its budgets and its cookie check).
+        self.deferred: Deque[Tuple[bytes, Address, Optional[secure_wire.Init]]] = deque()
         self.deferred_dropped = 0
         for key in ("handshakes", "handshake_failures", "challenges", "inits_dropped"):
             hub.stats.setdefault(key, 0)
@@ -177,11 +177,14 @@ class SecureServer:
         queue is first in, first out: a member's line behind 1000 handshakes
         waited for all of them). The INIT budgets are checked before a
         datagram is queued (a flood is dropped on them, as before), and the
-        lane is bounded (DEFERRED_MAX)."""
+        lane is bounded (DEFERRED_MAX). An INIT's cheap answers (a
+        CHALLENGE above all) are given now: only a handshake's public-key work
+        waits, so a flood from forged sources, which never has a valid cookie,
+        puts nothing in the lane and a newcomer's handshake is not behind it."""
         if len(data) < _OUTER_SIZE or data[:3] != _V2:
             self.on_datagram(now, data, addr)   # junk, or a version-1 HELLO: cheap, now
             return
-        init = False
+        init: Optional[secure_wire.Init] = None
         kind = data[3]
         if kind == _RECORD:
             peer = self.peers.get(_OUTER.unpack_from(data)[3])
@@ -192,7 +195,13 @@ class SecureServer:
             if now < self.init_shut_until or not self._init_admitted(now, addr[0]):
                 self.inits_dropped += 1
                 return
-            init = True
+            try:
+                init = self._costly_init(now, data, addr)
+            except ProtocolError as exc:
+                self.hub.malformed(now, addr, str(exc))
+                return
+            if init is None:
+                return
         if len(self.deferred) >= DEFERRED_MAX:
             self.deferred_dropped += 1
             return
@@ -204,11 +213,11 @@ class SecureServer:
         deferred = self.deferred
         for _ in range(min(limit, len(deferred))):
             data, addr, init = deferred.popleft()
-            if not init:
+            if init is None:
                 self.on_datagram(now, data, addr)
                 continue
-            try:                                # (its budgets were taken in receive)
-                self._on_init(now, data, addr)
+            try:                      # (its budgets and cookie were checked in receive)
+                self._handshake(now, init, addr)
             except ProtocolError as exc:
                 self.hub.malformed(now, addr, str(exc))
         self.hub.flush(now)
@@ -298,21 +307,37 @@ class SecureServer:
             < self.max_peers
 
     def _on_init(self, now: float, data: bytes, addr: Address) -> None:
+        init = self._costly_init(now, data, addr)
+        if init is not None:
+            self._handshake(now, init, addr)
+
+    def _costly_init(self, now: float, data: bytes,
+                     addr: Address) -> Optional[secure_wire.Init]:
+        """The INIT, if it needs the handshake's public-key work; None when it
+        was answered cheaply here: refused (the wrong kind of room), our lost
+        RESPONSE sent again, or a CHALLENGE (no valid cookie yet: what every
+        INIT of a forged source gets, without state)."""
         init = secure_wire.decode_init(data)
         pake = bool(init.flags & secure_wire.FLAG_PAKE)
         if pake != self.password:
             self._reject(now, RejectCode.NEEDS_PASSWORD if self.password else RejectCode.NO_PASSWORD,
                          data, addr, init.sender)
-            return
+            return None
         again = self.by_nonce.get((addr[0], addr[1], init.nonce))
         if again is not None and again in self.pending:
             self.outbox.append((self.pending[again].response, addr))   # our RESPONSE was lost
-            return
+            return None
         cookie = self._check_cookie(init.cookie, init.nonce, addr, now)
         if cookie is not None:
             self.hub.stats["challenges"] += 1
             self.outbox.append((secure_wire.encode_challenge(init.nonce, cookie), addr))
-            return
+            return None
+        return init
+
+    def _handshake(self, now: float, init: secure_wire.Init, addr: Address) -> None:
+        """Answer an INIT that carried a valid cookie: the Noise (and SPAKE2)
+        work, a pending handshake, our RESPONSE."""
+        pake = bool(init.flags & secure_wire.FLAG_PAKE)
         host = normal_ip(addr[0])
         if not self._budget(now, host):
             self.hub.stats["throttled"] += 1
