@@ -19,9 +19,9 @@ socket (index 0). The server reads the members' socket whenever it has
 something, and the door at most DOOR_RATE datagrams a second (app/net/server.py):
 past that the door's own buffer fills and the kernel drops the flood before the
 server spends anything on it. A newcomer's INIT during a flood of F a second is
-read with probability DOOR_RATE / F and then answered as the INIT budgets say —
-the same odds as before (the server's INIT budget, 5000 a second, was already
-the narrower gate) — while members see no flood at all.
+read with probability DOOR_RATE / F (and with a door the secure layer's INIT
+budget is DOOR_RATE too: a second gate as narrow would only halve those odds)
+— while members see no flood at all.
 
 The kernel picks the socket; nothing here is trusted for security: a datagram
 that reaches the wrong socket is handled the same way (both are read by the

@@ -60,11 +60,14 @@ PRUNE_INTERVAL = 86400.0  # the room's database is pruned to --retain at start a
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
 # The door (app/net/door.py): session-opening datagrams read at most this many a
-# second; the rest of a flood is dropped by the kernel at the door's buffer. Twice
-# the server's INIT budget (PROTOCOL.md S.9), so that budget, not this, is what a
-# newcomer meets without a flood; a 1000-client join storm (2000 INITs) is one burst.
-DOOR_RATE = 10000.0
-DOOR_BURST = 10000.0
+# second; the rest of a flood is dropped by the kernel at the door's buffer, so a
+# newcomer's INIT gets in with the odds DOOR_RATE / flood rate (it needs two). With
+# a door this is also the secure layer's INIT budget. Under a 300 000/s forged
+# flood it costs the server ~35 % of a core (10 000: ~10 %, and 0 of 5 newcomers
+# got in within 10 s; 30 000: 5 of 5 within 0.6 s; docs/SECURITY.md). A
+# 1000-client join storm (2000 INITs) is one burst.
+DOOR_RATE = 30000.0
+DOOR_BURST = 30000.0
 DOOR_BATCH = 256           # door datagrams per wake-up at most
 DOOR_REOPEN = 64           # once the door's budget is spent: wait for this many tokens
 DOOR_BUFFER = 1 << 20      # the door's receive buffer: a 1000-client join storm's INITs
@@ -325,6 +328,11 @@ class NetworkProcess:
             self.secure = self.front = SecureServer(
                 self.hub, primitives.LibcryptoSuite(options.password), identity,
                 os.urandom(32), options.password is not None, self.wall(now))
+            if self.door is not None:
+                # The door's rate bounds what INITs cost; the server's own INIT
+                # budget (sized for one shared socket) would only make a
+                # newcomer's INIT, read at the door, lose again to a flood's.
+                self.secure.init_budget = TokenBucket(DOOR_RATE, DOOR_BURST, now)
         self.files = ServerFiles(self.hub, options, state_path, sock)   # handouts, hand-ins
         self.files.record = self._record_hand_in
         self.files.save = self._save_files
