@@ -147,6 +147,19 @@ class CipherState:
             raise NoiseError("nonce out of range")
         return self._aead.seal(_nonce(n), plaintext, ad)
 
+    def seal_record(self, n: int, header: bytes, plaintext: bytes) -> bytes:
+        """header || encrypt_with_nonce(n, header, plaintext): a datagram. With
+        an AEAD that can write after a prefix (seal_after) the cipher text is
+        made in place, not copied behind the header (the file chunks' path)."""
+        if self._aead is None:
+            raise NoiseError("no key yet")
+        if not 0 <= n < MAX_NONCE:
+            raise NoiseError("nonce out of range")
+        seal_after = getattr(self._aead, "seal_after", None)
+        if seal_after is None:
+            return header + self._aead.seal(_nonce(n), plaintext, header)
+        return seal_after(header, _nonce(n), plaintext, header)
+
     def decrypt_with_nonce(self, n: int, ad: bytes, ciphertext: bytes) -> Optional[bytes]:
         """Transport: the plaintext, or None when it does not verify or n is out
         of range. Replays verify: rejecting them is the caller's window."""

@@ -28,6 +28,7 @@ REPLAY_WIDTH = 1024                      # counters remembered behind the highes
 
 class CipherLike(Protocol):
     def encrypt_with_nonce(self, nonce: int, ad: bytes, plaintext: bytes) -> bytes: ...
+    def seal_record(self, nonce: int, header: bytes, plaintext: bytes) -> bytes: ...
     def decrypt_with_nonce(self, nonce: int, ad: bytes, ciphertext: bytes) -> Optional[bytes]: ...
 
 
@@ -96,7 +97,7 @@ class Transport:
     """The keys of an established session and their counters."""
 
     __slots__ = ("peer_index", "next_counter", "window", "seal_cipher", "open_cipher",
-                 "_prefix", "_encrypt")
+                 "_prefix", "_seal")
 
     def __init__(self, keys: Tuple[CipherLike, CipherLike], peer_index: int) -> None:
         self.seal_cipher, self.open_cipher = keys
@@ -105,13 +106,13 @@ class Transport:
         self.window = ReplayWindow()
         # Once per session, not per datagram: the header's first 8 bytes, the method.
         self._prefix = secure_wire.record_header(peer_index, 0)[:secure_wire.OUTER_SIZE]
-        self._encrypt = self.seal_cipher.encrypt_with_nonce
+        self._seal = self.seal_cipher.seal_record
 
     def seal(self, inner: bytes) -> bytes:
         counter = self.next_counter
         self.next_counter = counter + 1
         header = self._prefix + counter.to_bytes(8, "big")   # secure_wire.record_header
-        return header + self._encrypt(counter, header, inner)
+        return self._seal(counter, header, inner)
 
     def open(self, counter: int, header: bytes, ciphertext: bytes) -> Optional[bytes]:
         """The inner datagram, or None (forged, damaged or replayed)."""
