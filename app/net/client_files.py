@@ -102,10 +102,11 @@ class ClientFiles:
         elif event.done.status == fw.DoneStatus.STORED:
             self.news.append(HandedIn(offer.name, offer.size, event.done.sha256.hex(),
                                       event.done.detail, event.transfer))
-        else:
-            self.news.append(HandInRefused(offer.name, 0, "mismatch" if event.done.status
-                                           == fw.DoneStatus.MISMATCH else "write",
-                                           event.transfer))
+        elif event.done.status == fw.DoneStatus.MISMATCH:
+            self.news.append(HandInRefused(offer.name, 0, "mismatch", event.transfer))
+        else:                 # the server could not write it (a full disk, ...): its why
+            self.news.append(HandInRefused(offer.name, fw.RefuseCode.UNWRITABLE,
+                                           event.done.detail, event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
         if self.hashing:

@@ -321,6 +321,10 @@ class ServerFiles:
         if refusal is not None:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode(refusal[0]),
                             refusal[1])
+            # The teacher must hear of it too: it is their disk or folder.
+            self.hub.note(now, LogKind.HAND_IN, name, "-", "%s NOT taken (%s%s)" % (
+                offer.name, "the disk is full" if refusal[0] == fw.RefuseCode.NO_SPACE
+                else "the folder cannot be written", ": " + refusal[1] if refusal[1] else ""))
             return
         self.hand_in_names[(event.peer, event.transfer)] = name
         self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now

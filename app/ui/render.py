@@ -480,6 +480,8 @@ def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
             detail = human_size(int(detail))
         why = tr(lang, "refuse_%d" % news.code if "refuse_%d" % news.code in TEXTS["en"]
                  else "refuse_6", detail=sanitize_text(detail))
+        if news.code in (3, 4) and detail:
+            why += " (%s)" % sanitize_text(detail)       # the server's why: its OS error
         return tr(lang, "hand_in_failed", name=sanitize_text(news.name), why=why), False
     return sanitize_text(str(news)), False
 
