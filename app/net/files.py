@@ -18,12 +18,13 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import socket
 import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from app import _pyz_main
 from app.core import file_names
@@ -178,12 +179,53 @@ class Landed(NamedTuple):
     why: str = ""             # for a person, when not stored
 
 
+THREAD_HASH_MIN = 32 << 10   # chunks at least this large are hashed in the hasher thread
+
+
+class _Hasher:
+    """SHA-256 updates in a thread of the process's own, in the order given:
+    hashlib lets go of the GIL while it hashes a large buffer, so the loop
+    goes on receiving and decrypting the next chunks meanwhile (the hash is a
+    third of a receiver's work per chunk). Bounded: a loop that gets ahead
+    waits. Small chunks (a 1500-byte Ethernet's) are hashed in the loop: for
+    them the hand-over would cost more than the hash."""
+
+    def __init__(self) -> None:
+        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=64)
+        self.thread: Optional[threading.Thread] = None
+        self.pid = 0
+
+    def update(self, digest: Any, data: Any) -> None:
+        if self.thread is None or self.pid != os.getpid():   # (a forked child: its own)
+            self.jobs = queue.Queue(maxsize=64)
+            self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+            self.pid = os.getpid()
+            self.thread.start()
+        self.jobs.put((digest, data))
+
+    def _run(self) -> None:
+        jobs = self.jobs
+        while True:
+            digest, data = jobs.get()
+            digest.update(data)
+            jobs.task_done()
+
+    def wait(self) -> None:
+        """Until every update given so far is made."""
+        if self.thread is not None and self.pid == os.getpid():
+            self.jobs.join()
+
+
+_hasher = _Hasher()
+
+
 class _Part:
     """A partial file, and the SHA-256 of its prefix so far: chunks that come
     in order are hashed as they are written, so completing a file costs no
     second pass over it (only what came out of order, or before a resume, is
     read back)."""
-    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead")
+    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead",
+                 "threaded")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -194,19 +236,26 @@ class _Part:
         self.digest = hashlib.sha256()
         self.hashed = 0                      # bytes [0, hashed) are in the digest
         self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
+        self.threaded = offer.chunk >= THREAD_HASH_MIN
+
+    def _hash(self, data: Any) -> None:
+        if self.threaded:
+            _hasher.update(self.digest, data)
+        else:
+            self.digest.update(data)
 
     def wrote(self, offset: int, data: bytes) -> None:
         if offset != self.hashed:
             if offset > self.hashed:
                 self.ahead[offset] = len(data)
             return
-        self.digest.update(data)
+        self._hash(data)
         self.hashed += len(data)
         ahead = self.ahead
         while self.hashed in ahead:          # a hole filled: what waited behind it
             length = ahead.pop(self.hashed)
             block = os.pread(self.fd, length, self.hashed)
-            self.digest.update(block)
+            self._hash(block)
             self.hashed += len(block)
 
     def finish_digest(self) -> bytes:
@@ -214,8 +263,10 @@ class _Part:
         while True:
             block = os.pread(self.fd, HASH_BLOCK, self.hashed)
             if not block:
+                if self.threaded:
+                    _hasher.wait()
                 return self.digest.digest()
-            self.digest.update(block)
+            self._hash(block)
             self.hashed += len(block)
 
 
