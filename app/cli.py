@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="each person's participation: lines, "
                                  "first and last seen, with a bar chart")
     add_record_options(report)
-    report.set_defaults(name=None, lang=D.DEFAULT_LANGUAGE)
+    report.set_defaults(name=None)
+    add_lang_option(report, "language of the report's headings (default: zh)")
     report.add_argument("--format", choices=D.REPORT_FORMATS, default="text",
                         help="text (default, bars of block characters) or html")
     return parser

@@ -80,25 +80,96 @@ def _source_addresses(count: int, seed: int) -> List[str]:
 def spoofed_flooder(port: int, until: float, sources: List[str], counter) -> None:
     """INITs without a cookie from one socket, each from the next of `sources`:
     IP_PKTINFO's ipi_spec_dst sets a datagram's source address, and every
-    address of 127.0.0.0/8 is this machine's, so no privilege is needed."""
+    address of 127.0.0.0/8 is this machine's, so no privilege is needed. Sent
+    with sendmmsg(2) 64 at a time where libc has it (one system call and no
+    Python per datagram: the only way this machine's flooders pass ~200 000 a
+    second), else one sendmsg() each."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # CHALLENGEs: dropped
     pktinfo = getattr(socket, "IP_PKTINFO", 8)
+    datagram = _init(os.urandom(8), bytes(16), os.urandom(INIT_E))
+    batch = _MmsgBatch.make(sock, port, datagram, sources, pktinfo)
+    sent = 0
+    if batch is not None:
+        while time.monotonic() < until:
+            sent += batch.send_all()
+        counter.value = sent
+        return
     ancillary = [[(socket.IPPROTO_IP, pktinfo,
                    struct.pack("=I4s4s", 0, socket.inet_aton(host), bytes(4)))]
                  for host in sources]
     server = ("127.0.0.1", port)
-    datagram = [_init(os.urandom(8), bytes(16), os.urandom(INIT_E))]
     sendmsg = sock.sendmsg
-    sent = 0
     while time.monotonic() < until:
         for each in ancillary:
             try:
-                sendmsg(datagram, each, 0, server)
+                sendmsg([datagram], each, 0, server)
                 sent += 1
             except OSError:
                 pass
     counter.value = sent
+
+
+class _MmsgBatch:
+    """Every (source, INIT) message built once in C memory (struct mmsghdr with a
+    cmsghdr + in_pktinfo each); send_all() hands them to sendmmsg 64 at a time."""
+    BATCH = 64
+
+    @classmethod
+    def make(cls, sock, port, datagram, sources, pktinfo):
+        import ctypes
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            sendmmsg = libc.sendmmsg
+        except (OSError, AttributeError):
+            return None
+        return cls(ctypes, sendmmsg, sock, port, datagram, sources, pktinfo)
+
+    def __init__(self, ctypes, sendmmsg, sock, port, datagram, sources, pktinfo):
+        class IoVec(ctypes.Structure):
+            _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+        class MsgHdr(ctypes.Structure):
+            _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                        ("iov", ctypes.c_void_p), ("iovlen", ctypes.c_size_t),
+                        ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                        ("flags", ctypes.c_int)]
+
+        class MMsgHdr(ctypes.Structure):
+            _fields_ = [("hdr", MsgHdr), ("len", ctypes.c_uint)]
+
+        count = len(sources)
+        self.keep = []                         # C buffers must outlive the calls
+        name = ctypes.create_string_buffer(struct.pack("=HH4s8x", socket.AF_INET,
+                                                       socket.htons(port),
+                                                       socket.inet_aton("127.0.0.1")))
+        body = ctypes.create_string_buffer(datagram, len(datagram))
+        iov = IoVec(ctypes.addressof(body), len(datagram))
+        space = 32                             # CMSG_SPACE(sizeof(struct in_pktinfo))
+        control = ctypes.create_string_buffer(b"".join(
+            struct.pack("=Qii", 28, socket.IPPROTO_IP, pktinfo)     # CMSG_LEN(12) = 28
+            + struct.pack("=I4s4s", 0, socket.inet_aton(host), bytes(4)) + bytes(4)
+            for host in sources))
+        self.msgs = (MMsgHdr * count)()
+        for i in range(count):
+            hdr = self.msgs[i].hdr
+            hdr.name, hdr.namelen = ctypes.addressof(name), 16
+            hdr.iov, hdr.iovlen = ctypes.addressof(iov), 1
+            hdr.control, hdr.controllen = ctypes.addressof(control) + i * space, space
+        self.keep += [name, body, iov, control]
+        self.base, self.size, self.count = ctypes.addressof(self.msgs), ctypes.sizeof(MMsgHdr), count
+        self.fd, self.sendmmsg = sock.fileno(), sendmmsg
+        sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+
+    def send_all(self) -> int:
+        """One pass over every source; how many datagrams the kernel took."""
+        sent, sendmmsg, fd = 0, self.sendmmsg, self.fd
+        for start in range(0, self.count, self.BATCH):
+            took = sendmmsg(fd, self.base + start * self.size,
+                            min(self.BATCH, self.count - start), 0)
+            if took > 0:
+                sent += took
+        return sent
 
 
 def cookie_flooder(port: int, until: float, counter, answered) -> None:

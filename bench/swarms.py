@@ -140,6 +140,7 @@ class _MemberSecurity:
         self.password = shared.password
         self.static = static
         self.known = self
+        self.notes: List[str] = []      # what KnownServers would say (nothing: in memory)
 
     @staticmethod
     def checker(address: str):

@@ -37,8 +37,9 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[-.\d]*[sdgf]")
 # and the roster shows (30s, 10m), signal names, the protocols' and keys' names,
 # a name in an example (Zhang_San, from the client's name rules), and the server
 # key's four words and a room code (the PGP word list: the same words on every
-# screen, to compare aloud).
-TYPED = re.compile(r"\S*chat\.pyz client\b|`[^`]*`|(?<![\w.])/[a-z][a-z-]*|--[a-z-]+|chat\.pyz(?: client)?|\b\d+[smhd]\b|\bSIG[A-Z]+\b|"
+# screen, to compare aloud), a rare errno's name (`系统错误 EXDEV`), and sizes
+# (`4.5 MB`: file_names.human_size, the units file managers show).
+TYPED = re.compile(r"\S*chat\.pyz client\b|`[^`]*`|(?<![\w.])/[a-z][a-z-]*|--[a-z-]+|chat\.pyz(?: client)?|\b\d+[smhd]\b|\b\d+(?:\.\d)? [KMG]?B\b|\bSIG[A-Z]+\b|\bE[A-Z0-9]{3,}\b|"
                    r"\b(?:UDP|IP|IPv4|IPv6|PgDn|Tab|Zhang_San|y/n)\b|\by/n\b|[\w./-]*/[\w./-]+|"
                    r"\b[A-Za-z]+(?:-[A-Za-z]+){3}\b|\b\d+-[A-Za-z]+-[A-Za-z]+\b")
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -61,8 +62,7 @@ def chinese_ok(line):
 # older server's stored refusal, SQLite's error), which only English shows.
 LEFT_OUT = {"malformed_one": {"why"}, "malformed_many": {"why"}, "refuse_other": {"detail"},
             "state_db_damaged": {"error"}, "state_db_unusable": {"error"},
-            "start_bind_failed": {"error"}, "start_bind_bad": {"error"},
-            "start_log_unwritable": {"error"}}
+            "start_bind_bad": {"error"}}
 
 
 def test_both_tables_have_the_same_keys_and_placeholders():
@@ -109,6 +109,36 @@ RESULTS = [
         "malformed", "messages", "probes", "refused", "throttled", "timeouts"))),
     admin.Stopping(), admin.CommandFailed("KeyError('x')"),
 ]
+# /send's failures (app/net/files.py SourceHash, server_files.hand_out), coded
+# (app/core/problems.py): every errno a teacher meets, and a rare one (its name).
+SEND_ERRNOS = ("ENOENT", "EACCES", "EISDIR", "ENOTDIR", "ENOSPC", "EROFS", "EFBIG", "EIO",
+               "ELOOP", "EMFILE", "ENAMETOOLONG", "EXDEV")
+RESULTS += ([admin.FileNotSent("open %s /home/t/notes_1" % name) for name in SEND_ERRNOS]
+            + [admin.FileNotSent(d) for d in (
+                "read EIO /x", "not_file - /dev/null", "changed - /x/a1",
+                "too_big - 200000000 100000000 /x/big")])
+# The server's key file (app/net/identity.py), said before it starts.
+KEY_PROBLEMS = ("key_read EACCES /s/identity.key", "key_damaged - /s/identity.key",
+                "key_keep EROFS /s", "key_keep ENOSPC /s", "known_keep EACCES /c/known_servers")
+# Handout and hand-in entries (app/net/server_files.py), coded.
+FILE_ENTRIES = [(0.0, LogKind.HANDOUT, "", "console", "not_handed_out - open ENOENT /x/a1"),
+                (0.0, LogKind.HANDOUT, "", "console", "not_handed_out - changed - /x/a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "not_stored - a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "not_stored ENOSPC a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "not_stored_mismatch - a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "handout_refused - 3 a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "handout_refused EACCES 4 a1"),
+                (0.0, LogKind.HANDOUT, NAME, "-", "handout_refused - 7 a1"),
+                (0.0, LogKind.HANDOUT, "", "-", "saved_unreadable -"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "abandoned_cancelled - a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "abandoned_silent - 3600 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "resumed - 4500000 10000000 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_failed ENOSPC a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_failed EXDEV a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_mismatch - a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken - 3 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken ENOSPC 3 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken EACCES 4 a1")]
 REFUSALS = (["%s 0 %s" % (why, OTHER) for why in ("taken", "looks_like")]
             + ["room_full 0 30", "host_full 0 32"]
             + ["%s 600 %s" % (why, r) for why in ("kicked", "banned_name", "banned_host",
@@ -130,7 +160,8 @@ ENTRIES = ([(0.0, LogKind.JOIN, NAME, ADDR, ""), (0.0, LogKind.LEAVE, NAME, ADDR
               (0.0, LogKind.THROTTLE, NAME, ADDR, ""), (0.0, LogKind.SHUTDOWN, "", "console", ""),
               (0.0, LogKind.MOTD, "", "console", "123"), (0.0, LogKind.MOTD, "", "console", "")]
            + [(0.0, LogKind.MUTE, NAME, "console", d) for d in ("5 min", "lifted", "over")]
-           + [(0.0, LogKind.REFUSE, name, ADDR, d) for d in REFUSALS for name in (NAME, "")])
+           + [(0.0, LogKind.REFUSE, name, ADDR, d) for d in REFUSALS for name in (NAME, "")]
+           + FILE_ENTRIES)
 NOTES = ([(C.NOTE_LISTENING, (("host", ""), ("port", "9797"), ("rcvbuf", "212992"))),
           (C.NOTE_LISTENING, (("host", "10.0.0.5"), ("port", "9797"), ("rcvbuf", "212992"))),
           (C.NOTE_STATE_KEPT, (("path", "/x/room.sqlite3"),)),
@@ -177,9 +208,11 @@ def every_line(lang):
     lines += [tr(lang, "too_long", limit=2048), tr(lang, "new_below", count=3)]
     lines += [admin_headless.lines(lang, C.StartProblem.of(key, port=9797, bind="10.0.0.5",
                                                            where="10.0.0.5:80", path="/x",
-                                                           error="Errno 99"))[0]
+                                                           error="EADDRNOTAVAIL"))[0]
               for key in ("bind_in_use", "bind_in_use_on", "bind_denied", "bind_not_here",
                           "bind_failed", "bind_bad", "log_unwritable")]
+    lines += [admin_headless.lines(lang, C.StartProblem.of("coded", problem=problem))[0]
+              for problem in KEY_PROBLEMS]
     return lines
 
 

@@ -182,7 +182,7 @@ def test_crypto_cost_reports_every_figure_and_a_flat_rss():
         [sys.executable, "-m", "bench.crypto_cost", "--quick", "--repeat", "1", "--ops", "400",
          "--json"], cwd=str(ROOT), check=True, stdout=subprocess.PIPE, timeout=120).stdout
     report = json.loads(out)
-    assert len(report["us_per_call"]) == 11 and all(v > 0 for v in report["us_per_call"].values())
+    assert len(report["us_per_call"]) == 15 and all(v > 0 for v in report["us_per_call"].values())
     assert set(report["rss_kib_before_after"]) == {"new Aead + seal + open", "key pair + X25519"}
 
 

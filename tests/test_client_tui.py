@@ -965,11 +965,13 @@ def test_log_file_gets_every_shown_line(tmp_path):
     assert texts.count("[22:13] me : hi 世界") == 1
 
 
-@pytest.mark.parametrize("path", ["/nonexistent-dir/chat.log", "/"])
-def test_log_file_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path, path):
+@pytest.mark.parametrize("path, why", [("/nonexistent-dir/chat.log", "没有这个文件或文件夹"),
+                                       ("/", "这是一个文件夹")])
+def test_log_file_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path, path, why):
+    """One line, and the OS's reason in the client's language (not strerror)."""
     with fake_client(tmp_path, {}, "--name", ME, "--log", path) as term:
         assert term.wait_exit(5) == 1
-        lines, _ = term.wait_text("chat.pyz: 无法打开日志文件 %s: " % path)
+        lines, _ = term.wait_text("chat.pyz: 无法打开日志文件 %s: %s" % (path, why))
         text = "\n".join(l.rstrip() for l in lines).strip()
         assert len(text.splitlines()) == 1 and "Traceback" not in text, text
     assert not calls(tmp_path)                          # it never tried to connect

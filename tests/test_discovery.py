@@ -508,3 +508,31 @@ def test_netns_ipv6_link_local_only(pyz, procs, lab, tmp_path):
     procs.append(client)
     client.wait_line(lambda line: line == "己 进入了聊天室")
     assert "地址 [fe80::" in client.stderr_text() and "%vb1]:9797" in client.stderr_text()
+
+
+@needs_netns
+def test_netns_a_broadcast_probe_gets_one_answer(pyz, procs, lab, tmp_path):
+    """The server's port is a pair of sockets (app/net/door.py) and the kernel gives
+    a broadcast to both: the probe is still answered once, not twice (amplification
+    stays at most one answer per probe)."""
+    server_ns, client_ns = lab.ns("s"), lab.ns("c")
+    lab.link(server_ns, "10.77.5.1/24", client_ns, "10.77.5.2/24", 5)
+    procs.append(ns_server(pyz, server_ns, tmp_path))
+    code = ("import socket, sys, time; sys.path.insert(0, %r)\n"
+            "from app.core import discovery_wire as wire\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)\n"
+            "s.bind(('10.77.5.2', 0)); s.settimeout(0.2)\n"
+            "s.sendto(wire.encode_probe(b'broadcst'), ('10.77.5.255', 9797))\n"
+            "answers, end = 0, time.monotonic() + 1.5   # a second copy would come at once\n"
+            "while time.monotonic() < end:\n"
+            "    try:\n"
+            "        data, _ = s.recvfrom(2048)\n"
+            "    except socket.timeout:\n"
+            "        continue\n"
+            "    answers += wire.decode_answer(data) is not None\n"
+            "print(answers)\n" % ROOT)
+    done = subprocess.run(["ip", "netns", "exec", client_ns, "python3", "-c", code],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.split() == [b"1"]

@@ -2,6 +2,7 @@
 out (`/send` on its stdin) to line-mode clients and to a late joiner; a client
 hands one in (`/hand-in` on its stdin). Real UDP on 127.0.0.1, real processes,
 secure sessions (the default), every wait a poll with a deadline."""
+import contextlib
 import hashlib
 import json
 import os
@@ -79,13 +80,25 @@ def test_a_second_handout_of_the_same_name_is_numbered(pyz, port, procs, tmp_pat
     assert (folder / "a (1).txt").read_bytes() == b"from the teacher\n"
 
 
-def test_send_of_a_missing_file_is_one_line(pyz, port, procs, tmp_path):
-    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
-                          stdin=subprocess.PIPE)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_send_of_a_missing_file_is_one_line(pyz, port, procs, tmp_path, lang):
+    """/send's failures worded in the console's language, the OS's reason too
+    (not its English strerror): a missing file, a folder."""
+    server = Proc([pyz, "server", "--headless", "--port", str(port), "--bind", "127.0.0.1",
+                   "--state", str(tmp_path / "state"), "--lang", lang], subprocess.PIPE,
+                  str(tmp_path / "server.err"))
     procs.append(server)
+    server.wait_line(lambda line: str(port) in line)       # it listens (in either language)
     server.send("/send " + str(tmp_path / "nothing.pdf"))
-    server.wait_line(lambda line: line.startswith("没有发送: cannot open ")
-                     and "No such file" in line)
+    server.send("/send " + str(tmp_path))
+    if lang == "zh":
+        server.wait_line(lambda line: line == "没有发送: 打不开 %s: 没有这个文件或文件夹"
+                         % (tmp_path / "nothing.pdf"))
+        server.wait_line(lambda line: line == "没有发送: %s 不是普通文件" % tmp_path)
+    else:
+        server.wait_line(lambda line: line == "not sent: cannot open %s: no such file or folder"
+                         % (tmp_path / "nothing.pdf"))
+        server.wait_line(lambda line: line == "not sent: %s is not a regular file" % tmp_path)
 
 
 def test_hand_in_is_stored_with_its_hash_and_listed(pyz, port, procs, tmp_path):
@@ -178,6 +191,25 @@ def kill_and_restart(server, pyz, port, tmp_path, procs, name):
     return again
 
 
+@contextlib.contextmanager
+def slow_room(pyz, port, procs, tmp_path, file_name):
+    """A 12 MB random file `file_name`, a server with --state, and 张三 joined
+    through a relay of 4 MB/s (so the file takes seconds): yields (data, source,
+    server, 张三, 张三's downloads folder, the relay); the relay is stopped at the end."""
+    data = os.urandom(12 * 1000 * 1000)
+    source = tmp_path / file_name
+    source.write_bytes(data)
+    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
+                          stdin=subprocess.PIPE)
+    procs.append(server)
+    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
+    try:
+        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+        yield data, source, server, me, folder, relay
+    finally:
+        relay.stop()
+
+
 @pytest.mark.parametrize("direction", ["handout", "hand_in"])
 def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, direction):
     """Through a relay of 4 MB/s (so a 12 MB file takes seconds): once a
@@ -185,16 +217,9 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
     with SIGKILL and started again on the same --state; the transfer
     completes with the right SHA-256, and the second run sends less than the
     whole file (it resumed from what was held)."""
-    data = os.urandom(12 * 1000 * 1000)
-    source = tmp_path / "big.bin"
-    source.write_bytes(data)
-    chunks = -(-len(data) // BLOCK)
-    server = start_server(pyz, port, tmp_path, "--state", str(tmp_path / "state"),
-                          stdin=subprocess.PIPE)
-    procs.append(server)
-    relay = LossyRelay(port, loss=0.0, dup=0.0, max_delay=0.001, rate=4e6, queue=5.0)
-    try:
-        me, folder = client(pyz, relay.port, "张三", tmp_path, procs)
+    with slow_room(pyz, port, procs, tmp_path, "big.bin") as (data, source, server, me, folder,
+                                                               relay):
+        chunks = -(-len(data) // BLOCK)
         if direction == "handout":
             server.send("/send " + str(source))
             part = folder / "big.bin.part"
@@ -214,14 +239,14 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
             assert sorted(os.listdir(folder)) == ["big.bin"]
             resumed = held                 # the client keeps its map of chunks held
         else:
-            note = server.wait_line(lambda line: " resumed at " in line, timeout=60)
+            note = server.wait_line(lambda line: "的作业 big.bin 从 " in line, timeout=60)
             # Counted from here: until the client knows its old session is gone, its
             # chunks for it go into the void (to the old run), and are not a resume's.
             before = relay.stats[key]
             line = me.wait_line(lambda line: line.startswith("作业已提交"), timeout=120)
             assert hashlib.sha256(data).hexdigest() in line
             # The server kept the in-order prefix it had written (saved every 0.5 s).
-            mb = float(re.search(r"resumed at ([\d.]+) MB", note).group(1))
+            mb = float(re.search(r"从 ([\d.]+) MB 处接着传", note).group(1))
             assert mb > 0, note
             resumed = int(mb * 1e6) // BLOCK
             stored = [os.path.join(r, n) for r, _, ns in
@@ -232,8 +257,6 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
         # Slack for chunks in flight at the kill and retransmissions on a loaded
         # machine (a tenth was exceeded once in a full-suite run).
         assert sent_again <= chunks - resumed + chunks // 5, (sent_again, chunks, resumed)
-    finally:
-        relay.stop()
 
 
 def test_a_client_killed_mid_download_resumes_in_its_next_run(pyz, port, procs, tmp_path):
@@ -302,15 +325,34 @@ def test_a_hand_in_cancelled_midway_gives_its_quota_back(pyz, port, procs, tmp_p
         part = wait_for_part(tmp_path / "state" / "submissions")
         wait_until(lambda: blocks_in(part, first.read_bytes()) >= 20, 60, "some of a.bin")
         os.truncate(first, 1000 * 1000)
-        server.wait_line(lambda line: "a.bin abandoned (cancelled by the sender" in line,
-                         timeout=30)
-        wait_until(lambda: "a.bin" in me.stderr_text(), 20, "the student told")
+        server.wait_line(lambda line: line.endswith("张三 取消了提交作业 a.bin"), timeout=30)
+        wait_until(lambda: "chat.pyz: 作业 a.bin 没有提交: a.bin 在读取时被改动了；请再试一次"
+                   in me.stderr_text(), 20, "the student told, in Chinese")
         wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
         me.send("/hand-in " + str(second))
         line = me.wait_line(lambda line: line.startswith("作业已提交: b.bin"), timeout=60)
         assert hashlib.sha256(second_data).hexdigest() in line
     finally:
         relay.stop()
+
+
+def test_a_handout_whose_file_shrinks_midway_is_worded_on_both_sides(pyz, port, procs,
+                                                                     tmp_path):
+    """The teacher's file gets shorter while it goes out: the server stops it
+    (CANCEL, its reason coded) and logs that it was not handed out; the
+    student's client says the sender cancelled and why, in Chinese, with no
+    English inside (no "the file got shorter")."""
+    with slow_room(pyz, port, procs, tmp_path, "讲义.bin") as (data, source, server, me, folder,
+                                                               _):
+        server.send("/send " + str(source))
+        part = wait_for_part(folder)
+        wait_until(lambda: blocks_in(part, data) >= 20, 60, "some of 讲义.bin")
+        os.truncate(source, 1000 * 1000)
+        server.wait_line(lambda line: line.endswith(
+            "没有发出文件: 讲义.bin 在读取时被改动了；请再试一次"), timeout=30)
+        wait_until(lambda: "chat.pyz: 文件 讲义.bin 没有保存: 发送方取消了 (讲义.bin 在读取时被改动了；"
+                   "请再试一次)" in me.stderr_text(), 20, "the student told, in Chinese")
+        wait_until(lambda: not os.path.exists(part), 10, "the partial deleted")
 
 
 # ---------------------------------------------------------------- kernel-level loss

@@ -92,7 +92,7 @@ def server_argv(pyz, port, tmp_path, submissions):
 
 def on_stderr(proc, text, timeout=30):
     wait_until(lambda: text in proc.stderr_text(), timeout,
-               "no %r on stderr: %r" % (text, proc.stderr_text()))
+               "no %r on stderr: %r (stdout: %r)" % (text, proc.stderr_text(), proc.collect()))
 
 
 def room_goes_on(speaker, listener, text):
@@ -126,11 +126,10 @@ def test_a_download_the_disk_cannot_take(pyz, port, procs, tmp_path, disk):
     server.send("/send " + str(big))
     if disk == "full":
         on_stderr(me, "文件 big.bin 没有保存: 磁盘空间不够")
-        server.wait_line(lambda line: "big.bin refused (3" in line, timeout=30)
+        server.wait_line(lambda line: "张三 拒绝接收 big.bin (磁盘满了)" in line, timeout=30)
     else:
-        on_stderr(me, "文件 big.bin 没有保存: 写入失败 (File too large)")
-        server.wait_line(lambda line: "张三 收到了 big.bin NOT stored (could not write)" in line,
-                         timeout=30)
+        on_stderr(me, "文件 big.bin 没有保存: 写入失败 (文件太大)")
+        server.wait_line(lambda line: "张三 没能保存 big.bin (写入失败)" in line, timeout=30)
     # The other member gets it whole; ours has nothing of it, not even a partial.
     other.wait_line(lambda line: line.startswith("收到文件: big.bin"), timeout=60)
     mine = seen_from(me, folder)
@@ -164,11 +163,11 @@ def test_a_hand_in_the_servers_disk_cannot_take(pyz, port, procs, tmp_path, disk
     me.send("/hand-in " + str(big))
     if disk == "full":
         on_stderr(me, "作业 big.bin 没有提交: 服务器磁盘空间不够")
-        server.wait_line(lambda line: "张三 交了作业 big.bin NOT taken (the disk is full)"
-                         in line, timeout=30)
+        server.wait_line(lambda line: "张三 的作业 big.bin 没有收下 (磁盘满了)" in line,
+                         timeout=30)
     else:
-        on_stderr(me, "作业 big.bin 没有提交: 服务器不能保存文件 (File too large)")
-        server.wait_line(lambda line: "张三 交了作业 big.bin FAILED (File too large)" in line,
+        on_stderr(me, "作业 big.bin 没有提交: 服务器不能保存文件 (文件太大)")
+        server.wait_line(lambda line: "张三 的作业 big.bin 没能保存: 文件太大" in line,
                          timeout=30)
     stored = seen_from(server, submissions / "张三")
     assert not os.path.exists(stored) or os.listdir(stored) == [], os.listdir(stored)

@@ -199,3 +199,17 @@ def test_a_patient_taker_gets_the_rate(rate: float, burst: int, seconds: float) 
             taken += 1
     expected = burst + int(rate * seconds + 1e-9)
     assert expected - 1 <= taken <= expected
+
+
+def test_whole_tokens_and_spend_count_what_take_would_give() -> None:
+    """The door's budget (app/net/server.py) reads whole_tokens(), reads that many
+    datagrams at most, and spend()s what it read."""
+    bucket = TokenBucket(rate=100.0, burst=10.0, now=0.0)
+    assert bucket.whole_tokens(0.0) == 10
+    bucket.spend(7)
+    assert bucket.whole_tokens(0.0) == 3
+    assert bucket.whole_tokens(0.025) == 5          # 2.5 tokens more: two whole ones
+    bucket.spend(5)
+    assert bucket.whole_tokens(0.025) == 0 and not bucket.take(0.025)
+    assert bucket.next_token_at(0.025) == pytest.approx(0.03)
+    assert bucket.whole_tokens(10.0) == 10          # never above the burst

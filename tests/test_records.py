@@ -3,6 +3,7 @@ database in tmp_path, and through the command line."""
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 from app.core.options import RecordOptions
 from app.net.state_db import StateDB
 from app.ui import records
+from app.ui.width import text_width
 
 NOW = time.time()
 T0 = NOW - 3600
@@ -79,13 +81,33 @@ def test_report_counts_lines_first_and_last_seen_with_bars(state):
     code, text = run(state, command="report")
     assert code == 0
     head, zhang, lisi = text.splitlines()
-    assert head.split()[:3] == ["name", "lines", "first"]
+    assert head.split() == ["名字", "发言", "第一次出现", "最后一次出现"]
     assert zhang.split()[:2] == ["张三", "3"] and lisi.split()[:2] == ["lisi", "1"]
     assert zhang.endswith("█" * records.BAR_WIDTH)
     assert lisi.split()[-1] == records.bar(1, 3) == "█" * 10
     assert records.bar(1, 16, 1) == "▏" and records.bar(0, 0) == ""
     page = run(state, command="report", format="html")[1]
-    assert "class=bar" in page and "张三" in page
+    assert "class=bar" in page and "张三" in page and "<th>第一次出现</th>" in page
+    english = run(state, command="report", lang="en")[1].splitlines()
+    assert english[0].split() == ["name", "lines", "first", "seen", "last", "seen"]
+    assert "<th>first seen</th>" in run(state, command="report", format="html", lang="en")[1]
+    assert run(state, command="report", since="1m")[1] == "名字  发言  第一次出现  最后一次出现\n" \
+        "(这段时间里没有人)\n"
+    assert run(state, command="report", since="1m", lang="en")[1].splitlines()[1] == \
+        "(nobody in this period)"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_columns_line_up_with_wide_names(state, lang):
+    """Each column starts at the same display column on every line, a Chinese
+    name or heading counted as two cells a character (the count right-aligned)."""
+    for lines in (run(state, command="report", lang=lang)[1].splitlines(),):
+        starts = [[text_width(line[:m.start()]) for m in re.finditer(r"(?<=  )\S", line)]
+                  for line in lines]
+        ends = [text_width(line[:m.end()]) for line in lines
+                for m in [re.search(r"^\S+ +\S+", line)]]
+        assert len(set(ends)) == 1, lines                     # the counts end together
+        assert len({tuple(s[1:3]) for s in starts}) == 1, lines   # the times start together
 
 
 def test_report_lists_the_hand_ins_of_the_period(state):
@@ -96,20 +118,25 @@ def test_report_lists_the_hand_ins_of_the_period(state):
     db.add_hand_in(T0 + 9, "张三", "<作业2>.py", "/s/张三/x.py", 3, "cd" * 32)
     db.close()
     text = run(state, command="report", since="2h")[1]
-    tail = text.split("\nhand-ins: ", 1)[1].splitlines()
-    assert tail[0] == "2 from 1 people"
+    tail = text.split("\n交作业: ", 1)[1].splitlines()
+    assert tail[0] == "2 份，来自 1 人"
     assert tail[1].endswith("  张三  作业1.py (12 KB)  sha256 %s  → /s/张三/20261205-101500-作业1.py"
                             % ("ab" * 32))
     assert "old.py" not in text                               # before --since
+    assert "\nhand-ins: 2 from 1 people\n" in run(state, command="report", since="2h",
+                                                    lang="en")[1]
     page = run(state, command="report", format="html", since="2h")[1]
     assert page.count("<table>") == 2 and "&lt;作业2&gt;.py" in page and "<作业2>" not in page
-    assert page.rstrip().endswith("</body></html>")
+    assert page.rstrip().endswith("</body></html>") and "<h2>交作业: 2 份，来自 1 人</h2>" in page
 
 
 @pytest.mark.parametrize("since", ["yesterday-ish", "25:99", "3w"])
 def test_a_bad_since_is_one_line_and_exit_2(state, since, capsys):
     assert run(state, since=since)[0] == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "不是一个时间" in said
+    assert run(state, since=since, lang="en")[0] == 2
+    assert "is not a time" in capsys.readouterr().err
 
 
 def test_no_database_is_one_line_and_exit_1_and_nothing_is_created(tmp_path):

@@ -13,7 +13,9 @@ from app.core import protocol as P
 from app.core import secure_wire
 from app.core.hub import Hub, HubConfig
 from app.core.secure_server import SecureServer
-from app.core.secure_session import ReplayWindow
+from app.core import noise
+from app.core.secure_session import SEAL_AFTER_MIN, ReplayWindow, Transport
+from app.net import libcrypto
 from app.net import primitives
 from tests.chatproc import HOST, free_udp_port, start_client, start_server
 from tests.secure_fronts import secure_front
@@ -209,6 +211,39 @@ def test_replay_window():
     assert not window.check(100) and window.check(199)
 
 
+def test_transport_records_are_the_documented_layout_and_refuse_replays_and_forgeries():
+    """Transport seals and opens without CipherState's frames (the per-datagram
+    fast path): the RECORD is still header || ChaCha20-Poly1305(inner, ad=header)
+    under Noise's nonce of the counter, as PROTOCOL.md says and
+    CipherState.encrypt_with_nonce makes it; replays, forgeries and the
+    reserved counter 2**64 - 1 give nothing."""
+    k1, k2 = os.urandom(32), os.urandom(32)
+    mine = Transport((noise.CipherState(libcrypto.Aead, k1),
+                      noise.CipherState(libcrypto.Aead, k2)), peer_index=77)
+    theirs = Transport((noise.CipherState(libcrypto.Aead, k2),
+                        noise.CipherState(libcrypto.Aead, k1)), peer_index=5)
+    reference = noise.CipherState(libcrypto.Aead, k1)
+    # (the last two: a file chunk at SEAL_AFTER_MIN and the largest, sealed in place)
+    for counter, inner in enumerate([b"", b"x", "\u4f60\u597d".encode() * 300,
+                                     os.urandom(SEAL_AFTER_MIN), os.urandom(65440)]):
+        record = mine.seal(inner)
+        header = secure_wire.record_header(77, counter)
+        assert record == header + reference.encrypt_with_nonce(counter, header, inner)
+        receiver, number, ad, ciphertext = secure_wire.decode_record(record)
+        assert (receiver, number) == (77, counter)
+        assert theirs.open(number, ad, ciphertext) == inner
+        assert theirs.open(number, ad, ciphertext) is None          # a replay
+    record = mine.seal(b"line")
+    _, number, ad, ciphertext = secure_wire.decode_record(record)
+    assert theirs.open(number, ad, ciphertext[:-1] + bytes([ciphertext[-1] ^ 1])) is None
+    assert theirs.open(number, ad[:-1] + b"\x09", ciphertext) is None   # header is the ad
+    assert theirs.open(number, ad, ciphertext) == b"line"              # both failures kept it
+    assert theirs.open(noise.MAX_NONCE, ad, ciphertext) is None
+    mine.next_counter = noise.MAX_NONCE
+    with pytest.raises(ValueError):
+        mine.seal(b"one too many")
+
+
 # ---------------------------------------------------------------- real processes
 
 def test_a_recording_of_a_real_session_shows_no_names_text_or_secrets(pyz, tmp_path, procs):
@@ -323,15 +358,18 @@ def test_a_session_reclaimed_after_silence_is_not_timed_out_after_its_welcome():
     assert net.hub.stats["timeouts"] == 0 and net.hub.members()
 
 
-def test_password_guesses_are_rate_limited_per_host():
+@pytest.mark.parametrize("host", ["10.1.2.3", "127.0.0.1"])
+def test_password_guesses_are_rate_limited_per_host(host):
+    """Loopback too: someone logged in to the server's machine gets no more guesses
+    than a student's PC (loopback's larger handshake budget is for join storms)."""
     net = Net("the-right-one")
     outcomes = []
     for attempt in range(8):
-        guesser = net.client("g%d" % attempt, "guess-%d" % attempt, host="10.1.2.3",
+        guesser = net.client("g%d" % attempt, "guess-%d" % attempt, host=host,
                              port=6000 + attempt)
         net.pump(1.0)        # a wrong FINISH is told after its resends fail too (~0.75 s)
         outcomes.append(guesser.core.state)
-        del net.clients[("10.1.2.3", 6000 + attempt)]
+        del net.clients[(host, 6000 + attempt)]
     # GUESS_BURST (5) wrong answers, then no handshake at all for this host
     # until a guess's worth of time (5 s) has passed: the sixth hears nothing.
     assert outcomes[:5] == ["refused"] * 5

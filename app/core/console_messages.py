@@ -79,8 +79,10 @@ class ConsoleState:
 class StartProblem(NamedTuple):
     """Why the server cannot start (no console yet): a key (bind_in_use,
     bind_in_use_on, bind_denied, bind_not_here, bind_failed, bind_bad,
-    log_unwritable) and its values; the front end words it as one line on
-    stderr (app/ui/admin_headless.py lines)."""
+    log_unwritable; `error` an errno name) and its values; or `coded` with
+    `problem` a coded problem (app/core/problems.py: a key file's, also the
+    "cannot keep a key" note the server starts with). The front end words it
+    as one line on stderr (app/ui/admin_headless.py lines)."""
     key: str
     values: Values = ()
 

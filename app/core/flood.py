@@ -31,6 +31,15 @@ class TokenBucket:
             return True
         return False
 
+    def whole_tokens(self, now: float) -> int:
+        """How many whole tokens there are (spend() them after use)."""
+        self._refill(now)
+        return int(self.tokens + EPSILON)
+
+    def spend(self, count: int) -> None:
+        """Spend `count` tokens that whole_tokens() said were there."""
+        self.tokens = max(0.0, self.tokens - count)
+
     def next_token_at(self, now: float) -> float:
         """When the next whole token will be there."""
         self._refill(now)

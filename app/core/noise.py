@@ -46,7 +46,11 @@ class Dh(Protocol):
 class AeadCipher(Protocol):
     """ChaCha20-Poly1305 under one key (RFC 8439): ciphertext || 16-byte tag."""
 
-    def seal(self, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes: ...
+    def seal(self, nonce: bytes, plaintext: bytes, ad: bytes, prefix: bytes = b"") -> bytes:
+        """prefix || ciphertext || tag (the prefix: a record's header, in the same copy)."""
+
+    def seal_trusted(self, nonce: bytes, plaintext: bytes, ad: bytes, prefix: bytes) -> bytes:
+        """seal() without its checks: the caller gives a 12-byte nonce and bytes."""
 
     def open(self, nonce: bytes, ciphertext: bytes, ad: bytes) -> Optional[bytes]: ...
 
@@ -90,9 +94,12 @@ def hkdf_sha256(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
     return output[:length]
 
 
+_NONCE = struct.Struct("<4xQ")
+
+
 def _nonce(n: int) -> bytes:
     """ChaChaPoly's 96-bit nonce (§12.3): 32 zero bits, then n little-endian."""
-    return struct.pack("<4xQ", n)
+    return _NONCE.pack(n)
 
 
 class CipherState:
@@ -138,34 +145,33 @@ class CipherState:
         self.n += 1
         return plaintext
 
-    def encrypt_with_nonce(self, n: int, ad: bytes, plaintext: bytes) -> bytes:
+    def encrypt_with_nonce(self, n: int, ad: bytes, plaintext: bytes,
+                           prefix: bytes = b"") -> bytes:
         """Transport: seal under the explicit nonce n (0 <= n < 2**64 - 1). The
-        caller must never use one n twice under this key."""
+        caller must never use one n twice under this key. The result starts
+        with `prefix` (a datagram's header, made in one copy)."""
         if self._aead is None:
             raise NoiseError("no key yet")
         if not 0 <= n < MAX_NONCE:
             raise NoiseError("nonce out of range")
-        return self._aead.seal(_nonce(n), plaintext, ad)
-
-    def seal_record(self, n: int, header: bytes, plaintext: bytes) -> bytes:
-        """header || encrypt_with_nonce(n, header, plaintext): a datagram. With
-        an AEAD that can write after a prefix (seal_after) the cipher text is
-        made in place, not copied behind the header (the file chunks' path)."""
-        if self._aead is None:
-            raise NoiseError("no key yet")
-        if not 0 <= n < MAX_NONCE:
-            raise NoiseError("nonce out of range")
-        seal_after = getattr(self._aead, "seal_after", None)
-        if seal_after is None:
-            return header + self._aead.seal(_nonce(n), plaintext, header)
-        return seal_after(header, _nonce(n), plaintext, header)
+        return self._aead.seal(_NONCE.pack(n), plaintext, ad, prefix)
 
     def decrypt_with_nonce(self, n: int, ad: bytes, ciphertext: bytes) -> Optional[bytes]:
         """Transport: the plaintext, or None when it does not verify or n is out
         of range. Replays verify: rejecting them is the caller's window."""
         if self._aead is None or not 0 <= n < MAX_NONCE:
             return None
-        return self._aead.open(_nonce(n), ciphertext, ad)
+        return self._aead.open(_NONCE.pack(n), ciphertext, ad)
+
+    def explicit_nonce(self) -> Tuple[AeadCipher, Callable[[int], bytes]]:
+        """(the AEAD, n -> its nonce): encrypt_with_nonce and decrypt_with_nonce
+        in the caller's own frame, for a record layer that seals or opens every
+        datagram (app/core/secure_session.py). The caller keeps
+        0 <= n < MAX_NONCE and never seals under one n twice. Not after a
+        rekey: the AEAD returned is this key's."""
+        if self._aead is None:
+            raise NoiseError("no key yet")
+        return self._aead, _NONCE.pack
 
     def rekey(self) -> None:
         """§4.2 REKEY: the first 32 bytes of ENCRYPT(k, maxnonce, "", zeros)."""

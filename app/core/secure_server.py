@@ -228,12 +228,13 @@ class SecureServer:
                 else TokenBucket(HOST_RATE, HOST_BURST, now))
         if not bucket.take(now):
             return False
-        if not loopback:
-            guesses = self.guesses.get(host)
-            if guesses is not None and guesses.next_token_at(now) > now:
-                return False                   # wrong passwords lately: wait
-            if self.per_host.get(host, 0) >= self.max_per_host:
-                return False                   # its sessions so far: enough
+        # Password guesses are limited for loopback too: a user logged in to the
+        # server's machine must not try a room code hundreds of times a second.
+        guesses = self.guesses.get(host)
+        if guesses is not None and guesses.next_token_at(now) > now:
+            return False                       # wrong passwords lately: wait
+        if not loopback and self.per_host.get(host, 0) >= self.max_per_host:
+            return False                       # its sessions so far: enough
         return self.server_budget.take(now) and len(self.peers) + len(self.pending) \
             < self.max_peers
 

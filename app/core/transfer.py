@@ -37,6 +37,7 @@ from collections import deque
 from typing import (Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple, Union)
 
 from app.core import file_wire as fw
+from app.core import problems
 from app.core.congestion import Controller
 from app.core.file_wire import FileKind
 from app.core.protocol import ProtocolError
@@ -644,11 +645,14 @@ class Endpoint:
         try:
             data = self.read(sender.source, offset, size)
         except OSError as exc:
+            # The reasons are coded problems (app/core/problems.py): worded by
+            # whoever shows them, in their language.
             self.stop(sender.peer, sender.transfer, fw.CancelCode.UNREADABLE,
-                      exc.strerror or str(exc))
+                      problems.detail("read", exc.errno, offer.name))
             return None
         if len(data) != size:
-            self.stop(sender.peer, sender.transfer, fw.CancelCode.CHANGED, "the file got shorter")
+            self.stop(sender.peer, sender.transfer, fw.CancelCode.CHANGED,
+                      problems.detail("changed", None, offer.name))
             return None
         return data
 

@@ -6,9 +6,10 @@ returned time-out expires. `now` is time.monotonic().
 """
 import errno
 import socket
-from typing import List, Optional, Tuple, Union
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 from app.core import file_wire as fw
+from app.core import problems
 from app.core import protocol
 from app.core.auth import RoomKey
 from app.core.client_core import ClientCore, ClientEvent, ConnectionState, Status
@@ -29,18 +30,27 @@ UNREACHABLE = {
     errno.ENETUNREACH: "net_unreachable",
     errno.EHOSTUNREACH: "net_no_route",
     errno.EHOSTDOWN: "net_host_down",
+    errno.EPERM: "net_firewall",        # send() refused here: an nftables/iptables output drop
 }
 
 
+class ClientNote(NamedTuple):
+    """A coded problem for the person (app/core/problems.py) that is neither a
+    status nor a file's news: the server's key could not be remembered
+    (known_keep). Each front end words it in its language."""
+    problem: str
+
+
 class ConnectError(Exception):
-    """The server's address cannot be used at all (unknown host name, ...)."""
+    """The server's address cannot be used at all (unknown host name): its
+    str() is a coded problem (app/core/problems.py) the front end words."""
 
 
 def resolve(host: str, port: int) -> Tuple[int, tuple]:
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
-        raise ConnectError("cannot find the server %r: %s" % (host, exc.strerror))
+        raise ConnectError(problems.detail("resolve", None, host))
     infos.sort(key=lambda info: info[0] != socket.AF_INET)   # IPv4 first on a LAN
     family, _, _, _, addr = infos[0]
     return family, addr
@@ -56,6 +66,7 @@ class ClientConnection:
         from (the attack benches give each simulated host its own)."""
         family, self.server = resolve(host, port)
         self.server_text = "%s:%d" % (host, port)
+        self.security = security
         self.secure: Optional[SecureClient] = None
         self.front: Union[ClientCore, SecureClient]   # what takes the datagrams and timers
         if security is None:
@@ -145,16 +156,20 @@ class ClientConnection:
                 self._network_error(exc)
 
     def _network_error(self, exc: OSError) -> None:
-        hint = UNREACHABLE.get(exc.errno, exc.strerror or str(exc))
+        # Another errno: its name (`ENOBUFS`), worded by the front end too.
+        hint = UNREACHABLE.get(exc.errno) or problems.errno_name(exc.errno)
         if hint != self.hint:
             self.hint = hint
             self.core.events.append(Status(self.core.state, self.core.online, hint))
 
     # ------------------------------------------------------------ API
 
-    def take_events(self) -> List[Union[ClientEvent, FileNews]]:
-        events: List[Union[ClientEvent, FileNews]] = list(self.core.take_events())
+    def take_events(self) -> List[Union[ClientEvent, FileNews, ClientNote]]:
+        events: List[Union[ClientEvent, FileNews, ClientNote]] = list(self.core.take_events())
         events.extend(self.files.take_news())
+        if self.security is not None and self.security.known.notes:
+            events.extend(ClientNote(note) for note in self.security.known.notes)
+            self.security.known.notes.clear()
         return events
 
     def hand_in(self, path: str, now: float) -> Optional[str]:

@@ -27,7 +27,7 @@ import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from app import _pyz_main
-from app.core import file_names
+from app.core import file_names, problems
 from app.core import file_wire as fw
 from app.core import transfer as tr
 
@@ -37,7 +37,8 @@ APP_DIR = "chat.pyz"
 
 
 class FileProblem(Exception):
-    """A file that cannot be sent: why, in one line."""
+    """A file that cannot be sent: its str() is a coded problem
+    (app/core/problems.py: open, read, not_file, changed) the front end words."""
 
 
 class SourceHash:
@@ -51,15 +52,15 @@ class SourceHash:
         try:
             self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
-            raise FileProblem("cannot open %s: %s" % (path, exc.strerror))
+            raise FileProblem(problems.detail("open", exc.errno, path))
         try:
             self.before = os.fstat(self.fd)
         except OSError as exc:
             os.close(self.fd)
-            raise FileProblem("cannot read %s: %s" % (path, exc.strerror))
+            raise FileProblem(problems.detail("read", exc.errno, path))
         if not _regular(self.before.st_mode):
             os.close(self.fd)
-            raise FileProblem("%s is not a regular file" % path)
+            raise FileProblem(problems.detail("not_file", None, path))
         self.size = self.before.st_size
         self.digest = hashlib.sha256()
         self.offset = 0
@@ -79,14 +80,14 @@ class SourceHash:
             return None
         except OSError as exc:
             self.close()
-            raise FileProblem("cannot read %s: %s" % (self.path, exc.strerror))
+            raise FileProblem(problems.detail("read", exc.errno, self.path))
 
     def _offer(self) -> fw.Offer:
         after = os.fstat(self.fd)
         if (after.st_size, after.st_mtime_ns) != (self.before.st_size, self.before.st_mtime_ns) \
                 or self.offset != after.st_size:
             self.close()
-            raise FileProblem("%s changed while it was being read; try again" % self.path)
+            raise FileProblem(problems.detail("changed", None, self.path))
         stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(self.path)))
         name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
         return fw.Offer(after.st_size, fw.CHUNK_SIZE, self.digest.digest(), self.purpose,
@@ -291,7 +292,7 @@ class Landing:
             fd, path = self._create(name)
         except OSError as exc:
             return (fw.RefuseCode.NO_SPACE if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-                    else fw.RefuseCode.UNWRITABLE), exc.strerror or ""
+                    else fw.RefuseCode.UNWRITABLE), _errno_name(exc)
         try:
             if offer.size and hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(fd, 0, offer.size)   # a full disk says so now, not midway
@@ -353,7 +354,7 @@ class Landing:
             os.pwrite(part.fd, data, offset)
             part.wrote(offset, data)
         except OSError as exc:
-            part.failed = exc.strerror or str(exc)
+            part.failed = _errno_name(exc)
             return False
         return True
 
@@ -367,12 +368,11 @@ class Landing:
         offer = part.offer
         try:
             if part.failed:
-                raise OSError(errno.EIO, part.failed)
+                raise OSError(getattr(errno, part.failed, errno.EIO), part.failed)
             digest = part.finish_digest()
         except OSError as exc:
             self._drop(part)
-            return Landed("", "", fw.DoneStatus.WRITE_FAILED, bytes(32),
-                          exc.strerror or str(exc))
+            return Landed("", "", fw.DoneStatus.WRITE_FAILED, bytes(32), _errno_name(exc))
         if digest != offer.sha256:
             self._drop(part)
             return Landed("", "", fw.DoneStatus.MISMATCH, digest, "mismatch")
@@ -381,7 +381,7 @@ class Landing:
             name, path = self._place(part)
         except OSError as exc:
             _unlink(part.path)
-            return Landed("", "", fw.DoneStatus.WRITE_FAILED, digest, exc.strerror or str(exc))
+            return Landed("", "", fw.DoneStatus.WRITE_FAILED, digest, _errno_name(exc))
         return Landed(name, path, fw.DoneStatus.STORED, digest)
 
     def _place(self, part: _Part) -> Tuple[str, str]:
@@ -429,6 +429,14 @@ class Landing:
             except OSError:
                 pass
         self.parts.clear()
+
+
+def _errno_name(exc: OSError) -> str:
+    """Why a write failed, as its errno name (`ENOSPC`; EIO for none): the
+    front ends word it (app/ui/os_words.py), the C library's English never
+    reaches a person."""
+    name = problems.errno_name(exc.errno)
+    return "EIO" if name == problems.NO_ERRNO else name
 
 
 def _unlink(path: str) -> None:
@@ -697,24 +705,29 @@ def xdg_download_dir() -> str:
     return value
 
 
-def _writable_dir(path: str) -> bool:
+def _writable_dir(path: str) -> Optional[int]:
+    """None when `path` is (made) a folder we can write in, else why not (an errno)."""
     try:
         os.makedirs(path, 0o755, exist_ok=True)
-    except OSError:
-        return False
-    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    if not os.path.isdir(path):
+        return errno.ENOTDIR
+    return None if os.access(path, os.W_OK | os.X_OK) else errno.EACCES
 
 
 def downloads_dir(explicit: Optional[str]) -> Tuple[Optional[str], str]:
-    """(folder or None, a note for the person when it is not the usual one).
-    --downloads DIR is taken as given (no fallback: it was asked for)."""
+    """(folder or None, a note for the person when it is not the usual one: a
+    coded problem, app/core/problems.py, downloads_*). --downloads DIR is
+    taken as given (no fallback: it was asked for)."""
     if explicit is not None:
         path = os.path.abspath(os.path.expanduser(explicit))
-        if _writable_dir(path):
+        why = _writable_dir(path)
+        if why is None:
             return path, ""
-        return None, "--downloads %s cannot be written: handouts will be refused" % explicit
+        return None, problems.detail("downloads_refused", why, explicit)
     usual = os.path.join(xdg_download_dir(), APP_DIR)
-    if _writable_dir(usual):
+    if _writable_dir(usual) is None:
         return usual, ""
     tmps: Tuple[str, ...] = _pyz_main.TMP_DIRS
     try:
@@ -723,7 +736,6 @@ def downloads_dir(explicit: Optional[str]) -> Tuple[Optional[str], str]:
         pass
     for tmp in dict.fromkeys(tmps):
         path = os.path.join(tmp, "chat.pyz-%d" % os.getuid(), "downloads")
-        if _writable_dir(path):
-            return path, ("cannot write to %s; handouts go to %s (--downloads DIR chooses)"
-                          % (usual, path))
-    return None, "no writable folder for handouts (%s); use --downloads DIR" % usual
+        if _writable_dir(path) is None:
+            return path, problems.detail("downloads_fallback", None, usual + "\t" + path)
+    return None, problems.detail("downloads_none", None, usual)

@@ -13,7 +13,7 @@ import hashlib
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
-from app.core import words
+from app.core import problems, words
 from app.core.secure_session import KeyPair
 from app.net import primitives
 
@@ -22,7 +22,8 @@ KNOWN_SERVERS = "known_servers"
 
 
 class KeyStoreError(Exception):
-    """A key file that exists but cannot be used (one line for the user)."""
+    """A key file that exists but cannot be used: its str() is a coded
+    problem (app/core/problems.py: key_read, key_damaged) the front end words."""
 
 
 def config_dir() -> str:
@@ -37,7 +38,8 @@ def fingerprint(public: bytes) -> str:
 
 def load_or_create(directory: str, notes: List[str]) -> KeyPair:
     """The key pair kept in `directory` (made on first use). When it cannot be
-    kept there, a pair for this run only, and a line in `notes` saying so."""
+    kept there, a pair for this run only, and a coded problem (key_keep) in
+    `notes` saying so for the front end to word."""
     path = os.path.join(directory, KEY_FILE)
     try:
         with open(path, "r", encoding="ascii") as handle:
@@ -45,15 +47,14 @@ def load_or_create(directory: str, notes: List[str]) -> KeyPair:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise KeyStoreError("cannot read the key file %s: %s" % (path, exc.strerror))
+        raise KeyStoreError(problems.detail("key_read", exc.errno, path))
     else:
         try:
             private = binascii.unhexlify(text)
         except (binascii.Error, ValueError):
             private = b""
         if len(private) != 32:
-            raise KeyStoreError("the key file %s is damaged; move it away to make a new key"
-                                % path)
+            raise KeyStoreError(problems.detail("key_damaged", None, path))
         return private, primitives.public_of(private)
     pair = primitives.new_keypair()
     try:
@@ -63,8 +64,7 @@ def load_or_create(directory: str, notes: List[str]) -> KeyPair:
             handle.write(binascii.hexlify(pair[0]).decode() + "\n")
         os.replace(path + ".tmp", path)
     except OSError as exc:
-        notes.append("cannot keep a key in %s (%s): using a key for this run only, and "
-                     "the server's key is not remembered" % (directory, exc.strerror))
+        notes.append(problems.detail("key_keep", exc.errno, directory))
     return pair
 
 
@@ -95,8 +95,7 @@ class KnownServers:
                 handle.writelines("%s %s\n" % item for item in sorted(known.items()))
             os.replace(self.path + ".tmp", self.path)
         except OSError as exc:
-            self.notes.append("cannot remember the server's key in %s (%s)"
-                              % (self.path, exc.strerror))
+            self.notes.append(problems.detail("known_keep", exc.errno, self.path))
 
     def checker(self, address: str) -> Callable[[bytes], Optional[str]]:
         """The check for the server at `address`: None if its key is the one we
@@ -153,9 +152,10 @@ def client_security(password: Optional[str], insecure: bool,
         return None
     why = primitives.unavailable()
     if why is not None:
-        raise CryptoUnavailable(why + "; both sides could use --insecure (nothing encrypted)")
+        raise CryptoUnavailable(problems.detail("no_crypto", None, why))
     return ClientSecurity(password, accept_new_key)
 
 
 class CryptoUnavailable(Exception):
-    """No usable libcrypto: one line for the user."""
+    """No usable libcrypto: its str() is a coded problem (no_crypto, with the
+    technical why) the front end words."""

@@ -23,7 +23,7 @@ import termios
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union, cast
 
-from app.core import admin, discovery_wire, file_wire, protocol
+from app.core import admin, discovery_wire, file_wire, problems, protocol
 from app.core.admin import LogKind
 from app.core import console_messages as C
 from app.core.console_messages import (
@@ -36,6 +36,7 @@ from app.core.console_messages import (
     ConsoleSubscribe,
 )
 from app.core.exit_codes import ExitCode
+from app.core.flood import TokenBucket
 from app.core.hub import Hub, HubConfig, LogEntry
 from app.core.join_hints import Hint, host_port_text
 from app.core.options import LINE_BURST_SECONDS, ServerOptions
@@ -43,6 +44,7 @@ from app.core.pacing import LOOK, TAKE_HELD, FanOutPacer
 from app.core.secure_server import SecureServer
 from app.core.secure_session import KeyPair
 from app.net import discovery, primitives
+from app.net import door as doors
 from app.net import identity as keys
 from app.net.admin_log import entry_record
 from app.net.channel import Channel
@@ -57,6 +59,18 @@ MSG_ID_MEMORY = 3600.0     # a new run knows the msg_ids of the lines stored thi
 PRUNE_INTERVAL = 86400.0  # the room's database is pruned to --retain at start and daily
 STATE_INTERVAL = 1.0       # how often a subscribed console gets the online list
 DRAIN_LIMIT = 2000         # datagrams handled per wake-up before timers get a turn
+# The door (app/net/door.py): session-opening datagrams read at most this many a
+# second; the rest of a flood is dropped by the kernel at the door's buffer. Twice
+# the server's INIT budget (PROTOCOL.md S.9), so that budget, not this, is what a
+# newcomer meets without a flood; a 1000-client join storm (2000 INITs) is one burst.
+DOOR_RATE = 10000.0
+DOOR_BURST = 10000.0
+DOOR_BATCH = 256           # door datagrams per wake-up at most
+DOOR_REOPEN = 64           # once the door's budget is spent: wait for this many tokens
+DOOR_BUFFER = 1 << 20      # the door's receive buffer: a 1000-client join storm's INITs
+                           # fit (the default, ~208 KiB, holds ~256 and the rest wait
+                           # for their client's resend); under a flood, at most ~0.2 s
+                           # of the door's rate waits in it
 # A fan-out's pacing (slices, looks at the socket, held acks) is
 # app/core/pacing.py: FAN_OUT_SLICE, HELD_ACKS_MAX, FAN_OUT_JOINS_FOR.
 CHILD_GRACE = 1.0
@@ -99,7 +113,7 @@ def bind_error(exc: OSError, bind: str, port: int) -> C.StartProblem:
         return C.StartProblem.of("bind_denied", where=where)
     if exc.errno == errno.EADDRNOTAVAIL:
         return C.StartProblem.of("bind_not_here", bind=bind)
-    return C.StartProblem.of("bind_failed", where=where, error=exc.strerror or exc)
+    return C.StartProblem.of("bind_failed", where=where, error=problems.errno_name(exc.errno))
 
 
 def listen_text(host: str, port: int) -> str:
@@ -128,7 +142,7 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
         return ExitCode.ERROR
 
     try:
-        sock = open_socket(options.bind, options.port)
+        sock, door = doors.split(open_socket(options.bind, options.port))
     except socket.gaierror as exc:          # (an OSError too: first)
         return fail(C.StartProblem.of("bind_bad", bind=options.bind, error=exc))
     except OSError as exc:
@@ -137,27 +151,26 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     identity: Optional[KeyPair] = None
     if not options.insecure:
         try:
-            identity = server_identity(where.path)
+            identity = server_identity(where.path, wording)
         except (keys.KeyStoreError, keys.CryptoUnavailable) as exc:
-            sock.close()
-            print("chat.pyz: %s" % exc, file=sys.stderr)
-            return ExitCode.ERROR
+            close_sockets(sock, door)
+            return fail(C.StartProblem.of("coded", problem=exc))
     transcript = None
     if options.log:
         try:
             transcript = Transcript(options.log)
         except OSError as exc:
-            sock.close()
+            close_sockets(sock, door)
             return fail(C.StartProblem.of("log_unwritable", path=options.log,
-                                          error=exc.strerror))
+                                          error=problems.errno_name(exc.errno)))
     # sys.stdin is None when the server was started with stdin closed (`<&-`).
     headless = options.headless or not (sys.stdout.isatty() and sys.stdin is not None
                                          and sys.stdin.isatty())
     tty_modes = None if headless else _tty_modes()
-    console = fork_console(run_console, headless, options, sock.close)
+    console = fork_console(run_console, headless, options, lambda: close_sockets(sock, door))
     store, notes = open_store(options, where)   # after the fork: the console never holds it
     server = NetworkProcess(sock, console.channel, console.pid, options, transcript, store,
-                            identity, where.path)
+                            identity, where.path, door)
     server.wording = wording
     server.start_notes = notes
     server.tty_modes = tty_modes
@@ -166,19 +179,27 @@ def run(options: ServerOptions, run_console: ConsoleRunner, wording: Wording) ->
     return server.serve()
 
 
-def server_identity(directory: Optional[str]) -> KeyPair:
+def close_sockets(sock: socket.socket, door: Optional[socket.socket]) -> None:
+    """The room's socket and its door (app/net/door.py), if it has one."""
+    sock.close()
+    if door is not None:
+        door.close()
+
+
+def server_identity(directory: Optional[str], wording: Wording) -> KeyPair:
     """The server's long-term key, kept in its state dir (docs/SECURITY.md);
-    where there is none, one for this run (the state dir's note says why)."""
+    where there is none, one for this run (the state dir's note says why;
+    where it cannot be kept, a line worded by `wording`)."""
     why = primitives.unavailable()
     if why is not None:
-        raise keys.CryptoUnavailable(why + "; both sides could use --insecure (nothing "
-                                     "encrypted)")
+        raise keys.CryptoUnavailable(problems.detail("no_crypto", None, why))
     if directory is None:
         return primitives.new_keypair()
     notes: List[str] = []
     pair = keys.server_identity(directory, notes)
     for note in notes:
-        print("chat.pyz: " + note, file=sys.stderr)
+        for line in wording(C.StartProblem.of("coded", problem=note)):
+            print(line, file=sys.stderr)
     return pair
 
 
@@ -243,8 +264,14 @@ class NetworkProcess:
     def __init__(self, sock: socket.socket, link: Channel, admin_pid: int,
                  options: ServerOptions, transcript: Optional["Transcript"] = None,
                  store: Optional[StateDB] = None, identity: Optional[KeyPair] = None,
-                 state_path: Optional[str] = None) -> None:
+                 state_path: Optional[str] = None, door: Optional[socket.socket] = None
+                 ) -> None:
         self.sock = sock
+        # Where session-opening datagrams arrive, read within a budget (app/net/door.py);
+        # None: they come to `sock` with the rest.
+        self.door = door
+        self.door_budget = TokenBucket(DOOR_RATE, DOOR_BURST, time.monotonic())
+        self.door_shut_until: Optional[float] = None    # budget spent: unregistered till then
         self.transcript = transcript
         self.store = store                # the room's database; None: in memory
         self.log_new: List[LogEntry] = []  # log entries committed, not yet passed on
@@ -266,6 +293,12 @@ class NetworkProcess:
             except OSError:
                 pass
         sock.setblocking(False)
+        if door is not None:
+            door.setblocking(False)
+            try:
+                door.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DOOR_BUFFER)
+            except OSError:
+                pass
         self.incoming = select.poll()      # the socket alone: looked at during a fan-out
         self.incoming.register(sock, select.POLLIN)
         now = time.monotonic()
@@ -369,6 +402,8 @@ class NetworkProcess:
         self.signals = SignalPipe(SIGNALS)
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "udp")
+        if self.door is not None:
+            sel.register(self.door, selectors.EVENT_READ, "door")
         sel.register(self.link.fileno(), selectors.EVENT_READ, "admin")
         sel.register(self.signals.fileno(), selectors.EVENT_READ, "signals")
         self._announce_start()
@@ -381,16 +416,21 @@ class NetworkProcess:
                 due = min(due, self.next_state)
             if self.log_backlog:
                 due = min(due, self.wall(self.log_due))
+            if self.door_shut_until is not None:
+                due = min(due, self.wall(self.door_shut_until))
             timeout = max(0.0, due - self.now())
             for key, _ in sel.select(timeout):
                 if key.data == "udp":
                     self._drain_socket()
+                elif key.data == "door":
+                    self._read_door(sel)
                 elif key.data == "admin":
                     self._on_admin(sel)
                 else:
                     self._on_signals(self.signals.take())
             self.front.tick(self.now())
             self._send_output()
+            self._reopen_door(sel)
             self._file_turn()
             self._pass_log()
             self._prune()
@@ -408,26 +448,35 @@ class NetworkProcess:
             else:
                 self.stop_reason = signal.Signals(signum).name
 
-    def _drain_socket(self, pacer: Optional[FanOutPacer] = None) -> None:
-        """What is in the socket (DRAIN_LIMIT at most) into the hub; during a
-        fan-out (`pacer`) bare room acks wait in the pacer."""
+    def _drain_socket(self, pacer: Optional[FanOutPacer] = None,
+                      sock: Optional[socket.socket] = None, limit: int = DRAIN_LIMIT) -> int:
+        """What is in the members' socket (or `sock`), `limit` datagrams at most,
+        into the hub; during a fan-out (`pacer`) bare room acks wait in the pacer.
+        Returns how many datagrams were read."""
         hub = self.hub
         now = self.now()
         # Names looked up once: under a flood this loop is most of the server's work.
-        recvfrom, on_datagram = self.sock.recvfrom, self.front.on_datagram
+        recvfrom, on_datagram = (sock or self.sock).recvfrom, self.front.on_datagram
         size, probe = protocol.MAX_FILE_DATAGRAM + 1, discovery_wire.PROBE_MAGIC[:3]
         size_ok = file_wire.size_ok
-        for _ in range(DRAIN_LIMIT):
+        # A broadcast or multicast probe reaches both sockets of a door pair (the
+        # kernel steers unicast only): the door answers it, the members' socket not.
+        probes_here = self.door is None or sock is self.door
+        read = limit                  # unless the socket runs dry first
+        for taken in range(limit):
             try:
                 data, addr = recvfrom(size)
             except (BlockingIOError, InterruptedError):
+                read = taken
                 break
             except OSError:
                 continue              # e.g. an ICMP error for an earlier send
-            if len(data) >= size or not size_ok(data):   # only FILE datagrams may be larger
+            if not size_ok(data):     # only FILE datagrams may be larger than MAX_DATAGRAM
                 hub.stats["malformed"] += 1
                 continue
             if data[:3] == probe:     # LAN discovery (docs/LAN.md)
+                if not probes_here:
+                    continue
                 if discovery_wire.is_probe(data):  # (a stray answer is neither ours nor junk)
                     hub.stats["probes"] = hub.stats.get("probes", 0) + 1
                     answer = discovery.responder(now).answer(
@@ -440,6 +489,25 @@ class NetworkProcess:
                 continue
             on_datagram(now, data, addr)
         hub.flush(now)
+        return read
+
+    def _read_door(self, sel: selectors.BaseSelector) -> None:
+        """Session-opening datagrams, as many as the door's budget allows; once it
+        is spent the door is not watched until DOOR_REOPEN tokens are back, and
+        what arrives meanwhile beyond the door's buffer the kernel drops."""
+        door, budget, now = cast(socket.socket, self.door), self.door_budget, time.monotonic()
+        allowed = min(budget.whole_tokens(now), DOOR_BATCH)
+        read = self._drain_socket(sock=door, limit=allowed) if allowed else 0
+        budget.spend(read)
+        if read == allowed and budget.whole_tokens(now) == 0:
+            sel.unregister(door)
+            self.door_shut_until = now + DOOR_REOPEN / DOOR_RATE
+            self.hub.stats["door_shut"] = self.hub.stats.get("door_shut", 0) + 1
+
+    def _reopen_door(self, sel: selectors.BaseSelector) -> None:
+        if self.door_shut_until is not None and time.monotonic() >= self.door_shut_until:
+            self.door_shut_until = None
+            sel.register(cast(socket.socket, self.door), selectors.EVENT_READ, "door")
 
     def _take_held_acks(self, pacer: FanOutPacer) -> None:
         hub, now = self.hub, self.now()
@@ -531,9 +599,9 @@ class NetworkProcess:
 
     def _leave_to_console(self) -> None:
         """In a console forked from the running loop (the child's side): let go of
-        the room's socket, the transcript and our signal pipe, and take signals as
+        the room's sockets, the transcript and our signal pipe, and take signals as
         a new process does (a hang-up ends it; SIGINT it ignores itself)."""
-        self.sock.close()
+        close_sockets(self.sock, self.door)
         if self.transcript is not None:
             os.close(self.transcript.fd)
         for signum in SIGNALS:
@@ -721,7 +789,7 @@ class NetworkProcess:
         self._tell_console(ConsoleBye())
         self.link.flush()
         self._stop_admin()
-        self.sock.close()
+        close_sockets(self.sock, self.door)
         self.files.close()
         if self.store is not None:
             self.store.close()

@@ -20,7 +20,7 @@ import socket
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from app.core import admin, file_names
+from app.core import admin, file_names, problems
 from app.core import file_wire as fw
 from app.core import transfer as tr
 from app.core.admin import LogKind
@@ -93,9 +93,8 @@ class ServerFiles:
                 key = (int(p["instance"]), int(p["transfer"]))
                 self.resumable[key] = p
                 self.handed[p["owner"]] = self.handed.get(p["owner"], 0) + int(p["size"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self.hub.note(now, LogKind.HANDOUT, "", "-",
-                          "the saved file transfers cannot be read (%s): not resumed" % exc)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.hub.note(now, LogKind.HANDOUT, "", "-", problems.detail("saved_unreadable"))
         self.saved_at = float("-inf")
 
     def _reopen(self, h: dict) -> None:
@@ -165,9 +164,8 @@ class ServerFiles:
             return admin.FileNotSent(str(exc))
         if source.size > self.options.max_file_size:
             source.close()
-            return admin.FileNotSent("%s is %s, over --max-file-size %s" % (
-                path, file_names.human_size(source.size),
-                file_names.human_size(self.options.max_file_size)))
+            return admin.FileNotSent(problems.detail("too_big", None, "%d %d %s" % (
+                source.size, self.options.max_file_size, path)))
         self.hashing.append(source)
         name = os.path.basename(os.path.abspath(path))
         return admin.FileQueued(name, source.size, len(self.hub.members()))
@@ -180,7 +178,8 @@ class ServerFiles:
             offer = source.step(HASH_STEP)
         except FileProblem as exc:
             self.hashing.pop(0)
-            self.hub.note(now, LogKind.HANDOUT, "", "console", "NOT handed out: %s" % exc)
+            self.hub.note(now, LogKind.HANDOUT, "", "console",
+                          problems.detail("not_handed_out", None, str(exc)))
             return
         if offer is None:
             return
@@ -234,15 +233,22 @@ class ServerFiles:
             if handout is not None and event.done.status == fw.DoneStatus.STORED:
                 self.hub.note(now, LogKind.HANDOUT, name, "-", handout.offer.name)
             elif handout is not None:
-                self.hub.note(now, LogKind.HANDOUT, name, "-", "%s NOT stored (%s)" % (
-                    handout.offer.name, "changed while sent"
-                    if event.done.status == fw.DoneStatus.MISMATCH else "could not write"))
+                self.hub.note(now, LogKind.HANDOUT, name, "-", problems.detail(
+                    "not_stored_mismatch" if event.done.status == fw.DoneStatus.MISMATCH
+                    else "not_stored", None, handout.offer.name))
         elif isinstance(event, tr.Refused):
             handout = self.desk.handouts.get(event.transfer)
-            if handout is not None:
+            if handout is not None and event.code == 0:
+                # Code 0: our own side stopped (the file could not be read, or got
+                # shorter: transfer.stop's coded reason).
                 self.hub.note(now, LogKind.HANDOUT, self.desk.name_of(event.peer), "-",
-                              "%s refused (%d %s)" % (handout.offer.name, event.code,
-                                                      event.reason))
+                              problems.detail("not_handed_out", None, event.reason))
+            elif handout is not None:
+                # The client's reason: an errno name (ours), else an older client's English.
+                why = problems.errno_number(event.reason)
+                self.hub.note(now, LogKind.HANDOUT, self.desk.name_of(event.peer), "-",
+                              problems.detail("handout_refused", why, "%d %s" % (
+                                  event.code, handout.offer.name)))
         elif isinstance(event, tr.Offered):
             self._offered(now, event)
         elif isinstance(event, tr.Write):
@@ -255,13 +261,15 @@ class ServerFiles:
             self._landed(now, key)
         elif isinstance(event, tr.Cancelled):
             inc = endpoint.incoming.get(key)
-            self._abandon(now, key, "cancelled by the sender: %s" % event.reason,
+            self._abandon(now, key, "abandoned_cancelled", "",
                           inc.offer if inc is not None else None)
 
     # ------------------------------------------------------------ hand-ins
 
-    def _abandon(self, now: float, key: tr.Key, why: str, offer: Optional[fw.Offer]) -> None:
-        """A hand-in that will not finish: its partial deleted, its quota given back."""
+    def _abandon(self, now: float, key: tr.Key, why: str, figures: str,
+                 offer: Optional[fw.Offer]) -> None:
+        """A hand-in that will not finish: its partial deleted, its quota given
+        back; the log says `why` (a problems key) with `figures` before the name."""
         owner = self.hand_in_names.pop(key, None)
         if owner is None:
             return
@@ -269,8 +277,8 @@ class ServerFiles:
             self.landings[owner].cancel(key)
         if offer is not None:
             self.handed[owner] = max(0, self.handed.get(owner, 0) - offer.size)
-            self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s abandoned (%s)" % (
-                offer.name, why))
+            self.hub.note(now, LogKind.HAND_IN, owner, "-", problems.detail(
+                why, None, figures + offer.name))
         self._changed()
 
     def _sweep_silent(self, now: float) -> None:
@@ -282,7 +290,7 @@ class ServerFiles:
                     and now - inc.last_heard > self.options.file_ttl:
                 self.desk.endpoint.refuse(now, key[0], key[1], fw.RefuseCode.BUSY,
                                           "abandoned")
-                self._abandon(now, key, "nothing came for %d s" % self.options.file_ttl,
+                self._abandon(now, key, "abandoned_silent", "%d " % self.options.file_ttl,
                               inc.offer)
 
     def _offered(self, now: float, event: tr.Offered) -> None:
@@ -321,10 +329,11 @@ class ServerFiles:
         if refusal is not None:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode(refusal[0]),
                             refusal[1])
-            # The teacher must hear of it too: it is their disk or folder.
-            self.hub.note(now, LogKind.HAND_IN, name, "-", "%s NOT taken (%s%s)" % (
-                offer.name, "the disk is full" if refusal[0] == fw.RefuseCode.NO_SPACE
-                else "the folder cannot be written", ": " + refusal[1] if refusal[1] else ""))
+            # The teacher must hear of it too: it is their disk or folder (coded:
+            # the refusal's code, its errno name if any, the file's name).
+            self.hub.note(now, LogKind.HAND_IN, name, "-", problems.detail(
+                "hand_in_not_taken", problems.errno_number(refusal[1]),
+                "%d %s" % (refusal[0], offer.name)))
             return
         self.hand_in_names[(event.peer, event.transfer)] = name
         self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now
@@ -348,9 +357,8 @@ class ServerFiles:
         self.hand_in_names[key] = owner
         self.handed[owner] = self.handed.get(owner, 0) + offer.size
         self.desk.endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
-        self.hub.note(now, LogKind.HAND_IN, owner, "-", "%s resumed at %s of %s" % (
-            offer.name, file_names.human_size(int(earlier["prefix"])),
-            file_names.human_size(offer.size)))
+        self.hub.note(now, LogKind.HAND_IN, owner, "-", problems.detail(
+            "resumed", None, "%d %d %s" % (int(earlier["prefix"]), offer.size, offer.name)))
         self._changed()
         return True
 
@@ -366,8 +374,9 @@ class ServerFiles:
                                   fw.Done(landed.status, landed.sha256, detail))
         if landed.status != fw.DoneStatus.STORED:
             self.handed[name] -= inc.offer.size
-            self.hub.note(now, LogKind.HAND_IN, name, "-", "%s FAILED (%s)" % (
-                inc.offer.name, landed.why))
+            self.hub.note(now, LogKind.HAND_IN, name, "-", problems.detail(
+                "hand_in_mismatch" if landed.status == fw.DoneStatus.MISMATCH
+                else "hand_in_failed", problems.errno_number(landed.why), inc.offer.name))
             return
         sha = landed.sha256.hex()
         self.rows.append((name, landed.name, inc.offer.size, now, sha))

@@ -23,6 +23,7 @@ from app.core.console_messages import (
     StartProblem,
 )
 from app.net.channel import Channel
+from app.ui.os_words import problem_text, reason
 from app.ui import environment
 from app.ui.admin_text import (dated, help_lines, hint_lines, log_body, note_text,
                                result_lines, tr, unknown_line, usage_line)
@@ -84,7 +85,12 @@ def lines(lang: str, message: Any) -> List[str]:
     if isinstance(message, ConsoleHints):
         return hint_lines(message.hints, lang)
     if isinstance(message, StartProblem):
-        return ["chat.pyz: " + tr(lang, "start_" + message.key, **dict(message.values))]
+        values = dict(message.values)
+        if message.key == "coded":
+            return ["chat.pyz: " + problem_text(values["problem"], lang)]
+        if "error" in values:              # an errno name (bind_failed, log_unwritable)
+            values["error"] = reason(values["error"], lang) or values["error"]
+        return ["chat.pyz: " + tr(lang, "start_" + message.key, **values)]
     return []
 
 

@@ -18,13 +18,15 @@ import re
 import time
 from typing import Any, Dict, List, Sequence, Tuple
 
-from app.core import admin
+from app.core import admin, problems
 from app.core import console_messages as C
 from app.core.admin import LogKind
 from app.core.file_names import human_size
 from app.core.join_hints import JOIN_ROWS, Hint
 from app.core.text import NameProblem, sanitize_text
 from app.ui.language import worded
+from app.ui.os_words import problem_text
+from app.ui.os_words import reason as reason_words
 from app.ui.render import name_problem_text
 from app.ui.width import text_width
 
@@ -43,6 +45,24 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "log_handout": "发出文件: %(detail)s",
         "log_handout_got": "%(name)s 收到了 %(detail)s",
         "log_hand_in": "%(name)s 交了作业 %(detail)s",
+        # handout and hand-in entries (their details coded: app/core/problems.py)
+        "file_not_handed_out": "没有发出文件: %(problem)s",
+        "file_not_stored": "%(name)s 没能保存 %(file)s (写入失败%(reason)s)",
+        "file_not_stored_mismatch": "%(name)s 没能保存 %(file)s (发送时文件被改动了)",
+        "file_handout_refused": "%(name)s 拒绝接收 %(file)s (%(why)s)",
+        "file_refuse_3": "磁盘满了",
+        "file_refuse_4": "下载文件夹不能写入",
+        "file_refuse_other": "代码 %(code)s",
+        "file_saved_unreadable": "上次保存的文件传输状态读不出来，不再继续",
+        "file_abandoned_cancelled": "%(name)s 取消了提交作业 %(file)s",
+        "file_abandoned_silent": "%(name)s 的作业 %(file)s %(seconds)s 秒没有新数据，放弃了",
+        "file_resumed": "%(name)s 的作业 %(file)s 从 %(done)s 处接着传 (共 %(size)s)",
+        "file_hand_in_failed": "%(name)s 的作业 %(file)s 没能保存: %(reason)s",
+        "file_hand_in_mismatch": "%(name)s 的作业 %(file)s 没能保存: 传输中文件被改动了",
+        "file_hand_in_not_taken": "%(name)s 的作业 %(file)s 没有收下 (%(why)s%(reason)s)",
+        "file_not_taken_3": "磁盘满了",
+        "file_not_taken_4": "提交文件夹不能写入",
+        "file_reason": "：%(reason)s",
         # help: (what to type, what it does) as two entries each
         "help_say": "普通文字",
         "help_say_does": "作为“管理员消息: 文字”发给所有人",
@@ -158,9 +178,9 @@ TEXTS: Dict[str, Dict[str, str]] = {
                                 "服务器？)；停掉它，或者用 --port 换一个端口",
         "start_bind_denied": "没有权限在 %(where)s 上监听 (1024 以下的端口要超级用户权限)；请用 --port",
         "start_bind_not_here": "%(bind)s 不是这台电脑的地址；请检查 --bind",
-        "start_bind_failed": "无法在 %(where)s 上监听",
+        "start_bind_failed": "无法在 %(where)s 上监听: %(error)s",
         "start_bind_bad": "无法使用 --bind %(bind)s",
-        "start_log_unwritable": "无法写日志文件 %(path)s",
+        "start_log_unwritable": "无法写日志文件 %(path)s: %(error)s",
         # the server's own notes
         "note_listening": "chat.pyz 服务器在 UDP 端口 %(port)s 上监听 (所有网络接口)；"
                           "接收缓冲区 %(rcvbuf)s 字节",
@@ -247,6 +267,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "counter_throttled": "限速",
         "counter_timeouts": "超时",
         "counter_inits_dropped": "丢弃的握手请求",
+        "counter_door_shut": "入口预算用尽",
         "counter_chunks_received": "收到的文件块",
         "counter_chunks_sent": "发出的文件块",
         "counter_duplicates": "重复的文件块",
@@ -268,6 +289,26 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "log_handout": "handout: %(detail)s",
         "log_handout_got": "%(name)s got %(detail)s",
         "log_hand_in": "%(name)s handed in %(detail)s",
+        "file_not_handed_out": "not handed out: %(problem)s",
+        "file_not_stored": "%(name)s could not store %(file)s (writing failed%(reason)s)",
+        "file_not_stored_mismatch": "%(name)s did not store %(file)s (it changed while it "
+                                    "was sent)",
+        "file_handout_refused": "%(name)s refused %(file)s (%(why)s)",
+        "file_refuse_3": "the disk is full",
+        "file_refuse_4": "the downloads folder cannot be written",
+        "file_refuse_other": "code %(code)s",
+        "file_saved_unreadable": "the saved file transfers cannot be read: not resumed",
+        "file_abandoned_cancelled": "%(name)s cancelled handing in %(file)s",
+        "file_abandoned_silent": "%(name)s's hand-in %(file)s: nothing came for %(seconds)s s, "
+                                 "given up",
+        "file_resumed": "%(name)s's hand-in %(file)s resumed at %(done)s of %(size)s",
+        "file_hand_in_failed": "%(name)s's hand-in %(file)s was not stored: %(reason)s",
+        "file_hand_in_mismatch": "%(name)s's hand-in %(file)s was not stored: it changed "
+                                 "while it was sent",
+        "file_hand_in_not_taken": "%(name)s's hand-in %(file)s was not taken (%(why)s%(reason)s)",
+        "file_not_taken_3": "the disk is full",
+        "file_not_taken_4": "the submissions folder cannot be written",
+        "file_reason": ": %(reason)s",
         "help_say": "plain text",
         "help_say_does": "an announcement to everyone (the admin's message)",
         "help_list": "/list",
@@ -470,6 +511,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "counter_throttled": "throttled",
         "counter_timeouts": "timeouts",
         "counter_inits_dropped": "handshake requests dropped",
+        "counter_door_shut": "door budget spent",
         "counter_chunks_received": "file chunks received",
         "counter_chunks_sent": "file chunks sent",
         "counter_duplicates": "duplicate file chunks",
@@ -587,7 +629,7 @@ def result_lines(result: admin.Result, lang: str) -> List[str]:
         return [tr(lang, "file_queued", name=result.name, size=human_size(result.size),
                    online=result.online)]
     if isinstance(result, admin.FileNotSent):
-        return [tr(lang, "file_not_sent", why=result.why)]
+        return [tr(lang, "file_not_sent", why=sanitize_text(problem_text(result.why, lang)))]
     if isinstance(result, admin.HandInList):
         return _hand_in_lines(result, lang)
     return []                    # Announced, Stopping: the log says it
@@ -703,6 +745,10 @@ def log_body(entry: Sequence[Any], lang: str) -> Tuple[str, str]:
         return t("log_mute", name=name, minutes=_minutes_reason(detail)[0]), "action"
     if what == LogKind.MOTD:
         return t("log_motd" if detail else "log_motd_cleared"), "action"
+    if what in (LogKind.HANDOUT, LogKind.HAND_IN):
+        said = _file_entry(name, detail, lang)
+        if said:
+            return said, "action" if detail.startswith("resumed ") else "warn"
     if what == LogKind.HANDOUT:
         return (t("log_handout_got", name=name, detail=detail) if name
                 else t("log_handout", detail=detail)), "action"
@@ -725,6 +771,52 @@ def log_body(entry: Sequence[Any], lang: str) -> Tuple[str, str]:
         return t("log_shutdown"), "action"
     # A kind new to this console: its fields as they are.
     return t("log_other", what=str(what), name=name or "-", addr=addr, detail=detail).strip(), ""
+
+
+# The coded handout and hand-in entries (each a "file_" text).
+_FILE_ENTRIES = ("not_handed_out", "not_stored", "not_stored_mismatch", "handout_refused",
+                 "saved_unreadable", "abandoned_cancelled", "abandoned_silent", "resumed",
+                 "hand_in_failed", "hand_in_mismatch", "hand_in_not_taken")
+
+
+def _file_entry(name: str, detail: str, lang: str) -> str:
+    """A handout or hand-in entry whose detail is coded (app/net/server_files.py
+    writes problems.detail: the key, an errno name, figures and then the file's
+    name), as a line; "" for the others (a file sent or stored: its name and
+    size, the same in every language; an older server's English)."""
+    got = problems.parse(detail)
+    if got is None or got.key not in _FILE_ENTRIES:
+        return ""
+    key, text = got.key, got.text
+    reason = reason_words(got.errno_name, lang)
+    values: Dict[str, Any] = dict(name=name, file=text, reason=reason)
+    if key == "not_handed_out":
+        values["problem"] = problem_text(text, lang)
+    elif key == "not_stored":
+        values["reason"] = tr(lang, "file_reason", reason=reason) if reason else ""
+    elif key == "handout_refused":
+        code, _, values["file"] = text.partition(" ")
+        why = "file_refuse_" + code
+        values["why"] = reason or (tr(lang, why) if why in TEXTS["en"]
+                                   else tr(lang, "file_refuse_other", code=code))
+    elif key in ("abandoned_silent", "resumed"):
+        figures = text.split(" ", 2 if key == "resumed" else 1)
+        if not all(f.isdigit() for f in figures[:-1]) or len(figures) < 2:
+            return ""
+        values.update(seconds=figures[0], file=figures[-1])
+        if key == "resumed":
+            values.update(done=human_size(int(figures[0])), size=human_size(int(figures[1])))
+    elif key == "hand_in_failed":
+        values["reason"] = reason or reason_words("EIO", lang)
+    elif key == "hand_in_not_taken":
+        # A hand-in refused at its offer for our disk or folder (REFUSE 3 or 4).
+        code, _, values["file"] = text.partition(" ")
+        why = "file_not_taken_" + code
+        values["why"] = tr(lang, why) if why in TEXTS["en"] else tr(
+            lang, "file_refuse_other", code=code)
+        said = reason and got.errno_name != "ENOSPC"     # (the disk is full: said)
+        values["reason"] = tr(lang, "file_reason", reason=reason) if said else ""
+    return tr(lang, "file_" + key, **values)
 
 
 def _refusal(when: float, detail: str, lang: str) -> str:

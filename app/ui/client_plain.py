@@ -37,9 +37,10 @@ from app.core.exit_codes import ExitCode
 from app.core.options import ClientOptions
 from app.core.text import split_name
 from app.net import files, identity
-from app.net.client_net import ClientConnection, ConnectError, Status
+from app.net.client_net import ClientConnection, ClientNote, ConnectError, Status
 from app.net.signals import SignalPipe
 from app.ui import environment, render, stdin
+from app.ui.os_words import problem_text
 from app.ui.render import CONTINUATION
 
 HAND_IN_COMMANDS = ("/hand-in", "/交作业")
@@ -116,19 +117,17 @@ def join(options: ClientOptions, name: str, input_fd: Optional[int]) -> int:
         security = identity.client_security(options.password, options.insecure,
                                             options.accept_new_key)
     except (identity.KeyStoreError, identity.CryptoUnavailable) as exc:
-        print("chat.pyz: %s" % exc, file=sys.stderr)
+        print("chat.pyz: %s" % problem_text(str(exc), options.lang), file=sys.stderr)
         return ExitCode.ERROR
-    for note in security.notes if security is not None else ():
-        print("chat.pyz: %s" % note, file=sys.stderr)
-    downloads, note = files.downloads_dir(options.downloads)
-    if note:
-        print("chat.pyz: %s" % note, file=sys.stderr)
+    downloads, where = files.downloads_dir(options.downloads)
+    for note in (security.notes if security is not None else []) + ([where] if where else []):
+        print("chat.pyz: %s" % problem_text(note, options.lang), file=sys.stderr)
     try:
         conn = ClientConnection(options.host, options.port, name, time.monotonic(),
                                 room_key=options.room_key, security=security,
                                 downloads=downloads)
     except ConnectError as exc:
-        print("chat.pyz: %s" % exc, file=sys.stderr)
+        print("chat.pyz: %s" % problem_text(str(exc), options.lang), file=sys.stderr)
         return ExitCode.UNREACHABLE
     except BadName as exc:            # refused here, before the server is asked
         print("chat.pyz: " + render.tr(options.lang, "bad_name", reason=render.name_problem_text(
@@ -206,8 +205,8 @@ class PlainClient:
                     self.eof_at = time.monotonic()
                 elif (self.conn.ever_joined
                       and time.monotonic() - self.eof_at > self.options.connect_timeout):
-                    self._err("the server did not come back; %d lines were not delivered"
-                              % len(self.conn.core.pending))
+                    self._err(render.tr(self.options.lang, "not_delivered",
+                                        count=len(self.conn.core.pending)))
                     self.exit_code = ExitCode.UNREACHABLE
         self.conn.close()
         return self.exit_code
@@ -239,7 +238,7 @@ class PlainClient:
         elif line.strip() == "/key":          # the server's fingerprint, to compare aloud
             words = self.conn.server_fingerprint
             self._err(render.tr(self.options.lang, "server_key", words=words) if words
-                      else "not encrypted (--insecure)")
+                      else render.tr(self.options.lang, "not_encrypted"))
         elif line.split(" ", 1)[0] in HAND_IN_COMMANDS:
             self._hand_in(line.split(" ", 1)[1].strip() if " " in line else "")
         elif line.startswith("/me "):
@@ -260,7 +259,7 @@ class PlainClient:
             return
         problem = self.conn.hand_in(os.path.expanduser(path), time.monotonic())
         if problem:
-            self._err(render.tr(lang, "hand_in_problem", reason=problem))
+            self._err(render.tr(lang, "hand_in_problem", reason=problem_text(problem, lang)))
 
     def _leave(self) -> None:
         self._flush_unsent()
@@ -283,17 +282,20 @@ class PlainClient:
         if self.conn.ever_joined or self.exit_code is not None:
             return
         if time.monotonic() - self.started > self.options.connect_timeout:
-            why = render.detail_text(self.conn.hint or "no_answer", "en")
-            self._err("no chat server at %s: %s after %.0f s (is the server running? does a "
-                      "firewall block UDP port %d?)" % (self.conn.server_text, why,
-                                                         self.options.connect_timeout,
-                                                         self.options.port))
+            lang = self.options.lang
+            self._err(render.tr(lang, "no_server", server=self.conn.server_text,
+                                why=render.detail_text(self.conn.hint or "no_answer", lang),
+                                seconds=round(self.options.connect_timeout),
+                                port=self.options.port))
             self.exit_code = ExitCode.UNREACHABLE
 
     def _show_events(self) -> None:
         for event in self.conn.take_events():
             if isinstance(event, Status):
                 self._on_status(event)
+                continue
+            if isinstance(event, ClientNote):
+                self._err(problem_text(event.problem, self.options.lang))
                 continue
             if isinstance(event, files.NEWS_TYPES):        # one line per finished file
                 text, good = render.file_news_text(event, self.options.lang)
@@ -317,7 +319,7 @@ class PlainClient:
         if status.state == "refused":
             self._err(render.refusal_reason(self.conn.refusal, self.options.lang,
                                             self.conn.refusal_coded, self.conn.name)
-                      or status.detail or "refused by the server")
+                      or status.detail or render.tr(self.options.lang, "refused_plain"))
             self.exit_code = ExitCode.REFUSED
         elif status.state == "closed" and status.detail not in ("leaving", "left"):
             # Kicked or banned: what happened and what to do, then exit 3 (the
@@ -328,8 +330,8 @@ class PlainClient:
             if self.last_state != "reconnecting":
                 self._err(self._farewell())     # the server shut down: we wait for it
         elif status.state == "reconnecting" and status.detail:
-            self._err("connection lost (%s); reconnecting"
-                      % render.detail_text(status.detail, "en"))
+            self._err(render.tr(self.options.lang, "lost", why=render.detail_text(
+                status.detail, self.options.lang)))
         self.last_state = status.state
 
     def _farewell(self) -> str:

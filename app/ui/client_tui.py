@@ -49,7 +49,7 @@ def run(options: ClientOptions, connection_factory: Optional[ConnectionFactory] 
         from app.ui import client_plain
 
         return client_plain.run(options)
-    log, reason = open_log(options.log)     # before curses: a bad path is one line
+    log, reason = open_log(options.log, options.lang)     # before curses: a bad path is one line
     if reason:
         sys.stderr.write("chat.pyz: %s\n" % render.tr(options.lang, "log_failed",
                                                       path=options.log, reason=reason))

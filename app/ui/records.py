@@ -4,6 +4,7 @@ room's database (app/net/state_db.py) without a server running.
     chat.pyz log    [--state DIR] [--port P] [--since WHEN] [--name NAME]
                     [--format text|csv|jsonl|html]
     chat.pyz report [--state DIR] [--port P] [--since WHEN] [--format text|html]
+                    [--lang zh|en]
 
 `log` prints the transcript: every line, emote and announcement, joins and
 leaves, kicks and bans (text as the admin console words them; csv and jsonl
@@ -11,7 +12,8 @@ with the --log transcript's fields; html one self-contained page). `report`
 is each person's participation: lines said, first and last seen, a bar chart
 of the lines in block characters (html: the same table with bars of its own),
 then the hand-ins of the period (交作业: who, which file, its size, when, its
-SHA-256 and where it is stored), when there are any.
+SHA-256 and where it is stored), when there are any. Both are worded in
+--lang (Chinese by default), their columns aligned by display width.
 The database is opened read-only: a running server is never disturbed.
 
 WHEN: `2026-12-04`, `2026-12-04 14:00`, `14:00` (today), `today`, or an age:
@@ -24,7 +26,7 @@ import json
 import re
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Sequence, TextIO
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, TextIO
 
 from app.core.admin import LogKind
 from app.core.exit_codes import ExitCode
@@ -34,7 +36,8 @@ from app.core.text import name_key, sanitize_text
 from app.net.admin_log import entry_record
 from app.net.state_db import DB_NAME, Row, StateDB, StateError
 from app.net.state_dir import find_state
-from app.ui.admin_text import log_body, state_text
+from app.ui.admin_text import log_body, pad, state_text
+from app.ui.language import worded
 from app.ui.width import text_width
 
 BLOCKS = " ▏▎▍▌▋▊▉█"         # eighths of a character cell, for the bars
@@ -91,15 +94,15 @@ def write_log(rows: Sequence[Row], form: str, out: TextIO, lang: str = "zh") -> 
         body = "".join("<tr class=%s><td>%s</td><td>%s</td></tr>\n" % (
             html.escape(row.what), html.escape(stamp(row.time)), html.escape(log_body(row, lang)[0]))
             for row in rows)
-        out.write(page("chat.pyz log", "<table>\n%s</table>" % body))
+        out.write(page(tr(lang, "log_title"), "<table>\n%s</table>" % body, lang))
     else:
         for row in rows:
             out.write("%s %s\n" % (stamp(row.time), log_body(row, lang)[0]))
 
 
-def page(title: str, content: str) -> str:
+def page(title: str, content: str, lang: str = "zh") -> str:
     """One self-contained HTML page: no script, no outside file."""
-    return ("<!DOCTYPE html>\n<html lang=zh><head><meta charset=utf-8><title>%s</title>\n"
+    return ("<!DOCTYPE html>\n<html lang=" + lang + "><head><meta charset=utf-8><title>%s</title>\n"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{padding:2px 8px;text-align:left;vertical-align:top}"
             "tr.admin td{color:#a40}tr.kick td,tr.ban td{color:#b00}"
@@ -137,38 +140,69 @@ def bar(value: int, most: int, width: int = BAR_WIDTH) -> str:
     return BLOCKS[-1] * (eighths // 8) + (BLOCKS[eighths % 8] if eighths % 8 else "")
 
 
-def write_report(people: Sequence[Person], form: str, out: TextIO) -> None:
+# The report's words (the log's are the console's: admin_text.log_body).
+TEXTS: Dict[str, Dict[str, str]] = {
+    "zh": {"name": "名字", "lines": "发言", "first": "第一次出现", "last": "最后一次出现",
+           "nobody": "(这段时间里没有人)", "hand_ins": "交作业: %(count)d 份，来自 %(people)d 人",
+           "time": "时间", "file": "文件", "size": "大小", "stored": "保存为",
+           "log_title": "chat.pyz 聊天记录", "report_title": "chat.pyz 参与情况",
+           "bad_since": "--since %(since)s 不是一个时间 (2026-12-04、2026-12-04 14:00、14:00、"
+                        "today、90m、2h、3d)"},
+    "en": {"name": "name", "lines": "lines", "first": "first seen", "last": "last seen",
+           "nobody": "(nobody in this period)", "hand_ins": "hand-ins: %(count)d from "
+           "%(people)d people", "time": "time", "file": "file", "size": "size",
+           "stored": "stored as", "log_title": "chat.pyz log",
+           "report_title": "chat.pyz report",
+           "bad_since": "--since %(since)s is not a time (2026-12-04, 2026-12-04 14:00, 14:00, "
+                        "today, 90m, 2h, 3d)"},
+}
+
+
+def tr(lang: str, key: str, **values: Any) -> str:
+    return worded(TEXTS, lang, key, values)
+
+
+def write_report(people: Sequence[Person], form: str, out: TextIO, lang: str = "zh") -> None:
     most = max((p.lines for p in people), default=0)
+    heads = [tr(lang, key) for key in ("name", "lines", "first", "last")]
     if form == "html":
         body = "".join(
             "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td>"
             "<td><div class=bar style=\"width:%.1fem\"></div></td></tr>\n"
             % (html.escape(sanitize_text(p.name)), p.lines, stamp(p.first), stamp(p.last),
                20.0 * p.lines / most if most else 0) for p in people)
-        out.write(page("chat.pyz report", "<table><tr><th>name</th><th>lines</th>"
-                       "<th>first seen</th><th>last seen</th><th></th></tr>\n%s</table>"
-                       % body))
+        out.write(page(tr(lang, "report_title"), "<table><tr>%s<th></th></tr>\n%s</table>" % (
+            "".join("<th>%s</th>" % html.escape(h) for h in heads), body), lang))
         return
-    names = [sanitize_text(p.name) for p in people]
-    width = max([text_width(n) for n in names] + [4])
-    out.write("%s  lines  first seen           last seen\n" % ("name" + " " * (width - 4)))
-    for name, person in zip(names, people):
-        out.write("%s  %5d  %s  %s  %s\n" % (name + " " * (width - text_width(name)),
-                                             person.lines, stamp(person.first),
-                                             stamp(person.last), bar(person.lines, most)))
+    # Columns by display width (a Chinese name or heading takes two cells a
+    # character); the count right-aligned under its heading.
+    rows = [(sanitize_text(p.name), "%d" % p.lines, stamp(p.first), stamp(p.last))
+            for p in people]
+    widths = [max(text_width(row[i]) for row in rows + [tuple(heads)]) for i in range(4)]
+    lines = [_row(heads, widths)] + [
+        _row(row, widths) + "  " + bar(person.lines, most) for row, person in zip(rows, people)]
+    out.write("".join(line.rstrip() + "\n" for line in lines))
     if not people:
-        out.write("(nobody in this period)\n")
+        out.write(tr(lang, "nobody") + "\n")
+
+
+def _row(fields: Sequence[str], widths: Sequence[int]) -> str:
+    """A report line: the name padded, the count right-aligned, the times padded."""
+    name, count, first, last = fields
+    return "  ".join((pad(name, widths[0]), " " * (widths[1] - text_width(count)) + count,
+                      pad(first, widths[2]), pad(last, widths[3])))
 
 
 # (name, file, stored path, size, time, sha256 hex): StateDB.hand_ins
 HandIn = Sequence
 
 
-def write_hand_ins(hand_ins: Sequence[HandIn], form: str, out: TextIO) -> None:
+def write_hand_ins(hand_ins: Sequence[HandIn], form: str, out: TextIO, lang: str = "zh") -> None:
     """The hand-ins after the participation table: one row each, oldest first."""
     if not hand_ins:
         return
     people = len({name_key(h[0]) for h in hand_ins})
+    title = tr(lang, "hand_ins", count=len(hand_ins), people=people)
     if form == "html":
         body = "".join(
             "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td>"
@@ -176,14 +210,17 @@ def write_hand_ins(hand_ins: Sequence[HandIn], form: str, out: TextIO) -> None:
                                    html.escape(sanitize_text(h[1])), human_size(h[3]),
                                    html.escape(h[5]), html.escape(sanitize_text(h[2])))
             for h in hand_ins)
-        out.write("<h2>hand-ins: %d from %d people</h2>\n<table><tr><th>time</th><th>name</th>"
-                  "<th>file</th><th>size</th><th>sha256</th><th>stored as</th></tr>\n%s"
-                  "</table>\n" % (len(hand_ins), people, body))
+        heads = "".join("<th>%s</th>" % html.escape(tr(lang, key) if key else "sha256")
+                        for key in ("time", "name", "file", "size", "", "stored"))
+        out.write("<h2>%s</h2>\n<table><tr>%s</tr>\n%s</table>\n"
+                  % (html.escape(title), heads, body))
         return
-    out.write("\nhand-ins: %d from %d people\n" % (len(hand_ins), people))
-    for name, file, stored, size, when, sha in hand_ins:
+    out.write("\n%s\n" % title)
+    names = [sanitize_text(h[0]) for h in hand_ins]
+    width = max(text_width(name) for name in names)
+    for name, (_, file, stored, size, when, sha) in zip(names, hand_ins):
         out.write("%s  %s  %s (%s)  sha256 %s  → %s\n" % (
-            stamp(when), sanitize_text(name), sanitize_text(file), human_size(size), sha,
+            stamp(when), pad(name, width), sanitize_text(file), human_size(size), sha,
             sanitize_text(stored)))
 
 
@@ -196,8 +233,8 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
     if options.since:
         when = parse_when(options.since, time.time())
         if when is None:
-            print("chat.pyz: --since %s is not a time (2026-12-04, 2026-12-04 14:00, 14:00, "
-                  "today, 90m, 2h, 3d)" % options.since, file=sys.stderr)
+            print("chat.pyz: " + tr(options.lang, "bad_since", since=options.since),
+                  file=sys.stderr)
             return ExitCode.USAGE
         since = when
     try:
@@ -213,12 +250,12 @@ def run(options: RecordOptions, out: Optional[TextIO] = None) -> int:
     if options.command == "report":
         if options.format == "html":              # the hand-ins inside the same page
             report, extra = io.StringIO(), io.StringIO()
-            write_report(participation(rows), "html", report)
-            write_hand_ins(hand_ins, "html", extra)
+            write_report(participation(rows), "html", report, options.lang)
+            write_hand_ins(hand_ins, "html", extra, options.lang)
             out.write(report.getvalue().replace("</body>", extra.getvalue() + "</body>"))
         else:
-            write_report(participation(rows), options.format, out)
-            write_hand_ins(hand_ins, options.format, out)
+            write_report(participation(rows), options.format, out, options.lang)
+            write_hand_ins(hand_ins, options.format, out, options.lang)
         return ExitCode.OK
     if options.name is not None:
         key = name_key(options.name)

@@ -27,6 +27,7 @@ from app.core import protocol as P
 from app.core.client_core import SERVER_TIMEOUT
 from app.core.file_names import human_size
 from app.core.text import NameProblem, sanitize_message, sanitize_text
+from app.ui import os_words
 from app.ui.language import worded
 from app.ui.width import expand_tabs
 
@@ -138,6 +139,12 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "why": " (原因: %(reason)s)",
         "server_closing": "服务器已关闭。它重新启动后客户端会自动重连；也可以 /quit 退出，稍后再启动客户端",
         "press_key": "按任意键退出 (%(seconds)d 秒后自动退出)",
+        "no_server": "%(server)s 没有聊天服务器: %(why)s，已等了 %(seconds)d 秒 (服务器在运行吗？"
+                     "防火墙挡住 UDP 端口 %(port)d 了吗？)",
+        "lost": "连接断了 (%(why)s)；正在重连",
+        "not_delivered": "服务器没有回来；%(count)d 行没有送达",
+        "not_encrypted": "没有加密 (--insecure)",
+        "refused_plain": "服务器拒绝了",
         "help": [
             "命令:",
             "  /who             谁在线",
@@ -263,6 +270,12 @@ TEXTS: Dict[str, Dict[str, Any]] = {
         "server_closing": "The server has shut down. The client reconnects when it is back; "
                           "or /quit and start the client again later",
         "press_key": "Press any key to leave (leaving by itself in %(seconds)d s)",
+        "no_server": "no chat server at %(server)s: %(why)s after %(seconds)d s (is the server "
+                     "running? does a firewall block UDP port %(port)d?)",
+        "lost": "connection lost (%(why)s); reconnecting",
+        "not_delivered": "the server did not come back; %(count)d lines were not delivered",
+        "not_encrypted": "not encrypted (--insecure)",
+        "refused_plain": "refused by the server",
         "help": [
             "Commands:",
             "  /who             who is online",
@@ -336,6 +349,7 @@ DETAIL_WORDS: Dict[str, Dict[str, str]] = {
            "net_unreachable": "网络不通",
            "net_no_route": "找不到去服务器的路由",
            "net_host_down": "服务器那台电脑没有开",
+           "net_firewall": "本机防火墙拒绝发送 (nftables 或 iptables 的出站规则)",
            "no_answer": "没有回应"},
     "en": {"server_restarted": "the server restarted and forgot this connection",
            "server_silent": "no answer from the server for %d s" % SERVER_TIMEOUT,
@@ -343,12 +357,17 @@ DETAIL_WORDS: Dict[str, Dict[str, str]] = {
            "net_unreachable": "the network is unreachable",
            "net_no_route": "no route to the server",
            "net_host_down": "the server's host is down",
+           "net_firewall": "this computer's firewall refuses to send (an nftables or "
+                           "iptables output rule)",
            "no_answer": "no answer"},
 }
 
 
 def detail_text(detail: str, lang: str) -> str:
-    return DETAIL_WORDS.get(lang, DETAIL_WORDS["en"]).get(detail, detail)
+    """A Status detail or network hint: a key above, an errno name (its words,
+    app/ui/os_words.py), or a coded problem; anything else as it is."""
+    words = DETAIL_WORDS.get(lang, DETAIL_WORDS["en"]).get(detail)
+    return words if words is not None else os_words.problem_text(detail, lang)
 
 
 def refusal_reason(refusal: Optional[Tuple[int, str]], lang: str,
@@ -468,8 +487,8 @@ def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
                   size=human_size(news.size), path=sanitize_text(news.path)), True
     if kind == "FileFailed":
         why = tr(lang, "why_" + news.why)
-        if news.detail:
-            why += " (%s)" % sanitize_text(news.detail)
+        if news.detail:                    # an errno name (ours), or the sender's reason
+            why += " (%s)" % sanitize_text(os_words.problem_text(news.detail, lang))
         return tr(lang, "file_not_saved", name=sanitize_text(news.name), why=why), False
     if kind == "HandedIn":
         return tr(lang, "handed_in", name=sanitize_text(news.name), size=human_size(news.size),
@@ -478,10 +497,16 @@ def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
         detail = news.detail
         if news.code in (1, 2) and detail.isdigit():
             detail = human_size(int(detail))
-        why = tr(lang, "refuse_%d" % news.code if "refuse_%d" % news.code in TEXTS["en"]
-                 else "refuse_6", detail=sanitize_text(detail))
-        if news.code in (3, 4) and detail:
-            why += " (%s)" % sanitize_text(detail)       # the server's why: its OS error
+        if news.code == 0 and detail not in ("", "mismatch"):
+            # It failed here (a coded problem: cannot open, read) or there ("write").
+            why = tr(lang, "why_write") if detail == "write" else os_words.problem_text(
+                detail, lang)
+        else:
+            why = tr(lang, "refuse_%d" % news.code if "refuse_%d" % news.code in TEXTS["en"]
+                     else "refuse_6", detail=sanitize_text(detail))
+            if news.code in (3, 4) and detail and (news.code, detail) != (3, "ENOSPC"):
+                # The server's why: its OS error (an errno name), in our words.
+                why += " (%s)" % sanitize_text(os_words.problem_text(detail, lang))
         return tr(lang, "hand_in_failed", name=sanitize_text(news.name), why=why), False
     return sanitize_text(str(news)), False
 

@@ -17,8 +17,9 @@ from app.core.options import ClientOptions
 from app.core.text import check_name
 from app.net import identity
 from app.net import files
-from app.net.client_net import ClientConnection, ConnectError
+from app.net.client_net import ClientConnection, ClientNote, ConnectError
 from app.ui import render
+from app.ui.os_words import problem_text
 from app.ui.client.terminal import Terminal
 from app.ui.line_editor import LineEditor, one_line
 
@@ -168,18 +169,20 @@ class Login:
             try:
                 security = identity.client_security(self.options.password, self.options.insecure,
                                                     self.options.accept_new_key)
-                for note in security.notes if security is not None else ():
-                    self.term.say_local(note)
-                downloads, note = files.downloads_dir(self.options.downloads)
-                if note:
-                    self.term.say_local(note)
+                downloads, where = files.downloads_dir(self.options.downloads)
+                for note in (security.notes if security is not None else []) + (
+                        [where] if where else []):
+                    self.term.say_local(problem_text(note, self.options.lang))
                 self.conn = self.factory(self.options.host, self.options.port, name,
                                          time.monotonic(), room_key=self.options.room_key,
                                          security=security, downloads=downloads)
             except (ConnectError, identity.KeyStoreError, identity.CryptoUnavailable) as exc:
-                self.term.error = str(exc)   # e.g. an unknown host name, no libcrypto
+                # e.g. an unknown host name, a damaged key file, no libcrypto
+                self.term.error = problem_text(str(exc), self.options.lang)
             except ValueError as exc:     # a name the protocol core will not send
-                self.term.say_local(self.tr("bad_name", reason=exc))
+                problem = getattr(exc, "problem", None)      # (client_core.BadName's)
+                self.term.say_local(self.tr("bad_name", reason=render.name_problem_text(
+                    problem, self.term.lang) if problem is not None else exc))
                 self.editor.set_text(raw)
                 self.asking = True
         else:
@@ -199,6 +202,8 @@ class Login:
                     self.editor.set_text(self.name)
             elif isinstance(event, protocol.Event):
                 self.pending.append(event)
+            elif isinstance(event, ClientNote):
+                self.term.say_local(problem_text(event.problem, self.options.lang))
 
     def _resize(self) -> None:
         """New windows at the new size, every one repainted whole: ncurses' model

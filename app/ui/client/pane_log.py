@@ -12,6 +12,7 @@ import os
 import time
 from typing import Callable, Optional, Sequence, Tuple
 
+from app.ui.os_words import os_error_text
 from app.ui.render import CONTINUATION
 
 Segment = Tuple[str, str]
@@ -42,11 +43,12 @@ class PaneLog:
             pass
 
 
-def open_log(path: Optional[str]) -> Tuple[Optional[PaneLog], str]:
-    """(the log, "") or (None, the reason it cannot be opened); (None, "") without a path."""
+def open_log(path: Optional[str], lang: str) -> Tuple[Optional[PaneLog], str]:
+    """(the log, "") or (None, why it cannot be opened: an errno's words in
+    `lang`, app/ui/os_words.py); (None, "") without a path."""
     if not path:
         return None, ""
     try:
         return PaneLog.open(path), ""
     except OSError as exc:
-        return None, exc.strerror or str(exc)
+        return None, os_error_text(exc, lang)

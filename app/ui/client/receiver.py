@@ -18,9 +18,10 @@ from app.core.options import ClientOptions
 from app.core.text import split_message
 from app.net.channel import Channel
 from app.net import files
-from app.net.client_net import ClientConnection
+from app.net.client_net import ClientConnection, ClientNote
 from app.net.processes import SharedCursor, await_messages, watch
 from app.ui import render, screen
+from app.ui.os_words import problem_text
 from app.ui.client.messages import (Activity, ClearPane, ConnectionStatus, EmoteLine,
                                     HandIn, LeaveRoom, PrivateLine, ReceiverLeaving, ReceiverReady,
                                     RepaintWindows, SayLine, ScrollEnd, ScrollPane, SearchPane,
@@ -158,7 +159,8 @@ class Receiver(Side):
         elif isinstance(message, HandIn):
             problem = self.conn.hand_in(os.path.expanduser(message.path), time.monotonic())
             if problem:
-                self.term.say_local(self.tr("hand_in_problem", reason=problem))
+                self.term.say_local(self.tr("hand_in_problem",
+                                            reason=problem_text(problem, self.lang)))
             self.bars_at = float("-inf")    # its bar at once
         else:
             self._on_pane_message(message)
@@ -209,8 +211,13 @@ class Receiver(Side):
 
     # ------------------------------------------------------------ from the network
 
-    def _on_events(self, events: Sequence[Union[ClientEvent, files.FileNews]]) -> None:
+    def _on_events(self, events: Sequence[Union[ClientEvent, files.FileNews, ClientNote]]
+                   ) -> None:
         for event in events:
+            if isinstance(event, ClientNote):           # e.g. the server's key not remembered
+                self.term.say_local(problem_text(event.problem, self.lang))
+                self.dirty = True
+                continue
             if isinstance(event, files.NEWS_TYPES):     # a file stored, handed in, or why not
                 text, good = render.file_news_text(event, self.lang)
                 self._end_bar(isinstance(event, (files.HandedIn, files.HandInRefused)),
@@ -311,7 +318,8 @@ class Receiver(Side):
             self.term.say_local(self.tr("state_joined"))
         elif status.state == "closed" and status.detail not in ("leaving", "left") \
                 and before != "closed":
-            self.term.say_local(farewell or self.tr("closed", reason=status.detail))
+            self.term.say_local(farewell or self.tr("closed", reason=render.detail_text(
+                status.detail, self.lang)))
         self.dirty = True
         self._send_state()
 
