@@ -135,7 +135,10 @@ FILE_ENTRIES = [(0.0, LogKind.HANDOUT, "", "console", "not_handed_out - open ENO
                 (0.0, LogKind.HAND_IN, NAME, "-", "resumed - 4500000 10000000 a1"),
                 (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_failed ENOSPC a1"),
                 (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_failed EXDEV a1"),
-                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_mismatch - a1")]
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_mismatch - a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken - 3 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken ENOSPC 3 a1"),
+                (0.0, LogKind.HAND_IN, NAME, "-", "hand_in_not_taken EACCES 4 a1")]
 REFUSALS = (["%s 0 %s" % (why, OTHER) for why in ("taken", "looks_like")]
             + ["room_full 0 30", "host_full 0 32"]
             + ["%s 600 %s" % (why, r) for why in ("kicked", "banned_name", "banned_host",

@@ -130,6 +130,8 @@ def test_the_client_words_its_hand_in_and_download_failures():
     download the disk refused (an errno name), in one language each."""
     for news in (files.HandInRefused("a1", 0, "open ENOENT /x/a1"),
                  files.HandInRefused("a1", 0, "write"),
+                 files.HandInRefused("a1", 3, ""),
+                 files.HandInRefused("a1", 4, "EFBIG"),
                  files.FileFailed("a1", "no_space", "ENOSPC"),
                  files.FileFailed("a1", "unwritable", "EROFS"),
                  files.FileFailed("a1", "write", "EIO")):
@@ -137,6 +139,9 @@ def test_the_client_words_its_hand_in_and_download_failures():
         one_language(zh, en)
     assert render.file_news_text(files.FileFailed("a1", "unwritable", "EROFS"), "zh")[0] \
         == "文件 a1 没有保存: 下载文件夹不能写入（用 --downloads 指定别的文件夹） (磁盘是只读的)"
+    # The server could not write a hand-in midway: its errno name, worded here.
+    assert render.file_news_text(files.HandInRefused("a1", 4, "EFBIG"), "zh")[0] \
+        == "作业 a1 没有提交: 服务器不能保存文件 (文件太大)"
 
 
 def test_key_files_failures_are_coded(tmp_path):

@@ -14,7 +14,7 @@ from app.core import secure_wire
 from app.core.hub import Hub, HubConfig
 from app.core.secure_server import SecureServer
 from app.core import noise
-from app.core.secure_session import ReplayWindow, Transport
+from app.core.secure_session import SEAL_AFTER_MIN, ReplayWindow, Transport
 from app.net import libcrypto
 from app.net import primitives
 from tests.chatproc import HOST, free_udp_port, start_client, start_server
@@ -223,7 +223,9 @@ def test_transport_records_are_the_documented_layout_and_refuse_replays_and_forg
     theirs = Transport((noise.CipherState(libcrypto.Aead, k2),
                         noise.CipherState(libcrypto.Aead, k1)), peer_index=5)
     reference = noise.CipherState(libcrypto.Aead, k1)
-    for counter, inner in enumerate([b"", b"x", "\u4f60\u597d".encode() * 300]):
+    # (the last two: a file chunk at SEAL_AFTER_MIN and the largest, sealed in place)
+    for counter, inner in enumerate([b"", b"x", "\u4f60\u597d".encode() * 300,
+                                     os.urandom(SEAL_AFTER_MIN), os.urandom(65440)]):
         record = mine.seal(inner)
         header = secure_wire.record_header(77, counter)
         assert record == header + reference.encrypt_with_nonce(counter, header, inner)

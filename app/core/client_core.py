@@ -746,8 +746,8 @@ class ClientCore:
         self.files_session = self.session_id if joined else 0
         if joined:
             head = file_wire.file_header(self.session_id)
-            for _, body in files.pull(now, budget):
-                self._send(now, head + body)
+            for _, datagram in files.pull(now, budget, head=lambda peer: head):
+                self._send(now, datagram)
 
     @property
     def leaving_done(self) -> bool:

@@ -100,9 +100,10 @@ class FileDesk:
         if due is not None and now >= due:
             self._look(now, hub)
         sessions = self.sessions
-        for instance, body in self.endpoint.pull(now, budget, sessions.__contains__):
-            session = sessions[instance]
-            hub.outbox.append((fw.file_header(session.id) + body, session.addr))
+        for instance, datagram in self.endpoint.pull(
+                now, budget, sessions.__contains__,
+                lambda instance: fw.file_header(sessions[instance].id)):
+            hub.outbox.append((datagram, sessions[instance].addr))
         for event in self.endpoint.take_events():
             if isinstance(event, Delivered) and event.transfer in self.got:
                 self.got[event.transfer].add(event.peer)

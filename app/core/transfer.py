@@ -599,22 +599,25 @@ class Endpoint:
     # ------------------------------------------------------------ output
 
     def pull(self, now: float, budget: int,
-             live: Callable[[int], bool] = lambda peer: True) -> List[Tuple[int, bytes]]:
-        """Message bodies to send now, as (peer, body): control first (acks,
-        answers, offers), then up to `budget` chunks shared round-robin among
-        the transfers whose peer is `live` (has a session now)."""
-        out = [(p, body) for p, body in self.control if live(p)]
+             live: Callable[[int], bool] = lambda peer: True,
+             head: Callable[[int], bytes] = lambda peer: b"") -> List[Tuple[int, bytes]]:
+        """Message bodies to send now, as (peer, head(peer) + body): control
+        first (acks, answers, offers), then up to `budget` chunks shared
+        round-robin among the transfers whose peer is `live` (has a session
+        now). `head` is the owner's datagram header, put in front here so that
+        a 64 KB chunk is copied once (one join), not once per layer."""
+        out = [(p, head(p) + body) for p, body in self.control if live(p)]
         self.control = []
         for inc in self.incoming.values():
             if inc.ack_due is not None and inc.ack_due <= now:
                 inc.ack_due = None
                 inc.unacked = 0
                 if live(inc.peer) and inc.state in (OPEN, COMPLETE):
-                    out.append((inc.peer, fw.encode_ack(inc.transfer, inc.ack())))
+                    out.append((inc.peer, head(inc.peer) + fw.encode_ack(inc.transfer, inc.ack())))
         senders = [o for o in self.outgoing.values() if o.state != ENDED and live(o.peer)]
         for sender in senders:
             if sender.take_offer(now):
-                out.append((sender.peer, sender.offer_body))
+                out.append((sender.peer, head(sender.peer) + sender.offer_body))
         active = [o for o in senders if o.state == SENDING]
         if active and budget > 0:
             self.turn = (self.turn + 1) % len(active)
@@ -627,7 +630,8 @@ class Endpoint:
                     data = self._read(sender, index)
                     if data is None:
                         break
-                    out.append((sender.peer, fw.encode_chunk_head(sender.transfer, index) + data))
+                    out.append((sender.peer, b"".join((
+                        head(sender.peer), fw.encode_chunk_head(sender.transfer, index), data))))
                     budget -= 1
                     self.stats["chunks_sent"] += 1
                     if before:

@@ -4,7 +4,7 @@ that ClientCore carries. The client's network shell (client_net.py) gives it
 a turn after its chat output in every wake-up."""
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from app.core import file_wire as fw
 from app.core import transfer as tr
@@ -28,6 +28,11 @@ class ClientFiles:
         self.sending: Dict[int, Tuple[int, fw.Offer]] = {}    # transfer -> (fd, offer)
         self.hashing: List[SourceHash] = []                   # hand-ins not yet offered
         self.news: List[FileNews] = []
+        # Sends what is queued in the core's output now (the shell's send): the
+        # acks of the chunks just received leave before those chunks are
+        # written and hashed, so the sender's next window is on its way while
+        # we write this one (the ack says "received"; DONE says "stored").
+        self.flush: Callable[[], None] = lambda: None
 
     def hand_in(self, path: str, now: float) -> Optional[str]:
         """Start handing `path` in: None, or why not (it cannot be opened, is
@@ -75,6 +80,8 @@ class ClientFiles:
             self._hash_step(now)
         self.core.pull_files(now, CHUNK_BUDGET)
         events = self.endpoint.take_events()
+        if events and self.core.out:
+            self.flush()
         if events:
             self.news += self.downloads.handle(now, self.endpoint, events)
             for event in events:
@@ -95,10 +102,11 @@ class ClientFiles:
         elif event.done.status == fw.DoneStatus.STORED:
             self.news.append(HandedIn(offer.name, offer.size, event.done.sha256.hex(),
                                       event.done.detail, event.transfer))
-        else:
-            self.news.append(HandInRefused(offer.name, 0, "mismatch" if event.done.status
-                                           == fw.DoneStatus.MISMATCH else "write",
-                                           event.transfer))
+        elif event.done.status == fw.DoneStatus.MISMATCH:
+            self.news.append(HandInRefused(offer.name, 0, "mismatch", event.transfer))
+        else:                 # the server could not write it (a full disk, ...): its why
+            self.news.append(HandInRefused(offer.name, fw.RefuseCode.UNWRITABLE,
+                                           event.done.detail, event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
         if self.hashing:

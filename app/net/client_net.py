@@ -90,6 +90,7 @@ class ClientConnection:
         self.hint = ""
         self.connected = False
         self.files = ClientFiles(self.core, downloads, self.server, receive_chunk(self.sock))
+        self.files.flush = self._send_output
         self.tick(now)
 
     # ------------------------------------------------------------ loop

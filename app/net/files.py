@@ -18,11 +18,13 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import socket
 import sys
 import tempfile
+import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from app import _pyz_main
 from app.core import file_names, problems
@@ -178,12 +180,53 @@ class Landed(NamedTuple):
     why: str = ""             # for a person, when not stored
 
 
+THREAD_HASH_MIN = 32 << 10   # chunks at least this large are hashed in the hasher thread
+
+
+class _Hasher:
+    """SHA-256 updates in a thread of the process's own, in the order given:
+    hashlib lets go of the GIL while it hashes a large buffer, so the loop
+    goes on receiving and decrypting the next chunks meanwhile (the hash is a
+    third of a receiver's work per chunk). Bounded: a loop that gets ahead
+    waits. Small chunks (a 1500-byte Ethernet's) are hashed in the loop: for
+    them the hand-over would cost more than the hash."""
+
+    def __init__(self) -> None:
+        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=64)
+        self.thread: Optional[threading.Thread] = None
+        self.pid = 0
+
+    def update(self, digest: Any, data: Any) -> None:
+        if self.thread is None or self.pid != os.getpid():   # (a forked child: its own)
+            self.jobs = queue.Queue(maxsize=64)
+            self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+            self.pid = os.getpid()
+            self.thread.start()
+        self.jobs.put((digest, data))
+
+    def _run(self) -> None:
+        jobs = self.jobs
+        while True:
+            digest, data = jobs.get()
+            digest.update(data)
+            jobs.task_done()
+
+    def wait(self) -> None:
+        """Until every update given so far is made."""
+        if self.thread is not None and self.pid == os.getpid():
+            self.jobs.join()
+
+
+_hasher = _Hasher()
+
+
 class _Part:
     """A partial file, and the SHA-256 of its prefix so far: chunks that come
     in order are hashed as they are written, so completing a file costs no
     second pass over it (only what came out of order, or before a resume, is
     read back)."""
-    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead")
+    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead",
+                 "threaded")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -194,19 +237,26 @@ class _Part:
         self.digest = hashlib.sha256()
         self.hashed = 0                      # bytes [0, hashed) are in the digest
         self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
+        self.threaded = offer.chunk >= THREAD_HASH_MIN
+
+    def _hash(self, data: Any) -> None:
+        if self.threaded:
+            _hasher.update(self.digest, data)
+        else:
+            self.digest.update(data)
 
     def wrote(self, offset: int, data: bytes) -> None:
         if offset != self.hashed:
             if offset > self.hashed:
                 self.ahead[offset] = len(data)
             return
-        self.digest.update(data)
+        self._hash(data)
         self.hashed += len(data)
         ahead = self.ahead
         while self.hashed in ahead:          # a hole filled: what waited behind it
             length = ahead.pop(self.hashed)
             block = os.pread(self.fd, length, self.hashed)
-            self.digest.update(block)
+            self._hash(block)
             self.hashed += len(block)
 
     def finish_digest(self) -> bytes:
@@ -214,8 +264,10 @@ class _Part:
         while True:
             block = os.pread(self.fd, HASH_BLOCK, self.hashed)
             if not block:
+                if self.threaded:
+                    _hasher.wait()
                 return self.digest.digest()
-            self.digest.update(block)
+            self._hash(block)
             self.hashed += len(block)
 
 
@@ -453,6 +505,7 @@ class Downloads:
     --file-ttl) the partial is taken up and only the rest is sent."""
 
     def __init__(self, folder: Optional[str]) -> None:
+        self.writer = RecordWriter()
         self.landing = Landing(folder) if folder else None
         self.record = os.path.join(folder, PARTIALS_FILE) if folder else None
         self.resumable: Dict[str, dict] = self._load()
@@ -491,17 +544,12 @@ class Downloads:
                 state[self._id(key[1], inc.offer)] = dict(
                     part=path, name=name, saved=time.time(),
                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk))
-        try:
-            if not state:
-                if os.path.exists(self.record):
-                    os.unlink(self.record)
-                return
-            temporary = self.record + ".new"
-            with open(temporary, "w", encoding="utf-8") as f:
-                json.dump(state, f, ensure_ascii=False)
-            os.replace(temporary, self.record)
-        except OSError:
-            pass                         # no resume after a restart, nothing worse
+        text = json.dumps(state, ensure_ascii=False) if state else None
+        if force:
+            self.writer.close()
+            _write_record(self.record, text)
+        else:
+            self.writer.put(self.record, text)
 
     def _resume(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
                 offer: fw.Offer) -> bool:
@@ -574,6 +622,65 @@ class Downloads:
         if self.landing is not None:
             self.save(now, endpoint, force=True)
             self.landing.detach()
+
+
+def _write_record(path: str, text: Optional[str]) -> None:
+    """The partials record: replaced whole (a crash leaves the old or the new
+    one), or removed when `text` is None."""
+    try:
+        if text is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        temporary = path + ".new"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        pass                             # no resume after a restart, nothing worse
+
+
+class RecordWriter:
+    """Writes the partials record in a thread of its own, the newest text
+    only. Why: the rename waits for the file system's journal, and on ext4
+    (data=ordered) a journal commit first writes out the dirty pages of the
+    file being received: 30 ms and more with a large download under way,
+    measured, which the loop would spend not receiving (and not acking)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.due: Optional[Tuple[str, Optional[str]]] = None
+        self.thread: Optional[threading.Thread] = None
+        self.closing = False
+
+    def put(self, path: str, text: Optional[str]) -> None:
+        with self.lock:
+            self.due = (path, text)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="partials", daemon=True)
+                self.thread.start()
+            self.lock.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                while self.due is None and not self.closing:
+                    self.lock.wait()
+                if self.due is None:
+                    return
+                path, text = self.due
+                self.due = None
+            _write_record(path, text)
+
+    def close(self) -> None:
+        """Wait until what was put is written, and end the thread."""
+        with self.lock:
+            self.closing = True
+            self.lock.notify()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        self.closing = False
 
 
 # ---------------------------------------------------------------- where

@@ -272,6 +272,43 @@ class Aead:
             raise RuntimeError("OpenSSL failed to seal")
         return space.view[:end + TAG_LEN].tobytes()
 
+    def seal_after(self, prefix: bytes, nonce: bytes, plaintext: bytes,
+                   ad: bytes) -> bytearray:
+        """prefix || ciphertext || tag, the cipher writing straight into the
+        one new buffer: a 64 KB file chunk is not copied again after it is
+        encrypted (seal and seal_trusted copy the sealed datagram out of the
+        thread's scratch buffer). Same key, nonce and rules as seal; the
+        record layer uses it for file chunks (secure_session.SEAL_AFTER_MIN)."""
+        if type(nonce) is not bytes or len(nonce) != NONCE_LEN:
+            raise ValueError("a ChaCha20-Poly1305 nonce is 12 bytes")
+        if type(plaintext) is not bytes:
+            plaintext = bytes(plaintext)
+        if type(ad) is not bytes:
+            ad = bytes(ad)
+        key = self._key
+        if key is None:
+            raise RuntimeError("this Aead was closed")
+        size, start = len(plaintext), len(prefix)
+        out = bytearray(start + size + TAG_LEN)
+        out[:start] = prefix
+        window = (ctypes.c_char * len(out)).from_buffer(out)
+        base = ctypes.addressof(window)
+        space = _main_space if get_ident() == _MAIN_THREAD else _space_for(0)
+        ctx = space.seal_ctx or space.context(1)
+        outlen, update = space.outlen, self._update
+        # As in seal; the cipher text goes to out[start:], the tag after it.
+        ok = (self._init(ctx, None, None, key, nonce, 1) == 1
+              and (not ad or update(ctx, None, outlen, ad, len(ad)) == 1)
+              and (not size or update(ctx, c_void_p(base + start), outlen, plaintext,
+                                      size) == 1)
+              and self._final(ctx, space.buffer, outlen) == 1
+              and self._ctrl(ctx, _EVP_CTRL_AEAD_GET_TAG, TAG_LEN,
+                             c_void_p(base + start + size)) == 1)
+        del window                    # the bytearray's buffer is released
+        if not ok:
+            raise RuntimeError("OpenSSL failed to seal")
+        return out
+
     def open(self, nonce: bytes, ciphertext: bytes, ad: bytes) -> Optional[bytes]:
         """The plaintext, or None when the tag does not match or the input is
         malformed (wrong nonce length, shorter than a tag). Never raises for input."""

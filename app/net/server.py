@@ -336,6 +336,7 @@ class NetworkProcess:
         self.files = ServerFiles(self.hub, options, state_path, sock)   # handouts, hand-ins
         self.files.record = self._record_hand_in
         self.files.save = self._save_files
+        self.files.flush = self._flush_files
         if store is not None:
             self._restore(store)
 
@@ -562,6 +563,11 @@ class NetworkProcess:
         if self.hub.outbox:
             self._commit()
             self._send(self.front.take_output())
+
+    def _flush_files(self) -> None:
+        """The files' acks (and chunks) now, before the turn writes what came."""
+        self._commit()
+        self._send(self.front.take_output())
 
     def _send(self, output) -> None:
         sendto = self.sock.sendto

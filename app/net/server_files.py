@@ -65,6 +65,9 @@ class ServerFiles:
         self.hashing: List[SourceHash] = []          # /send files whose hash is not done
         self.paths: Dict[int, str] = {}              # handout transfer -> its path
         self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
+        # Sends the hub's outbox now (the server's send): acks of the chunks
+        # just received leave before those chunks are written and hashed.
+        self.flush: Callable[[], None] = lambda: None
 
     def restore(self, stored: Sequence[StoredHandIn]) -> None:
         """The hand-ins of earlier runs (the database): listed, and counted in
@@ -197,7 +200,10 @@ class ServerFiles:
         if self.hashing:
             self._hash_step(now)
         self.desk.pull(now, self.hub, CHUNK_BUDGET)
-        for event in self.desk.take_events():
+        events = self.desk.take_events()
+        if events and self.hub.outbox:
+            self.flush()
+        for event in events:
             self._on_event(now, event)
         for handout in self.desk.expired(now):
             self.paths.pop(handout.transfer, None)
@@ -323,6 +329,11 @@ class ServerFiles:
         if refusal is not None:
             endpoint.refuse(now, event.peer, event.transfer, fw.RefuseCode(refusal[0]),
                             refusal[1])
+            # The teacher must hear of it too: it is their disk or folder (coded:
+            # the refusal's code, its errno name if any, the file's name).
+            self.hub.note(now, LogKind.HAND_IN, name, "-", problems.detail(
+                "hand_in_not_taken", problems.errno_number(refusal[1]),
+                "%d %s" % (refusal[0], offer.name)))
             return
         self.hand_in_names[(event.peer, event.transfer)] = name
         self.handed[name] = self.handed.get(name, 0) + offer.size    # reserved now

@@ -59,6 +59,9 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "file_resumed": "%(name)s 的作业 %(file)s 从 %(done)s 处接着传 (共 %(size)s)",
         "file_hand_in_failed": "%(name)s 的作业 %(file)s 没能保存: %(reason)s",
         "file_hand_in_mismatch": "%(name)s 的作业 %(file)s 没能保存: 传输中文件被改动了",
+        "file_hand_in_not_taken": "%(name)s 的作业 %(file)s 没有收下 (%(why)s%(reason)s)",
+        "file_not_taken_3": "磁盘满了",
+        "file_not_taken_4": "提交文件夹不能写入",
         "file_reason": "：%(reason)s",
         # help: (what to type, what it does) as two entries each
         "help_say": "普通文字",
@@ -302,6 +305,9 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "file_hand_in_failed": "%(name)s's hand-in %(file)s was not stored: %(reason)s",
         "file_hand_in_mismatch": "%(name)s's hand-in %(file)s was not stored: it changed "
                                  "while it was sent",
+        "file_hand_in_not_taken": "%(name)s's hand-in %(file)s was not taken (%(why)s%(reason)s)",
+        "file_not_taken_3": "the disk is full",
+        "file_not_taken_4": "the submissions folder cannot be written",
         "file_reason": ": %(reason)s",
         "help_say": "plain text",
         "help_say_does": "an announcement to everyone (the admin's message)",
@@ -770,7 +776,7 @@ def log_body(entry: Sequence[Any], lang: str) -> Tuple[str, str]:
 # The coded handout and hand-in entries (each a "file_" text).
 _FILE_ENTRIES = ("not_handed_out", "not_stored", "not_stored_mismatch", "handout_refused",
                  "saved_unreadable", "abandoned_cancelled", "abandoned_silent", "resumed",
-                 "hand_in_failed", "hand_in_mismatch")
+                 "hand_in_failed", "hand_in_mismatch", "hand_in_not_taken")
 
 
 def _file_entry(name: str, detail: str, lang: str) -> str:
@@ -802,6 +808,14 @@ def _file_entry(name: str, detail: str, lang: str) -> str:
             values.update(done=human_size(int(figures[0])), size=human_size(int(figures[1])))
     elif key == "hand_in_failed":
         values["reason"] = reason or reason_words("EIO", lang)
+    elif key == "hand_in_not_taken":
+        # A hand-in refused at its offer for our disk or folder (REFUSE 3 or 4).
+        code, _, values["file"] = text.partition(" ")
+        why = "file_not_taken_" + code
+        values["why"] = tr(lang, why) if why in TEXTS["en"] else tr(
+            lang, "file_refuse_other", code=code)
+        said = reason and got.errno_name != "ENOSPC"     # (the disk is full: said)
+        values["reason"] = tr(lang, "file_reason", reason=reason) if said else ""
     return tr(lang, "file_" + key, **values)
 
 

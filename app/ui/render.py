@@ -504,6 +504,9 @@ def file_news_text(news: Any, lang: str) -> Tuple[str, bool]:
         else:
             why = tr(lang, "refuse_%d" % news.code if "refuse_%d" % news.code in TEXTS["en"]
                      else "refuse_6", detail=sanitize_text(detail))
+            if news.code in (3, 4) and detail and (news.code, detail) != (3, "ENOSPC"):
+                # The server's why: its OS error (an errno name), in our words.
+                why += " (%s)" % sanitize_text(os_words.problem_text(detail, lang))
         return tr(lang, "hand_in_failed", name=sanitize_text(news.name), why=why), False
     return sanitize_text(str(news)), False
 
