@@ -13,7 +13,7 @@ its transfers wait for the next offer.
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Set
 
 from app.core import file_wire as fw
-from app.core.transfer import Delivered, Endpoint, FileEvent, Reader
+from app.core.transfer import Delivered, Endpoint, FileEvent, Reader, Refused
 
 if TYPE_CHECKING:
     from app.core.hub import Hub, ServerSession
@@ -36,6 +36,10 @@ class FileDesk:
         self.ttl = ttl
         self.handouts: Dict[int, Handout] = {}
         self.got: Dict[int, Set[int]] = {}          # transfer -> instances that have it
+        # transfer -> {instance: the session that refused it}: not offered again
+        # on that session (a full disk refused it: offered every look, it was
+        # refused and logged twice a second); offered again on a new one.
+        self.refused: Dict[int, Dict[int, int]] = {}
         self.sessions: Dict[int, "ServerSession"] = {}   # instance -> its live session
         self.looked_at = -LOOK_INTERVAL
         self.events: List[FileEvent] = []
@@ -60,6 +64,7 @@ class FileDesk:
         for handout in gone:
             del self.handouts[handout.transfer]
             self.got.pop(handout.transfer, None)
+            self.refused.pop(handout.transfer, None)
         return gone
 
     def _sending(self, transfer: int) -> bool:
@@ -84,8 +89,10 @@ class FileDesk:
             if now - handout.created > self.ttl:
                 continue
             got = self.got[handout.transfer]
+            refused = self.refused.get(handout.transfer, {})
             for instance, session in live.items():
-                if instance not in got and not self._sending_to(instance, handout.transfer):
+                if instance not in got and refused.get(instance) != session.id \
+                        and not self._sending_to(instance, handout.transfer):
                     offer = handout.offer._replace(chunk=self.chunk_for(session.addr))
                     self.endpoint.send(now, instance, handout.transfer, offer, handout.source)
 
@@ -107,6 +114,9 @@ class FileDesk:
         for event in self.endpoint.take_events():
             if isinstance(event, Delivered) and event.transfer in self.got:
                 self.got[event.transfer].add(event.peer)
+            elif isinstance(event, Refused) and event.code and event.transfer in self.handouts \
+                    and event.peer in sessions:
+                self.refused.setdefault(event.transfer, {})[event.peer] = sessions[event.peer].id
             self.events.append(event)
 
     def _look_due(self) -> Optional[float]:
