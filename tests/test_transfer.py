@@ -412,3 +412,57 @@ def test_controller_halves_once_per_round_and_backs_off_on_delay():
     assert cc.cwnd < before
     cc.on_timeout(3.0)
     assert cc.cwnd == MIN_CWND
+
+
+class _LiveSession:
+    """What FileDesk reads of a hub's session."""
+
+    class phase:
+        value = "live"
+
+    def __init__(self, instance: int, session_id: int) -> None:
+        self.instance, self.id, self.addr = instance, session_id, ("10.0.0.7", 4000 + session_id)
+
+
+class _Room:
+    def __init__(self, *sessions) -> None:
+        self.sessions = list(sessions)
+        self.outbox = []
+
+    def members(self):
+        return self.sessions
+
+
+def test_a_refused_handout_is_not_offered_again_on_that_session_only_on_a_new_one():
+    from app.core.file_desk import FileDesk, Handout
+    data = payload(50_000)
+    desk = FileDesk(lambda src, off, size: src[off:off + size], ttl=3600.0)
+    member = tr.Endpoint(lambda src, off, size: b"")
+    head = len(fw.file_header(0))
+    room = _Room(_LiveSession(instance=77, session_id=5))
+    desk.hand_out(0.0, Handout(9, make_offer(data), data, 0.0))
+    offers, now = 0, 0.0
+    while now < 10.0:                     # 10 s of the server's turns, 10 ms apart
+        desk.pull(now, room)
+        for datagram, _ in room.outbox:
+            member.on_message(now, 0, datagram[head:])
+        room.outbox.clear()
+        for event in member.take_events():
+            if isinstance(event, tr.Offered):
+                offers += 1
+                member.refuse(now, 0, event.transfer, fw.RefuseCode.NO_SPACE, "")
+        for _, body in member.pull(now, 32):
+            desk.on_message(now, room.sessions[0], body)
+        if now >= 5.0 and room.sessions[0].id == 5:
+            # Refused once, and never offered again meanwhile: before, the desk
+            # offered it again at each look, and the member's endpoint refused
+            # each again (a log line each, twice a second).
+            assert offers == 1
+            assert [e.code for e in desk.events if isinstance(e, tr.Refused)] \
+                == [fw.RefuseCode.NO_SPACE]
+            # The student frees some space and starts the client again: the
+            # same instance (its resume token) on a new session.
+            room.sessions = [_LiveSession(instance=77, session_id=6)]
+            member = tr.Endpoint(lambda src, off, size: b"")
+        now += 0.01
+    assert offers == 2
