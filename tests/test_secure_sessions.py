@@ -251,11 +251,10 @@ def test_transport_records_are_the_documented_layout_and_refuse_replays_and_forg
         mine.seal(b"one too many")
 
 
-def test_the_servers_inlined_seal_makes_transport_seals_records():
-    """SecureServer.take_output seals a fan-out's datagrams without
-    Transport.seal's frame: the same RECORDs, byte for byte, the counter
-    advanced as Transport.seal advances it (file chunks and a spent counter
-    still through Transport.seal itself)."""
+def test_the_servers_output_is_transport_seals_records():
+    """SecureServer.take_output seals each datagram for its peer: the
+    RECORDs Transport.seal makes, byte for byte, the counter advanced as
+    Transport.seal advances it (file chunks too); a spent counter raises."""
     net = Net(lanes=True)
     alice = net.client("alice")
     net.pump()
