@@ -27,7 +27,8 @@ SERVER_ADDR = ("127.0.0.1", 9797)
 class Net:
     """A server and clients joined by lists of datagrams; `wire` records them all."""
 
-    def __init__(self, password=None):
+    def __init__(self, password=None, lanes=False):
+        self.lanes = lanes                   # through receive / run_deferred, as the server does
         self.now = 1000.0
         self.hub = Hub(self.now, os.urandom(32), HubConfig(addresses_verified=True))
         self.server_key = primitives.new_keypair()
@@ -47,7 +48,11 @@ class Net:
 
     def deliver(self, data, addr):
         self.wire.append(data)
-        self.server.on_datagram(self.now, data, addr)
+        if self.lanes:
+            self.server.receive(self.now, data, addr)
+            self.server.run_deferred(self.now, 1 << 20)
+        else:
+            self.server.on_datagram(self.now, data, addr)
 
     def pump(self, seconds=1.0, step=0.02):
         for _ in range(int(seconds / step)):
@@ -119,8 +124,9 @@ def test_a_server_key_the_client_does_not_trust_stops_it():
     assert not net.hub.members()
 
 
-def test_replayed_records_and_handshakes_from_elsewhere_get_nothing():
-    net = Net()
+@pytest.mark.parametrize("lanes", [False, True])
+def test_replayed_records_and_handshakes_from_elsewhere_get_nothing(lanes):
+    net = Net(lanes=lanes)
     alice = net.client("alice")
     net.pump()
     alice.core.say("once")
@@ -139,8 +145,9 @@ def test_replayed_records_and_handshakes_from_elsewhere_get_nothing():
     assert net.hub.stats["messages"] == 1
 
 
-def test_a_member_cannot_claim_another_members_token_or_session():
-    net = Net()
+@pytest.mark.parametrize("lanes", [False, True])
+def test_a_member_cannot_claim_another_members_token_or_session(lanes):
+    net = Net(lanes=lanes)
     alice, mallory = net.client("alice"), net.client("mallory")
     net.pump()
     # Mallory's own session carries alice's token in a HELLO under alice's name:
@@ -242,6 +249,30 @@ def test_transport_records_are_the_documented_layout_and_refuse_replays_and_forg
     mine.next_counter = noise.MAX_NONCE
     with pytest.raises(ValueError):
         mine.seal(b"one too many")
+
+
+def test_the_servers_output_is_transport_seals_records():
+    """SecureServer.take_output seals each datagram for its peer: the
+    RECORDs Transport.seal makes, byte for byte, the counter advanced as
+    Transport.seal advances it (file chunks too); a spent counter raises."""
+    net = Net(lanes=True)
+    alice = net.client("alice")
+    net.pump()
+    peer = next(iter(net.server.peers.values()))
+    mine = peer.transport
+    twin = Transport((mine.seal_cipher, mine.open_cipher), mine.peer_index)
+    twin.next_counter = mine.next_counter
+    inners = [b"", b"x" * 100, os.urandom(SEAL_AFTER_MIN), b"y" * 1200]
+    for inner in inners:
+        net.hub.outbox.append((inner, peer.hub_addr))
+    records = [data for data, addr in net.server.take_output()]
+    assert records == [twin.seal(inner) for inner in inners]
+    assert mine.next_counter == twin.next_counter
+    mine.next_counter = noise.MAX_NONCE
+    net.hub.outbox.append((b"one too many", peer.hub_addr))
+    with pytest.raises(ValueError):
+        net.server.take_output()
+    assert alice.core.state == "joined"
 
 
 # ---------------------------------------------------------------- real processes

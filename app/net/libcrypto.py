@@ -321,8 +321,19 @@ class Aead:
                 ad = bytes(ad)
         except TypeError:
             return None
+        if len(nonce) != NONCE_LEN:
+            return None
+        return self.open_trusted(nonce, ciphertext, ad)
+
+    def open_trusted(self, nonce: bytes, ciphertext: bytes, ad: bytes) -> Optional[bytes]:
+        """open() for a caller that passes bytes and a 12-byte nonce (a record
+        layer: the nonce its own, the rest slices of the datagram); a
+        ciphertext shorter than a tag is still None. Anything but bytes (a
+        bytearray, say: a file chunk sealed in place and opened in the same
+        process) makes ctypes refuse it, never read wrong memory, and is then
+        opened by open(), which converts it."""
         size = len(ciphertext) - TAG_LEN
-        if len(nonce) != NONCE_LEN or size < 0:
+        if size < 0:
             return None
         key = self._key
         if key is None:
@@ -333,12 +344,17 @@ class Aead:
         ctx = space.open_ctx or space.context(0)
         outlen, buffer, update = space.outlen, space.buffer, self._update
         # Final checks the tag; what Update wrote is dropped unless it matches.
-        if (self._init(ctx, None, None, key, nonce, 0) != 1
-                or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
-                or (size and update(ctx, buffer, outlen, ciphertext, size) != 1)
-                or self._ctrl(ctx, _EVP_CTRL_AEAD_SET_TAG, TAG_LEN, ciphertext[size:]) != 1
-                or self._final(ctx, buffer, outlen) != 1):
-            return None
+        try:
+            if (self._init(ctx, None, None, key, nonce, 0) != 1
+                    or (ad and update(ctx, None, outlen, ad, len(ad)) != 1)
+                    or (size and update(ctx, buffer, outlen, ciphertext, size) != 1)
+                    or self._ctrl(ctx, _EVP_CTRL_AEAD_SET_TAG, TAG_LEN, ciphertext[size:]) != 1
+                    or self._final(ctx, buffer, outlen) != 1):
+                return None
+        except ctypes.ArgumentError:
+            if type(nonce) is bytes and type(ciphertext) is bytes and type(ad) is bytes:
+                raise
+            return self.open(nonce, ciphertext, ad)
         return space.view[:size].tobytes()
 
     def close(self) -> None:
