@@ -233,6 +233,7 @@ class Landed(NamedTuple):
 
 
 THREAD_HASH_MIN = 32 << 10   # chunks at least this large are hashed in the hasher thread
+HASH_BATCH = 1 << 20         # bytes of chunks handed to the hasher thread at once
 
 
 class _Hasher:
@@ -244,13 +245,13 @@ class _Hasher:
     them the hand-over would cost more than the hash."""
 
     def __init__(self) -> None:
-        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=64)
+        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=8)
         self.thread: Optional[threading.Thread] = None
         self.pid = 0
 
     def update(self, digest: Any, data: Any) -> None:
         if self.thread is None or self.pid != os.getpid():   # (a forked child: its own)
-            self.jobs = queue.Queue(maxsize=64)
+            self.jobs = queue.Queue(maxsize=8)
             self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
             self.pid = os.getpid()
             self.thread.start()
@@ -259,8 +260,9 @@ class _Hasher:
     def _run(self) -> None:
         jobs = self.jobs
         while True:
-            digest, data = jobs.get()
-            digest.update(data)
+            digest, batch = jobs.get()
+            for data in batch:
+                digest.update(data)
             jobs.task_done()
 
     def wait(self) -> None:
@@ -278,7 +280,7 @@ class _Part:
     second pass over it (only what came out of order, or before a resume, is
     read back)."""
     __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead",
-                 "threaded")
+                 "threaded", "batch", "batched")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -290,12 +292,25 @@ class _Part:
         self.hashed = 0                      # bytes [0, hashed) are in the digest
         self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
         self.threaded = offer.chunk >= THREAD_HASH_MIN
+        self.batch: List[Any] = []           # for the hasher thread, not yet handed over
+        self.batched = 0
 
     def _hash(self, data: Any) -> None:
-        if self.threaded:
-            _hasher.update(self.digest, data)
-        else:
+        """Hashed here, or (large chunks) handed to the hasher thread in
+        batches of HASH_BATCH bytes: one hand-over per 16 chunks of 64 KB, not
+        one per chunk (each costs a wake-up and the GIL going back and forth)."""
+        if not self.threaded:
             self.digest.update(data)
+            return
+        self.batch.append(data)
+        self.batched += len(data)
+        if self.batched >= HASH_BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self.batch:
+            _hasher.update(self.digest, self.batch)
+            self.batch, self.batched = [], 0
 
     def wrote(self, offset: int, data: bytes) -> None:
         if offset != self.hashed:
@@ -317,6 +332,7 @@ class _Part:
             block = os.pread(self.fd, HASH_BLOCK, self.hashed)
             if not block:
                 if self.threaded:
+                    self._hand_over()
                     _hasher.wait()
                 return self.digest.digest()
             self._hash(block)
