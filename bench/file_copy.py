@@ -5,8 +5,8 @@ one run (issue 19 item 5, first figure only).
 
 Starts the built chat.pyz as a headless server and one line-mode client (secure
 sessions), times `/send` until the client prints its `收到文件:` line (both
-SHA-256 passes included: the server's before the offer, the client's before
-the rename), then copies the same file over a loopback TCP connection
+SHA-256 passes included: the server's, made while the chunks go since the
+OFFER no longer waits for it, and the client's before the rename), then copies the same file over a loopback TCP connection
 (`socket.sendfile` to a Python reader writing a file). Prints both and the
 ratio. Several --pyz (e.g. a build before a change and one after) are timed
 in the same run on the same file, each between two TCP copies. The machine is

@@ -466,3 +466,111 @@ def test_a_refused_handout_is_not_offered_again_on_that_session_only_on_a_new_on
             member = tr.Endpoint(lambda src, off, size: b"")
         now += 0.01
     assert offers == 2
+
+
+# ---------------------------------------------------------------- the hash at the end (F.3)
+
+def send_unhashed(link: Link, transfer: int = 7, chunk: int = fw.CHUNK_SIZE) -> None:
+    """Offer before the SHA-256 is known, as the server's /send does."""
+    offer = make_offer(link.data, chunk=chunk)._replace(sha256=fw.NO_SHA256)
+    link.sender.send(link.now, 0, transfer, offer, link.data)
+
+
+@pytest.mark.parametrize("hash_after", [0.0, 0.001, 10.0])
+def test_offered_before_the_hash_completes_only_once_the_hash_comes(hash_after):
+    """Chunks go while the sender hashes; the receiver holds them all but
+    checks nothing (no Complete) until an OFFER brings the hash: then it
+    completes at once and the file is checked against it."""
+    data = payload(300_000, 31)
+    link = Link(data, seed=31, loss=0.05, jitter=0.002)
+    send_unhashed(link, chunk=8000)
+    link.run(lambda l: l.now >= hash_after or l.delivered())
+    if hash_after >= 10.0:                 # every chunk is held, and nothing is complete
+        inc = link.receiver.incoming[(0, 7)]
+        assert inc.count == inc.chunks and inc.state == tr.OPEN
+        assert not [e for e in link.receiver_events if isinstance(e, tr.Complete)]
+    link.sender.hashed(7, hashlib.sha256(data).digest())
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    hashed = [b for to, b in link.posted if to and b[0] == fw.FileKind.OFFER
+              and fw.decode_offer(fw.decode_head(b)[2]).hashed]
+    assert hashed
+
+
+def test_the_hash_that_comes_later_still_catches_a_changed_file():
+    data = payload(50_000, 32)
+    link = Link(data, seed=32)
+    changed = bytearray(data)
+    changed[7] ^= 1
+    offer = make_offer(data)._replace(sha256=fw.NO_SHA256)
+    link.sender.send(0.0, 0, 9, offer, bytes(changed))
+    link.run(lambda l: l.now > 1.0)
+    link.sender.hashed(9, hashlib.sha256(data).digest())   # of the file before it changed
+    link.run(lambda l: l.delivered())
+    assert link.delivered()[0].done.status == fw.DoneStatus.MISMATCH
+
+
+def test_an_offer_may_learn_its_hash_but_never_change_it():
+    data = payload(5000, 33)
+    offer = make_offer(data)
+    receiver = tr.Endpoint(lambda src, off, size: b"")
+    receiver.on_message(0.0, 0, fw.encode_offer(3, offer._replace(sha256=fw.NO_SHA256)))
+    receiver.accept(0.0, 0, 3)
+    receiver.on_message(0.1, 0, fw.encode_offer(3, offer))                 # learnt
+    assert receiver.incoming[(0, 3)].offer.sha256 == offer.sha256
+    receiver.on_message(0.2, 0, fw.encode_offer(3, offer._replace(sha256=fw.NO_SHA256)))
+    assert receiver.incoming[(0, 3)].offer.sha256 == offer.sha256          # a late one: kept
+    assert receiver.stats["malformed"] == 0
+    receiver.on_message(0.3, 0, fw.encode_offer(3, offer._replace(sha256=bytes([1]) * 32)))
+    assert receiver.stats["malformed"] == 1
+    assert receiver.incoming[(0, 3)].offer.sha256 == offer.sha256
+
+
+def test_only_the_offers_before_the_first_ack_are_padded():
+    """The padded OFFER is the path probe (F.1): once an ACK has come, the
+    OFFERs that follow (the hash, the FINISHING probes, a lost peer's new
+    offer) are not padded."""
+    data = payload(100_000, 34)
+    link = Link(data, seed=34)
+    send_unhashed(link, chunk=8000)
+    link.run(lambda l: l.now > 0.5)
+    link.sender.hashed(7, hashlib.sha256(data).digest())
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    offers = [b for to, b in link.posted if to and b[0] == fw.FileKind.OFFER]
+    assert len(offers) >= 2
+    assert len(offers[0]) == 8000 + 9 and all(len(b) < 200 for b in offers[1:])
+
+
+# ---------------------------------------------------------------- PROTOCOL.md F.8
+
+def _doc_dumps(after: str, count: int):
+    import pathlib
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text(
+        encoding="utf-8")
+    section = doc.split("### F.8 Worked example (hex dumps)")[1].split("\n## ")[0]
+    dumps, text = [], section.split(after, 1)[1]
+    for block in text.split("\n\n"):
+        lines = [line for line in block.split("\n") if line.startswith("    00")]
+        if lines and len(lines) == len(block.strip("\n").split("\n")):
+            dumps.append(bytes.fromhex("".join(line[10:].split("  ")[0] for line in lines)))
+            if len(dumps) == count:
+                return dumps
+    raise AssertionError("dumps not found")
+
+
+def test_the_hex_dumps_of_protocol_f8_are_what_the_code_makes():
+    data = b"hello\n"
+    head = fw.file_header(0x01020304)
+    offer = fw.Offer(6, fw.CHUNK_SIZE, hashlib.sha256(data).digest(), fw.Purpose.HANDOUT,
+                     1700000000.0, "讲义.txt")
+    made = [
+        head + fw.encode_offer(7, offer._replace(sha256=fw.NO_SHA256)),
+        head + fw.encode_offer(7, offer),
+        head + fw.encode_ack(7, fw.Ack(0, fw.NO_LATEST, ())),
+        head + fw.encode_chunk_head(7, 0) + data,
+        head + fw.encode_done(7, fw.Done(fw.DoneStatus.STORED, offer.sha256, "讲义.txt")),
+        head + fw.encode_coded(fw.FileKind.REFUSE, 7, fw.Coded(fw.RefuseCode.TOO_BIG,
+                                                                "104857600")),
+    ]
+    assert _doc_dumps("Session `0x01020304`", len(made)) == made

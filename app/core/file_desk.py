@@ -57,6 +57,25 @@ class FileDesk:
         self.looked_at = -LOOK_INTERVAL               # look at the room at once
         return len(self.sessions) if self.sessions else -1
 
+    def hashed(self, transfer: int, sha256: bytes) -> None:
+        """A handout offered before its SHA-256 was known: now it is (F.3)."""
+        handout = self.handouts.get(transfer)
+        if handout is not None:
+            self.handouts[transfer] = handout._replace(
+                offer=handout.offer._replace(sha256=sha256))
+        self.endpoint.hashed(transfer, sha256)
+
+    def withdraw(self, transfer: int, code: fw.CancelCode, reason: str) -> Optional[Handout]:
+        """A handout that cannot go on (its file changed, or cannot be read,
+        while it was hashed): CANCEL to whoever was getting it, and forgotten
+        (the shell closes it)."""
+        for (peer, number) in list(self.endpoint.outgoing):
+            if number == transfer:
+                self.endpoint.stop(peer, transfer, code, reason)
+        self.got.pop(transfer, None)
+        self.refused.pop(transfer, None)
+        return self.handouts.pop(transfer, None)
+
     def expired(self, now: float) -> List[Handout]:
         """Handouts past their time to live: forgotten here (the shell closes them)."""
         gone = [h for h in self.handouts.values()

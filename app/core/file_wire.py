@@ -45,6 +45,9 @@ IPV4_UDP_HEADERS = 28                      # IPv4 (no options) + UDP
 IPV6_UDP_HEADERS = 48
 MAX_RANGES = 64                            # an ACK names at most this many ranges
 NO_LATEST = 0xFFFFFFFF
+# An OFFER's SHA-256 when the sender does not know it yet (F.2): it offers and
+# sends while it hashes, and offers again with the hash once it has it.
+NO_SHA256 = bytes(32)
 MAX_FILE_NAME_BYTES = 255                  # a file name on the wire (a Linux NAME_MAX)
 MAX_DETAIL_BYTES = 400
 
@@ -98,6 +101,11 @@ class Offer(NamedTuple):
     @property
     def chunks(self) -> int:
         return chunk_count(self.size, self.chunk)
+
+    @property
+    def hashed(self) -> bool:
+        """Whether the SHA-256 is known (not NO_SHA256, F.2)."""
+        return self.sha256 != NO_SHA256
 
 
 class Ack(NamedTuple):

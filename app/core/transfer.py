@@ -10,7 +10,9 @@ OFFER for a transfer the receiver already holds part of resumes it.
 The sender (`Outgoing`):
   OFFERING   the OFFER goes out, again after each time-out (doubling), until an
              ACK (accepted; it says which chunks the receiver already holds),
-             a REFUSE or a DONE comes;
+             a REFUSE or a DONE comes. Its SHA-256 may be unknown yet
+             (fw.NO_SHA256: the owner hashes while the chunks go); once the
+             owner has it (`hashed`) the OFFER goes again, at once, with it;
   SENDING    chunks go as the congestion controller allows (congestion.py):
              chunks judged lost first, then new ones. A chunk is lost when one
              sent REORDER_THRESHOLD transmissions after it was acknowledged
@@ -23,7 +25,8 @@ The sender (`Outgoing`):
 The receiver (`Incoming`) keeps a bitmap of the chunks it holds, hands each
 new chunk to its owner to write (`Write`), acknowledges every ACK_EVERY chunks
 or ACK_DELAY after the first unacknowledged one, and at once on a hole or a
-duplicate; when every chunk is in, its owner checks the hash (`Complete`) and
+duplicate; when every chunk is in and the SHA-256 is known (from the first
+OFFER, or a later one), its owner checks the hash (`Complete`) and
 tells the verdict (`finish`), which is sent as DONE, and sent again whenever
 the sender asks (a lost DONE).
 
@@ -137,6 +140,14 @@ class Outgoing:
         self.probing = offer.chunk > fw.CHUNK_SIZE
         self.offer_body = fw.encode_offer(self.transfer, offer, pad=self.probing)
         self.unanswered = 0
+        self.tell = False                     # the OFFER with the new hash is due at once
+
+    def hashed(self, sha256: bytes) -> None:
+        """The owner has the file's SHA-256 now: the OFFER carries it from now
+        on, and goes at once if chunks are already going (F.3)."""
+        self.offer = self.offer._replace(sha256=sha256)
+        self.offer_body = fw.encode_offer(self.transfer, self.offer, pad=self.probing)
+        self.tell = self.state in (SENDING, FINISHING)
 
     def smaller(self, now: float, largest: int) -> bool:
         """Offer again with smaller chunks (a path that drops the probe, or the
@@ -197,7 +208,9 @@ class Outgoing:
         if self.state == ENDED:
             return
         self.unanswered = 0
-        self.probing = False                  # this size has been through: no fallback
+        if self.probing:                      # this size has been through: no fallback,
+            self.probing = False              # and no more padded OFFERs (the probe is the
+            self.offer_body = fw.encode_offer(self.transfer, self.offer)   # first OFFER's)
         if self.state == OFFERING:
             self.state = SENDING
             self.next_new = ack.next
@@ -365,6 +378,11 @@ class Incoming:
     def received_bytes(self) -> int:
         return min(self.offer.size, self.count * self.offer.chunk)
 
+    @property
+    def ready(self) -> bool:
+        """Every chunk is held and the SHA-256 to check them against is known."""
+        return self.count == self.chunks and self.offer.hashed
+
     def hold_prefix(self, chunks: int) -> None:
         """Resume: the first `chunks` chunks are already in the partial file."""
         chunks = max(0, min(chunks, self.chunks))
@@ -450,6 +468,12 @@ class Endpoint:
         if key not in self.outgoing or self.outgoing[key].state == ENDED:
             self.outgoing[key] = Outgoing(now, peer, transfer, offer, source)
 
+    def hashed(self, transfer: int, sha256: bytes) -> None:
+        """The SHA-256 of the file sent as `transfer` (to any peer) is known now."""
+        for (_, number), out in self.outgoing.items():
+            if number == transfer and out.state != ENDED and not out.offer.hashed:
+                out.hashed(sha256)
+
     def stop(self, peer: int, transfer: int, code: fw.CancelCode, reason: str) -> None:
         """The sender gives up (the file changed, cannot be read): CANCEL."""
         out = self.outgoing.get((peer, transfer))
@@ -467,7 +491,7 @@ class Endpoint:
             return
         inc.state = OPEN
         inc.hold_prefix(held)
-        if inc.count == inc.chunks:
+        if inc.ready:
             inc.state = COMPLETE
             self.events.append(Complete(peer, transfer))
         inc.ack_due = now
@@ -536,7 +560,7 @@ class Endpoint:
                 if inc.on_chunk(now, index, data):
                     self.stats["chunks_received"] += 1
                     self.events.append(Write(peer, transfer, index * inc.offer.chunk, data))
-                    if inc.count == inc.chunks:
+                    if inc.ready:
                         inc.state = COMPLETE
                         self.events.append(Complete(peer, transfer))
                 else:
@@ -547,9 +571,17 @@ class Endpoint:
         if kind == FileKind.OFFER:
             offer = fw.decode_offer(rest)
             inc = self.incoming.get(key)
-            if inc is not None and (inc.offer.sha256, inc.offer.size) != (offer.sha256,
-                                                                          offer.size):
-                raise ProtocolError("an OFFER that changes a transfer")
+            if inc is not None:
+                if inc.offer.size != offer.size or (
+                        inc.offer.hashed and offer.hashed and inc.offer.sha256 != offer.sha256):
+                    raise ProtocolError("an OFFER that changes a transfer")
+                if not offer.hashed:              # (an older OFFER, overtaken)
+                    offer = offer._replace(sha256=inc.offer.sha256)
+                elif not inc.offer.hashed:        # the hash, now known (F.4)
+                    inc.offer = inc.offer._replace(sha256=offer.sha256)
+                    if inc.state == OPEN and inc.ready:
+                        inc.state = COMPLETE
+                        self.events.append(Complete(peer, transfer))
             if offer.chunk > self.max_chunk and (inc is None or inc.answer is None):
                 self.control.append((peer, fw.encode_coded(
                     FileKind.REFUSE, transfer, fw.Coded(fw.RefuseCode.SMALLER,
@@ -616,7 +648,8 @@ class Endpoint:
                     out.append((inc.peer, head(inc.peer) + fw.encode_ack(inc.transfer, inc.ack())))
         senders = [o for o in self.outgoing.values() if o.state != ENDED and live(o.peer)]
         for sender in senders:
-            if sender.take_offer(now):
+            if sender.take_offer(now) or sender.tell:
+                sender.tell = False
                 out.append((sender.peer, head(sender.peer) + sender.offer_body))
         active = [o for o in senders if o.state == SENDING]
         if active and budget > 0:

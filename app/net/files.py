@@ -1,6 +1,9 @@
 """Files on disk for the transfers of app/core/transfer.py: the shell's half.
 
   open_source(path, purpose)   a file to send: opened, checked, hashed -> (fd, Offer)
+  SourceHash(path, purpose)    a file to send, opened and checked; hashed in steps,
+                               or (`offer_now` + FileHasher) offered at once and
+                               hashed in a thread while its chunks go (F.3)
   read_at(fd, offset, size)    the endpoints' reader (os.pread)
   route_chunk(addr)            the chunk size for the route to `addr` (its MTU)
   receive_chunk(sock)          the largest chunk our socket buffer takes in bulk
@@ -88,16 +91,65 @@ class SourceHash:
                 or self.offset != after.st_size:
             self.close()
             raise FileProblem(problems.detail("changed", None, self.path))
+        return self.offer_now()._replace(sha256=self.digest.digest())
+
+    def offer_now(self) -> fw.Offer:
+        """The Offer before the hash is known (fw.NO_SHA256, F.2)."""
         stem, ext = file_names.split_ext(os.path.basename(os.path.abspath(self.path)))
         name = file_names.fit(stem, ext, fw.MAX_FILE_NAME_BYTES) or file_names.FALLBACK
-        return fw.Offer(after.st_size, fw.CHUNK_SIZE, self.digest.digest(), self.purpose,
-                        after.st_mtime, name)
+        return fw.Offer(self.before.st_size, fw.CHUNK_SIZE, fw.NO_SHA256, self.purpose,
+                        self.before.st_mtime, name)
 
     def close(self) -> None:
         try:
             os.close(self.fd)
         except OSError:
             pass
+
+
+class FileHasher:
+    """The SHA-256 of an open file, made in a thread of its own while the loop
+    sends the file's chunks (pread and hashlib let go of the GIL: on a second
+    core it costs the loop nothing). It reads a duplicate of the descriptor
+    (the owner may close its own meanwhile). `done()` once it has ended: then
+    `sha256` (the hash), or `problem(about)` (a coded problem: the file could
+    not be read, or changed, size or mtime, while it was hashed)."""
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.path = path
+        self.sha256 = b""
+        self.why: Tuple[str, Optional[int]] = ("", None)   # (problem key, errno)
+        self.fd = os.dup(fd)
+        self.before = os.fstat(self.fd)
+        self.thread = threading.Thread(target=self._run, name="sha256-send", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        digest, offset, fd = hashlib.sha256(), 0, self.fd
+        try:
+            while True:
+                block = os.pread(fd, HASH_BLOCK, offset)
+                if not block:
+                    break
+                digest.update(block)
+                offset += len(block)
+            after = os.fstat(fd)
+            if (after.st_size, after.st_mtime_ns) != (self.before.st_size,
+                                                      self.before.st_mtime_ns) \
+                    or offset != after.st_size:
+                self.why = ("changed", None)
+            else:
+                self.sha256 = digest.digest()
+        except OSError as exc:
+            self.why = ("read", exc.errno)
+        finally:
+            os.close(fd)
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def problem(self, about: str) -> str:
+        return problems.detail(self.why[0], self.why[1], about)
 
 
 def open_source(path: str, purpose: int) -> Tuple[int, fw.Offer]:
@@ -181,6 +233,7 @@ class Landed(NamedTuple):
 
 
 THREAD_HASH_MIN = 32 << 10   # chunks at least this large are hashed in the hasher thread
+HASH_BATCH = 1 << 20         # bytes of chunks handed to the hasher thread at once
 
 
 class _Hasher:
@@ -192,13 +245,13 @@ class _Hasher:
     them the hand-over would cost more than the hash."""
 
     def __init__(self) -> None:
-        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=64)
+        self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=8)
         self.thread: Optional[threading.Thread] = None
         self.pid = 0
 
     def update(self, digest: Any, data: Any) -> None:
         if self.thread is None or self.pid != os.getpid():   # (a forked child: its own)
-            self.jobs = queue.Queue(maxsize=64)
+            self.jobs = queue.Queue(maxsize=8)
             self.thread = threading.Thread(target=self._run, name="sha256", daemon=True)
             self.pid = os.getpid()
             self.thread.start()
@@ -207,8 +260,9 @@ class _Hasher:
     def _run(self) -> None:
         jobs = self.jobs
         while True:
-            digest, data = jobs.get()
-            digest.update(data)
+            digest, batch = jobs.get()
+            for data in batch:
+                digest.update(data)
             jobs.task_done()
 
     def wait(self) -> None:
@@ -226,7 +280,7 @@ class _Part:
     second pass over it (only what came out of order, or before a resume, is
     read back)."""
     __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead",
-                 "threaded")
+                 "threaded", "batch", "batched")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -238,12 +292,25 @@ class _Part:
         self.hashed = 0                      # bytes [0, hashed) are in the digest
         self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
         self.threaded = offer.chunk >= THREAD_HASH_MIN
+        self.batch: List[Any] = []           # for the hasher thread, not yet handed over
+        self.batched = 0
 
     def _hash(self, data: Any) -> None:
-        if self.threaded:
-            _hasher.update(self.digest, data)
-        else:
+        """Hashed here, or (large chunks) handed to the hasher thread in
+        batches of HASH_BATCH bytes: one hand-over per 16 chunks of 64 KB, not
+        one per chunk (each costs a wake-up and the GIL going back and forth)."""
+        if not self.threaded:
             self.digest.update(data)
+            return
+        self.batch.append(data)
+        self.batched += len(data)
+        if self.batched >= HASH_BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self.batch:
+            _hasher.update(self.digest, self.batch)
+            self.batch, self.batched = [], 0
 
     def wrote(self, offset: int, data: bytes) -> None:
         if offset != self.hashed:
@@ -265,6 +332,7 @@ class _Part:
             block = os.pread(self.fd, HASH_BLOCK, self.hashed)
             if not block:
                 if self.threaded:
+                    self._hand_over()
                     _hasher.wait()
                 return self.digest.digest()
             self._hash(block)
@@ -362,10 +430,11 @@ class Landing:
         part = self.parts.get(key)
         return part.failed if part is not None else ""
 
-    def complete(self, key: tr.Key) -> Landed:
-        """Check the hash; put the file under a free final name, or delete it."""
+    def complete(self, key: tr.Key, sha256: Optional[bytes] = None) -> Landed:
+        """Check the hash (`sha256`: the one the sender told last, F.4; else
+        the first OFFER's); put the file under a free final name, or delete it."""
         part = self.parts.pop(key)
-        offer = part.offer
+        offer = part.offer if sha256 is None else part.offer._replace(sha256=sha256)
         try:
             if part.failed:
                 raise OSError(getattr(errno, part.failed, errno.EIO), part.failed)
@@ -499,10 +568,14 @@ class Downloads:
     """A client's receiving side: handouts from the server into its folder.
 
     Its partial files outlive the process (a crash, kill -9, or leaving while
-    a file comes): PARTIALS_FILE records each one's transfer id, SHA-256 and
-    the in-order prefix written (at most every PARTIALS_SAVE_INTERVAL), so
-    when the server offers the same transfer again (to a later run, within its
-    --file-ttl) the partial is taken up and only the rest is sent."""
+    a file comes): PARTIALS_FILE records each one's transfer id, size, mtime,
+    SHA-256 (when known yet) and the in-order prefix written (at most every
+    PARTIALS_SAVE_INTERVAL), so when the server offers the same transfer again
+    (to a later run, within its --file-ttl) the partial is taken up and only
+    the rest is sent. Whether the prefix is still the file's is checked at the
+    end like every byte: the whole partial is hashed, a changed file is a
+    mismatch (nothing kept); an offer whose known SHA-256 differs from the
+    recorded one is not resumed at all (F.5)."""
 
     def __init__(self, folder: Optional[str]) -> None:
         self.writer = RecordWriter()
@@ -514,7 +587,7 @@ class Downloads:
 
     @staticmethod
     def _id(transfer: int, offer: fw.Offer) -> str:
-        return "%d:%s" % (transfer, offer.sha256.hex())
+        return "%d:%d:%r" % (transfer, offer.size, offer.mtime)
 
     def _load(self) -> Dict[str, dict]:
         if self.record is None:
@@ -543,6 +616,7 @@ class Downloads:
             if inc is not None:
                 state[self._id(key[1], inc.offer)] = dict(
                     part=path, name=name, saved=time.time(),
+                    sha256=inc.offer.sha256.hex() if inc.offer.hashed else "",
                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk))
         text = json.dumps(state, ensure_ascii=False) if state else None
         if force:
@@ -557,6 +631,9 @@ class Downloads:
         if earlier is None or self.landing is None:
             return False
         self.changed = True
+        if offer.hashed and earlier.get("sha256") not in (None, "", offer.sha256.hex()):
+            _unlink_partial(str(earlier["part"]))   # another file under the same id
+            return False
         if not self.landing.resume(key, offer, str(earlier["part"]), str(earlier["name"])):
             return False
         endpoint.accept(now, key[0], key[1], int(earlier["prefix"]) // offer.chunk)
@@ -607,7 +684,7 @@ class Downloads:
               news: List[FileNews]) -> None:
         assert self.landing is not None
         inc = endpoint.incoming[key]
-        landed = self.landing.complete(key)
+        landed = self.landing.complete(key, inc.offer.sha256)
         self.changed = True
         endpoint.finish(now, key[0], key[1], fw.Done(landed.status, landed.sha256, landed.name))
         if landed.status == fw.DoneStatus.STORED:
@@ -622,6 +699,12 @@ class Downloads:
         if self.landing is not None:
             self.save(now, endpoint, force=True)
             self.landing.detach()
+
+
+def _unlink_partial(path: str) -> None:
+    """A recorded partial that cannot be resumed (only ever a `.part`)."""
+    if path.endswith(file_names.PARTIAL_SUFFIX):
+        _unlink(path)
 
 
 def _write_record(path: str, text: Optional[str]) -> None:

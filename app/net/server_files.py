@@ -27,12 +27,13 @@ from app.core.admin import LogKind
 from app.core.file_desk import FileDesk, Handout
 from app.core.hub import Hub
 from app.core.options import ServerOptions
-from app.net.files import (HASH_STEP, FileProblem, Landing, SourceHash, read_at,
+from app.net.files import (FileHasher, FileProblem, Landing, SourceHash, read_at,
                            receive_chunk, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per loop turn (all transfers together)
 SAVE_INTERVAL = 0.5          # seconds between two saves of the hand-ins' progress
 SWEEP_INTERVAL = 1.0         # seconds between two looks for silent hand-ins
+HASH_POLL = 0.005            # seconds between two looks at a handout's hashing thread
 # (name, file, stored path, size, time, sha256 hex): the database's hand_ins rows
 StoredHandIn = Tuple[str, str, str, int, float, str]
 
@@ -62,7 +63,7 @@ class ServerFiles:
         self.save: Callable[[str], None] = lambda value: None
         self.saved_at = float("-inf")
         self.swept_at = float("-inf")
-        self.hashing: List[SourceHash] = []          # /send files whose hash is not done
+        self.hashing: Dict[int, FileHasher] = {}     # handouts whose hash is not done
         self.paths: Dict[int, str] = {}              # handout transfer -> its path
         self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
         # Sends the hub's outbox now (the server's send): acks of the chunks
@@ -98,7 +99,7 @@ class ServerFiles:
         self.saved_at = float("-inf")
 
     def _reopen(self, h: dict) -> None:
-        offer = fw.Offer(int(h["size"]), fw.CHUNK_SIZE, bytes.fromhex(h["sha256"]),
+        offer = fw.Offer(int(h["size"]), fw.CHUNK_SIZE, bytes.fromhex(h["sha256"] or "00" * 32),
                          fw.Purpose.HANDOUT, float(h["mtime"]), str(h["name"]))
         try:
             fd = os.open(h["path"], os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -112,10 +113,13 @@ class ServerFiles:
         self.paths[transfer] = h["path"]
         self.desk.hand_out(float(h["created"]), Handout(transfer, offer, fd, float(h["created"])))
         self.desk.got[transfer] = set(int(i) for i in h.get("got", ()))
+        if not offer.hashed:              # stopped before its hash was known: hashed again
+            self.hashing[transfer] = FileHasher(fd, h["path"])
 
     def _state(self) -> str:
         handouts = [dict(transfer=h.transfer, path=self.paths.get(h.transfer, ""),
-                         name=h.offer.name, size=h.offer.size, sha256=h.offer.sha256.hex(),
+                         name=h.offer.name, size=h.offer.size,
+                         sha256=h.offer.sha256.hex() if h.offer.hashed else "",
                          mtime=h.offer.mtime, created=h.created,
                          got=sorted(self.desk.got.get(h.transfer, ())))
                     for h in self.desk.handouts.values()]
@@ -156,8 +160,9 @@ class ServerFiles:
 
     def hand_out(self, now: float, path: str) -> admin.Result:
         """/send PATH: checked now (it opens, it is a file, within
-        --max-file-size), hashed in steps by the loop's turns, offered when
-        the SHA-256 is known."""
+        --max-file-size) and offered at once, its SHA-256 not yet known: a
+        thread hashes it while the chunks go, and the OFFER goes again with
+        the hash when it is done (F.3)."""
         try:
             source = SourceHash(path, fw.Purpose.HANDOUT)
         except FileProblem as exc:
@@ -166,31 +171,48 @@ class ServerFiles:
             source.close()
             return admin.FileNotSent(problems.detail("too_big", None, "%d %d %s" % (
                 source.size, self.options.max_file_size, path)))
-        self.hashing.append(source)
-        name = os.path.basename(os.path.abspath(path))
-        return admin.FileQueued(name, source.size, len(self.hub.members()))
-
-    def _hash_step(self, now: float) -> None:
-        """HASH_STEP bytes of the oldest /send's SHA-256 (a turn's share); the
-        handout starts when its hash is complete."""
-        source = self.hashing[0]
         try:
-            offer = source.step(HASH_STEP)
-        except FileProblem as exc:
-            self.hashing.pop(0)
-            self.hub.note(now, LogKind.HANDOUT, "", "console",
-                          problems.detail("not_handed_out", None, str(exc)))
-            return
-        if offer is None:
-            return
-        self.hashing.pop(0)
+            hasher = FileHasher(source.fd, path)
+        except OSError as exc:
+            source.close()
+            return admin.FileNotSent(problems.detail("read", exc.errno, path))
+        offer = source.offer_now()
         transfer = self.next_transfer
         self.next_transfer = (self.next_transfer + 1) & 0xFFFFFFFF or 1
+        self.hashing[transfer] = hasher
         self.desk.hand_out(now, Handout(transfer, offer, source.fd, now))
         self.paths[transfer] = os.path.abspath(source.path)
         self._changed()
         self.hub.note(now, LogKind.HANDOUT, "", "console", "%s (%s)" % (
             offer.name, file_names.human_size(offer.size)))
+        name = os.path.basename(os.path.abspath(path))
+        return admin.FileQueued(name, source.size, len(self.hub.members()))
+
+    def _hashes_done(self, now: float) -> None:
+        """Handouts whose hashing thread has ended: the OFFER with the hash,
+        or (the file changed or cannot be read) CANCEL and forgotten."""
+        for transfer, hasher in list(self.hashing.items()):
+            if not hasher.done():
+                continue
+            del self.hashing[transfer]
+            self._changed()
+            if hasher.sha256:
+                self.desk.hashed(transfer, hasher.sha256)
+                continue
+            code = fw.CancelCode.CHANGED if hasher.why[0] == "changed" \
+                else fw.CancelCode.UNREADABLE
+            handout = self.desk.handouts.get(transfer)
+            handout = self.desk.withdraw(transfer, code, hasher.problem(
+                handout.offer.name if handout is not None else ""))
+            self.paths.pop(transfer, None)
+            if handout is not None:
+                try:
+                    os.close(handout.source)
+                except OSError:
+                    pass
+            self.hub.note(now, LogKind.HANDOUT, "", "console",
+                          problems.detail("not_handed_out", None,
+                                          hasher.problem(hasher.path)))
 
     # ------------------------------------------------------------ loop
 
@@ -198,7 +220,7 @@ class ServerFiles:
         """Handle what the transfers reported, then put what is due (control,
         then chunks) into the hub's outbox."""
         if self.hashing:
-            self._hash_step(now)
+            self._hashes_done(now)
         self.desk.pull(now, self.hub, CHUNK_BUDGET)
         events = self.desk.take_events()
         if events and self.hub.outbox:
@@ -218,9 +240,10 @@ class ServerFiles:
         self._maybe_save(now)
 
     def next_deadline(self, now: float) -> Optional[float]:
-        if self.hashing:
-            return now                           # the next step of a hash
-        return self.desk.next_deadline(now)
+        due = self.desk.next_deadline(now)
+        if self.hashing:                         # a look at the hashing threads
+            due = now + HASH_POLL if due is None else min(due, now + HASH_POLL)
+        return due
 
     def _on_event(self, now: float, event: tr.FileEvent) -> None:
         endpoint = self.desk.endpoint
@@ -345,8 +368,9 @@ class ServerFiles:
         taken up, the prefix it had written held (its quota stays reserved)."""
         owner = str(earlier["owner"])
         self.handed[owner] = self.handed.get(owner, 0) - int(earlier["size"])
-        if (offer.sha256.hex(), offer.size) != (earlier["sha256"], int(earlier["size"])) \
-                or self.submissions is None:
+        if offer.size != int(earlier["size"]) or self.submissions is None or (
+                offer.hashed and earlier["sha256"] not in ("", fw.NO_SHA256.hex(),
+                                                           offer.sha256.hex())):
             return False
         landing = self.landings.get(owner)
         if landing is None:
@@ -368,7 +392,7 @@ class ServerFiles:
         if name is None or landing is None or not landing.has(key):
             return
         inc = self.desk.endpoint.incoming[key]
-        landed = landing.complete(key)
+        landed = landing.complete(key, inc.offer.sha256)
         detail = landed.path if landed.path else landed.why
         self.desk.endpoint.finish(now, key[0], key[1],
                                   fw.Done(landed.status, landed.sha256, detail))
@@ -392,8 +416,7 @@ class ServerFiles:
                 os.close(handout.source)
             except OSError:
                 pass
-        for source in self.hashing:
-            source.close()
+        self.hashing.clear()                     # (their threads read their own fds)
 
 
 def _remove(path: str) -> None:
