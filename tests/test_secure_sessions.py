@@ -64,11 +64,18 @@ class Net:
                         self.deliver(data, addr)
             self.server.flush(self.now)
             self.server.tick(self.now)
-            for data, addr in self.server.take_output():
-                self.wire.append(data)
-                front = self.clients.get((addr[0], addr[1]))
-                if front is not None:
-                    front.on_datagram(self.now, data)
+            self._answer()
+            self._turn_done()
+
+    def _answer(self):
+        for data, addr in self.server.take_output():
+            self.wire.append(data)
+            front = self.clients.get((addr[0], addr[1]))
+            if front is not None:
+                front.on_datagram(self.now, data)
+
+    def _turn_done(self):
+        """The end of one turn of the server's loop (LaneNet: its slow lane)."""
 
 
 def texts(front):

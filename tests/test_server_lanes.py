@@ -19,25 +19,10 @@ class LaneNet(Net):
         self.wire.append(data)
         self.server.receive(self.now, data, addr)
 
-    def pump(self, seconds=1.0, step=0.02):
-        for _ in range(int(seconds / step)):
-            self.now += step
-            for addr, front in list(self.clients.items()):
-                front.tick(self.now)
-                for data in front.take_output():
-                    self.deliver(data, addr)
-            self.server.flush(self.now)
-            self.server.tick(self.now)
+    def _turn_done(self):
+        if self.server.deferred:
+            self.server.run_deferred(self.now, self.per_turn)
             self._answer()
-            if self.server.deferred:
-                self.server.run_deferred(self.now, self.per_turn)
-                self._answer()
-
-    def _answer(self):
-        for data, addr in self.server.take_output():
-            front = self.clients.get((addr[0], addr[1]))
-            if front is not None:
-                front.on_datagram(self.now, data)
 
 
 def _first_inits(net, count, host="10.1.0.%d"):
