@@ -22,10 +22,17 @@ def make_offer(data: bytes, name: str = "讲义.pdf", purpose=fw.Purpose.HANDOUT
 class Link:
     """Two endpoints and a network between them: each message is lost with
     `loss`, duplicated with `dup`, and delayed by `delay` plus up to `jitter`
-    (so a jitter larger than the gap between sends reorders)."""
+    (so a jitter larger than the gap between sends reorders). With `rate`
+    (bytes a second), the way to the receiver is a link that slow with an
+    unbounded queue; with `stall` = (seconds, period), the receiver's process
+    is descheduled for those seconds at the start of every period (a loaded
+    machine): what comes meanwhile waits for it."""
 
     def __init__(self, data: bytes, seed: int = 1, loss: float = 0.0, dup: float = 0.0,
-                 delay: float = 0.0005, jitter: float = 0.0, budget: int = 32) -> None:
+                 delay: float = 0.0005, jitter: float = 0.0, budget: int = 32,
+                 rate: float = 0.0, stall=(0.0, 1.0)) -> None:
+        self.rate, self.stall = rate, stall
+        self.link_free = 0.0      # with a rate: when the link to the receiver is idle again
         self.rng = random.Random(seed)
         self.data = data
         self.loss, self.dup, self.delay, self.jitter, self.budget = loss, dup, delay, jitter, budget
@@ -59,11 +66,22 @@ class Link:
         for _ in range(copies):
             self.n += 1
             at = self.now + self.delay + self.rng.random() * self.jitter
+            if to_receiver:
+                at = self._to_receiver(at, len(body))
             heapq.heappush(self.wire, (at, self.n, to_receiver, body))
         if self.swapped is not None:
             self.n += 1
             heapq.heappush(self.wire, (at, self.n) + self.swapped)
             self.swapped = None
+
+    def _to_receiver(self, at: float, size: int) -> float:
+        """When a message the link would deliver `at` reaches the receiver."""
+        if self.rate:
+            self.link_free = max(at, self.link_free) + size / self.rate
+            at = self.link_free
+        seconds, period = self.stall
+        into = at % period
+        return at - into + seconds if into < seconds else at
 
     def step(self) -> None:
         for peer, body in self.sender.pull(self.now, self.budget):
@@ -163,6 +181,40 @@ def test_reordering_alone_is_not_loss():
     check_intact(link)
     assert link.sender.stats["retransmissions"] == 0
     assert link.receiver.stats["duplicates"] == 0
+
+
+@pytest.mark.parametrize("stall", [0.1, 0.3])
+def test_a_receiver_descheduled_for_a_while_gets_nothing_twice(stall):
+    """12 MB in 64 KB chunks through a 4 MB/s link to a receiver descheduled
+    for `stall` seconds every half second: no ack comes for longer than the
+    time-out, yet nothing was lost. The probe time-out sends two chunks, not
+    the window again (before it, 0.1 s stalls sent 395 chunks for 184)."""
+    data = payload(12_000_000, 8)
+    link = Link(data, seed=8, rate=4e6, stall=(stall, 0.5), budget=64)
+    send_file(link, chunk=fw.MAX_CHUNK)
+    link.run(lambda l: l.delivered(), limit=60)
+    check_intact(link)
+    chunks = fw.chunk_count(len(data), fw.MAX_CHUNK)
+    assert link.sender.stats["chunks_sent"] <= chunks + 2 * 10, link.sender.stats
+    assert link.receiver.stats["duplicates"] <= 2 * 10
+
+
+def test_a_whole_window_lost_is_sent_again_after_the_probes():
+    """Everything in flight dropped at once (a queue that overflowed): the
+    probes' acks show the hole, the window goes again and the file arrives."""
+    data = payload(2_000_000, 9)
+    link = Link(data, seed=9)
+    send_file(link)
+    link.run(lambda l: l.receiver.incoming and l.receiver.incoming[(0, 7)].count > 300)
+    sender = link.sender.outgoing[(0, 7)]
+    link.run(lambda l: len(sender.in_flight) >= 8)
+    dropped = sum(1 for m in link.wire if m[2])
+    link.wire = [m for m in link.wire if not m[2]]      # all on its way to the receiver: gone
+    heapq.heapify(link.wire)
+    link.run(lambda l: l.delivered())
+    check_intact(link)
+    assert dropped >= 8
+    assert link.sender.stats["retransmissions"] >= dropped
 
 
 def test_changed_file_is_a_mismatch_not_stored():
@@ -410,7 +462,10 @@ def test_controller_halves_once_per_round_and_backs_off_on_delay():
     for i in range(20):                         # queueing delay far above the target
         cc.on_acked(2.0 + i * 0.01, 1, 0.001 + 0.05)
     assert cc.cwnd < before
-    cc.on_timeout(3.0)
+    shrunk, timeout = cc.cwnd, cc.timeout()
+    cc.on_probe_timeout()                       # not a loss: the window stays
+    assert (cc.cwnd, cc.timeout()) == (shrunk, 2 * timeout)
+    cc.on_persistent_congestion(3.0)
     assert cc.cwnd == MIN_CWND
 
 

@@ -30,9 +30,11 @@ class LossyRelay:
         self.client_of = {}            # upstream socket -> client addr
         self.pending = []              # heap of (when, n, sock, data, addr)
         self.counter = itertools.count()
-        # large: datagrams over 1200 bytes forwarded (file chunks), to the server and back
+        # large: datagrams over 1200 bytes forwarded (file chunks), to the server and back;
+        # sent_large: those the client (up) or the server (down) sent into the relay,
+        # counted as they come in (a chunk still queued here is counted as sent)
         self.stats = {"forwarded": 0, "dropped": 0, "duplicated": 0, "large_up": 0,
-                      "large_down": 0}
+                      "large_down": 0, "sent_large_up": 0, "sent_large_down": 0}
         self.large_to = {}             # client addr -> large datagrams forwarded to it
         self.gone = set()              # client addrs whose datagrams are dropped (forget)
         # With record: every datagram that came through, as (data, where it goes):
@@ -93,6 +95,8 @@ class LossyRelay:
                     data, addr = sock.recvfrom(65535)
                 except (BlockingIOError, ConnectionRefusedError):
                     continue
+                if len(data) > 1200:
+                    self.stats["sent_large_up" if sock is self.front else "sent_large_down"] += 1
                 if sock is self.front:
                     self._schedule(self._upstream_for(addr), data, self.server)
                 else:

@@ -2,7 +2,8 @@
 
 The algorithm, named: a **NewReno-style AIMD window** (RFC 5681 / RFC 6582:
 slow start, then +1 chunk per window of acks, halved once per round trip on
-loss, back to the minimum on a time-out) **with a LEDBAT-style delay brake**
+loss; back to the minimum on persistent congestion, as RFC 9002 section 7.6
+has it for QUIC) **with a LEDBAT-style delay brake**
 (RFC 6817): the queueing delay is estimated as the latest RTT sample minus
 the lowest seen (`base`), and above DELAY_TARGET the window stops growing and
 shrinks in proportion to the excess, as LEDBAT's controller does. Slow start
@@ -109,12 +110,18 @@ class Controller:
         self.cwnd = max(MIN_CWND, self.cwnd * BETA)
         self.ssthresh = self.cwnd
 
-    def on_timeout(self, now: float) -> None:
-        """Nothing acknowledged for a whole RTO: start again from the minimum."""
+    def on_probe_timeout(self) -> None:
+        """Nothing acknowledged for a probe time-out (RFC 9002 section 6.2): the
+        next waits twice as long. Not a loss, so the window stays: a receiver
+        that was only descheduled for a moment answers for everything at once."""
+        self.backoff = min(self.backoff * 2, 64)
+
+    def on_persistent_congestion(self, now: float) -> None:
+        """Losses spanning several time-outs (RFC 9002 section 7.6): start again
+        from the minimum."""
         self.ssthresh = max(MIN_CWND, self.cwnd * BETA)
         self.cwnd = MIN_CWND
         self.recovery_start = now
-        self.backoff = min(self.backoff * 2, 64)
 
     # ------------------------------------------------------------ pacing
 

@@ -16,8 +16,13 @@ The sender (`Outgoing`):
   SENDING    chunks go as the congestion controller allows (congestion.py):
              chunks judged lost first, then new ones. A chunk is lost when one
              sent REORDER_THRESHOLD transmissions after it was acknowledged
-             (RACK-style, by send order, so reordering of a few is no loss) or
-             when nothing was acknowledged for an RTO (then all in flight are);
+             (RACK-style, by send order, so reordering of a few is no loss).
+             When nothing is acknowledged for a probe time-out (RFC 9002
+             section 6.2, as QUIC does), PROBE_CHUNKS chunks go whatever the
+             window says (new ones, or the oldest in flight again) and the
+             next time-out is twice as long; nothing is judged lost by the
+             clock, so a receiver descheduled for a moment costs two chunks,
+             not a window sent twice;
   FINISHING  every chunk acknowledged: the OFFER is sent again after each
              time-out as a probe until the receiver's DONE says it checked the
              SHA-256 and stored the file;
@@ -51,6 +56,8 @@ Reader = Callable[[Any, int, int], bytes]
 ACK_EVERY = 4            # chunks between two acks when all is in order
 ACK_DELAY = 0.005        # ... or this long after the first unacknowledged one
 REORDER_THRESHOLD = 3    # transmissions later that must be acked before a chunk is lost
+PROBE_CHUNKS = 2         # chunks sent when a probe time-out fires (RFC 9002: one or two)
+PERSISTENT_TIMEOUTS = 3  # losses spanning this many time-outs: persistent congestion (7.6)
 OFFER_TIMEOUT = 0.3      # the first OFFER's time-out (doubling, up to OFFER_TIMEOUT_MAX)
 OFFER_TIMEOUT_MAX = 2.0
 PROBE_OFFERS = 3         # padded OFFERs unanswered before falling back to CHUNK_SIZE
@@ -173,6 +180,9 @@ class Outgoing:
         self.order: Deque[Tuple[int, int]] = deque()
         self.serial = 0
         self.acked_serial = -1
+        self.acked_sent_at = now              # when the chunk of acked_serial was sent
+        self.last_sent = now                  # the probe time-out runs from here
+        self.probes = 0                       # chunks due as probes, the window aside
 
     # ------------------------------------------------------------ state
 
@@ -218,7 +228,7 @@ class Outgoing:
         in_flight = self.in_flight
         newly = 0
         rtt = None
-        top = self.acked_serial
+        top, top_sent_at = self.acked_serial, self.acked_sent_at
         popped: List[Tuple[int, Tuple[int, float, int]]] = []
         if nxt > self.cum:
             if in_flight:
@@ -234,11 +244,15 @@ class Outgoing:
                 popped.append((index, in_flight.pop(index)))
                 newly += 1
         for index, (serial, sent_at, sends) in popped:
+            if sends > 1 and now - sent_at < self.cc.base:
+                continue        # sooner than any round trip: the ack was the first sending's
             if serial > top:
-                top = serial
+                top, top_sent_at = serial, sent_at
             if index == ack.latest and sends == 1:
                 rtt = now - sent_at
-        self.acked_serial = top
+        self.acked_serial, self.acked_sent_at = top, top_sent_at
+        if newly:
+            self.probes = 0                   # the peer answers: no probe needed
         self.next_new = max(self.next_new, self.cum)
         self._detect_losses(now)
         self.cc.on_acked(now, newly, rtt)
@@ -250,11 +264,14 @@ class Outgoing:
     def _detect_losses(self, now: float) -> None:
         threshold = self.acked_serial - REORDER_THRESHOLD
         order, in_flight = self.order, self.in_flight
+        span_start: Optional[float] = None    # the first of the losses in a row: when sent
         while order:
             serial, index = order[0]
             record = in_flight.get(index)
             if record is None or record[0] != serial:
                 order.popleft()                  # acknowledged, or sent again since
+                if record is None:
+                    span_start = None            # acknowledged: the losses are not in a row
                 continue
             if serial > threshold:
                 break
@@ -262,26 +279,24 @@ class Outgoing:
             del in_flight[index]
             heapq.heappush(self.lost, index)
             self.cc.on_lost(now, record[1])
+            if span_start is None:
+                span_start = record[1]
+        if span_start is not None and \
+                self.acked_sent_at - span_start > PERSISTENT_TIMEOUTS * self.cc.rto:
+            self.cc.on_persistent_congestion(now)
 
-    def _check_timeout(self, now: float) -> None:
-        order, in_flight = self.order, self.in_flight
-        while order:
-            serial, index = order[0]
-            record = in_flight.get(index)
-            if record is None or record[0] != serial:
-                order.popleft()
-                continue
-            if record[1] + self.cc.timeout() > now:
-                return
-            break
-        if not in_flight:
-            return
-        for index in in_flight:
-            heapq.heappush(self.lost, index)
-        self.retransmissions += len(in_flight)
-        in_flight.clear()
-        order.clear()
-        self.cc.on_timeout(now)
+    def _check_probe_timeout(self, now: float) -> None:
+        if self.in_flight and not self.probes and now >= self.last_sent + self.cc.timeout():
+            self.cc.on_probe_timeout()
+            self.probes = PROBE_CHUNKS
+
+    def _oldest_in_flight(self) -> Optional[Tuple[int, int]]:
+        """(index, transmissions so far) of the chunk in flight longest."""
+        for serial, index in self.order:
+            record = self.in_flight.get(index)
+            if record is not None and record[0] == serial:
+                return index, record[2]
+        return None
 
     # ------------------------------------------------------------ output
 
@@ -303,11 +318,15 @@ class Outgoing:
         """(index, transmissions before) of the chunks to send now (at most `budget`)."""
         if self.state != SENDING:
             return []
-        self._check_timeout(now)
+        self._check_probe_timeout(now)
         allowed = min(budget, self.cc.allowed(now, len(self.in_flight)))
+        if self.probes:                        # RFC 9002 7.5: not held back by the window
+            allowed = max(allowed, min(budget, self.probes))
         picked: List[Tuple[int, int]] = []
         while len(picked) < allowed:
             nxt = self._next_chunk()
+            if nxt is None and self.probes:
+                nxt = self._oldest_in_flight()
             if nxt is None:
                 break
             index, before = nxt
@@ -317,6 +336,9 @@ class Outgoing:
             if before:
                 self.retransmissions += 1
             picked.append(nxt)
+        if picked:
+            self.last_sent = now
+            self.probes = max(0, self.probes - len(picked))
         self.cc.spent(len(picked))
         return picked
 
@@ -337,12 +359,9 @@ class Outgoing:
             return self.offer_due
         if self.state != SENDING:
             return NEVER
-        due = NEVER
-        for serial, index in self.order:       # the oldest in flight: its time-out
-            record = self.in_flight.get(index)
-            if record is not None and record[0] == serial:
-                due = record[1] + self.cc.timeout()
-                break
+        if self.probes:
+            return now
+        due = self.last_sent + self.cc.timeout() if self.in_flight else NEVER
         if (self.lost or self.next_new < self.chunks) and len(self.in_flight) < int(self.cc.cwnd):
             due = min(due, self.cc.next_token(now))
         return due
