@@ -256,6 +256,23 @@ def process_state(pid):
         return None
 
 
+def process_report(pid):
+    """One line on a process for a failure message: its state, parent, what it
+    waits in (wchan) and its signal masks (pending, blocked, ignored, caught)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        with open("/proc/%d/status" % pid) as f:
+            masks = [l.split()[1] for l in f if l.startswith(("SigPnd", "ShdPnd", "SigBlk",
+                                                                "SigIgn", "SigCgt"))]
+    except OSError:
+        return "%d: gone" % pid
+    return "%d: state %s ppid %s wchan %s pnd/shd/blk/ign/cgt %s children %s" % (
+        pid, fields[0], fields[1], wchan or "-", "/".join(masks), children_of(pid))
+
+
 def cpu_seconds(pid):
     """User + system CPU time the process has used, from /proc/<pid>/stat."""
     with open("/proc/%d/stat" % pid) as f:

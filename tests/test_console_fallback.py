@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from chatproc import WAIT, free_udp_port, start_client, start_server, wait_until
-from termharness import PtyTerminal, children_of, process_state
+from termharness import PtyTerminal, children_of, process_report, process_state
 from test_admin_tui import room, sane, wait_asleep  # noqa: F401 (room: a fixture)
 
 from app.net.server import listen_text
@@ -100,8 +100,13 @@ def test_killed_console_is_replaced_by_lines_that_announce_and_kick(room):
     # (in ~2.4 s on a quiet machine: the clients' farewells, the console's
     # grace; 5 s was too short once on a loaded one).
     r.term.hang_up()
-    r.term.wait_for(lambda l, c: process_state(r.network) is None and
-                    process_state(line_console) is None, timeout=WAIT, what="both gone")
+    try:
+        wait_until(lambda: process_state(r.network) is None and
+                   process_state(line_console) is None, WAIT, "both gone")
+    except AssertionError as exc:
+        raise AssertionError("%s\n%s\nthe server's last output: %r" % (
+            exc, "\n".join(process_report(pid) for pid in (r.network, line_console)),
+            bytes(r.term.raw[-600:]).decode("utf-8", "replace"))) from None
     r.term.wait_for(lambda l, c: "服务器已关闭" in lisi.stderr_text(),
                     what="the client told that the server is closing")
 
