@@ -283,6 +283,10 @@ def run_console(link, headless: bool, options: ServerOptions) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("server", "client"):
+        from app.net import heap
+
+        heap.keep_freed_memory()      # file chunks: no brk and page faults per chunk
     try:
         if args.command == "server":
             import functools
