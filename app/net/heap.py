@@ -24,7 +24,6 @@ has no such knobs; other systems have other allocators) nothing is done. A
 person who set MALLOC_TRIM_THRESHOLD_ or MALLOC_MMAP_THRESHOLD_ (glibc's own
 environment variables) keeps their setting.
 """
-import ctypes
 import os
 import sys
 
@@ -41,11 +40,13 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux") or any(name in os.environ for name in _OVERRIDES):
         return False
     try:
+        import ctypes                 # a Python built without _ctypes: nothing to do
+
         libc = ctypes.CDLL(None)
         if not hasattr(libc, "gnu_get_libc_version"):    # musl: mallopt is a no-op stub
             return False
         mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
