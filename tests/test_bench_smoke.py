@@ -186,6 +186,19 @@ def test_crypto_cost_reports_every_figure_and_a_flat_rss():
     assert set(report["rss_kib_before_after"]) == {"new Aead + seal + open", "key pair + X25519"}
 
 
+@pytest.mark.parametrize("bench", ["secure_path_cost", "room_key_cost"])
+def test_seal_cost_benches_check_what_they_time_and_report_it(bench):
+    # Each refuses to time a construction whose output it could not check
+    # (RFC 7905's record, an Ed25519 signature that a changed message fails).
+    out = subprocess.run(
+        [sys.executable, "-m", "bench." + bench, "--n", "10", "--repeat", "1"],
+        cwd=str(ROOT), check=True, stdout=subprocess.PIPE, timeout=120).stdout
+    for line in out.decode().splitlines():
+        report = json.loads(line)
+        figures = {k: v for k, v in report.items() if k.endswith("_us") or "_us_" in k}
+        assert len(figures) >= 4 and all(v > 0 for v in figures.values()), report
+
+
 
 def _can_unshare() -> bool:
     return subprocess.run(["unshare", "-n", "true"], stderr=subprocess.DEVNULL).returncode == 0
