@@ -249,9 +249,12 @@ def test_kill_9_of_the_server_mid_transfer_resumes(pyz, port, procs, tmp_path, d
             line = me.wait_line(lambda line: line.startswith("作业已提交"), timeout=120)
             assert hashlib.sha256(data).hexdigest() in line
             # The server kept the in-order prefix it had written (saved every 0.5 s).
-            mb = float(re.search(r"从 ([\d.]+) MB 处接着传", note).group(1))
-            assert mb > 0, note
-            resumed = int(mb * 1e6) // BLOCK
+            # (It claims only what its writer thread had written: a size in
+            # any unit, KB on a slow turn.)
+            figure, unit = re.search(r"从 ([\d.]+) (B|KB|MB) 处接着传", note).groups()
+            prefix = float(figure) * {"B": 1, "KB": 1e3, "MB": 1e6}[unit]
+            assert prefix > 0, note
+            resumed = int(prefix) // BLOCK
             stored = [os.path.join(r, n) for r, _, ns in
                       os.walk(tmp_path / "state" / "submissions") for n in ns]
             assert len(stored) == 1 and not stored[0].endswith(".part")

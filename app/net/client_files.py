@@ -13,6 +13,7 @@ from app.net.files import (HASH_STEP, Downloads, FileNews, FileProblem, HandedIn
                            HandInRefused, SourceHash, read_at, route_chunk)
 
 CHUNK_BUDGET = 64            # chunks per turn
+SETTLE_POLL = 0.005          # seconds between two looks at a complete file's writes
 
 __all__ = ["ClientFiles", "FileNews"]
 
@@ -88,6 +89,11 @@ class ClientFiles:
                 if isinstance(event, (tr.Delivered, tr.Refused)):
                     self._ended(event)
             self.core.pull_files(now, 0)       # the answers (ACK, DONE) at once
+        if self.downloads.settling:
+            landed = self.downloads.land_settled(now, self.endpoint)
+            if landed:
+                self.news += landed
+                self.core.pull_files(now, 0)   # their DONE at once
         self.downloads.save(now, self.endpoint)
         return bool(self.core.out)
 
@@ -109,9 +115,12 @@ class ClientFiles:
                                            event.done.detail, event.transfer))
 
     def next_deadline(self, now: float) -> Optional[float]:
-        if self.hashing:
-            return now                           # the next step of a hand-in's hash
-        return self.endpoint.next_deadline(now) if self.core.state == "joined" else None
+        if self.hashing or self.news:
+            return now                           # the next step of a hand-in's hash; news to show
+        due = self.endpoint.next_deadline(now) if self.core.state == "joined" else None
+        if self.downloads.settling:              # a look at the writer thread
+            due = now + SETTLE_POLL if due is None else min(due, now + SETTLE_POLL)
+        return due
 
     def take_news(self) -> List[FileNews]:
         news, self.news = self.news, []

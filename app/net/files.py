@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
 from app import _pyz_main
 from app.core import file_names, problems
@@ -238,11 +238,12 @@ HASH_BATCH = 1 << 20         # bytes of chunks handed to the hasher thread at on
 
 class _Hasher:
     """SHA-256 updates in a thread of the process's own, in the order given:
-    hashlib lets go of the GIL while it hashes a large buffer, so the loop
-    goes on receiving and decrypting the next chunks meanwhile (the hash is a
-    third of a receiver's work per chunk). Bounded: a loop that gets ahead
-    waits. Small chunks (a 1500-byte Ethernet's) are hashed in the loop: for
-    them the hand-over would cost more than the hash."""
+    hashlib lets go of the GIL while it hashes a large buffer, so the writer
+    thread goes on writing the next chunks meanwhile (writing and hashing
+    in one thread made a 100 MB handout 15-20 % slower: the hash is the
+    larger part of a receiver's work per chunk). Bounded: a writer that
+    gets ahead waits. Small chunks (a 1500-byte Ethernet's) are hashed by
+    the writer itself: for them the hand-over would cost more than the hash."""
 
     def __init__(self) -> None:
         self.jobs: "queue.Queue[Tuple[Any, Any]]" = queue.Queue(maxsize=8)
@@ -273,14 +274,98 @@ class _Hasher:
 
 _hasher = _Hasher()
 
+WRITE_BATCH = 1 << 20        # bytes of chunks handed to the writer thread at once
+WRITE_BACKLOG = 32           # batches queued at most (32 MB of 64 KB chunks), then the loop waits
+
+
+class _Writer:
+    """The received chunks' `pwrite` and SHA-256, in a thread of the
+    process's own, in the order given.
+
+    Why a thread: a write to the page cache is fast until the kernel starts
+    throttling a writer whose dirty pages the disk has not caught up with
+    (balance_dirty_pages: pauses of up to 200 ms). Made in the loop, such a
+    pause held everything else too: measured, a quiet member's chat line
+    took 60-176 ms while handouts ran once gigabytes of received files
+    waited for the disk, and on the server every hand-in stalls the whole
+    room the same way. In the thread, the loop goes on receiving, acking and
+    showing chat; what it wrote goes on to the hasher thread (`_Hasher`).
+
+    Chunks are handed over in batches of WRITE_BATCH bytes: one hand-over
+    per 16 chunks of 64 KB, not one per chunk or per loop turn (each costs a
+    wake-up and the GIL going back and forth; handing over at the end of
+    every turn made a 30-member handout 25 % slower, where a client's turn
+    holds a chunk or two). What is left in a batch goes when a file
+    completes, is closed, or its record is written (`wait`). Bounded: a loop
+    that gets WRITE_BACKLOG batches ahead waits. A write that fails marks
+    its part (`failed`, read by the loop)."""
+
+    def __init__(self) -> None:
+        self.jobs: "queue.Queue[List[Tuple[Any, int, Any]]]" = queue.Queue(WRITE_BACKLOG)
+        self.thread: Optional[threading.Thread] = None
+        self.pid = 0
+        self.batch: List[Tuple[Any, int, Any]] = []
+        self.batched = 0
+
+    def add(self, part: "_Part", offset: int, data: Any) -> None:
+        self.batch.append((part, offset, data))
+        self.batched += len(data)
+        if self.batched >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand over what was added."""
+        if not self.batch:
+            return
+        if self.thread is None or self.pid != os.getpid():   # (a forked child: its own)
+            self.jobs = queue.Queue(WRITE_BACKLOG)
+            self.thread = threading.Thread(target=self._run, name="writer", daemon=True)
+            self.pid = os.getpid()
+            self.thread.start()
+        batch, self.batch, self.batched = self.batch, [], 0
+        self.jobs.put(batch)
+
+    def _run(self) -> None:
+        jobs = self.jobs
+        while True:
+            batch = jobs.get()
+            try:
+                for part, offset, data in batch:
+                    if offset < 0:                 # settle_soon's mark: all before it done
+                        part.hand_over()
+                        _hasher.wait()
+                        part.settled = True
+                        continue
+                    if part.failed or part.closed:
+                        continue
+                    try:
+                        os.pwrite(part.fd, data, offset)
+                        part.wrote(offset, data)
+                    except OSError as exc:
+                        part.failed = _errno_name(exc)
+                    except Exception:            # never a dead thread that `wait` hangs on
+                        part.failed = "EIO"
+            finally:
+                jobs.task_done()
+
+    def wait(self) -> None:
+        """Until every chunk added so far is written (or skipped) and hashed."""
+        self.flush()
+        if self.thread is not None and self.pid == os.getpid():
+            self.jobs.join()
+
+
+_writer = _Writer()
+
 
 class _Part:
     """A partial file, and the SHA-256 of its prefix so far: chunks that come
-    in order are hashed as they are written, so completing a file costs no
-    second pass over it (only what came out of order, or before a resume, is
-    read back)."""
-    __slots__ = ("fd", "path", "name", "offer", "failed", "digest", "hashed", "ahead",
-                 "threaded", "batch", "batched")
+    in order are hashed as they are written (by the writer thread), so
+    completing a file costs no second pass over it (only what came out of
+    order, or before a resume, is read back). `hashed` is also how much of
+    the file is written for sure: what a resume record may claim."""
+    __slots__ = ("fd", "path", "name", "offer", "failed", "closed", "settled", "digest",
+                 "hashed", "ahead", "threaded", "batch", "batched")
 
     def __init__(self, fd: int, path: str, name: str, offer: fw.Offer) -> None:
         self.fd = fd
@@ -288,6 +373,8 @@ class _Part:
         self.name = name
         self.offer = offer
         self.failed = ""
+        self.closed = False                  # its chunks still queued are skipped
+        self.settled = False                 # the writer is past all of it (settle_soon)
         self.digest = hashlib.sha256()
         self.hashed = 0                      # bytes [0, hashed) are in the digest
         self.ahead: Dict[int, int] = {}      # written above `hashed`: offset -> length
@@ -297,22 +384,21 @@ class _Part:
 
     def _hash(self, data: Any) -> None:
         """Hashed here, or (large chunks) handed to the hasher thread in
-        batches of HASH_BATCH bytes: one hand-over per 16 chunks of 64 KB, not
-        one per chunk (each costs a wake-up and the GIL going back and forth)."""
+        batches of HASH_BATCH bytes: one hand-over per 16 chunks of 64 KB."""
         if not self.threaded:
             self.digest.update(data)
             return
         self.batch.append(data)
         self.batched += len(data)
         if self.batched >= HASH_BATCH:
-            self._hand_over()
+            self.hand_over()
 
-    def _hand_over(self) -> None:
+    def hand_over(self) -> None:
         if self.batch:
             _hasher.update(self.digest, self.batch)
             self.batch, self.batched = [], 0
 
-    def wrote(self, offset: int, data: bytes) -> None:
+    def wrote(self, offset: int, data: Any) -> None:
         if offset != self.hashed:
             if offset > self.hashed:
                 self.ahead[offset] = len(data)
@@ -327,13 +413,13 @@ class _Part:
             self.hashed += len(block)
 
     def finish_digest(self) -> bytes:
-        """The whole file's SHA-256: the prefix's, then the rest read back."""
+        """The whole file's SHA-256: the prefix's, then the rest read back.
+        (After the writer is done with this part: Landing.complete sees to it.)"""
         while True:
             block = os.pread(self.fd, HASH_BLOCK, self.hashed)
             if not block:
-                if self.threaded:
-                    self._hand_over()
-                    _hasher.wait()
+                self.hand_over()
+                _hasher.wait()
                 return self.digest.digest()
             self._hash(block)
             self.hashed += len(block)
@@ -418,13 +504,14 @@ class Landing:
             return False
         if part.failed:
             return False
-        try:
-            os.pwrite(part.fd, data, offset)
-            part.wrote(offset, data)
-        except OSError as exc:
-            part.failed = _errno_name(exc)
-            return False
+        _writer.add(part, offset, data)      # written and hashed by the writer thread
         return True
+
+    def written(self, key: tr.Key) -> int:
+        """Bytes of the file written for sure, from its start (0 if none):
+        what a resume record may claim (a chunk still queued is not)."""
+        part = self.parts.get(key)
+        return part.hashed if part is not None else 0
 
     def failed(self, key: tr.Key) -> str:
         part = self.parts.get(key)
@@ -435,6 +522,8 @@ class Landing:
         the first OFFER's); put the file under a free final name, or delete it."""
         part = self.parts.pop(key)
         offer = part.offer if sha256 is None else part.offer._replace(sha256=sha256)
+        if not part.settled:
+            _writer.wait()
         try:
             if part.failed:
                 raise OSError(getattr(errno, part.failed, errno.EIO), part.failed)
@@ -480,10 +569,7 @@ class Landing:
             self._drop(part)
 
     def _drop(self, part: _Part) -> None:
-        try:
-            os.close(part.fd)
-        except OSError:
-            pass
+        _close(part)
         _unlink(part.path)
 
     def close(self) -> None:
@@ -491,13 +577,52 @@ class Landing:
             self.cancel(key)
 
     def detach(self) -> None:
-        """Close the partial files and keep them (their record says what they hold)."""
+        """Close the partial files and keep them (their record says what they
+        hold): what was received is written first."""
+        _writer.wait()
         for part in self.parts.values():
-            try:
-                os.close(part.fd)
-            except OSError:
-                pass
+            _close(part)
         self.parts.clear()
+
+    def settle_soon(self, key: tr.Key) -> None:
+        """A file whose last chunk came: `is_settled` turns True once the
+        writer has written and hashed all of it, and `complete` then costs the
+        loop no wait (which, behind a throttled disk, took up to the backlog's
+        whole write: 100 ms and more, measured)."""
+        part = self.parts.get(key)
+        if part is not None:
+            part.settled = False
+            _writer.add(part, -1, b"")
+            _writer.flush()
+
+    def is_settled(self, key: tr.Key) -> bool:
+        """True once the writer is past `key`'s chunks (or it is gone)."""
+        part = self.parts.get(key)
+        return part is None or part.settled
+
+    @staticmethod
+    def hand_over() -> None:
+        """What was received goes to the writer now, not when a batch is
+        full: a record is about to say how much is written, and the next one
+        then counts it."""
+        _writer.flush()
+
+    def settle(self) -> None:
+        """Until every chunk given to `write` so far is on the page cache (or
+        failed): before a record says how much each partial holds."""
+        _writer.wait()
+
+
+def _close(part: _Part) -> None:
+    """Close a part's file once the writer is past it (its queued chunks are
+    skipped): the descriptor is never closed under a pending pwrite, whose
+    number a new file could have taken by then."""
+    part.closed = True
+    _writer.wait()
+    try:
+        os.close(part.fd)
+    except OSError:
+        pass
 
 
 def _errno_name(exc: OSError) -> str:
@@ -578,6 +703,7 @@ class Downloads:
     recorded one is not resumed at all (F.5)."""
 
     def __init__(self, folder: Optional[str]) -> None:
+        self.settling: Set[tr.Key] = set()      # complete, waiting for the writer thread
         self.writer = RecordWriter()
         self.landing = Landing(folder) if folder else None
         self.record = os.path.join(folder, PARTIALS_FILE) if folder else None
@@ -609,6 +735,7 @@ class Downloads:
                                           now - self.saved_at >= PARTIALS_SAVE_INTERVAL)):
             return
         self.saved_at, self.changed = now, False
+        self.landing.hand_over()
         state = dict(self.resumable)
         for key in self.landing.parts:
             inc = endpoint.incoming.get(key)
@@ -617,7 +744,8 @@ class Downloads:
                 state[self._id(key[1], inc.offer)] = dict(
                     part=path, name=name, saved=time.time(),
                     sha256=inc.offer.sha256.hex() if inc.offer.hashed else "",
-                    prefix=min(inc.offer.size, inc.next * inc.offer.chunk))
+                    prefix=min(inc.offer.size, inc.next * inc.offer.chunk,
+                               self.landing.written(key)))
         text = json.dumps(state, ensure_ascii=False) if state else None
         if force:
             self.writer.close()
@@ -671,13 +799,26 @@ class Downloads:
                     self._land(now, endpoint, key, news)
             elif isinstance(event, tr.Complete) and self.landing is not None \
                     and self.landing.has(key):
-                self._land(now, endpoint, key, news)
+                self.landing.settle_soon(key)      # landed by land_settled, a turn later
+                self.settling.add(key)
             elif isinstance(event, tr.Cancelled) and self.landing is not None:
                 inc = endpoint.incoming.get(key)
                 self.landing.cancel(key)
                 self.changed = True
                 news.append(FileFailed(file_names.safe_name(inc.offer.name) if inc else "?",
                                        "cancelled", event.reason, event.transfer))
+        return news
+
+    def land_settled(self, now: float, endpoint: tr.Endpoint) -> List[FileNews]:
+        """The complete files the writer thread is done with: checked and
+        placed (or dropped), each one's DONE queued. Every loop turn."""
+        news: List[FileNews] = []
+        if self.landing is None:
+            return news
+        for key in [k for k in self.settling if self.landing.is_settled(k)]:
+            self.settling.discard(key)
+            if self.landing.has(key) and key in endpoint.incoming:
+                self._land(now, endpoint, key, news)
         return news
 
     def _land(self, now: float, endpoint: tr.Endpoint, key: tr.Key,
@@ -697,6 +838,7 @@ class Downloads:
     def close(self, now: float, endpoint: tr.Endpoint) -> None:
         """Leaving: the partials stay, recorded, for a later run to resume."""
         if self.landing is not None:
+            self.landing.settle()             # what came is written before the record
             self.save(now, endpoint, force=True)
             self.landing.detach()
 

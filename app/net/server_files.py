@@ -18,7 +18,7 @@ import json
 import os
 import socket
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from app.core import admin, file_names, problems
 from app.core import file_wire as fw
@@ -64,6 +64,7 @@ class ServerFiles:
         self.saved_at = float("-inf")
         self.swept_at = float("-inf")
         self.hashing: Dict[int, FileHasher] = {}     # handouts whose hash is not done
+        self.settling: Set[tr.Key] = set()           # hand-ins complete, their writes not yet
         self.paths: Dict[int, str] = {}              # handout transfer -> its path
         self.resumable: Dict[tr.Key, dict] = {}      # hand-ins of an earlier run
         # Sends the hub's outbox now (the server's send): acks of the chunks
@@ -134,7 +135,8 @@ class ServerFiles:
                 partials.append(dict(instance=key[0], transfer=key[1], owner=owner, path=path,
                                      name=name, size=inc.offer.size, saved=inc.last_heard,
                                      sha256=inc.offer.sha256.hex(),
-                                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk)))
+                                     prefix=min(inc.offer.size, inc.next * inc.offer.chunk,
+                                                landing.written(key))))
         return json.dumps(dict(handouts=handouts, partials=partials), ensure_ascii=False)
 
     def _changed(self) -> None:
@@ -145,6 +147,7 @@ class ServerFiles:
             return
         if self.saved_at == float("-inf") or self.hand_in_names:
             self.saved_at = now
+            Landing.hand_over()
             self.save(self._state())
 
     # ------------------------------------------------------------ commands
@@ -227,6 +230,8 @@ class ServerFiles:
             self.flush()
         for event in events:
             self._on_event(now, event)
+        if self.settling:
+            self._land_settled(now)
         for handout in self.desk.expired(now):
             self.paths.pop(handout.transfer, None)
             self._changed()
@@ -241,9 +246,18 @@ class ServerFiles:
 
     def next_deadline(self, now: float) -> Optional[float]:
         due = self.desk.next_deadline(now)
-        if self.hashing:                         # a look at the hashing threads
+        if self.hashing or self.settling:        # a look at the hashing or writer threads
             due = now + HASH_POLL if due is None else min(due, now + HASH_POLL)
         return due
+
+    def _land_settled(self, now: float) -> None:
+        """The complete hand-ins the writer thread is done with: landed."""
+        for key in list(self.settling):
+            owner = self.hand_in_names.get(key)
+            landing = self.landings.get(owner) if owner else None
+            if landing is None or landing.is_settled(key):
+                self.settling.discard(key)
+                self._landed(now, key)
 
     def _on_event(self, now: float, event: tr.FileEvent) -> None:
         endpoint = self.desk.endpoint
@@ -281,7 +295,11 @@ class ServerFiles:
                     and landing.has(key):
                 self._landed(now, key)
         elif isinstance(event, tr.Complete):
-            self._landed(now, key)
+            owner = self.hand_in_names.get(key)
+            landing = self.landings.get(owner) if owner else None
+            if landing is not None and landing.has(key):
+                landing.settle_soon(key)         # landed by _land_settled, a turn later
+                self.settling.add(key)
         elif isinstance(event, tr.Cancelled):
             inc = endpoint.incoming.get(key)
             self._abandon(now, key, "abandoned_cancelled", "",
