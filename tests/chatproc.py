@@ -125,10 +125,13 @@ def listening(line):
     return "chat.pyz 服务器在" in line and "上监听" in line
 
 
-def start_client(pyz, port, name, log_dir, *extra, wait_joined=True, python=None):
-    """A line-mode client; with wait_joined, returned once its own join shows."""
+def start_client(pyz, port, name, log_dir, *extra, wait_joined=True, python=None,
+                 join_timeout=WAIT):
+    """A line-mode client; with wait_joined, returned once its own join shows
+    (within join_timeout: more behind a lossy relay, where each lost step of
+    the handshake doubles its resend delay)."""
     proc = Proc([*([python] if python else []), pyz, "client", "--plain", "--name", name, "--port", str(port), *extra, HOST],
                 subprocess.PIPE, os.path.join(str(log_dir), "client-%d.err" % id(name)))
     if wait_joined:
-        proc.wait_line(lambda line: line == name + " 进入了聊天室")
+        proc.wait_line(lambda line: line == name + " 进入了聊天室", timeout=join_timeout)
     return proc

@@ -20,9 +20,14 @@ def test_lossy_link_500_messages_exactly_once_in_one_order(pyz, procs, tmp_path)
     relay = LossyRelay(port, loss=0.2, dup=0.05, max_delay=0.03, seed=1)
     try:
         names = ["甲", "乙", "丙"]
-        senders = [start_client(pyz, relay.port, name, tmp_path) for name in names]
+        # 20 % loss each way: a handshake step fails a third of the time and
+        # its resend waits twice as long each time (0.25 s .. 2 s, HELLO up to
+        # 5 s), so a join can take more than the usual 10 s; the test is about
+        # the 500 lines, not the join (a join took 10 s+ once in a full run).
+        senders = [start_client(pyz, relay.port, name, tmp_path, join_timeout=40)
+                   for name in names]
         procs.extend(senders)
-        listener = start_client(pyz, relay.port, "听众", tmp_path)
+        listener = start_client(pyz, relay.port, "听众", tmp_path, join_timeout=40)
         procs.append(listener)
         lines = {}                                  # sender -> its lines
         rng = random.Random(5)

@@ -622,3 +622,57 @@ def test_a_loopback_host_over_its_handshake_bucket_is_refused_while_another_gets
                                       for p in net.server.pending.values())
     net.pump(1.0)
     assert newcomer.core.state == "joined"
+
+
+def test_after_a_slow_handshake_the_hello_goes_at_once():
+    """Four INITs lost: the handshake ends ~3.75 s in. The HELLOs the core
+    wanted to send meanwhile could not go, and each doubled its wait; the
+    first HELLO after the keys are made must not wait for that back-off (it
+    did: seconds, and under 20 % loss a join sometimes missed the 10 s
+    connect time-out)."""
+    net = Net()
+    lost = []
+
+    def lose_the_first_four(data):
+        if len(lost) < 4:
+            lost.append(data)
+            return True
+        return False
+
+    net.drop_to_server = lose_the_first_four
+    client = net.client("慢")
+    keys_at = joined_at = None
+    for _ in range(500):
+        net.pump(0.02, 0.02)
+        if keys_at is None and client.sending is not None:
+            keys_at = net.now
+        if client.core.state == "joined":
+            joined_at = net.now
+            break
+    assert len(lost) == 4 and keys_at is not None and keys_at > 3.0 + 1000.0
+    assert joined_at is not None and joined_at - keys_at <= 0.1, (keys_at, joined_at)
+
+
+def test_the_cookie_step_resends_from_the_start_of_its_back_off():
+    """Two INITs lost, then the CHALLENGE comes: the INIT with the cookie is
+    resent 0.25 s after it went if it is lost too, not after the 1-2 s the
+    first step's back-off had reached."""
+    net = Net()
+    sent = []
+
+    def lose(data):
+        sent.append((net.now, data[:1]))
+        # the first two INITs, then the first two INITs that carry the cookie
+        return len(sent) in (1, 2, 4, 5)
+
+    net.drop_to_server = lose
+    client = net.client("饼干")
+    for _ in range(300):
+        net.pump(0.02, 0.02)
+        if client.sending is not None:
+            break
+    times = [at for at, _ in sent]
+    assert len(times) >= 6 and client.sending is not None
+    # sent[2] is the INIT the CHALLENGE answered; 3 is its cookie INIT (lost),
+    # 4 and 5 its resends: 0.25 s and 0.5 s apart (plus a pump step).
+    assert times[4] - times[3] <= 0.25 + 0.05 and times[5] - times[4] <= 0.5 + 0.05, times

@@ -406,6 +406,17 @@ class ClientCore:
         self.attempt = 0
         self.next_hello = now
 
+    def hello_now(self, now: float) -> None:
+        """The way to the server has just opened (a secure session's keys are
+        made): say HELLO at the next tick, its back-off from the start. The
+        HELLOs due while the handshake went on could not be sent, but each
+        doubled the wait: after a few lost handshake datagrams the first HELLO
+        that could go was seconds away (a join under 20 % loss took over the
+        10 s connect time-out, 2 in 30)."""
+        if self.state in HANDSHAKING:
+            self.attempt = 0
+            self.next_hello = now
+
     def leave(self, now: float) -> None:
         """Say goodbye: BYE a few times until the server acknowledges."""
         if self.state == JOINED:

@@ -111,6 +111,10 @@ class SecureClient:
             attempt = self.attempt
             if attempt is not None and attempt.finish is None and nonce == attempt.nonce:
                 attempt.cookie = cookie
+                # The server answered: a new step, whose resends start again
+                # from RETRY_FIRST (as at RESPONSE), not from where the lost
+                # first INITs left the back-off.
+                attempt.tries = 0
                 self._send_init(now, attempt)
         elif kind == SecureType.RESPONSE:
             self._on_response(now, data)
@@ -153,6 +157,7 @@ class SecureClient:
         attempt.finished_at = now
         attempt.tries = 0
         self._send_finish(now, attempt)
+        self.core.hello_now(now)               # sealed under the new keys, right behind FINISH
 
     def _message3(self, attempt: Attempt, payload: bytes) -> bytes:
         if attempt.pake is not None:
