@@ -256,3 +256,11 @@ def test_listening_sees_a_udp6_socket():
     finally:
         sock.close()
     assert not procs.listening(port, "udp6")
+
+
+def test_lossy_joins_reports_every_join(pyz):
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.lossy_joins", "--joins", "2", "--loss", "0", "--dup", "0",
+         "--pyz", pyz], cwd=str(ROOT), check=True, stdout=subprocess.PIPE, timeout=120).stdout
+    line = out.decode()
+    assert "2 joined" in line and "not joined (seeds): none" in line, line
