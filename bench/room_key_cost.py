@@ -30,6 +30,8 @@ from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_void_p
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.secure_path_cost import fastest_us  # noqa: E402
+
 _EVP_PKEY_ED25519 = 1087             # NID_ED25519
 
 
@@ -69,14 +71,6 @@ class Ed25519:
         if lib.EVP_DigestVerifyInit(self.ctx, None, None, None, self.key) != 1:
             raise RuntimeError("OpenSSL failed to start a check")
         return lib.EVP_DigestVerify(self.ctx, signature, 64, message, len(message)) == 1
-
-
-def _best(run, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        seconds, count = run()
-        best = min(best, seconds / count)
-    return round(best * 1e6, 3)
 
 
 def measure(n: int, size: int, repeat: int) -> dict:
@@ -135,9 +129,9 @@ def measure(n: int, size: int, repeat: int) -> dict:
             signer.verify(signature, message)
         return time.process_time() - start, 2000
 
-    return {"n": n, "size": size, "per_member_us": _best(per_member, repeat),
-            "room_key_us": _best(room_key, repeat), "sign_us": _best(sign, repeat),
-            "verify_us": _best(verify, repeat)}
+    return {"n": n, "size": size, "per_member_us": fastest_us(per_member, repeat),
+            "room_key_us": fastest_us(room_key, repeat), "sign_us": fastest_us(sign, repeat),
+            "verify_us": fastest_us(verify, repeat)}
 
 
 def main(argv=None) -> int:

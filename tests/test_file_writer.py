@@ -100,11 +100,11 @@ def test_a_complete_file_is_landed_once_settled_without_the_loop_waiting(tmp_pat
     land.settle_soon(key)                          # returns at once: the disk is stalled
     assert not land.is_settled(key)
     stalled.set()
-    deadline = threading.Event()
+    pause = threading.Event()                      # never set: a wait that times out
     for _ in range(3000):                          # polled, as the loop does, 10 ms apart
         if land.is_settled(key):
             break
-        deadline.wait(0.01)
+        pause.wait(0.01)
     assert land.is_settled(key)
     landed = land.complete(key)
     assert landed.status == fw.DoneStatus.STORED

@@ -279,8 +279,8 @@ WRITE_BACKLOG = 32           # batches queued at most (32 MB of 64 KB chunks), t
 
 
 class _Writer:
-    """The received chunks' `pwrite` and SHA-256, in a thread of the
-    process's own, in the order given.
+    """The received chunks' `pwrite`, in a thread of the process's own, in
+    the order given; each written chunk goes on to the hasher thread.
 
     Why a thread: a write to the page cache is fast until the kernel starts
     throttling a writer whose dirty pages the disk has not caught up with
@@ -504,7 +504,7 @@ class Landing:
             return False
         if part.failed:
             return False
-        _writer.add(part, offset, data)      # written and hashed by the writer thread
+        _writer.add(part, offset, data)      # written (then hashed) off the loop
         return True
 
     def written(self, key: tr.Key) -> int:

@@ -250,11 +250,15 @@ class ServerFiles:
             due = now + HASH_POLL if due is None else min(due, now + HASH_POLL)
         return due
 
+    def _landing_of(self, key: tr.Key) -> Optional[Landing]:
+        """The folder a hand-in under way is written into (None if none)."""
+        owner = self.hand_in_names.get(key)
+        return self.landings.get(owner) if owner else None
+
     def _land_settled(self, now: float) -> None:
         """The complete hand-ins the writer thread is done with: landed."""
         for key in list(self.settling):
-            owner = self.hand_in_names.get(key)
-            landing = self.landings.get(owner) if owner else None
+            landing = self._landing_of(key)
             if landing is None or landing.is_settled(key):
                 self.settling.discard(key)
                 self._landed(now, key)
@@ -289,14 +293,12 @@ class ServerFiles:
         elif isinstance(event, tr.Offered):
             self._offered(now, event)
         elif isinstance(event, tr.Write):
-            owner = self.hand_in_names.get(key)
-            landing = self.landings.get(owner) if owner else None
+            landing = self._landing_of(key)
             if landing is not None and not landing.write(key, event.offset, event.data) \
                     and landing.has(key):
                 self._landed(now, key)
         elif isinstance(event, tr.Complete):
-            owner = self.hand_in_names.get(key)
-            landing = self.landings.get(owner) if owner else None
+            landing = self._landing_of(key)
             if landing is not None and landing.has(key):
                 landing.settle_soon(key)         # landed by _land_settled, a turn later
                 self.settling.add(key)
